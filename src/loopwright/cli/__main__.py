@@ -1,0 +1,3 @@
+from loopwright.cli.main import main
+
+main()

@@ -1,0 +1,40 @@
+"""``loopwright db …`` — schema migrations of the metadata store."""
+
+from __future__ import annotations
+
+import typer
+
+from loopwright.cli.render import console
+from loopwright.config import get_settings
+from loopwright.store.sql.engine import create_engine, current_revision, head_revision, upgrade
+
+app = typer.Typer(help="Metadata store schema.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade_(
+    store_uri: str = typer.Option(None, "--store-uri", help="Defaults to LOOPWRIGHT_STORE_URI."),
+    revision: str = typer.Option("head", help="Target Alembic revision."),
+) -> None:
+    """Apply pending migrations."""
+    uri = store_uri or get_settings().store_uri
+    engine = create_engine(uri)
+    try:
+        before = current_revision(engine)
+        after = upgrade(engine, revision)
+    finally:
+        engine.dispose()
+    if before == after:
+        console.print(f"store already at revision [bold]{after}[/]")
+    else:
+        console.print(f"upgraded store from {before or 'empty'} to [bold]{after}[/]")
+
+
+@app.command()
+def current(store_uri: str = typer.Option(None, "--store-uri")) -> None:
+    """Show the store's revision and the newest one this version ships."""
+    engine = create_engine(store_uri or get_settings().store_uri)
+    try:
+        console.print(f"current: {current_revision(engine) or 'empty'}  head: {head_revision()}")
+    finally:
+        engine.dispose()

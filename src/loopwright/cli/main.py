@@ -1,0 +1,101 @@
+"""The ``loopwright`` command: one typer app, one sub-app per command group.
+
+Errors print one line and exit non-zero; set ``LOOPWRIGHT_DEBUG=1`` for a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+import typer
+
+from loopwright import __version__
+from loopwright.cli import db, experiments, runs
+from loopwright.cli.render import console, err_console
+from loopwright.errors import LoopwrightError
+
+app = typer.Typer(
+    help="Loopwright: pipelines, tracking, gates, registry, serving and monitoring in one loop.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(db.app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"loopwright {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def gc(
+    grace: float = typer.Option(
+        3600.0, help="Seconds an unreferenced blob must be old before it is removed."
+    ),
+) -> None:
+    """Purge deleted runs and experiments and every blob no live record points to."""
+    from loopwright.tracking import fluent
+
+    report = fluent.gc(grace_seconds=grace)
+    console.print(
+        f"removed {report.runs} runs, {report.experiments} experiments, "
+        f"{report.blobs} blobs ({report.bytes:,} bytes)"
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Run the end-to-end demo on embedded defaults."""
+    from loopwright.demo import run_demo
+
+    run_demo(console)
+
+
+def main() -> None:
+    """Entry point: run the app, turning our errors into one clear line."""
+    debug = bool(os.environ.get("LOOPWRIGHT_DEBUG"))
+    try:
+        code = app(standalone_mode=False)
+    except LoopwrightError as error:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/] {error}", highlight=False)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.exceptions.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as error:
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # a bug of ours: still one line unless debugging
+        if debug:
+            raise
+        err_console.print(
+            f"[red]error:[/] {type(error).__name__}: {error} (set LOOPWRIGHT_DEBUG=1 for details)",
+            highlight=False,
+        )
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,54 @@
+"""Settings read from the environment at call time, so tests and users can change them live.
+
+====================== =========================================== ================================
+variable               meaning                                     default
+====================== =========================================== ================================
+LOOPWRIGHT_HOME        folder for embedded state                   ``./.loopwright``
+LOOPWRIGHT_STORE_URI   metadata store (sqlite, postgresql, http)   ``sqlite:///$HOME/loopwright.db``
+LOOPWRIGHT_ARTIFACT_URI blob store (folder, memory://, s3://)      ``$HOME/artifacts``
+LOOPWRIGHT_TOKEN       bearer token for servers and RestStore      unset
+LOOPWRIGHT_ALLOW_PICKLE allow loading pickle-based model packages  unset (refused)
+====================== =========================================== ================================
+
+Examples
+--------
+>>> import os
+>>> s = Settings.from_env({"LOOPWRIGHT_HOME": "/tmp/lw"})
+>>> s.store_uri
+'sqlite:////tmp/lw/loopwright.db'
+>>> s.artifact_uri
+'/tmp/lw/artifacts'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration; build one with :meth:`from_env`."""
+
+    home: Path
+    store_uri: str
+    artifact_uri: str
+    token: str | None = None
+    allow_pickle: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("LOOPWRIGHT_HOME") or ".loopwright").absolute()
+        store_uri = env.get("LOOPWRIGHT_STORE_URI") or f"sqlite:///{home / 'loopwright.db'}"
+        artifact_uri = env.get("LOOPWRIGHT_ARTIFACT_URI") or str(home / "artifacts")
+        token = env.get("LOOPWRIGHT_TOKEN") or None
+        allow_pickle = env.get("LOOPWRIGHT_ALLOW_PICKLE", "").lower() in {"1", "true", "yes"}
+        return cls(home, store_uri, artifact_uri, token, allow_pickle)
+
+
+def get_settings() -> Settings:
+    """Return the settings as the environment says right now."""
+    return Settings.from_env()

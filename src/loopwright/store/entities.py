@@ -1,0 +1,117 @@
+"""Plain domain dataclasses: the only shapes that cross the :class:`~loopwright.store.Store` seam.
+
+No SQLAlchemy row or session leaves a store; ``SqlStore`` and ``RestStore`` both speak these.
+Times are timezone-aware UTC datetimes; metric timestamps are integer milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+RunStatus = Literal["running", "finished", "failed"]
+Lifecycle = Literal["active", "deleted"]
+RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed")
+
+
+def now_ms() -> int:
+    """Current UTC time in integer milliseconds."""
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def ms_to_datetime(ms: int | None) -> datetime | None:
+    """Milliseconds since the epoch to an aware UTC datetime (``None`` stays ``None``)."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs."""
+
+    id: str
+    name: str
+    lifecycle: Lifecycle = "active"
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One logged value of one metric."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int  # ms since epoch, UTC
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A fingerprint of a dataset a run read: digest, schema and size, never the rows."""
+
+    name: str
+    digest: str
+    num_rows: int
+    schema: dict[str, str]
+    context: str = "input"
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """A logical artifact name inside an owner's namespace, pointing to a blob digest."""
+
+    path: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of training or evaluation code, with what it logged."""
+
+    id: str
+    experiment_id: str
+    name: str
+    status: RunStatus
+    start_time: datetime
+    end_time: datetime | None = None
+    parent_id: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    lifecycle: Lifecycle = "active"
+
+    @property
+    def info(self) -> Run:
+        """MLflow users write ``run.info.run_id``; keep that working."""
+        return self
+
+    @property
+    def run_id(self) -> str:
+        return self.id
+
+    @property
+    def data(self) -> Run:
+        return self
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds between start and end, or ``None`` while running."""
+        if self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What ``gc`` removed for good."""
+
+    runs: int = 0
+    experiments: int = 0
+    blobs: int = 0
+    bytes: int = 0
+    details: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,134 @@
+"""The one seam that matters: every piece of metadata goes through a :class:`Store`.
+
+Implementations: :class:`loopwright.store.sql.SqlStore` (SQLite, PostgreSQL) and, later,
+a ``RestStore`` over HTTP. Methods take and return the dataclasses of
+:mod:`loopwright.store.entities` only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+
+from loopwright.store.entities import (
+    ArtifactRef,
+    DatasetInput,
+    Experiment,
+    GcReport,
+    MetricPoint,
+    Run,
+    RunStatus,
+)
+
+
+class Store(ABC):
+    """Abstract metadata store."""
+
+    uri: str
+
+    # -- experiments -------------------------------------------------------------------------
+    @abstractmethod
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment: ...
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the experiment with that name (active or deleted), or ``None``."""
+
+    @abstractmethod
+    def list_experiments(self, include_deleted: bool = False) -> list[Experiment]: ...
+
+    @abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete an experiment and its runs; :meth:`restore_experiment` undoes it."""
+
+    @abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    # -- runs ----------------------------------------------------------------------------------
+    @abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_id: str | None = None,
+        start_ms: int | None = None,
+    ) -> Run: ...
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run: ...
+
+    @abstractmethod
+    def set_run_status(
+        self, run_id: str, status: RunStatus, end_ms: int | None = None, error: str | None = None
+    ) -> Run:
+        """Move a run to ``status``; ``finished``/``failed`` also set its end time."""
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def restore_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Record params; re-logging a key with a different value raises ``Conflict``."""
+
+    @abstractmethod
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
+
+    @abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def log_metrics(self, points: Sequence[tuple[str, MetricPoint]]) -> None:
+        """Append ``(run_id, point)`` pairs in one transaction and keep each run's latest values."""
+
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]: ...
+
+    @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        offset: int = 0,
+        include_deleted: bool = False,
+    ) -> list[Run]:
+        """Runs matching an MLflow-style filter, e.g. ``"metrics.auc > 0.9 and params.C = '1'"``."""
+
+    @abstractmethod
+    def log_dataset_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None: ...
+
+    @abstractmethod
+    def get_dataset_inputs(self, run_id: str) -> list[DatasetInput]: ...
+
+    # -- artifact records ----------------------------------------------------------------------
+    @abstractmethod
+    def record_artifacts(self, owner_type: str, owner_id: str, refs: Iterable[ArtifactRef]) -> None:
+        """Point logical names in an owner's namespace (``run``, ``model_version``…) to blobs."""
+
+    @abstractmethod
+    def list_artifacts(
+        self, owner_type: str, owner_id: str, prefix: str | None = None
+    ) -> list[ArtifactRef]: ...
+
+    @abstractmethod
+    def get_artifact(self, owner_type: str, owner_id: str, path: str) -> ArtifactRef: ...
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @abstractmethod
+    def purge_deleted(self) -> tuple[GcReport, set[str]]:
+        """Remove soft-deleted records for good; return a report and the digests they pointed to."""
+
+    @abstractmethod
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest some live record points to."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
+        """Release connections."""

@@ -1,0 +1,274 @@
+"""Parse MLflow-style run filters and orderings into a small, validated form.
+
+Grammar: ``clause [AND clause]...`` where a clause is ``IDENT OP VALUE``; ``IDENT`` is
+``metrics.KEY``, ``params.KEY``, ``tags.KEY`` or an attribute (``status``, ``name``,
+``start_time``, ``end_time``, ``run_id``, ``parent_id``); keys with odd characters go in
+backticks or double quotes (``metrics.`f1 score```). Shared by every store implementation.
+
+Examples
+--------
+>>> parse_filter("metrics.auc > 0.9 and params.penalty = 'l2'")
+[Clause(kind='metric', key='auc', op='>', value=0.9), Clause(kind='param', key='penalty', op='=', value='l2')]
+>>> parse_order_by(["metrics.auc DESC", "name"])
+[OrderKey(kind='metric', key='auc', descending=True), OrderKey(kind='attribute', key='name', descending=False)]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from loopwright.errors import InvalidInput
+
+Kind = Literal["metric", "param", "tag", "attribute"]
+
+_PREFIXES: dict[str, Kind] = {
+    "metrics": "metric",
+    "metric": "metric",
+    "params": "param",
+    "param": "param",
+    "parameters": "param",
+    "tags": "tag",
+    "tag": "tag",
+    "attributes": "attribute",
+    "attribute": "attribute",
+    "attr": "attribute",
+    "run": "attribute",
+}
+# attribute name as users write it -> canonical name
+ATTRIBUTES = {
+    "status": "status",
+    "name": "name",
+    "run_name": "name",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "run_id": "run_id",
+    "id": "run_id",
+    "parent_id": "parent_id",
+    "experiment_id": "experiment_id",
+}
+NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
+COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+      | (?P<backtick>`[^`]*`)
+      | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+      | (?P<op><=|>=|!=|<>|=|<|>)
+      | (?P<paren>[(),])
+      | (?P<word>[A-Za-z_][\w\-:/]*)
+      | (?P<dot>\.)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Clause:
+    kind: Kind
+    key: str
+    op: str
+    value: float | str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    kind: Kind
+    key: str
+    descending: bool
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise InvalidInput(f"cannot parse filter near {text[pos : pos + 20]!r}")
+        pos = match.end()
+        kind = match.lastgroup
+        assert kind is not None
+        tokens.append((kind, match.group(kind)))
+    return tokens
+
+
+def _unquote(token: str) -> str:
+    body = token[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise InvalidInput(f"filter {self.text!r} ends too early")
+        self.pos += 1
+        return token
+
+    def identifier(self) -> tuple[Kind, str]:
+        kind, text = self.take()
+        if kind in ("backtick", "string"):
+            raise InvalidInput(f"expected metrics.KEY, params.KEY, tags.KEY or an attribute, got {text}")
+        if kind != "word":
+            raise InvalidInput(f"expected an identifier in filter, got {text!r}")
+        nxt = self.peek()
+        if text.lower() in _PREFIXES and nxt is not None and nxt[0] == "dot":
+            self.take()
+            key = self._key()
+            entity = _PREFIXES[text.lower()]
+            if entity == "attribute":
+                return "attribute", _attribute(key)
+            return entity, key
+        return "attribute", _attribute(text)
+
+    def _key(self) -> str:
+        kind, text = self.take()
+        if kind in ("backtick", "string"):
+            return _unquote(text)
+        if kind != "word":
+            raise InvalidInput(f"expected a key after '.', got {text!r}")
+        parts = [text]
+        # unquoted keys may contain dots: metrics.f1.macro
+        while (nxt := self.peek()) is not None and nxt[0] == "dot":
+            self.take()
+            part_kind, part = self.take()
+            if part_kind not in ("word", "number"):
+                raise InvalidInput(f"unexpected {part!r} in key {'.'.join(parts)}")
+            parts.append(part.lstrip("."))
+        return ".".join(parts)
+
+    def operator(self) -> str:
+        kind, text = self.take()
+        if kind == "op":
+            return "!=" if text == "<>" else text
+        upper = text.upper()
+        if kind == "word" and upper in ("LIKE", "ILIKE", "IN"):
+            return upper
+        if kind == "word" and upper == "NOT":
+            _, nxt = self.take()
+            if nxt.upper() == "IN":
+                return "NOT IN"
+            if nxt.upper() in ("LIKE", "ILIKE"):
+                raise InvalidInput("NOT LIKE is not supported; use != or a narrower LIKE pattern")
+        raise InvalidInput(f"expected a comparison operator, got {text!r}")
+
+    def value(self, op: str) -> float | str | tuple[str, ...]:
+        if op in ("IN", "NOT IN"):
+            kind, text = self.take()
+            if text != "(":
+                raise InvalidInput(f"{op} needs a parenthesised list, e.g. ('a', 'b')")
+            items: list[str] = []
+            while True:
+                kind, text = self.take()
+                if kind == "string":
+                    items.append(_unquote(text))
+                elif kind == "number":
+                    items.append(text)
+                else:
+                    raise InvalidInput(f"{op} lists hold quoted strings, got {text!r}")
+                kind, text = self.take()
+                if text == ")":
+                    return tuple(items)
+                if text != ",":
+                    raise InvalidInput(f"expected ',' or ')' in {op} list, got {text!r}")
+        kind, text = self.take()
+        if kind == "string":
+            return _unquote(text)
+        if kind == "number":
+            return float(text)
+        raise InvalidInput(f"expected a number or a quoted string, got {text!r}")
+
+
+def _attribute(name: str) -> str:
+    canonical = ATTRIBUTES.get(name.lower())
+    if canonical is None:
+        raise InvalidInput(f"unknown run attribute {name!r}; known: {', '.join(sorted(set(ATTRIBUTES)))}")
+    return canonical
+
+
+def _check(clause: Clause) -> Clause:
+    numeric_kind = clause.kind == "metric" or (
+        clause.kind == "attribute" and clause.key in NUMERIC_ATTRIBUTES
+    )
+    if numeric_kind:
+        if clause.op not in COMPARISONS:
+            raise InvalidInput(
+                f"{clause.kind} {clause.key!r} is numeric: use one of {', '.join(COMPARISONS)}"
+            )
+        if not isinstance(clause.value, float):
+            raise InvalidInput(
+                f"{clause.kind} {clause.key!r} is numeric: compare it with a number, not {clause.value!r}"
+            )
+        return clause
+    if clause.op not in STRING_OPS:
+        raise InvalidInput(
+            f"{clause.kind} {clause.key!r} holds strings: use one of {', '.join(STRING_OPS)} (got {clause.op})"
+        )
+    if isinstance(clause.value, float):
+        # users write params.C = 1.0; params are stored as the string they logged
+        raise InvalidInput(
+            f"{clause.kind} {clause.key!r} holds strings: quote the value, e.g. {clause.kind}s.{clause.key} = '{_num(clause.value)}'"
+        )
+    return clause
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def parse_filter(text: str | None) -> list[Clause]:
+    """Parse a filter string into clauses joined by AND (empty for ``None``/blank)."""
+    if text is None or not text.strip():
+        return []
+    if not isinstance(text, str):
+        raise InvalidInput(f"filter must be a string, got {type(text).__name__}")
+    parser = _Parser(text)
+    clauses: list[Clause] = []
+    while True:
+        kind, key = parser.identifier()
+        op = parser.operator()
+        clauses.append(_check(Clause(kind, key, op, parser.value(op))))
+        nxt = parser.peek()
+        if nxt is None:
+            return clauses
+        word = parser.take()[1]
+        if word.upper() == "OR":
+            raise InvalidInput("OR is not supported in run filters; run two searches or use IN (...)")
+        if word.upper() != "AND":
+            raise InvalidInput(f"expected AND between clauses, got {word!r}")
+
+
+def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderKey]:
+    """Parse ``["metrics.auc DESC", "start_time"]`` into order keys."""
+    if order_by is None:
+        return []
+    if isinstance(order_by, str):
+        order_by = [order_by]
+    keys: list[OrderKey] = []
+    for item in order_by:
+        if not isinstance(item, str) or not item.strip():
+            raise InvalidInput(f"order_by entries are strings like 'metrics.auc DESC', got {item!r}")
+        parser = _Parser(item)
+        kind, key = parser.identifier()
+        descending = False
+        nxt = parser.peek()
+        if nxt is not None:
+            direction = parser.take()[1].upper()
+            if direction not in ("ASC", "DESC") or parser.peek() is not None:
+                raise InvalidInput(f"order_by {item!r}: expected IDENT [ASC|DESC]")
+            descending = direction == "DESC"
+        keys.append(OrderKey(kind, key, descending))
+    return keys

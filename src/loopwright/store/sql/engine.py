@@ -1,0 +1,148 @@
+"""Engines for SQLite and PostgreSQL, and the schema upgrade applied on first use.
+
+SQLite is tuned for several processes writing one file: WAL journal (readers never block the
+writer), a long busy timeout, and ``BEGIN IMMEDIATE`` for write transactions so two writers
+queue for the lock up front instead of deadlocking on a read→write upgrade.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from loopwright.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 120
+
+
+def create_engine(uri: str) -> Engine:
+    """Build an engine for ``sqlite:///…`` or ``postgresql+psycopg://…``."""
+    url = sa.make_url(uri)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    if url.get_backend_name() == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    raise InvalidInput(f"unsupported store URI {uri!r}: use sqlite:///PATH or postgresql+psycopg://…")
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("loopwright_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: takes SQLite's write lock at BEGIN."""
+    with engine.connect() as conn:
+        conn.execution_options(loopwright_write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A consistent read snapshot."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def head_revision() -> str:
+    """The newest Alembic revision shipped with this package."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or ``None`` for an empty database."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Apply migrations up to ``revision``; safe when several processes start at once."""
+    from alembic import command
+    from alembic.config import Config
+
+    with _migration_lock(engine) as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+        conn.commit()
+    revision_now = current_revision(engine)
+    assert revision_now is not None
+    return revision_now
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade to head unless the database is there already (one cheap query when it is)."""
+    try:
+        current = current_revision(engine)
+    except sa.exc.OperationalError:
+        current = None
+    if current != head_revision():
+        log.info("upgrading store schema from %s to head", current)
+        upgrade(engine)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        lock_path = Path(f"{database}.migrate.lock") if database and database != ":memory:" else None
+        if lock_path is None:
+            with engine.connect() as conn:
+                yield conn
+            return
+        with lock_path.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                with engine.connect() as conn:
+                    yield conn
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(7158310)"))
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            conn.execute(sa.text("SELECT pg_advisory_unlock(7158310)"))
+            conn.commit()

@@ -1,0 +1,127 @@
+"""SQLAlchemy Core tables: the schema Alembic migrations create.
+
+Times are BIGINT milliseconds since the epoch (UTC): portable, indexable, cheap to compare.
+A test checks that these tables and the migrated schema never drift apart.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
+AutoId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Millis = sa.BigInteger
+RunId = sa.String(32)
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("lifecycle", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("created_ms", Millis, nullable=False),
+    sa.Column("deleted_ms", Millis, nullable=True),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column(
+        "experiment_id", sa.String(32), sa.ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", RunId, primary_key=True),
+    sa.Column(
+        "experiment_id", sa.String(32), sa.ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_ms", Millis, nullable=False),
+    sa.Column("end_ms", Millis, nullable=True),
+    sa.Column("parent_id", RunId, nullable=True, index=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("lifecycle", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("deleted_ms", Millis, nullable=True),
+    sa.Index(None, "experiment_id", "lifecycle", "start_ms"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", RunId, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column("run_id", RunId, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# Full history. SQLite stores NaN as NULL, so NULL reads back as NaN.
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", RunId, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp_ms", Millis, nullable=False),
+    sa.Index(None, "run_id", "key", "step"),
+)
+
+# One row per (run, key): what search_runs filters and sorts on without scanning history.
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", RunId, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp_ms", Millis, nullable=False),
+    sa.Index(None, "key", "value"),
+)
+
+dataset_inputs = sa.Table(
+    "dataset_inputs",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", RunId, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, index=True),
+    sa.Column("context", sa.String(64), nullable=False),
+    sa.Column("num_rows", sa.BigInteger, nullable=False),
+    sa.Column("schema_json", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=True),
+)
+
+# Logical names in an owner's namespace (a run, a model version, ...) pointing to content-addressed blobs.
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("owner_type", sa.String(32), primary_key=True),
+    sa.Column("owner_id", sa.String(64), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_ms", Millis, nullable=False),
+)

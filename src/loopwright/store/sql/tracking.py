@@ -1,0 +1,609 @@
+"""Experiments, runs, params, metrics, tags, dataset inputs and artifact records in SQL."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from loopwright.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from loopwright.names import validate_name
+from loopwright.store.entities import (
+    RUN_STATUSES,
+    ArtifactRef,
+    DatasetInput,
+    Experiment,
+    GcReport,
+    MetricPoint,
+    Run,
+    RunStatus,
+    ms_to_datetime,
+    now_ms,
+)
+from loopwright.store.search import Clause, OrderKey, parse_filter, parse_order_by
+from loopwright.store.sql.base import SqlBase
+from loopwright.store.sql.tables import (
+    artifacts,
+    dataset_inputs,
+    experiment_tags,
+    experiments,
+    latest_metrics,
+    metrics,
+    params,
+    run_tags,
+    runs,
+)
+
+MAX_PARAM_LENGTH = 6000
+MAX_TAG_LENGTH = 65536
+# SQLite caps bound parameters per statement; stay well under it when selecting by id lists.
+_ID_CHUNK = 500
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _value(raw: float | None) -> float:
+    return math.nan if raw is None else float(raw)
+
+
+class TrackingSql(SqlBase):
+    """Tracking half of :class:`~loopwright.store.sql.SqlStore`."""
+
+    # -- experiments -------------------------------------------------------------------------
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        validate_name(name, "experiment name")
+        experiment_id = _new_id()
+        try:
+            with self._write() as conn:
+                existing = conn.execute(
+                    sa.select(experiments.c.lifecycle).where(experiments.c.name == name)
+                ).scalar()
+                if existing is not None:
+                    hint = (
+                        " (it is deleted: restore it, or run `loopwright gc` to free the name)"
+                        if existing == "deleted"
+                        else ""
+                    )
+                    raise AlreadyExists(f"experiment {name!r} already exists{hint}")
+                conn.execute(experiments.insert().values(id=experiment_id, name=name, created_ms=now_ms()))
+                if tags:
+                    conn.execute(
+                        experiment_tags.insert(),
+                        [
+                            {"experiment_id": experiment_id, "key": k, "value": str(v)}
+                            for k, v in tags.items()
+                        ],
+                    )
+        except sa.exc.IntegrityError as exc:
+            raise AlreadyExists(f"experiment {name!r} already exists") from exc
+        return self.get_experiment(experiment_id)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self._read() as conn:
+            row = conn.execute(sa.select(experiments).where(experiments.c.id == experiment_id)).first()
+            if row is None:
+                raise NotFound(f"experiment {experiment_id!r} not found")
+            return self._experiment(conn, row)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
+            return None if row is None else self._experiment(conn, row)
+
+    def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        query = sa.select(experiments).order_by(experiments.c.created_ms)
+        if not include_deleted:
+            query = query.where(experiments.c.lifecycle == "active")
+        with self._read() as conn:
+            return [self._experiment(conn, row) for row in conn.execute(query)]
+
+    def _experiment(self, conn: Connection, row: Any) -> Experiment:
+        tags = dict(
+            conn.execute(
+                sa.select(experiment_tags.c.key, experiment_tags.c.value).where(
+                    experiment_tags.c.experiment_id == row.id
+                )
+            ).all()
+        )
+        return Experiment(
+            id=row.id,
+            name=row.name,
+            lifecycle=row.lifecycle,
+            tags=tags,
+            created_at=ms_to_datetime(row.created_ms),
+            deleted_at=ms_to_datetime(row.deleted_ms),
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_lifecycle(experiment_id, "deleted")
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_lifecycle(experiment_id, "active")
+
+    def _set_experiment_lifecycle(self, experiment_id: str, lifecycle: str) -> None:
+        deleted_ms = now_ms() if lifecycle == "deleted" else None
+        with self._write() as conn:
+            result = conn.execute(
+                experiments.update()
+                .where(experiments.c.id == experiment_id)
+                .values(lifecycle=lifecycle, deleted_ms=deleted_ms)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"experiment {experiment_id!r} not found")
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_id: str | None = None,
+        start_ms: int | None = None,
+    ) -> Run:
+        run_id = _new_id()
+        name = name or f"run-{run_id[:8]}"
+        if not isinstance(name, str) or len(name) > 256:
+            raise InvalidInput("run name must be a string of at most 256 characters")
+        start_ms = start_ms or now_ms()
+        with self._write() as conn:
+            lifecycle = conn.execute(
+                sa.select(experiments.c.lifecycle).where(experiments.c.id == experiment_id)
+            ).scalar()
+            if lifecycle is None:
+                raise NotFound(f"experiment {experiment_id!r} not found")
+            if lifecycle != "active":
+                raise Conflict(f"experiment {experiment_id!r} is deleted; restore it before adding runs")
+            if (
+                parent_id is not None
+                and conn.execute(sa.select(runs.c.id).where(runs.c.id == parent_id)).first() is None
+            ):
+                raise NotFound(f"parent run {parent_id!r} not found")
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    experiment_id=experiment_id,
+                    name=name,
+                    status="running",
+                    start_ms=start_ms,
+                    parent_id=parent_id,
+                )
+            )
+            if tags:
+                conn.execute(
+                    run_tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+                )
+        return Run(
+            id=run_id,
+            experiment_id=experiment_id,
+            name=name,
+            status="running",
+            start_time=ms_to_datetime(start_ms),  # type: ignore[arg-type]
+            parent_id=parent_id,
+            tags=dict(tags or {}),
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        with self._read() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFound(f"run {run_id!r} not found")
+            return self._hydrate(conn, [row])[0]
+
+    def _hydrate(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
+        """Attach params, latest metrics and tags to run rows in three queries."""
+        ids = [row.id for row in rows]
+        param_map: dict[str, dict[str, str]] = defaultdict(dict)
+        metric_map: dict[str, dict[str, float]] = defaultdict(dict)
+        tag_map: dict[str, dict[str, str]] = defaultdict(dict)
+        for chunk_start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[chunk_start : chunk_start + _ID_CHUNK]
+            for run_id, key, value in conn.execute(
+                sa.select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
+            ):
+                param_map[run_id][key] = value
+            for run_id, key, value in conn.execute(
+                sa.select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value).where(
+                    latest_metrics.c.run_id.in_(chunk)
+                )
+            ):
+                metric_map[run_id][key] = _value(value)
+            for run_id, key, value in conn.execute(
+                sa.select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
+                    run_tags.c.run_id.in_(chunk)
+                )
+            ):
+                tag_map[run_id][key] = value
+        return [
+            Run(
+                id=row.id,
+                experiment_id=row.experiment_id,
+                name=row.name,
+                status=row.status,
+                start_time=ms_to_datetime(row.start_ms),  # type: ignore[arg-type]
+                end_time=ms_to_datetime(row.end_ms),
+                parent_id=row.parent_id,
+                params=param_map.get(row.id, {}),
+                metrics=metric_map.get(row.id, {}),
+                tags=tag_map.get(row.id, {}),
+                error=row.error,
+                lifecycle=row.lifecycle,
+            )
+            for row in rows
+        ]
+
+    def set_run_status(
+        self, run_id: str, status: RunStatus, end_ms: int | None = None, error: str | None = None
+    ) -> Run:
+        if status not in RUN_STATUSES:
+            raise InvalidInput(f"run status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
+        values: dict[str, Any] = {"status": status, "error": error}
+        values["end_ms"] = None if status == "running" else (end_ms or now_ms())
+        with self._write() as conn:
+            result = conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+            if result.rowcount == 0:
+                raise NotFound(f"run {run_id!r} not found")
+        return self.get_run(run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_lifecycle(run_id, "deleted")
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_lifecycle(run_id, "active")
+
+    def _set_run_lifecycle(self, run_id: str, lifecycle: str) -> None:
+        deleted_ms = now_ms() if lifecycle == "deleted" else None
+        with self._write() as conn:
+            result = conn.execute(
+                runs.update().where(runs.c.id == run_id).values(lifecycle=lifecycle, deleted_ms=deleted_ms)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"run {run_id!r} not found")
+
+    def _require_running(self, conn: Connection, run_ids: Iterable[str]) -> None:
+        wanted = set(run_ids)
+        found = dict(conn.execute(sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(wanted))).all())
+        for run_id in wanted:
+            status = found.get(run_id)
+            if status is None:
+                raise NotFound(f"run {run_id!r} not found")
+            if status != "running":
+                raise Conflict(f"run {run_id!r} is {status}; it no longer accepts writes")
+
+    def log_params(self, run_id: str, params_: Mapping[str, str]) -> None:
+        if not params_:
+            return
+        for key, value in params_.items():
+            if len(value) > MAX_PARAM_LENGTH:
+                raise InvalidInput(
+                    f"param {key!r} is {len(value)} characters long; the limit is {MAX_PARAM_LENGTH}"
+                )
+        with self._write() as conn:
+            self._require_running(conn, [run_id])
+            conn.execute(
+                self._insert(params).on_conflict_do_nothing(index_elements=["run_id", "key"]),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in params_.items()],
+            )
+            stored = dict(
+                conn.execute(
+                    sa.select(params.c.key, params.c.value).where(
+                        params.c.run_id == run_id, params.c.key.in_(list(params_))
+                    )
+                ).all()
+            )
+            for key, value in params_.items():
+                if stored[key] != value:
+                    raise Conflict(
+                        f"param {key!r} of run {run_id!r} is already {stored[key]!r}; "
+                        f"params are immutable, cannot change it to {value!r}"
+                    )
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        if not tags:
+            return
+        for key, value in tags.items():
+            if len(value) > MAX_TAG_LENGTH:
+                raise InvalidInput(f"tag {key!r} is longer than {MAX_TAG_LENGTH} characters")
+        with self._write() as conn:
+            if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFound(f"run {run_id!r} not found")
+            stmt = self._insert(run_tags)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+                ),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+            )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._write() as conn:
+            result = conn.execute(run_tags.delete().where(run_tags.c.run_id == run_id, run_tags.c.key == key))
+            if result.rowcount == 0:
+                raise NotFound(f"run {run_id!r} has no tag {key!r}")
+
+    def log_metrics(self, points: Sequence[tuple[str, MetricPoint]]) -> None:
+        if not points:
+            return
+        history = [
+            {
+                "run_id": run_id,
+                "key": p.key,
+                "value": None if math.isnan(p.value) else p.value,
+                "step": p.step,
+                "timestamp_ms": p.timestamp,
+            }
+            for run_id, p in points
+        ]
+        # only the newest point per (run, key) can change latest_metrics
+        newest: dict[tuple[Any, Any], dict[str, Any]] = {}
+        for row in history:
+            slot = (row["run_id"], row["key"])
+            current = newest.get(slot)
+            if current is None or (row["step"], row["timestamp_ms"]) >= (
+                current["step"],
+                current["timestamp_ms"],
+            ):
+                newest[slot] = row
+        with self._write() as conn:
+            self._require_running(conn, {run_id for run_id, _ in points})
+            conn.execute(metrics.insert(), history)
+            stmt = self._insert(latest_metrics)
+            excluded = stmt.excluded
+            newer = (excluded.step > latest_metrics.c.step) | (
+                (excluded.step == latest_metrics.c.step)
+                & (excluded.timestamp_ms >= latest_metrics.c.timestamp_ms)
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["run_id", "key"],
+                    set_={
+                        "value": excluded.value,
+                        "step": excluded.step,
+                        "timestamp_ms": excluded.timestamp_ms,
+                    },
+                    where=newer,
+                ),
+                list(newest.values()),
+            )
+
+    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        with self._read() as conn:
+            if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFound(f"run {run_id!r} not found")
+            rows = conn.execute(
+                sa.select(metrics.c.value, metrics.c.step, metrics.c.timestamp_ms)
+                .where(metrics.c.run_id == run_id, metrics.c.key == key)
+                .order_by(metrics.c.step, metrics.c.timestamp_ms, metrics.c.id)
+            ).all()
+        return [MetricPoint(key, _value(value), step, ts) for value, step, ts in rows]
+
+    # -- search --------------------------------------------------------------------------------
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        offset: int = 0,
+        include_deleted: bool = False,
+    ) -> list[Run]:
+        if not isinstance(max_results, int) or max_results < 0:
+            raise InvalidInput(f"max_results must be a non-negative integer, got {max_results!r}")
+        clauses = parse_filter(filter)
+        orders = parse_order_by(order_by)
+        query = sa.select(runs)
+        if experiment_ids is not None:
+            query = query.where(runs.c.experiment_id.in_(list(experiment_ids)))
+        if not include_deleted:
+            active_experiments = sa.select(experiments.c.id).where(experiments.c.lifecycle == "active")
+            query = query.where(runs.c.lifecycle == "active", runs.c.experiment_id.in_(active_experiments))
+        joined: dict[tuple[str, str], Any] = {}
+        for clause in clauses:
+            column, query = self._search_column(query, joined, clause.kind, clause.key, outer=False)
+            query = query.where(_condition(column, clause))
+        ordering: list[Any] = []
+        for order in orders:
+            column, query = self._search_column(query, joined, order.kind, order.key, outer=True)
+            ordering.append((column.desc() if order.descending else column.asc()).nulls_last())
+        ordering += [runs.c.start_ms.desc(), runs.c.id]
+        query = query.order_by(*ordering).limit(max_results).offset(offset)
+        with self._read() as conn:
+            return self._hydrate(conn, conn.execute(query).all())
+
+    def _search_column(
+        self, query: Any, joined: dict[tuple[str, str], Any], kind: str, key: str, outer: bool
+    ) -> tuple[Any, Any]:
+        if kind == "attribute":
+            column = {
+                "status": runs.c.status,
+                "name": runs.c.name,
+                "start_time": runs.c.start_ms,
+                "end_time": runs.c.end_ms,
+                "run_id": runs.c.id,
+                "parent_id": runs.c.parent_id,
+                "experiment_id": runs.c.experiment_id,
+            }[key]
+            return column, query
+        table = {"metric": latest_metrics, "param": params, "tag": run_tags}[kind]
+        slot = (kind, key)
+        if slot not in joined:
+            alias = table.alias(f"{kind}_{len(joined)}")
+            on = (alias.c.run_id == runs.c.id) & (alias.c.key == key)
+            query = query.outerjoin(alias, on) if outer else query.join(alias, on)
+            joined[slot] = alias
+        return joined[slot].c.value, query
+
+    # -- datasets ------------------------------------------------------------------------------
+    def log_dataset_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        if not datasets:
+            return
+        with self._write() as conn:
+            self._require_running(conn, [run_id])
+            conn.execute(
+                dataset_inputs.insert(),
+                [
+                    {
+                        "run_id": run_id,
+                        "name": d.name,
+                        "digest": d.digest,
+                        "context": d.context,
+                        "num_rows": d.num_rows,
+                        "schema_json": json.dumps(d.schema),
+                        "source": d.source,
+                    }
+                    for d in datasets
+                ],
+            )
+
+    def get_dataset_inputs(self, run_id: str) -> list[DatasetInput]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(dataset_inputs)
+                .where(dataset_inputs.c.run_id == run_id)
+                .order_by(dataset_inputs.c.id)
+            ).all()
+        return [
+            DatasetInput(
+                name=r.name,
+                digest=r.digest,
+                num_rows=r.num_rows,
+                schema=json.loads(r.schema_json),
+                context=r.context,
+                source=r.source,
+            )
+            for r in rows
+        ]
+
+    # -- artifact records ----------------------------------------------------------------------
+    def record_artifacts(self, owner_type: str, owner_id: str, refs: Iterable[ArtifactRef]) -> None:
+        rows = [
+            {
+                "owner_type": owner_type,
+                "owner_id": owner_id,
+                "path": r.path,
+                "digest": r.digest,
+                "size": r.size,
+                "created_ms": now_ms(),
+            }
+            for r in refs
+        ]
+        if not rows:
+            return
+        with self._write() as conn:
+            if owner_type == "run":
+                self._require_running(conn, [owner_id])
+            stmt = self._insert(artifacts)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["owner_type", "owner_id", "path"],
+                    set_={
+                        "digest": stmt.excluded.digest,
+                        "size": stmt.excluded.size,
+                        "created_ms": stmt.excluded.created_ms,
+                    },
+                ),
+                rows,
+            )
+
+    def list_artifacts(self, owner_type: str, owner_id: str, prefix: str | None = None) -> list[ArtifactRef]:
+        query = sa.select(artifacts.c.path, artifacts.c.digest, artifacts.c.size).where(
+            artifacts.c.owner_type == owner_type, artifacts.c.owner_id == owner_id
+        )
+        if prefix:
+            base = prefix.rstrip("/")
+            query = query.where(
+                (artifacts.c.path == base) | artifacts.c.path.startswith(base + "/", autoescape=True)
+            )
+        with self._read() as conn:
+            return [ArtifactRef(p, d, s) for p, d, s in conn.execute(query.order_by(artifacts.c.path))]
+
+    def get_artifact(self, owner_type: str, owner_id: str, path: str) -> ArtifactRef:
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(artifacts.c.path, artifacts.c.digest, artifacts.c.size).where(
+                    artifacts.c.owner_type == owner_type,
+                    artifacts.c.owner_id == owner_id,
+                    artifacts.c.path == path,
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"{owner_type} {owner_id!r} has no artifact {path!r}")
+        return ArtifactRef(row.path, row.digest, row.size)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def purge_deleted(self) -> tuple[GcReport, set[str]]:
+        with self._write() as conn:
+            dead_experiments = [
+                r[0]
+                for r in conn.execute(sa.select(experiments.c.id).where(experiments.c.lifecycle == "deleted"))
+            ]
+            dead_runs = [
+                r[0]
+                for r in conn.execute(
+                    sa.select(runs.c.id).where(
+                        (runs.c.lifecycle == "deleted") | runs.c.experiment_id.in_(dead_experiments)
+                    )
+                )
+            ]
+            freed: set[str] = set()
+            for start in range(0, len(dead_runs), _ID_CHUNK):
+                chunk = dead_runs[start : start + _ID_CHUNK]
+                owned = (artifacts.c.owner_type == "run") & artifacts.c.owner_id.in_(chunk)
+                freed.update(r[0] for r in conn.execute(sa.select(artifacts.c.digest).where(owned)))
+                conn.execute(artifacts.delete().where(owned))
+                # children are not deleted with their parent; they lose the link
+                conn.execute(runs.update().where(runs.c.parent_id.in_(chunk)).values(parent_id=None))
+                for table in (metrics, latest_metrics, params, run_tags, dataset_inputs):
+                    conn.execute(table.delete().where(table.c.run_id.in_(chunk)))
+                conn.execute(runs.delete().where(runs.c.id.in_(chunk)))
+            if dead_experiments:
+                conn.execute(
+                    experiment_tags.delete().where(experiment_tags.c.experiment_id.in_(dead_experiments))
+                )
+                conn.execute(experiments.delete().where(experiments.c.id.in_(dead_experiments)))
+        report = GcReport(
+            runs=len(dead_runs),
+            experiments=len(dead_experiments),
+            details={"run_ids": dead_runs, "experiment_ids": dead_experiments},
+        )
+        return report, freed
+
+    def referenced_digests(self) -> set[str]:
+        with self._read() as conn:
+            return {r[0] for r in conn.execute(sa.select(artifacts.c.digest).distinct())}
+
+
+def _condition(column: Any, clause: Clause) -> Any:
+    value = clause.value
+    op = clause.op
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    if op == "LIKE":
+        return column.like(value)
+    if op == "ILIKE":
+        return column.ilike(value)
+    if op == "IN":
+        return column.in_(list(value))  # type: ignore[arg-type]
+    if op == "NOT IN":
+        return column.not_in(list(value))  # type: ignore[arg-type]
+    raise InvalidInput(f"unsupported operator {op!r}")
+
+
+__all__ = ["OrderKey", "TrackingSql"]

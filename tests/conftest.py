@@ -1,0 +1,105 @@
+"""Shared fixtures: a real SQLite file and a real PostgreSQL schema for every store test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import loopwright as lw
+from loopwright.store.sql import SqlStore
+from loopwright.store.sql.tables import metadata
+from loopwright.tracking import fluent
+
+PG_URI = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied per test (migrating each time would cost ~0.3 s)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    SqlStore(f"sqlite:///{path}").close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_schema_uri() -> Iterator[str]:
+    """A fresh PostgreSQL schema for this test session, dropped at the end."""
+    schema = f"lw_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URI, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    uri = f"{PG_URI}?options=-csearch_path%3D{schema}"
+    SqlStore(uri).close()
+    try:
+        yield uri
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def _truncate(uri: str) -> None:
+    engine = sa.create_engine(uri)
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated store: a new SQLite file, or the session's PostgreSQL schema emptied."""
+    if request.param == "sqlite":
+        path = tmp_path / "store.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    uri: str = request.getfixturevalue("pg_schema_uri")
+    _truncate(uri)
+    return uri
+
+
+@pytest.fixture
+def store(store_uri: str) -> Iterator[SqlStore]:
+    s = SqlStore(store_uri)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def lw_env(store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the fluent API at a clean store and artifact folder; returns LOOPWRIGHT_HOME."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("LOOPWRIGHT_HOME", str(home))
+    monkeypatch.setenv("LOOPWRIGHT_STORE_URI", store_uri)
+    monkeypatch.setenv("LOOPWRIGHT_ARTIFACT_URI", str(home / "artifacts"))
+    _reset_fluent()
+    yield home
+    _reset_fluent()
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path) -> Iterator[Path]:
+    """Like ``lw_env`` on SQLite only, for tests about something other than the store."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(sqlite_template, home / "loopwright.db")
+    monkeypatch.setenv("LOOPWRIGHT_HOME", str(home))
+    monkeypatch.delenv("LOOPWRIGHT_STORE_URI", raising=False)
+    monkeypatch.delenv("LOOPWRIGHT_ARTIFACT_URI", raising=False)
+    _reset_fluent()
+    yield home
+    _reset_fluent()
+
+
+def _reset_fluent() -> None:
+    while lw.active_run() is not None:
+        lw.end_run()
+    fluent._experiment_name = None
+    lw.reset_clients()
