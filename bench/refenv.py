@@ -1,0 +1,35 @@
+"""Reference tools (MLflow, Evidently) live in their own venvs under bench/, never in Loopwright's.
+
+``ensure("mlflow")`` creates ``bench/.venv-mlflow`` on first use and returns its python; benchmark
+scripts run reference code there as a subprocess, so both tools are measured in one run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# what each reference venv needs; Evidently 0.7 needs pandas<3
+PACKAGES = {
+    "mlflow": ["mlflow", "scikit-learn", "pandas", "pyarrow"],
+    "evidently": ["evidently==0.7.*", "pandas<3", "scikit-learn"],
+}
+
+
+def ensure(name: str) -> Path:
+    """Path to the python of reference venv ``name``, creating it if needed."""
+    venv = HERE / f".venv-{name}"
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    if not stamp.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PACKAGES[name]], check=True)
+        stamp.touch()
+    return python
+
+
+def bin_dir(name: str) -> Path:
+    """The venv's bin folder (``mlflow models serve`` needs it on PATH)."""
+    return ensure(name).parent
