@@ -36,7 +36,9 @@ for r in range(200):
 out["create_200_runs_s"] = time.perf_counter() - start
 start = time.perf_counter()
 for _ in range(repeat):
-    found = mlflow.search_runs(experiment_names=["bench"], filter_string=search_filter, order_by=["metrics.m0 DESC"])
+    found = mlflow.search_runs(
+        experiment_names=["bench"], filter_string=search_filter, order_by=["metrics.m0 DESC"]
+    )
 out["search_200_s"] = (time.perf_counter() - start) / repeat
 out["search_200_hits"] = len(found)
 print(json.dumps(out))

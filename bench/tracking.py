@@ -57,7 +57,9 @@ def bench_loopwright(home: Path) -> dict[str, float]:
     out["create_200_runs_s"] = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(SEARCH_REPEAT):
-        found = lw.search_runs(experiment="bench", filter=SEARCH_FILTER, order_by=["metrics.m0 DESC"], output="list")
+        found = lw.search_runs(
+            experiment="bench", filter=SEARCH_FILTER, order_by=["metrics.m0 DESC"], output="list"
+        )
     out["search_200_s"] = (time.perf_counter() - start) / SEARCH_REPEAT
     out["search_200_hits"] = len(found)
     lw.reset_clients()
@@ -78,7 +80,6 @@ def bench_mlflow(home: Path) -> dict[str, float]:
 
 def populate_big(home: Path, runs: int) -> str:
     """Insert ``runs`` runs with 10 params and 10 metrics each in bulk (setup, not measured)."""
-    import sqlalchemy as sa
 
     import loopwright as lw
     from loopwright.store.entities import now_ms
@@ -96,14 +97,24 @@ def populate_big(home: Path, runs: int) -> str:
             conn.execute(
                 t.runs.insert(),
                 [
-                    {"id": rid, "experiment_id": experiment.id, "name": f"r{chunk + i}", "status": "finished",
-                     "start_ms": base + chunk + i, "end_ms": base + chunk + i + 1}
+                    {
+                        "id": rid,
+                        "experiment_id": experiment.id,
+                        "name": f"r{chunk + i}",
+                        "status": "finished",
+                        "start_ms": base + chunk + i,
+                        "end_ms": base + chunk + i + 1,
+                    }
                     for i, rid in enumerate(ids)
                 ],
             )
             conn.execute(
                 t.params.insert(),
-                [{"run_id": rid, "key": f"p{k}", "value": f"v{rng.randrange(3)}"} for rid in ids for k in range(10)],
+                [
+                    {"run_id": rid, "key": f"p{k}", "value": f"v{rng.randrange(3)}"}
+                    for rid in ids
+                    for k in range(10)
+                ],
             )
             rows = [
                 {"run_id": rid, "key": f"m{k}", "value": rng.random(), "step": 0, "timestamp_ms": base}
@@ -128,11 +139,20 @@ def bench_big_search(home: Path, runs: int) -> dict[str, float]:
     for _ in range(5):
         start = time.perf_counter()
         found = lw.search_runs(
-            experiment=name, filter=SEARCH_FILTER, order_by=["metrics.m0 DESC"], max_results=100, output="list"
+            experiment=name,
+            filter=SEARCH_FILTER,
+            order_by=["metrics.m0 DESC"],
+            max_results=100,
+            output="list",
         )
         timings.append(time.perf_counter() - start)
     assert len(found) == 100
-    return {"runs": runs, "setup_s": setup, "search_first_s": timings[0], "search_median_s": sorted(timings)[2]}
+    return {
+        "runs": runs,
+        "setup_s": setup,
+        "search_first_s": timings[0],
+        "search_median_s": sorted(timings)[2],
+    }
 
 
 def main() -> None:
@@ -144,8 +164,14 @@ def main() -> None:
         ml_side = bench_mlflow(Path(tmp))
         big = bench_big_search(Path(tmp) / "big", args.big_runs)
     rates = {
-        "single_log_metric_per_s": (2000 / lw_side["single_log_metric_durable_s"], 2000 / ml_side["single_log_metric_s"]),
-        "single_log_metric_call_per_s": (2000 / lw_side["single_log_metric_call_s"], 2000 / ml_side["single_log_metric_s"]),
+        "single_log_metric_per_s": (
+            2000 / lw_side["single_log_metric_durable_s"],
+            2000 / ml_side["single_log_metric_s"],
+        ),
+        "single_log_metric_call_per_s": (
+            2000 / lw_side["single_log_metric_call_s"],
+            2000 / ml_side["single_log_metric_s"],
+        ),
         "batch_points_per_s": (20000 / lw_side["batch_20k_s"], 20000 / ml_side["batch_20k_s"]),
         "runs_created_per_s": (200 / lw_side["create_200_runs_s"], 200 / ml_side["create_200_runs_s"]),
         "searches_per_s": (1 / lw_side["search_200_s"], 1 / ml_side["search_200_s"]),
@@ -155,7 +181,10 @@ def main() -> None:
             {
                 "loopwright": lw_side,
                 "mlflow": ml_side,
-                "rates": {k: {"loopwright": round(a, 1), "mlflow": round(b, 1), "ratio": round(a / b, 1)} for k, (a, b) in rates.items()},
+                "rates": {
+                    k: {"loopwright": round(a, 1), "mlflow": round(b, 1), "ratio": round(a / b, 1)}
+                    for k, (a, b) in rates.items()
+                },
                 "search_100k": big,
             },
             indent=2,
