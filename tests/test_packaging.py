@@ -29,9 +29,13 @@ def test_wheel_installs_and_migrates(tmp_path: Path) -> None:
     assert "loopwright/py.typed" in names
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # without PYTHONPATH: a src/ on it (with the egg-info the build leaves) makes pip skip the install
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=clean)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True, env=clean
+    )
     # dependencies come from this test environment; loopwright itself from the fresh venv
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
