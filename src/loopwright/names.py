@@ -8,6 +8,8 @@ Examples
 Traceback (most recent call last):
 ...
 loopwright.errors.InvalidInput: invalid model name '../etc': use 1-128 characters from A-Z a-z 0-9 _ . - (and not only dots)
+>>> validate_version("3")
+3
 >>> validate_artifact_path("plots/roc.png")
 'plots/roc.png'
 >>> validate_artifact_path("../secret")
@@ -18,6 +20,7 @@ loopwright.errors.InvalidInput: invalid artifact path '../secret': '..' segments
 
 from __future__ import annotations
 
+import numbers
 import re
 
 from loopwright.errors import InvalidInput
@@ -47,6 +50,18 @@ def validate_key(key: object, what: str = "key") -> str:
             f"invalid {what} {key!r}: use 1-250 characters from letters, digits, '_', '.', '-', '/', ':', ' '"
         )
     return key
+
+
+def validate_version(version: object) -> int:
+    """Return a model version number (``3`` or ``"3"``) as an int, else raise :class:`InvalidInput`."""
+    number = 0
+    if isinstance(version, str) and version.strip().isdigit():
+        number = int(version.strip())
+    elif isinstance(version, numbers.Integral) and not isinstance(version, bool):
+        number = int(version)
+    if number < 1:
+        raise InvalidInput(f"model version must be a positive integer, got {version!r}")
+    return number
 
 
 def validate_artifact_path(path: object) -> str:

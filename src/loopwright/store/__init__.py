@@ -14,10 +14,14 @@ from __future__ import annotations
 from loopwright.errors import InvalidInput
 from loopwright.store.entities import (
     ArtifactRef,
+    AuditEntry,
     DatasetInput,
     Experiment,
     GcReport,
+    LineageEdge,
     MetricPoint,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunStatus,
 )
@@ -37,10 +41,14 @@ def open_store(uri: str) -> Store:
 
 __all__ = [
     "ArtifactRef",
+    "AuditEntry",
     "DatasetInput",
     "Experiment",
     "GcReport",
+    "LineageEdge",
     "MetricPoint",
+    "ModelVersion",
+    "RegisteredModel",
     "Run",
     "RunStatus",
     "Store",

@@ -115,3 +115,81 @@ class GcReport:
     blobs: int = 0
     bytes: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+# -- registry ------------------------------------------------------------------------------------
+ModelVersionStatus = Literal["ready", "archived"]
+AuditEntity = Literal["registered_model", "model_version", "alias"]
+LineageDirection = Literal["upstream", "downstream", "both"]
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model; its versions are numbered 1, 2, … and aliases point to them."""
+
+    name: str
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    latest_version: int = 0
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One immutable registered package: where it came from and the digest of its manifest.
+
+    ``manifest_digest`` is the SHA-256 of the package's ``manifest.json`` blob; loading checks
+    the manifest against it before reading anything else.
+    """
+
+    name: str
+    version: int
+    run_id: str | None
+    source: str
+    manifest_digest: str | None
+    status: ModelVersionStatus = "ready"
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    created_at: datetime | None = None
+    created_by: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def uri(self) -> str:
+        """``models:/NAME/VERSION``."""
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def owner_id(self) -> str:
+        """The id of this version in the ``artifacts`` and ``lineage_edges`` tables: ``NAME/VERSION``."""
+        return f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change to the registry: who did what, when, and the state before and after."""
+
+    id: int
+    entity: str
+    name: str
+    version: int | None
+    action: str
+    actor: str
+    time: datetime
+    before: Any = None
+    after: Any = None
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    """A directed ``src → dst`` link between two records (``dataset``, ``run``, ``model_version``, …)."""
+
+    src_type: str
+    src_id: str
+    dst_type: str
+    dst_id: str
+    relation: str
+    created_at: datetime | None = None

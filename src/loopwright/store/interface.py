@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from loopwright.store.entities import (
     ArtifactRef,
+    AuditEntry,
     DatasetInput,
     Experiment,
     GcReport,
+    LineageDirection,
+    LineageEdge,
     MetricPoint,
+    ModelVersion,
+    ModelVersionStatus,
+    RegisteredModel,
     Run,
     RunStatus,
 )
@@ -120,6 +127,120 @@ class Store(ABC):
 
     @abstractmethod
     def get_artifact(self, owner_type: str, owner_id: str, path: str) -> ArtifactRef: ...
+
+    # -- registry ------------------------------------------------------------------------------
+    # Every mutation takes the ``actor`` and writes its audit entry in the same transaction.
+    @abstractmethod
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        *,
+        actor: str,
+        run_id: str | None = None,
+        manifest_digest: str | None = None,
+        artifact_prefix: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        """Register the next version of ``name`` (creating the model on first use), atomically.
+
+        With ``run_id`` and ``artifact_prefix`` the run's artifacts under the prefix are recorded
+        again for owner ``("model_version", "NAME/VERSION")`` with the prefix stripped, so the
+        package survives the run; a lineage edge ``run → model_version`` is added.
+        """
+
+    @abstractmethod
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    @abstractmethod
+    def search_registered_models(
+        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
+    ) -> list[RegisteredModel]:
+        """Registered models matching e.g. ``"name LIKE 'churn%' and tags.team = 'risk'"``."""
+
+    @abstractmethod
+    def update_registered_model(
+        self, name: str, description: str | None, *, actor: str
+    ) -> RegisteredModel: ...
+
+    @abstractmethod
+    def set_registered_model_tag(self, name: str, key: str, value: str, *, actor: str) -> None: ...
+
+    @abstractmethod
+    def delete_registered_model_tag(self, name: str, key: str, *, actor: str) -> None: ...
+
+    @abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion: ...
+
+    @abstractmethod
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    @abstractmethod
+    def search_model_versions(
+        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
+    ) -> list[ModelVersion]:
+        """Versions matching e.g. ``"name = 'churn' and alias = 'champion'"`` (newest first per model)."""
+
+    @abstractmethod
+    def update_model_version(
+        self, name: str, version: int, description: str | None, *, actor: str
+    ) -> ModelVersion:
+        """Change a version's description (the only mutable field besides tags, aliases, status)."""
+
+    @abstractmethod
+    def set_model_version_tag(self, name: str, version: int, key: str, value: str, *, actor: str) -> None: ...
+
+    @abstractmethod
+    def delete_model_version_tag(self, name: str, version: int, key: str, *, actor: str) -> None: ...
+
+    @abstractmethod
+    def set_model_version_status(
+        self, name: str, version: int, status: ModelVersionStatus, *, actor: str
+    ) -> ModelVersion:
+        """Archive (``"archived"``) or restore (``"ready"``) a version."""
+
+    @abstractmethod
+    def set_alias(self, name: str, alias: str, version: int, *, actor: str) -> ModelVersion:
+        """Point ``alias`` at ``version`` (create or move it) under the model's row lock."""
+
+    @abstractmethod
+    def delete_alias(self, name: str, alias: str, *, actor: str) -> None: ...
+
+    @abstractmethod
+    def append_audit(
+        self,
+        entity: str,
+        name: str,
+        action: str,
+        *,
+        actor: str,
+        version: int | None = None,
+        before: Any = None,
+        after: Any = None,
+    ) -> AuditEntry:
+        """Write one audit entry on its own (e.g. an evaluation gate's ``gate_verdict``)."""
+
+    @abstractmethod
+    def get_audit_log(
+        self,
+        name: str,
+        version: int | None = None,
+        action: str | None = None,
+        max_results: int | None = None,
+    ) -> list[AuditEntry]:
+        """A model's audit entries, oldest first."""
+
+    # -- lineage -------------------------------------------------------------------------------
+    @abstractmethod
+    def add_lineage_edges(self, edges: Sequence[LineageEdge]) -> None:
+        """Record ``src → dst`` edges; an edge that exists already is kept as is."""
+
+    @abstractmethod
+    def get_lineage_edges(
+        self, node_type: str, node_id: str, direction: LineageDirection = "upstream"
+    ) -> list[LineageEdge]:
+        """Edges into (``upstream``), out of (``downstream``) or touching (``both``) one node."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     @abstractmethod

@@ -1,9 +1,11 @@
-"""Parse MLflow-style run filters and orderings into a small, validated form.
+"""Parse MLflow-style filters and orderings into a small, validated form.
 
 Grammar: ``clause [AND clause]...`` where a clause is ``IDENT OP VALUE``; ``IDENT`` is
 ``metrics.KEY``, ``params.KEY``, ``tags.KEY`` or an attribute (``status``, ``name``,
 ``start_time``, ``end_time``, ``run_id``, ``parent_id``); keys with odd characters go in
 backticks or double quotes (``metrics.`f1 score```). Shared by every store implementation.
+A :class:`Grammar` says which prefixes and attributes an entity has: runs by default,
+:data:`MODEL_VERSIONS` and :data:`REGISTERED_MODELS` for the registry.
 
 Examples
 --------
@@ -11,12 +13,14 @@ Examples
 [Clause(kind='metric', key='auc', op='>', value=0.9), Clause(kind='param', key='penalty', op='=', value='l2')]
 >>> parse_order_by(["metrics.auc DESC", "name"])
 [OrderKey(kind='metric', key='auc', descending=True), OrderKey(kind='attribute', key='name', descending=False)]
+>>> parse_filter("name = 'churn' and version >= 2 and tags.team = 'risk'", MODEL_VERSIONS)[1]
+Clause(kind='attribute', key='version', op='>=', value=2.0)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +72,48 @@ _TOKEN = re.compile(
 
 
 @dataclass(frozen=True)
+class Grammar:
+    """What one entity's filters may name: ``PREFIX.KEY`` kinds and plain attributes."""
+
+    entity: str
+    prefixes: Mapping[str, Kind]
+    attributes: Mapping[str, str]  # as users write it -> canonical name
+    numeric: frozenset[str]
+
+
+RUNS = Grammar("run", _PREFIXES, ATTRIBUTES, frozenset(NUMERIC_ATTRIBUTES))
+_TAGS_ONLY: dict[str, Kind] = {"tags": "tag", "tag": "tag"}
+MODEL_VERSIONS = Grammar(
+    "model version",
+    _TAGS_ONLY,
+    {
+        "name": "name",
+        "version": "version",
+        "run_id": "run_id",
+        "status": "status",
+        "alias": "alias",
+        "aliases": "alias",
+        "source": "source",
+        "created_by": "created_by",
+        "created_time": "created_time",
+        "creation_timestamp": "created_time",
+    },
+    frozenset({"version", "created_time"}),
+)
+REGISTERED_MODELS = Grammar(
+    "registered model",
+    _TAGS_ONLY,
+    {
+        "name": "name",
+        "created_time": "created_time",
+        "updated_time": "updated_time",
+        "latest_version": "latest_version",
+    },
+    frozenset({"created_time", "updated_time", "latest_version"}),
+)
+
+
+@dataclass(frozen=True)
 class Clause:
     kind: Kind
     key: str
@@ -103,8 +149,9 @@ def _unquote(token: str) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, grammar: Grammar = RUNS):
         self.text = text
+        self.grammar = grammar
         self.tokens = _tokenize(text)
         self.pos = 0
 
@@ -120,19 +167,21 @@ class _Parser:
 
     def identifier(self) -> tuple[Kind, str]:
         kind, text = self.take()
+        prefixes = self.grammar.prefixes
         if kind in ("backtick", "string"):
-            raise InvalidInput(f"expected metrics.KEY, params.KEY, tags.KEY or an attribute, got {text}")
+            expected = ", ".join(sorted({f"{p}.KEY" for p in prefixes if p.endswith("s")}))
+            raise InvalidInput(f"expected {expected} or an attribute, got {text}")
         if kind != "word":
             raise InvalidInput(f"expected an identifier in filter, got {text!r}")
         nxt = self.peek()
-        if text.lower() in _PREFIXES and nxt is not None and nxt[0] == "dot":
+        if text.lower() in prefixes and nxt is not None and nxt[0] == "dot":
             self.take()
             key = self._key()
-            entity = _PREFIXES[text.lower()]
+            entity = prefixes[text.lower()]
             if entity == "attribute":
-                return "attribute", _attribute(key)
+                return "attribute", _attribute(key, self.grammar)
             return entity, key
-        return "attribute", _attribute(text)
+        return "attribute", _attribute(text, self.grammar)
 
     def _key(self) -> str:
         kind, text = self.take()
@@ -192,17 +241,16 @@ class _Parser:
         raise InvalidInput(f"expected a number or a quoted string, got {text!r}")
 
 
-def _attribute(name: str) -> str:
-    canonical = ATTRIBUTES.get(name.lower())
+def _attribute(name: str, grammar: Grammar) -> str:
+    canonical = grammar.attributes.get(name.lower())
     if canonical is None:
-        raise InvalidInput(f"unknown run attribute {name!r}; known: {', '.join(sorted(set(ATTRIBUTES)))}")
+        known = ", ".join(sorted(set(grammar.attributes)))
+        raise InvalidInput(f"unknown {grammar.entity} attribute {name!r}; known: {known}")
     return canonical
 
 
-def _check(clause: Clause) -> Clause:
-    numeric_kind = clause.kind == "metric" or (
-        clause.kind == "attribute" and clause.key in NUMERIC_ATTRIBUTES
-    )
+def _check(clause: Clause, grammar: Grammar) -> Clause:
+    numeric_kind = clause.kind == "metric" or (clause.kind == "attribute" and clause.key in grammar.numeric)
     if numeric_kind:
         if clause.op not in COMPARISONS:
             raise InvalidInput(
@@ -229,29 +277,33 @@ def _num(value: float) -> str:
     return str(int(value)) if value.is_integer() else str(value)
 
 
-def parse_filter(text: str | None) -> list[Clause]:
+def parse_filter(text: str | None, grammar: Grammar = RUNS) -> list[Clause]:
     """Parse a filter string into clauses joined by AND (empty for ``None``/blank)."""
-    if text is None or not text.strip():
+    if text is None:
         return []
     if not isinstance(text, str):
         raise InvalidInput(f"filter must be a string, got {type(text).__name__}")
-    parser = _Parser(text)
+    if not text.strip():
+        return []
+    parser = _Parser(text, grammar)
     clauses: list[Clause] = []
     while True:
         kind, key = parser.identifier()
         op = parser.operator()
-        clauses.append(_check(Clause(kind, key, op, parser.value(op))))
+        clauses.append(_check(Clause(kind, key, op, parser.value(op)), grammar))
         nxt = parser.peek()
         if nxt is None:
             return clauses
         word = parser.take()[1]
         if word.upper() == "OR":
-            raise InvalidInput("OR is not supported in run filters; run two searches or use IN (...)")
+            raise InvalidInput(
+                f"OR is not supported in {grammar.entity} filters; run two searches or use IN (...)"
+            )
         if word.upper() != "AND":
             raise InvalidInput(f"expected AND between clauses, got {word!r}")
 
 
-def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderKey]:
+def parse_order_by(order_by: Sequence[str] | str | None, grammar: Grammar = RUNS) -> list[OrderKey]:
     """Parse ``["metrics.auc DESC", "start_time"]`` into order keys."""
     if order_by is None:
         return []
@@ -261,7 +313,7 @@ def parse_order_by(order_by: Sequence[str] | str | None) -> list[OrderKey]:
     for item in order_by:
         if not isinstance(item, str) or not item.strip():
             raise InvalidInput(f"order_by entries are strings like 'metrics.auc DESC', got {item!r}")
-        parser = _Parser(item)
+        parser = _Parser(item, grammar)
         kind, key = parser.identifier()
         descending = False
         nxt = parser.peek()

@@ -36,6 +36,7 @@ from loopwright.store import (
 from loopwright.store.entities import RunStatus, now_ms
 from loopwright.tracking.buffer import MetricBuffer
 from loopwright.tracking.datasets import fingerprint
+from loopwright.tracking.source import source_tags
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,9 @@ class Client:
         parent_id: str | None = None,
     ) -> Run:
         exp = self.get_or_create_experiment(experiment)
-        run = self.store.create_run(exp.id, name=name, tags=_str_map(tags, "tag"), parent_id=parent_id)
+        # the code version (entry script, git commit) is recorded at start; the caller's tags win
+        all_tags = {**source_tags(), **_str_map(tags, "tag")}
+        run = self.store.create_run(exp.id, name=name, tags=all_tags, parent_id=parent_id)
         self._running.add(run.id)
         return run
 

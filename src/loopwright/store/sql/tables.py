@@ -119,9 +119,106 @@ artifacts = sa.Table(
     "artifacts",
     metadata,
     sa.Column("owner_type", sa.String(32), primary_key=True),
-    sa.Column("owner_id", sa.String(64), primary_key=True),
+    sa.Column("owner_id", sa.String(200), primary_key=True),  # a run id, or NAME/VERSION of a model version
     sa.Column("path", sa.String(1024), primary_key=True),
     sa.Column("digest", sa.String(64), nullable=False, index=True),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_ms", Millis, nullable=False),
+)
+
+# -- registry ------------------------------------------------------------------------------------
+ModelName = sa.String(128)
+
+# last_version is the counter new versions take their number from (under this row's lock).
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", ModelName, primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_ms", Millis, nullable=False),
+    sa.Column("updated_ms", Millis, nullable=False),
+)
+
+registered_model_tags = sa.Table(
+    "registered_model_tags",
+    metadata,
+    sa.Column(
+        "name", ModelName, sa.ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# No foreign key to runs: a version outlives the run it came from (gc may purge the run).
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column(
+        "name", ModelName, sa.ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("run_id", RunId, nullable=True, index=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("manifest_digest", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, server_default="ready"),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("created_ms", Millis, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("updated_ms", Millis, nullable=False),
+)
+
+model_version_tags = sa.Table(
+    "model_version_tags",
+    metadata,
+    sa.Column("name", ModelName, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"], ondelete="CASCADE"
+    ),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", ModelName, primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_ms", Millis, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["name", "version"], ["model_versions.name", "model_versions.version"], ondelete="CASCADE"
+    ),
+)
+
+# Append-only history of registry changes; before/after are JSON snapshots of what changed.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("name", ModelName, nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("time_ms", Millis, nullable=False),
+    sa.Column("before_json", sa.Text, nullable=True),
+    sa.Column("after_json", sa.Text, nullable=True),
+    sa.Index(None, "name", "id"),
+)
+
+# Generic provenance graph: dataset -> step -> run -> model_version -> deployment, etc.
+lineage_edges = sa.Table(
+    "lineage_edges",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("src_type", sa.String(32), nullable=False),
+    sa.Column("src_id", sa.String(256), nullable=False),
+    sa.Column("dst_type", sa.String(32), nullable=False),
+    sa.Column("dst_id", sa.String(256), nullable=False),
+    sa.Column("relation", sa.String(64), nullable=False),
+    sa.Column("created_ms", Millis, nullable=False),
+    sa.UniqueConstraint("src_type", "src_id", "dst_type", "dst_id", "relation"),
+    sa.Index(None, "dst_type", "dst_id"),
 )

@@ -26,8 +26,9 @@ from loopwright.store.entities import (
     ms_to_datetime,
     now_ms,
 )
-from loopwright.store.search import Clause, OrderKey, parse_filter, parse_order_by
+from loopwright.store.search import OrderKey, parse_filter, parse_order_by
 from loopwright.store.sql.base import SqlBase
+from loopwright.store.sql.filters import condition
 from loopwright.store.sql.tables import (
     artifacts,
     dataset_inputs,
@@ -407,7 +408,7 @@ class TrackingSql(SqlBase):
         joined: dict[tuple[str, str], Any] = {}
         for clause in clauses:
             column, query = self._search_column(query, joined, clause.kind, clause.key, outer=False)
-            query = query.where(_condition(column, clause))
+            query = query.where(condition(column, clause))
         ordering: list[Any] = []
         for order in orders:
             column, query = self._search_column(query, joined, order.kind, order.key, outer=True)
@@ -578,32 +579,6 @@ class TrackingSql(SqlBase):
     def referenced_digests(self) -> set[str]:
         with self._read() as conn:
             return {r[0] for r in conn.execute(sa.select(artifacts.c.digest).distinct())}
-
-
-def _condition(column: Any, clause: Clause) -> Any:
-    value = clause.value
-    op = clause.op
-    if op == "=":
-        return column == value
-    if op == "!=":
-        return column != value
-    if op == "<":
-        return column < value
-    if op == "<=":
-        return column <= value
-    if op == ">":
-        return column > value
-    if op == ">=":
-        return column >= value
-    if op == "LIKE":
-        return column.like(value)
-    if op == "ILIKE":
-        return column.ilike(value)
-    if op == "IN":
-        return column.in_(list(value))  # type: ignore[arg-type]
-    if op == "NOT IN":
-        return column.not_in(list(value))  # type: ignore[arg-type]
-    raise InvalidInput(f"unsupported operator {op!r}")
 
 
 __all__ = ["OrderKey", "TrackingSql"]

@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "artifacts",
         sa.Column("owner_type", sa.String(length=32), nullable=False),
-        sa.Column("owner_id", sa.String(length=64), nullable=False),
+        sa.Column("owner_id", sa.String(length=200), nullable=False),
         sa.Column("path", sa.String(length=1024), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
@@ -158,11 +158,144 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_run_tags")),
     )
+    # registry: registered models, versions, tags, aliases, audit log; generic lineage edges
+    op.create_table(
+        "registered_models",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("last_version", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_registered_models")),
+    )
+    op.create_table(
+        "registered_model_tags",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("key", sa.String(length=250), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["name"],
+            ["registered_models.name"],
+            name=op.f("fk_registered_model_tags_name_registered_models"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("name", "key", name=op.f("pk_registered_model_tags")),
+    )
+    op.create_table(
+        "model_versions",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.String(length=32), nullable=True),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("manifest_digest", sa.String(length=64), nullable=True),
+        sa.Column("status", sa.String(length=16), server_default="ready", nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.Column("created_by", sa.String(length=256), nullable=False),
+        sa.Column("updated_ms", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["name"],
+            ["registered_models.name"],
+            name=op.f("fk_model_versions_name_registered_models"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("name", "version", name=op.f("pk_model_versions")),
+    )
+    with op.batch_alter_table("model_versions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_model_versions_run_id"), ["run_id"], unique=False)
+
+    op.create_table(
+        "model_version_tags",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=250), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["name", "version"],
+            ["model_versions.name", "model_versions.version"],
+            name=op.f("fk_model_version_tags_name_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("name", "version", "key", name=op.f("pk_model_version_tags")),
+    )
+    op.create_table(
+        "model_aliases",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("alias", sa.String(length=128), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("updated_ms", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["name", "version"],
+            ["model_versions.name", "model_versions.version"],
+            name=op.f("fk_model_aliases_name_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("name", "alias", name=op.f("pk_model_aliases")),
+    )
+    op.create_table(
+        "audit_log",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("entity", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=True),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("actor", sa.String(length=256), nullable=False),
+        sa.Column("time_ms", sa.BigInteger(), nullable=False),
+        sa.Column("before_json", sa.Text(), nullable=True),
+        sa.Column("after_json", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_name_id"), ["name", "id"], unique=False)
+
+    op.create_table(
+        "lineage_edges",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("src_type", sa.String(length=32), nullable=False),
+        sa.Column("src_id", sa.String(length=256), nullable=False),
+        sa.Column("dst_type", sa.String(length=32), nullable=False),
+        sa.Column("dst_id", sa.String(length=256), nullable=False),
+        sa.Column("relation", sa.String(length=64), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lineage_edges")),
+        sa.UniqueConstraint(
+            "src_type",
+            "src_id",
+            "dst_type",
+            "dst_id",
+            "relation",
+            name=op.f("uq_lineage_edges_src_type_src_id_dst_type_dst_id_relation"),
+        ),
+    )
+    with op.batch_alter_table("lineage_edges", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_lineage_edges_dst_type_dst_id"), ["dst_type", "dst_id"], unique=False
+        )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("lineage_edges", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_lineage_edges_dst_type_dst_id"))
+
+    op.drop_table("lineage_edges")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_log_name_id"))
+
+    op.drop_table("audit_log")
+    op.drop_table("model_aliases")
+    op.drop_table("model_version_tags")
+    with op.batch_alter_table("model_versions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_model_versions_run_id"))
+
+    op.drop_table("model_versions")
+    op.drop_table("registered_model_tags")
+    op.drop_table("registered_models")
     op.drop_table("run_tags")
     op.drop_table("params")
     with op.batch_alter_table("metrics", schema=None) as batch_op:
