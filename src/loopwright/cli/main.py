@@ -13,7 +13,7 @@ import click
 import typer
 
 from loopwright import __version__
-from loopwright.cli import db, experiments, runs
+from loopwright.cli import db, experiments, models, runs
 from loopwright.cli.render import console, err_console
 from loopwright.errors import LoopwrightError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 
 
@@ -78,7 +79,8 @@ def main() -> None:
     except LoopwrightError as error:
         if debug:
             raise
-        err_console.print(f"[red]error:[/] {error}", highlight=False)
+        # soft_wrap: the message stays one line however narrow the terminal (or pipe) is
+        err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except click.exceptions.Abort:
         err_console.print("aborted")
@@ -96,6 +98,7 @@ def main() -> None:
         err_console.print(
             f"[red]error:[/] {type(error).__name__}: {error} (set LOOPWRIGHT_DEBUG=1 for details)",
             highlight=False,
+            soft_wrap=True,
         )
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -34,15 +34,17 @@ def entry_point() -> str:
     main = sys.modules.get("__main__")
     main_file = getattr(main, "__file__", None)
     if main_file:
-        return str(Path(main_file).resolve())
+        # "<stdin>" and similar pseudo-files are names, not paths
+        return main_file if main_file.startswith("<") else str(Path(main_file).resolve())
     argv0 = sys.argv[0] if sys.argv else ""
     return argv0 or "<interactive>"
 
 
-def _code_dir() -> Path:
-    """Where the code lives: the entry script's folder, else the working directory."""
+def _code_dirs() -> list[str]:
+    """Where the code may live: the entry script's folder first, then the working directory."""
     script = Path(entry_point())
-    return script.parent if script.is_file() else Path.cwd()
+    folders = [str(script.parent)] if script.is_file() else []
+    return [*folders, os.getcwd()]
 
 
 @functools.cache
@@ -71,7 +73,7 @@ def source_tags() -> dict[str, str]:
     """Tags describing the code version of this process (never raises)."""
     try:
         tags = {SOURCE_NAME: entry_point()}
-        commit = git_commit(str(_code_dir()))
+        commit = next(filter(None, (git_commit(folder) for folder in _code_dirs())), None)
         if commit:
             tags[SOURCE_GIT_COMMIT] = commit
         return tags

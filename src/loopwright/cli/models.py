@@ -1,0 +1,301 @@
+"""``loopwright models …`` — mirrors the registry API (``lw.register_model``, ``lw.set_alias`` …)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.tree import Tree
+
+from loopwright.cli.render import console, fmt, key_values, table
+from loopwright.errors import IntegrityError, InvalidInput
+from loopwright.registry.client import RegistryClient, uses_pickle
+from loopwright.store.entities import ModelVersion
+
+app = typer.Typer(
+    help="The model registry: versions, aliases, lineage and the audit log.", no_args_is_help=True
+)
+
+
+def _registry() -> RegistryClient:
+    return RegistryClient()
+
+
+def _tags(tags: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+
+
+def _package_flag(registry: RegistryClient, version: ModelVersion) -> str:
+    """``pickle`` when the package needs pickle to load; problems with the manifest say so."""
+    try:
+        manifest = registry.get_manifest(version)
+    except IntegrityError:
+        return "manifest tampered"
+    if version.manifest_digest is not None and manifest is None:
+        return "manifest missing"
+    return "pickle" if uses_pickle(manifest) else ""
+
+
+def _versions_table(registry: RegistryClient, title: str, versions: list[ModelVersion], uri: bool) -> Any:
+    """One row per version; ``uri`` names the model too (for results spanning several models)."""
+    return table(
+        title,
+        [
+            "uri" if uri else "version",
+            "status",
+            "aliases",
+            "run_id",
+            "created",
+            "created_by",
+            "tags",
+            "flags",
+        ],
+        [
+            (
+                v.uri if uri else v.version,
+                v.status,
+                ", ".join(v.aliases),
+                v.run_id,
+                v.created_at,
+                v.created_by,
+                _tags(v.tags),
+                _package_flag(registry, v),
+            )
+            for v in versions
+        ],
+    )
+
+
+@app.command("list")
+def list_(
+    filter: str = typer.Option(None, "--filter", "-f", help="e.g. \"name LIKE 'churn%'\""),
+    max_results: int = typer.Option(100, "--max-results", "-n"),
+) -> None:
+    """List registered models with their latest version and aliases."""
+    models = _registry().search_registered_models(filter, max_results=max_results)
+    console.print(
+        table(
+            "registered models",
+            ["name", "latest version", "aliases", "tags", "description", "updated"],
+            [
+                (
+                    m.name,
+                    m.latest_version,
+                    ", ".join(f"{a}→{v}" for a, v in m.aliases.items()),
+                    _tags(m.tags),
+                    m.description,
+                    m.updated_at,
+                )
+                for m in models
+            ],
+        )
+    )
+
+
+@app.command()
+def show(
+    name: str,
+    version: int = typer.Option(None, "--version", "-v", help="Show one version in detail."),
+) -> None:
+    """Show a registered model and its versions, or one version with its files."""
+    registry = _registry()
+    if version is None:
+        model = registry.get_registered_model(name)
+        console.print(
+            key_values(
+                f"model {model.name}",
+                {
+                    "description": model.description,
+                    "latest version": model.latest_version,
+                    "aliases": ", ".join(f"{a}→{v}" for a, v in model.aliases.items()),
+                    "tags": _tags(model.tags),
+                    "created": model.created_at,
+                    "updated": model.updated_at,
+                },
+            )
+        )
+        versions = registry.search_model_versions(f"name = '{name}'", max_results=100_000)
+        console.print(_versions_table(registry, "versions", versions, uri=False))
+        return
+    mv = registry.get_model_version(name, version)
+    flag = _package_flag(registry, mv)
+    console.print(
+        key_values(
+            f"model {mv.name} version {mv.version}",
+            {
+                "uri": mv.uri,
+                "status": mv.status,
+                "aliases": ", ".join(mv.aliases),
+                "run_id": mv.run_id,
+                "source": mv.source,
+                "manifest digest": mv.manifest_digest,
+                "description": mv.description,
+                "created": mv.created_at,
+                "created by": mv.created_by,
+                "pickle": "yes (loads only with allow_pickle=True)" if flag == "pickle" else "no",
+                **({"warning": flag} if flag not in ("", "pickle") else {}),
+            },
+        )
+    )
+    if mv.tags:
+        console.print(key_values("tags", mv.tags))
+    files = registry.store.list_artifacts("model_version", mv.owner_id)
+    if files:
+        console.print(
+            table("files", ["path", "size", "digest"], [(f.path, f.size, f.digest[:16]) for f in files])
+        )
+
+
+@app.command()
+def search(
+    filter: str = typer.Argument(None, help="e.g. \"name = 'churn' and alias = 'champion'\""),
+    order_by: list[str] = typer.Option(None, "--order-by", "-o", help="e.g. 'version DESC' (repeatable)."),
+    max_results: int = typer.Option(100, "--max-results", "-n"),
+) -> None:
+    """Search model versions (mirrors lw.search_model_versions)."""
+    registry = _registry()
+    versions = registry.search_model_versions(filter, order_by or None, max_results)
+    console.print(_versions_table(registry, "model versions", versions, uri=True))
+
+
+@app.command()
+def register(
+    model_uri: str = typer.Argument(..., help="runs:/RUN_ID/model"),
+    name: str = typer.Argument(..., help="Registered model name."),
+    tag: list[str] = typer.Option(None, "--tag", "-t", help="KEY=VALUE (repeatable)."),
+    description: str = typer.Option(None, "--description", "-d"),
+) -> None:
+    """Register a logged model package as the next version of NAME."""
+    tags: dict[str, str] = {}
+    for item in tag or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"--tag takes KEY=VALUE, got {item!r}")
+        tags[key] = value
+    mv = _registry().register_model(model_uri, name, tags=tags, description=description)
+    console.print(f"registered [bold]{mv.uri}[/] from {mv.source}")
+
+
+@app.command()
+def alias(
+    name: str,
+    alias: str,
+    version: int = typer.Argument(None, help="The version the alias points to."),
+    delete: bool = typer.Option(False, "--delete", help="Remove the alias instead."),
+) -> None:
+    """Point ALIAS at VERSION (create or move it), or remove it with --delete."""
+    registry = _registry()
+    if delete:
+        if version is not None:
+            raise InvalidInput("give either a version or --delete, not both")
+        registry.delete_alias(name, alias)
+        console.print(f"deleted alias [bold]{alias}[/] of model {name}")
+        return
+    if version is None:
+        raise InvalidInput(
+            f"give the version {alias!r} should point to, e.g. `models alias {name} {alias} 3`"
+        )
+    mv = registry.set_alias(name, alias, version)
+    console.print(f"models:/{name}@{alias} → version {mv.version}")
+
+
+@app.command()
+def tag(
+    name: str,
+    version: int,
+    key: str,
+    value: str = typer.Argument(None),
+    delete: bool = typer.Option(False, "--delete", help="Remove the tag instead."),
+) -> None:
+    """Set (or --delete) a tag on one version."""
+    registry = _registry()
+    if delete:
+        registry.delete_model_version_tag(name, version, key)
+        console.print(f"deleted tag {key} of {name} version {version}")
+        return
+    if value is None:
+        raise InvalidInput("give the tag's value, or --delete")
+    registry.set_model_version_tag(name, version, key, value)
+    console.print(f"tagged {name} version {version}: {key}={value}")
+
+
+@app.command()
+def archive(name: str, version: int) -> None:
+    """Archive a version (it can no longer be given an alias)."""
+    mv = _registry().archive_model_version(name, version)
+    console.print(f"archived {mv.uri}")
+
+
+@app.command()
+def restore(name: str, version: int) -> None:
+    """Restore an archived version to ready."""
+    mv = _registry().restore_model_version(name, version)
+    console.print(f"restored {mv.uri}")
+
+
+@app.command()
+def lineage(model_uri: str = typer.Argument(..., help="models:/NAME/VERSION or models:/NAME@ALIAS")) -> None:
+    """Trace a model version to its run, datasets, params, metrics and code version."""
+    found = _registry().get_lineage(model_uri)
+    mv = found.model_version
+    aliases = f" @{', @'.join(mv.aliases)}" if mv.aliases else ""
+    root = Tree(f"[bold]{mv.uri}[/]{aliases} ({mv.status})")
+    if found.run_id is None:
+        root.add("no run recorded")
+    elif found.run is None:
+        root.add(f"run {found.run_id} [dim](purged)[/]")
+    else:
+        run = found.run
+        node = root.add(f"run [bold]{run.id}[/] {run.name!r} ({run.status})")
+        commit = found.code_version.get("git_commit")
+        code = found.code_version.get("source_name", "?") + (f" @ git {commit}" if commit else "")
+        node.add(f"code: {code}")
+        for title, values in (("params", found.params), ("metrics", found.metrics)):
+            branch = node.add(title)
+            for key, value in sorted(values.items()):
+                branch.add(f"{key} = {fmt(value)}")
+        datasets = node.add("datasets")
+        for d in found.datasets:
+            datasets.add(f"{d.name} ({d.context}, {d.num_rows} rows, sha256 {d.digest[:16]})")
+    upstream = [e for e in found.edges if not (e.src_type == "run" and e.dst_type == "model_version")]
+    if upstream:
+        branch = root.add("upstream lineage")
+        for e in upstream:
+            branch.add(f"{e.src_type}:{e.src_id} -[{e.relation}]-> {e.dst_type}:{e.dst_id}")
+    console.print(root)
+
+
+@app.command()
+def audit(
+    name: str,
+    version: int = typer.Option(None, "--version", "-v", help="Only this version's entries."),
+    action: str = typer.Option(None, "--action", "-a", help="Only this action (e.g. alias_moved)."),
+) -> None:
+    """Show who changed what in a registered model, oldest first."""
+    entries = _registry().get_audit_log(name, version, action)
+    console.print(
+        table(
+            f"audit log of {name}",
+            ["id", "time", "actor", "entity", "version", "action", "before", "after"],
+            [
+                (e.id, e.time, e.actor, e.entity, e.version, e.action, _compact(e.before), _compact(e.after))
+                for e in entries
+            ],
+        )
+    )
+
+
+def _compact(value: Any) -> str:
+    """A before/after snapshot on one short line: ``k=v`` pairs, long ids and digests cut."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        return json.dumps(value)
+    parts = []
+    for key, item in sorted(value.items()):
+        if item is None or item == {}:
+            continue
+        text = item if isinstance(item, str) else json.dumps(item, sort_keys=True, separators=(",", ":"))
+        parts.append(f"{key}={text[:12] + '…' if len(text) > 24 else text}")
+    return ", ".join(parts)
