@@ -313,3 +313,25 @@ def test_gc_keeps_version_files_after_the_run_is_purged(package_run: PackageRun,
     lineage = lw.get_lineage("models:/churn/1")
     assert lineage.run is None and lineage.run_id == run_id and "(purged)" in repr(lineage)
     assert lw.get_model_version("churn", 1) == mv
+
+
+def test_concurrent_registrations_number_versions_without_gaps(package_run: PackageRun) -> None:
+    run_id = package_run()
+    registry = RegistryClient()
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def register() -> None:
+        try:  # the first ones race to create the registered model itself
+            got.append(registry.register_model(f"runs:/{run_id}/model", "churn").version)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and sorted(got) == [1, 2, 3, 4, 5]
+    assert lw.get_registered_model("churn").latest_version == 5
+    assert len(lw.get_audit_log("churn", action="register")) == 5
