@@ -1,4 +1,4 @@
-"""Registered models, versions, tags, aliases, the audit log and lineage edges in SQL.
+"""Registered models, versions, tags, aliases and the audit log in SQL.
 
 Every mutation of a model (or of one of its versions or aliases) runs in one write
 transaction that first locks the model's ``registered_models`` row (``SELECT … FOR UPDATE``
@@ -21,8 +21,6 @@ from loopwright.errors import Conflict, InvalidInput, NotFound
 from loopwright.names import validate_artifact_path, validate_key, validate_name, validate_version
 from loopwright.store.entities import (
     AuditEntry,
-    LineageDirection,
-    LineageEdge,
     ModelVersion,
     ModelVersionStatus,
     RegisteredModel,
@@ -720,65 +718,6 @@ class RegistrySql(SqlBase):
                 after=None if row.after_json is None else json.loads(row.after_json),
             )
             for row in rows
-        ]
-
-    # -- lineage -------------------------------------------------------------------------------
-    def add_lineage_edges(self, edges: Sequence[LineageEdge]) -> None:
-        if not edges:
-            return
-        stamp = now_ms()
-        rows = []
-        for edge in edges:
-            if not isinstance(edge, LineageEdge):
-                raise InvalidInput(f"lineage edges are LineageEdge objects, got {type(edge).__name__}")
-            for field, limit in (
-                ("src_type", 32),
-                ("src_id", 256),
-                ("dst_type", 32),
-                ("dst_id", 256),
-                ("relation", 64),
-            ):
-                value = getattr(edge, field)
-                if not isinstance(value, str) or not 0 < len(value) <= limit:
-                    raise InvalidInput(
-                        f"lineage edge {field} must be a string of 1-{limit} characters, got {value!r}"
-                    )
-            rows.append(
-                {
-                    "src_type": edge.src_type,
-                    "src_id": edge.src_id,
-                    "dst_type": edge.dst_type,
-                    "dst_id": edge.dst_id,
-                    "relation": edge.relation,
-                    "created_ms": stamp
-                    if edge.created_at is None
-                    else int(edge.created_at.timestamp() * 1000),
-                }
-            )
-        with self._write() as conn:
-            conn.execute(self._insert(lineage_edges).on_conflict_do_nothing(), rows)
-
-    def get_lineage_edges(
-        self, node_type: str, node_id: str, direction: LineageDirection = "upstream"
-    ) -> list[LineageEdge]:
-        e = lineage_edges
-        into = (e.c.dst_type == node_type) & (e.c.dst_id == node_id)
-        out_of = (e.c.src_type == node_type) & (e.c.src_id == node_id)
-        where = {"upstream": into, "downstream": out_of, "both": into | out_of}.get(direction)
-        if where is None:
-            raise InvalidInput(f"direction must be 'upstream', 'downstream' or 'both', got {direction!r}")
-        with self._read() as conn:
-            rows = conn.execute(sa.select(e).where(where).order_by(e.c.id)).all()
-        return [
-            LineageEdge(
-                src_type=r.src_type,
-                src_id=r.src_id,
-                dst_type=r.dst_type,
-                dst_id=r.dst_id,
-                relation=r.relation,
-                created_at=ms_to_datetime(r.created_ms),
-            )
-            for r in rows
         ]
 
 
