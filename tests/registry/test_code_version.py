@@ -61,7 +61,7 @@ def test_git_commit_reaches_the_lineage(lw_env: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     run_id = _train(script, cwd=elsewhere)  # the script's repository counts, not the cwd
-    tags = lw.get_run(run_id).tags
+    tags = lw.get_run(run_id).system_tags
     assert tags[SOURCE_NAME] == str(script.resolve()) and tags[SOURCE_GIT_COMMIT] == head
     lw.register_model(f"runs:/{run_id}/model", "churn")
     lineage = lw.get_lineage("models:/churn/1")
@@ -73,16 +73,16 @@ def test_no_repository_or_no_git_never_fails_a_run(lw_env: Path, tmp_path: Path)
     script = tmp_path / "train.py"
     script.write_text(TRAIN)
     run_id = _train(script, cwd=tmp_path, env={"GIT_CEILING_DIRECTORIES": str(tmp_path.parent)})
-    tags = lw.get_run(run_id).tags
+    tags = lw.get_run(run_id).system_tags
     assert tags[SOURCE_NAME] == str(script.resolve()) and SOURCE_GIT_COMMIT not in tags
     bin_dir = tmp_path / "bin"  # a PATH with python but without git
     bin_dir.mkdir()
     (bin_dir / "python").symlink_to(sys.executable)
     run_id = _train(script, cwd=tmp_path, env={"PATH": str(bin_dir)})
-    assert SOURCE_GIT_COMMIT not in lw.get_run(run_id).tags
+    assert SOURCE_GIT_COMMIT not in lw.get_run(run_id).system_tags
 
 
 def test_user_tags_win_over_recorded_ones(lw_env: Path) -> None:
     with lw.start_run(tags={SOURCE_NAME: "notebook.ipynb"}) as run:
         pass
-    assert lw.get_run(run.id).tags[SOURCE_NAME] == "notebook.ipynb"
+    assert lw.get_run(run.id).system_tags[SOURCE_NAME] == "notebook.ipynb"

@@ -30,9 +30,8 @@ def test_issue_example(lw_env: Path, tmp_path: Path) -> None:
     assert got.id == run.id and got.name == "baseline" and got.status == "finished"
     assert got.params == {"C": "1.0", "penalty": "l2", "seed": "7"}
     assert got.metrics == {"auc": 0.91, "acc": 0.88, "f1": 0.80}
-    user_tags = {k: v for k, v in got.tags.items() if not k.startswith("loopwright.")}
-    assert user_tags == {"team": "risk"} and got.parent_id is None
-    assert got.tags["loopwright.source.name"]  # the code version is recorded at start
+    assert got.tags == {"team": "risk"} and got.parent_id is None
+    assert got.system_tags["loopwright.source.name"]  # the code version lives apart from user tags
     assert got.start_time <= got.end_time  # type: ignore[operator]
     assert got.experiment_id == lw.get_experiment("churn").id
     assert [p.step for p in lw.get_metric_history(run.id, "auc")] == [3]

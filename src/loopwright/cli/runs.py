@@ -60,6 +60,8 @@ def show(run_id: str) -> None:
         console.print(key_values("metrics (latest)", run.metrics))
     if run.tags:
         console.print(key_values("tags", run.tags))
+    if run.system_tags:
+        console.print(key_values("system tags", run.system_tags))
     client = fluent.get_client()
     datasets = client.get_dataset_inputs(run.id)
     if datasets:

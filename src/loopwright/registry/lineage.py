@@ -104,10 +104,10 @@ def lineage_of(store: Store, version: ModelVersion) -> Lineage:
             run = None
     code: dict[str, str] = {}
     if run is not None:
-        if SOURCE_NAME in run.tags:
-            code["source_name"] = run.tags[SOURCE_NAME]
-        if SOURCE_GIT_COMMIT in run.tags:
-            code["git_commit"] = run.tags[SOURCE_GIT_COMMIT]
+        if SOURCE_NAME in run.system_tags:
+            code["source_name"] = run.system_tags[SOURCE_NAME]
+        if SOURCE_GIT_COMMIT in run.system_tags:
+            code["git_commit"] = run.system_tags[SOURCE_GIT_COMMIT]
     return Lineage(
         model_version=version,
         run_id=version.run_id,

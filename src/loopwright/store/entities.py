@@ -15,6 +15,16 @@ Lifecycle = Literal["active", "deleted"]
 RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed")
 
 
+SYSTEM_TAG_PREFIX = "loopwright."
+
+
+def split_tags(tags: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split run tags into (user tags, system tags); system tags start with ``loopwright.``."""
+    user = {k: v for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIX)}
+    system = {k: v for k, v in tags.items() if k.startswith(SYSTEM_TAG_PREFIX)}
+    return user, system
+
+
 def now_ms() -> int:
     """Current UTC time in integer milliseconds."""
     return int(datetime.now(UTC).timestamp() * 1000)
@@ -84,6 +94,8 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     lifecycle: Lifecycle = "active"
+    # tags Loopwright sets itself (``loopwright.source.git_commit`` …), kept apart from the user's tags
+    system_tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def info(self) -> Run:

@@ -428,7 +428,7 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
         }
         record.update({f"metrics.{k}": v for k, v in run.metrics.items()})
         record.update({f"params.{k}": v for k, v in run.params.items()})
-        record.update({f"tags.{k}": v for k, v in run.tags.items()})
+        record.update({f"tags.{k}": v for k, v in {**run.tags, **run.system_tags}.items()})
         records.append(record)
     columns = ["run_id", "experiment_id", "name", "status", "start_time", "end_time", "parent_id"]
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)

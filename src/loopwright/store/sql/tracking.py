@@ -25,6 +25,7 @@ from loopwright.store.entities import (
     RunStatus,
     ms_to_datetime,
     now_ms,
+    split_tags,
 )
 from loopwright.store.search import OrderKey, parse_filter, parse_order_by
 from loopwright.store.sql.base import SqlBase
@@ -181,6 +182,7 @@ class TrackingSql(SqlBase):
                 conn.execute(
                     run_tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
                 )
+        user_tags, system_tags = split_tags(dict(tags or {}))
         return Run(
             id=run_id,
             experiment_id=experiment_id,
@@ -188,7 +190,8 @@ class TrackingSql(SqlBase):
             status="running",
             start_time=ms_to_datetime(start_ms),  # type: ignore[arg-type]
             parent_id=parent_id,
-            tags=dict(tags or {}),
+            tags=user_tags,
+            system_tags=system_tags,
         )
 
     def get_run(self, run_id: str) -> Run:
@@ -222,23 +225,27 @@ class TrackingSql(SqlBase):
                 )
             ):
                 tag_map[run_id][key] = value
-        return [
-            Run(
-                id=row.id,
-                experiment_id=row.experiment_id,
-                name=row.name,
-                status=row.status,
-                start_time=ms_to_datetime(row.start_ms),  # type: ignore[arg-type]
-                end_time=ms_to_datetime(row.end_ms),
-                parent_id=row.parent_id,
-                params=param_map.get(row.id, {}),
-                metrics=metric_map.get(row.id, {}),
-                tags=tag_map.get(row.id, {}),
-                error=row.error,
-                lifecycle=row.lifecycle,
+        runs_out = []
+        for row in rows:
+            tags, system_tags = split_tags(tag_map.get(row.id, {}))
+            runs_out.append(
+                Run(
+                    id=row.id,
+                    experiment_id=row.experiment_id,
+                    name=row.name,
+                    status=row.status,
+                    start_time=ms_to_datetime(row.start_ms),  # type: ignore[arg-type]
+                    end_time=ms_to_datetime(row.end_ms),
+                    parent_id=row.parent_id,
+                    params=param_map.get(row.id, {}),
+                    metrics=metric_map.get(row.id, {}),
+                    tags=tags,
+                    system_tags=system_tags,
+                    error=row.error,
+                    lifecycle=row.lifecycle,
+                )
             )
-            for row in rows
-        ]
+        return runs_out
 
     def set_run_status(
         self, run_id: str, status: RunStatus, end_ms: int | None = None, error: str | None = None
