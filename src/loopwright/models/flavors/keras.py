@@ -1,0 +1,54 @@
+"""Keras 3 models in the ``.keras`` format, loaded with ``safe_mode=True`` (no lambda deserialisation).
+
+The backend the model was saved under is recorded; a fresh process that has not imported Keras yet
+uses it unless ``KERAS_BACKEND`` says otherwise. Custom layers must be registered with
+``keras.saving.register_keras_serializable`` in an importable module, as Keras requires.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loopwright.models.flavors.base import Flavor, Predictor, mro_modules
+
+FILE = "model.keras"
+
+
+class KerasFlavor(Flavor):
+    name = "keras"
+    libraries = ("keras", "numpy")
+
+    def detect(self, model: Any) -> bool:
+        return "keras" in mro_modules(model) and hasattr(model, "predict") and hasattr(model, "save")
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        import keras
+
+        model.save(folder / FILE)
+        return {"file": FILE, "backend": keras.backend.backend()}
+
+    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+        if "keras" not in sys.modules and options.get("backend"):
+            os.environ.setdefault("KERAS_BACKEND", str(options["backend"]))
+        import keras
+
+        return keras.saving.load_model(folder / options.get("file", FILE), compile=False, safe_mode=True)
+
+    def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
+        return KerasPredictor(native)
+
+
+class KerasPredictor(Predictor):
+    def __init__(self, native: Any):
+        self.native = native
+        self._dtype = np.dtype(getattr(native, "dtype", None) or "float32")
+
+    def predict(self, data: Any) -> Any:
+        if hasattr(data, "to_numpy"):
+            data = data.to_numpy()
+        return self.native.predict_on_batch(np.asarray(data, dtype=self._dtype))
