@@ -95,7 +95,6 @@ def encode_example(example: Any) -> dict[str, Any] | None:
     if isinstance(example, list) and example and isinstance(example[0], Mapping):
         example = pd.DataFrame.from_records(example)
     if isinstance(example, pd.DataFrame):
-        split = json.loads(example.to_json(orient="split", date_format="iso", index=False))
         categories = {
             str(name): [_plain(v) for v in example[name].dtype.categories]
             for name in example.columns
@@ -106,7 +105,7 @@ def encode_example(example: Any) -> dict[str, Any] | None:
             "columns": [str(c) for c in example.columns],
             "dtypes": {str(c): str(example[c].dtype) for c in example.columns},
             "categories": categories,
-            "data": split["data"],
+            "data": [list(row) for row in zip(*(_json_values(example[c]) for c in example.columns), strict=True)],
         }
     if isinstance(example, np.ndarray) or _is_array_like(example):
         array = np.asarray(example)
@@ -123,6 +122,16 @@ def encode_example(example: Any) -> dict[str, Any] | None:
             "use a DataFrame, a numpy array, a list of records or plain JSON"
         ) from None
     return {"type": "json", "data": example}
+
+
+def _json_values(column: pd.Series) -> list[Any]:
+    """Exact JSON values of a column (floats via repr, so they round-trip bit for bit)."""
+    missing = column.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        values = [v.isoformat() for v in column]
+    else:
+        values = [_plain(v) for v in column.astype(object)]
+    return [None if gone else value for value, gone in zip(values, missing, strict=True)]
 
 
 def _is_array_like(value: Any) -> bool:

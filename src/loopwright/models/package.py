@@ -20,7 +20,7 @@ import pandas as pd
 from loopwright._version import __version__
 from loopwright.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from loopwright.models.conversion import ONNX_PATH, sklearn_to_onnx
-from loopwright.models.flavors import Flavor, UnsupportedModel, detect_flavor, get_flavor
+from loopwright.models.flavors import Flavor, Predictor, UnsupportedModel, detect_flavor, get_flavor
 from loopwright.models.loading import load_model_from_manifest, read_manifest, resolve_manifest_digest
 from loopwright.models.manifest import FORMAT, MANIFEST_NAME, FileEntry, encode_example, manifest_bytes
 from loopwright.models.signature import Signature, infer_signature
@@ -129,7 +129,7 @@ def log_model(
     with tempfile.TemporaryDirectory(prefix="loopwright-package-") as tmp:
         folder = Path(tmp)
         chosen, options = _save(model, chosen, folder, allow_pickle, flavor is not None)
-        sig, example = _signature(chosen, model, options, input_example, signature)
+        sig, example = _signature(chosen.live(model, folder, options), input_example, signature)
         section = None
         if onnx:
             data, section = sklearn_to_onnx(model, example)
@@ -224,8 +224,7 @@ def convert_to_onnx(uri: str, client: Client | None = None) -> ModelInfo:
     new["onnx"] = section
     new["library_versions"] = {**manifest.get("library_versions", {}), **_versions(ONNX_LIBRARIES)}
     new["files"] = [*manifest["files"], FileEntry(ONNX_PATH, digest, size).to_dict()]
-    new["derived_from"] = old_digest
-    new["created_ms"] = now_ms()
+    new["derived_from"] = old_digest  # no new timestamp: converting twice gives the same package
     new_digest, new_size = client.blobs.put_bytes(manifest_bytes(new))
     refs = [ArtifactRef(f["path"], f["sha256"], int(f["size"])) for f in new["files"]]
     refs.append(ArtifactRef(MANIFEST_NAME, new_digest, new_size))
@@ -275,9 +274,7 @@ def _save(
 
 
 def _signature(
-    chosen: Flavor,
-    model: Any,
-    options: dict[str, Any],
+    predictor: Predictor,
     example: Any,
     given: Signature | Mapping[str, Any] | None,
 ) -> tuple[Signature | None, Any]:
@@ -290,7 +287,7 @@ def _signature(
     inputs = infer_signature(example)
     validated = inputs.validate(example)
     try:
-        output = chosen.wrap(model, options).predict(validated)
+        output = predictor.predict(validated)
     except Exception as exc:
         raise InvalidInput(f"the model cannot predict on its input_example: {type(exc).__name__}: {exc}") from None
     try:

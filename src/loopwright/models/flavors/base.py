@@ -78,6 +78,10 @@ class Flavor(ABC):
         """A :class:`Predictor` over the native object."""
         return MethodPredictor(native)
 
+    def live(self, model: Any, folder: Path, options: dict[str, Any]) -> Predictor:
+        """A predictor for the object being logged (to infer outputs); ``folder`` holds its saved files."""
+        return self.wrap(model, options)
+
     def library_versions(self) -> dict[str, str]:
         versions = {}
         for dist in self.libraries:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from loopwright.errors import InvalidInput
-from loopwright.models.flavors.base import Flavor, class_path, import_class
+from loopwright.models.flavors.base import Flavor, Predictor, class_path, import_class
 from loopwright.names import validate_name
 
 FOLDER = "artifacts"
@@ -89,6 +89,10 @@ class PyfuncFlavor(Flavor):
                 raise InvalidInput(f"pyfunc artifact {name!r}: no such file or folder {str(source)!r}")
             stored[name] = target.relative_to(folder).as_posix()
         return {"class": class_path(cls), "config": config, "artifacts": stored}
+
+    def live(self, model: Any, folder: Path, options: dict[str, Any]) -> Predictor:
+        # a pyfunc only works after load(context): run the saved package, as a fresh process would
+        return self.wrap(self.load(folder, options), options)
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         cls = import_class(str(options["class"]))

@@ -1,0 +1,145 @@
+"""Signature inference and validation: every refusal names the column and the expectation."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from loopwright.errors import InvalidInput
+from loopwright.models import ColumnSpec, Signature, TensorSpec, infer_signature
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "age": np.array([31, 47, 52], dtype="int64"),
+            "income": [41.5, np.nan, 60.25],
+            "plan": pd.Categorical(["basic", "pro", "basic"], categories=["basic", "pro", "max"]),
+            "region": ["north", "south", "east"],
+            "active": [True, False, True],
+            "joined": pd.to_datetime(["2024-01-02", "2024-03-04", "2024-05-06"]),
+        }
+    )
+
+
+@pytest.fixture
+def sig(frame: pd.DataFrame) -> Signature:
+    return infer_signature(frame)
+
+
+def test_infer_from_dataframe(sig: Signature) -> None:
+    assert sig.kind == "dataframe"
+    assert [(c.name, c.dtype, c.allow_nan) for c in sig.inputs] == [
+        ("age", "int64", False),
+        ("income", "float64", True),
+        ("plan", "category", False),
+        ("region", "string", False),
+        ("active", "bool", False),
+        ("joined", "datetime", False),
+    ]
+    assert sig.inputs[2].categories == ["basic", "pro", "max"]
+
+
+def test_infer_from_numpy_and_output() -> None:
+    sig = infer_signature(np.zeros((4, 3), dtype="float32"), output=np.zeros((4, 2)))
+    assert sig.inputs == TensorSpec("float32", (-1, 3))
+    assert sig.outputs == TensorSpec("float64", (-1, 2))
+
+
+def test_round_trip_through_dict(sig: Signature) -> None:
+    assert Signature.from_dict(sig.to_dict()) == sig
+    tensor = Signature(TensorSpec("float32", (-1, 28, 28)), outputs=[ColumnSpec("score", "float64")])
+    assert Signature.from_dict(tensor.to_dict()) == tensor
+
+
+def test_valid_records_are_coerced_in_signature_order(sig: Signature) -> None:
+    rows = [
+        {
+            "joined": "2024-07-01",
+            "region": "west",
+            "active": False,
+            "plan": "max",
+            "income": 10,
+            "age": 40,
+        }
+    ]
+    out = sig.validate(rows)
+    assert out.columns.tolist() == ["age", "income", "plan", "region", "active", "joined"]
+    assert out["income"].dtype == np.float64  # int → float widening
+    assert isinstance(out["plan"].dtype, pd.CategoricalDtype)
+    assert out["joined"].dtype.kind == "M"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns=["age"]), "missing column 'age' (int64)"),
+        (lambda f: f.assign(extra=1), "unknown column 'extra': the signature expects ['age', 'income', 'plan', 'region', 'active', 'joined']"),
+        (lambda f: f.assign(age=["31", "47", "52"]), "column 'age': expected int64, got string values (e.g. '31')"),
+        (lambda f: f.assign(income=["a", "b", "c"]), "column 'income': expected float64, got string values (e.g. 'a')"),
+        (lambda f: f.assign(age=[1.5, 2.0, 3.0]), "column 'age': expected int64, got float values with fractions"),
+        (lambda f: f.assign(region=[1, 2, 3]), "column 'region': expected string, got int (int64)"),
+        (lambda f: f.assign(active=[1.0, 0.0, 1.0]), "column 'active': expected bool, got float (float64)"),
+        (lambda f: f.assign(age=[31, None, 52]), "column 'age': missing value (NaN/None) at row 1"),
+        (lambda f: f.assign(region=["north", None, "east"]), "column 'region': missing value (NaN/None) at row 1"),
+    ],
+)
+def test_precise_errors(sig: Signature, frame: pd.DataFrame, change, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        sig.validate(change(frame))
+
+
+def test_nan_allowed_where_the_example_had_it(sig: Signature, frame: pd.DataFrame) -> None:
+    out = sig.validate(frame.assign(income=[np.nan, np.nan, 1.0]))
+    assert out["income"].isna().sum() == 2
+
+
+def test_integral_floats_become_ints(sig: Signature, frame: pd.DataFrame) -> None:
+    out = sig.validate(frame.assign(age=[31.0, 47.0, 52.0]))
+    assert out["age"].dtype == np.int64
+
+
+def test_unseen_category_allowed_by_default_refused_when_closed(sig: Signature, frame: pd.DataFrame) -> None:
+    out = sig.validate(frame.assign(plan=["basic", "enterprise", "pro"]))
+    assert out["plan"].tolist() == ["basic", "enterprise", "pro"]
+    closed = Signature(
+        [ColumnSpec("plan", "category", categories=["basic", "pro"], allow_unseen=False)]
+    )
+    with pytest.raises(InvalidInput, match=re.escape("column 'plan': unseen category 'enterprise'; expected one of ['basic', 'pro']")):
+        closed.validate([{"plan": "enterprise"}])
+
+
+def test_numpy_rows_map_onto_columns() -> None:
+    sig = Signature([ColumnSpec("a", "float64"), ColumnSpec("b", "int64")])
+    out = sig.validate(np.array([[1.5, 2], [3.0, 4]]))
+    assert out.columns.tolist() == ["a", "b"] and out["b"].dtype == np.int64
+    with pytest.raises(InvalidInput, match=re.escape("wrong shape: expected rows of 2 columns ['a', 'b'], got an array of shape (2, 3)")):
+        sig.validate(np.zeros((2, 3)))
+
+
+def test_tensor_validation() -> None:
+    sig = Signature(TensorSpec("float32", (-1, 3)))
+    out = sig.validate([[1, 2, 3]])
+    assert out.dtype == np.float32 and out.shape == (1, 3)  # int → float widening
+    with pytest.raises(InvalidInput, match=re.escape("wrong shape: expected (batch, 3), got (2, 4)")):
+        sig.validate(np.zeros((2, 4)))
+    with pytest.raises(InvalidInput, match=re.escape("wrong shape: expected (batch, 3), got (3,)")):
+        sig.validate(np.zeros(3))
+    with pytest.raises(InvalidInput, match=re.escape("wrong type: expected float32 numbers, got <U1 values")):
+        sig.validate(np.array([["1", "2", "3"]]))
+    with pytest.raises(InvalidInput, match=re.escape("NaN at index (0, 1), and the signature does not allow NaN")):
+        sig.validate(np.array([[1.0, np.nan, 2.0]]))
+    ints = Signature(TensorSpec("int64", (-1, 2)))
+    with pytest.raises(InvalidInput, match="expected int64, got float values with fractions"):
+        ints.validate(np.array([[1.5, 2.0]]))
+
+
+def test_bad_specs_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="unknown signature dtype 'float'"):
+        ColumnSpec("x", "float")
+    with pytest.raises(InvalidInput, match="duplicate column names"):
+        Signature([ColumnSpec("x", "int64"), ColumnSpec("x", "int64")])
