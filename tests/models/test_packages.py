@@ -303,3 +303,30 @@ def test_loads_in_a_fresh_process_from_the_cli_environment(sqlite_env: Path, dat
         capture_output=True, text=True, env=env, check=True, timeout=120,
     )
     assert json.loads(out.stdout) == forest.predict(X[:30]).tolist()
+
+
+def test_skops_file_with_foreign_types_is_refused_even_with_valid_digests(sqlite_env: Path, data) -> None:  # type: ignore[no-untyped-def]
+    """A package written around the logger (digests all consistent) still cannot smuggle in types."""
+    import skops.io
+
+    from loopwright.models.manifest import manifest_bytes
+    from loopwright.store import ArtifactRef
+
+    X, y = data
+    with lw.start_run() as run:
+        info = lw.log_model(LogisticRegression().fit(X, y), "model")
+        manifest = read_manifest(info.manifest_digest)
+        forged = sqlite_env / "forged.skops"
+        skops.io.dump(make_pipeline(FunctionTransformer(signed_log), LogisticRegression()).fit(X, y), forged)
+        client = lw.get_client()
+        digest, size = client.blobs.put_file(forged)
+        manifest["files"] = [{"path": "model.skops", "sha256": digest, "size": size}]
+        manifest["flavor_options"]["trusted_types"] = ["example_models.signed_log"]
+        manifest_digest, manifest_size = client.blobs.put_bytes(manifest_bytes(manifest))
+        client.store.record_artifacts(
+            "run",
+            run.id,
+            [ArtifactRef("forged/model.skops", digest, size), ArtifactRef("forged/manifest.json", manifest_digest, manifest_size)],
+        )
+    with pytest.raises(PermissionDenied, match="model.skops asks to load types outside the trusted set"):
+        lw.load_model(f"runs:/{run.id}/forged")

@@ -61,13 +61,17 @@ class SklearnFlavor(Flavor):
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         import skops.io
+        from skops.io.exceptions import UntrustedTypesFoundException
 
         path = folder / options.get("file", FILE)
-        needed = skops.io.get_untrusted_types(file=path)
-        outside = _untrusted(needed)
-        if outside:
-            raise PermissionDenied(f"{path.name} asks to load types outside scikit-learn/NumPy/SciPy: {outside}")
-        model = skops.io.load(path, trusted=needed)
+        # trust only what the package lists AND lies inside scikit-learn/NumPy/SciPy; skops refuses
+        # anything else in the file. One parse instead of get_untrusted_types + load.
+        listed = [str(t) for t in options.get("trusted_types", [])]
+        trusted = [t for t in listed if t not in _untrusted(listed)]
+        try:
+            model = skops.io.load(path, trusted=trusted)
+        except UntrustedTypesFoundException as exc:
+            raise PermissionDenied(f"{path.name} asks to load types outside the trusted set: {exc}") from None
         check_trees(model, path.name)
         return model
 
