@@ -2,7 +2,7 @@
 
 Both sides train the same ``RandomForestClassifier(100, random_state=0)`` on the same generated
 data (same scikit-learn version; a checksum of the probabilities proves it), store it with their
-default log call, then time: loading the model (median of 5 fresh loads), predicting one row
+default log call, then time: loading the model (median of 9 loads), predicting one row
 (median and p99 of 500 calls) and predicting 1,000 rows (median of 30 calls). MLflow runs in its
 own venv (``bench/.venv-mlflow``) as a subprocess that prints JSON.
 
@@ -41,7 +41,7 @@ ROW = X[:1].copy()
 BATCH = X[:1000].copy()
 """
 
-TIMING = '''
+TIMING = """
 import statistics, time
 
 def timed(fn, repeat):
@@ -53,7 +53,7 @@ def timed(fn, repeat):
         samples.append(time.perf_counter() - start)
     samples.sort()
     return {"median_ms": statistics.median(samples) * 1e3, "p99_ms": samples[int(0.99 * (len(samples) - 1))] * 1e3}
-'''
+"""
 
 MLFLOW_SIDE = (
     COMMON
@@ -70,7 +70,7 @@ with mlflow.start_run():
         forest, name="model", input_example=X[:5], skops_trusted_types=["sklearn.tree._tree.Tree"]
     )
 loads = []
-for _ in range(5):
+for _ in range(9):
     start = time.perf_counter()
     model = mlflow.pyfunc.load_model(info.model_uri)
     loads.append(time.perf_counter() - start)
@@ -115,10 +115,13 @@ def loopwright_side() -> dict[str, Any]:
 
     with lw.start_run():
         info = lw.log_model(forest, "model", input_example=X[:5], onnx=True)
-    results: dict[str, Any] = {"tool": f"loopwright {lw.__version__}", "serialization": "skops + ONNX companion"}
+    results: dict[str, Any] = {
+        "tool": f"loopwright {lw.__version__}",
+        "serialization": "skops + ONNX companion",
+    }
     for label, prefer_onnx in (("sklearn", False), ("onnx", True)):
         loads = []
-        for _ in range(5):
+        for _ in range(9):
             start = time.perf_counter()
             model = lw.load_model(info.uri, prefer_onnx=prefer_onnx)
             loads.append(time.perf_counter() - start)

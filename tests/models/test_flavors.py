@@ -61,7 +61,9 @@ def churn_frame(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
         {
             "age": rng.integers(18, 80, n),
             "income": rng.normal(50.0, 12.0, n),
-            "plan": pd.Categorical(rng.choice(["basic", "pro", "max"], n), categories=["basic", "pro", "max"]),
+            "plan": pd.Categorical(
+                rng.choice(["basic", "pro", "max"], n), categories=["basic", "pro", "max"]
+            ),
             "region": rng.choice(["north", "south", "east"], n),
         }
     )
@@ -100,7 +102,9 @@ def _models() -> dict[str, dict[str, Any]]:
     torch.manual_seed(0)
     net = TinyNet(n_in=6, hidden=16)
     keras.utils.set_random_seed(0)
-    kmodel = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    kmodel = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)]
+    )
     return {
         "sklearn_pipeline": {"model": pipe, "example": frame[:5], "data": frame[:40]},
         "sklearn_forest": {
@@ -253,7 +257,10 @@ def test_classifier_probabilities_match_the_library(round_trip: dict[str, Any]) 
         case = round_trip["here"][name]
         assert case["loaded"].has_proba, name
         np.testing.assert_allclose(
-            case["loaded"].predict_proba(case["data"]), case["model"].predict_proba(case["data"]), rtol=0, atol=1e-12
+            case["loaded"].predict_proba(case["data"]),
+            case["model"].predict_proba(case["data"]),
+            rtol=0,
+            atol=1e-12,
         )
     assert not round_trip["here"]["torch"]["loaded"].has_proba
 

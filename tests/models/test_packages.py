@@ -22,7 +22,14 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.semi_supervised import LabelSpreading
 
 import loopwright as lw
-from loopwright.errors import AlreadyExists, Conflict, IntegrityError, InvalidInput, NotFound, PermissionDenied
+from loopwright.errors import (
+    AlreadyExists,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from loopwright.models import convert_to_onnx, load_model_from_manifest, read_manifest
 
 HERE = Path(__file__).resolve().parent
@@ -71,7 +78,9 @@ def test_manifest_contents(sqlite_env: Path, data, forest) -> None:  # type: ign
     assert manifest["python_version"] == ".".join(map(str, sys.version_info[:3]))
     assert {"scikit-learn", "skops", "numpy"} <= set(manifest["library_versions"])
     assert manifest["requirements"] == ["scikit-learn>=1.4"]
-    assert manifest["signature"]["inputs"] == {"tensor": {"dtype": "float64", "shape": [-1, 5], "allow_nan": False}}
+    assert manifest["signature"]["inputs"] == {
+        "tensor": {"dtype": "float64", "shape": [-1, 5], "allow_nan": False}
+    }
     assert manifest["flavor_options"]["trusted_types"] == ["sklearn.tree._tree.Tree"]
     (entry,) = manifest["files"]
     blob = _blob_path(entry["sha256"]).read_bytes()
@@ -86,13 +95,13 @@ def test_log_model_refusals(sqlite_env: Path, data, forest) -> None:  # type: ig
         lw.log_model(forest, "model")
         with pytest.raises(AlreadyExists, match="already has a model at 'model'"):
             lw.log_model(forest, "model")
-        with pytest.raises(InvalidInput, match="'..' segments are not allowed"):
+        with pytest.raises(InvalidInput, match=re.escape("'..' segments are not allowed")):
             lw.log_model(forest, "../escape")
-        with pytest.raises(InvalidInput, match="model cannot predict on its input_example"):
+        with pytest.raises(InvalidInput, match="model cannot predict on its input_example:"):
             lw.log_model(forest, "bad-example", input_example=X[:2, :3])
     with pytest.raises(Conflict, match="is finished"):
         lw.log_model(forest, "late", run_id=run.id)
-    with pytest.raises(NotFound, match="has no nothing/manifest.json"):
+    with pytest.raises(NotFound, match=re.escape("has no nothing/manifest.json")):
         lw.load_model(f"runs:/{run.id}/nothing")
 
 
@@ -177,7 +186,9 @@ def test_custom_transformer_falls_back_to_pickle_only_when_allowed(sqlite_env: P
     with lw.start_run():
         with pytest.raises(
             InvalidInput,
-            match=re.escape("holds types skops would have to trust at load time: ['example_models.signed_log']"),
+            match=re.escape(
+                "holds types skops would have to trust at load time: ['example_models.signed_log']"
+            ),
         ):
             lw.log_model(pipe, "safe-only")
         info = lw.log_model(pipe, "with-pickle", input_example=X[:3], allow_pickle=True)
@@ -223,14 +234,18 @@ def test_onnx_parity_is_recorded_and_served(sqlite_env: Path, data, forest) -> N
     np.testing.assert_array_equal(fast.predict(X), forest.predict(X))
     assert np.max(np.abs(fast.predict_proba(X) - forest.predict_proba(X))) < 1e-5
     # the serving hot path: an already validated float32 array straight into onnxruntime
-    np.testing.assert_array_equal(fast.predict(X[:1].astype(np.float32), validate=False), forest.predict(X[:1]))
+    np.testing.assert_array_equal(
+        fast.predict(X[:1].astype(np.float32), validate=False), forest.predict(X[:1])
+    )
     assert not lw.load_model(info.uri).uses_onnx
 
 
 def test_onnx_refused_for_unsupported_model(sqlite_env: Path, data) -> None:  # type: ignore[no-untyped-def]
     X, y = data
     with lw.start_run() as run:
-        with pytest.raises(InvalidInput, match="cannot convert LabelSpreading to ONNX: skl2onnx does not support it"):
+        with pytest.raises(
+            InvalidInput, match="cannot convert LabelSpreading to ONNX: skl2onnx does not support it"
+        ):
             lw.log_model(LabelSpreading().fit(X, y), "model", input_example=X[:5], onnx=True)
         with pytest.raises(InvalidInput, match="ONNX conversion needs an input_example"):
             lw.log_model(LogisticRegression().fit(X, y), "model", onnx=True)
@@ -300,7 +315,11 @@ def test_loads_in_a_fresh_process_from_the_cli_environment(sqlite_env: Path, dat
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1] / "src")}
     out = subprocess.run(
         [sys.executable, "-c", code, info.uri, json.dumps(X[:30].tolist())],
-        capture_output=True, text=True, env=env, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
     )
     assert json.loads(out.stdout) == forest.predict(X[:30]).tolist()
 
@@ -326,7 +345,12 @@ def test_skops_file_with_foreign_types_is_refused_even_with_valid_digests(sqlite
         client.store.record_artifacts(
             "run",
             run.id,
-            [ArtifactRef("forged/model.skops", digest, size), ArtifactRef("forged/manifest.json", manifest_digest, manifest_size)],
+            [
+                ArtifactRef("forged/model.skops", digest, size),
+                ArtifactRef("forged/manifest.json", manifest_digest, manifest_size),
+            ],
         )
-    with pytest.raises(PermissionDenied, match="model.skops asks to load types outside the trusted set"):
+    with pytest.raises(
+        PermissionDenied, match=re.escape("model.skops asks to load types outside the trusted set")
+    ):
         lw.load_model(f"runs:/{run.id}/forged")

@@ -78,14 +78,29 @@ def test_valid_records_are_coerced_in_signature_order(sig: Signature) -> None:
     ("change", "message"),
     [
         (lambda f: f.drop(columns=["age"]), "missing column 'age' (int64)"),
-        (lambda f: f.assign(extra=1), "unknown column 'extra': the signature expects ['age', 'income', 'plan', 'region', 'active', 'joined']"),
-        (lambda f: f.assign(age=["31", "47", "52"]), "column 'age': expected int64, got string values (e.g. '31')"),
-        (lambda f: f.assign(income=["a", "b", "c"]), "column 'income': expected float64, got string values (e.g. 'a')"),
-        (lambda f: f.assign(age=[1.5, 2.0, 3.0]), "column 'age': expected int64, got float values with fractions"),
+        (
+            lambda f: f.assign(extra=1),
+            "unknown column 'extra': the signature expects ['age', 'income', 'plan', 'region', 'active', 'joined']",
+        ),
+        (
+            lambda f: f.assign(age=["31", "47", "52"]),
+            "column 'age': expected int64, got string values (e.g. '31')",
+        ),
+        (
+            lambda f: f.assign(income=["a", "b", "c"]),
+            "column 'income': expected float64, got string values (e.g. 'a')",
+        ),
+        (
+            lambda f: f.assign(age=[1.5, 2.0, 3.0]),
+            "column 'age': expected int64, got float values with fractions",
+        ),
         (lambda f: f.assign(region=[1, 2, 3]), "column 'region': expected string, got int (int64)"),
         (lambda f: f.assign(active=[1.0, 0.0, 1.0]), "column 'active': expected bool, got float (float64)"),
         (lambda f: f.assign(age=[31, None, 52]), "column 'age': missing value (NaN/None) at row 1"),
-        (lambda f: f.assign(region=["north", None, "east"]), "column 'region': missing value (NaN/None) at row 1"),
+        (
+            lambda f: f.assign(region=["north", None, "east"]),
+            "column 'region': missing value (NaN/None) at row 1",
+        ),
     ],
 )
 def test_precise_errors(sig: Signature, frame: pd.DataFrame, change, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -106,10 +121,11 @@ def test_integral_floats_become_ints(sig: Signature, frame: pd.DataFrame) -> Non
 def test_unseen_category_allowed_by_default_refused_when_closed(sig: Signature, frame: pd.DataFrame) -> None:
     out = sig.validate(frame.assign(plan=["basic", "enterprise", "pro"]))
     assert out["plan"].tolist() == ["basic", "enterprise", "pro"]
-    closed = Signature(
-        [ColumnSpec("plan", "category", categories=["basic", "pro"], allow_unseen=False)]
-    )
-    with pytest.raises(InvalidInput, match=re.escape("column 'plan': unseen category 'enterprise'; expected one of ['basic', 'pro']")):
+    closed = Signature([ColumnSpec("plan", "category", categories=["basic", "pro"], allow_unseen=False)])
+    with pytest.raises(
+        InvalidInput,
+        match=re.escape("column 'plan': unseen category 'enterprise'; expected one of ['basic', 'pro']"),
+    ):
         closed.validate([{"plan": "enterprise"}])
 
 
@@ -117,7 +133,10 @@ def test_numpy_rows_map_onto_columns() -> None:
     sig = Signature([ColumnSpec("a", "float64"), ColumnSpec("b", "int64")])
     out = sig.validate(np.array([[1.5, 2], [3.0, 4]]))
     assert out.columns.tolist() == ["a", "b"] and out["b"].dtype == np.int64
-    with pytest.raises(InvalidInput, match=re.escape("wrong shape: expected rows of 2 columns ['a', 'b'], got an array of shape (2, 3)")):
+    with pytest.raises(
+        InvalidInput,
+        match=re.escape("wrong shape: expected rows of 2 columns ['a', 'b'], got an array of shape (2, 3)"),
+    ):
         sig.validate(np.zeros((2, 3)))
 
 
@@ -131,7 +150,9 @@ def test_tensor_validation() -> None:
         sig.validate(np.zeros(3))
     with pytest.raises(InvalidInput, match=re.escape("wrong type: expected float32 numbers, got <U1 values")):
         sig.validate(np.array([["1", "2", "3"]]))
-    with pytest.raises(InvalidInput, match=re.escape("NaN at index (0, 1), and the signature does not allow NaN")):
+    with pytest.raises(
+        InvalidInput, match=re.escape("NaN at index (0, 1), and the signature does not allow NaN")
+    ):
         sig.validate(np.array([[1.0, np.nan, 2.0]]))
     ints = Signature(TensorSpec("int64", (-1, 2)))
     with pytest.raises(InvalidInput, match="expected int64, got float values with fractions"):

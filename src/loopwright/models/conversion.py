@@ -50,7 +50,9 @@ def sklearn_to_onnx(model: Any, example: Any) -> tuple[bytes, dict[str, Any]]:
     else:
         array = np.asarray(example)
         if array.ndim != 2 or array.dtype.kind not in "fiub":
-            raise InvalidInput(f"cannot convert {name} to ONNX: the input example must be a 2-D numeric array")
+            raise InvalidInput(
+                f"cannot convert {name} to ONNX: the input example must be a 2-D numeric array"
+            )
         types = [("input", FloatTensorType([None, array.shape[1]]))]
         inputs = "tensor"
     final = model.steps[-1][1] if hasattr(model, "steps") else model
@@ -60,7 +62,9 @@ def sklearn_to_onnx(model: Any, example: Any) -> tuple[bytes, dict[str, Any]]:
         proto = skl2onnx.to_onnx(model, initial_types=types, options=options)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"cannot convert {name} to ONNX: skl2onnx does not support it ({reason})") from None
+        raise InvalidInput(
+            f"cannot convert {name} to ONNX: skl2onnx does not support it ({reason})"
+        ) from None
     data = proto.SerializeToString()
     expected = np.asarray(model.predict(example))
     outputs = [o.name for o in session(data).get_outputs()]
@@ -73,7 +77,9 @@ def sklearn_to_onnx(model: Any, example: Any) -> tuple[bytes, dict[str, Any]]:
         "opset": max((op.version for op in proto.opset_import), default=None),
         "converter": f"skl2onnx {skl2onnx.__version__}",
     }
-    predictor = OnnxPredictor(session(data), section["label_output"], section["proba_output"], section["ravel"])
+    predictor = OnnxPredictor(
+        session(data), section["label_output"], section["proba_output"], section["ravel"]
+    )
     got = np.asarray(predictor.predict(example))
     if classifier:
         if got.shape != expected.shape or not np.array_equal(got.astype(expected.dtype), expected):

@@ -59,7 +59,7 @@ def load_model(uri: str, allow_pickle: bool | None = None, prefer_onnx: bool = F
     model = load_model_from_manifest(digest, client, allow_pickle, prefer_onnx, uri=uri)
     if record is not None:
         model.name = parsed.name
-        model.version = int(getattr(record, "version", parsed.version))
+        model.version = int(getattr(record, "version", None) or parsed.version or 0)
     return model
 
 
@@ -78,12 +78,16 @@ def resolve_manifest_digest(parsed: ModelUri, client: Client) -> str:
         try:
             ref = client.store.get_artifact("run", str(parsed.run_id), f"{parsed.path}/{MANIFEST_NAME}")
         except NotFound:
-            raise NotFound(f"no model at {parsed}: run {parsed.run_id!r} has no {parsed.path}/{MANIFEST_NAME}") from None
+            raise NotFound(
+                f"no model at {parsed}: run {parsed.run_id!r} has no {parsed.path}/{MANIFEST_NAME}"
+            ) from None
         return ref.digest
     return str(_registry_record(parsed, client).manifest_digest)
 
 
-def read_manifest(manifest_digest: str, client: Client | None = None, uri: str | None = None) -> dict[str, Any]:
+def read_manifest(
+    manifest_digest: str, client: Client | None = None, uri: str | None = None
+) -> dict[str, Any]:
     """A package's manifest, after checking its bytes hash to ``manifest_digest``."""
     client = client or get_client()
     where = f"{MANIFEST_NAME} of {uri or 'model ' + manifest_digest[:12]}"
@@ -131,7 +135,10 @@ def load_model_from_manifest(
         section = manifest.get("onnx")
         if prefer_onnx and section:
             predictor: Any = OnnxPredictor(
-                session(folder / section["path"]), section["label_output"], section["proba_output"], section["ravel"]
+                session(folder / section["path"]),
+                section["label_output"],
+                section["proba_output"],
+                section["ravel"],
             )
         else:
             predictor = flavor.wrap(flavor.load(folder, options), options)
@@ -157,6 +164,10 @@ def _fetch_verified(client: Client, manifest: dict[str, Any], folder: Path, labe
                 f"not match the digest in the manifest ({entry.sha256[:12]}…); refusing to load"
             ) from None
         except NotFound:
-            raise NotFound(f"model file {prefix}{entry.path} of {label} is missing from the artifact store") from None
+            raise NotFound(
+                f"model file {prefix}{entry.path} of {label} is missing from the artifact store"
+            ) from None
         if target.stat().st_size != entry.size:
-            raise IntegrityError(f"model file {prefix}{entry.path} of {label} has the wrong size; refusing to load")
+            raise IntegrityError(
+                f"model file {prefix}{entry.path} of {label} has the wrong size; refusing to load"
+            )

@@ -96,24 +96,30 @@ def encode_example(example: Any) -> dict[str, Any] | None:
         example = pd.DataFrame.from_records(example)
     if isinstance(example, pd.DataFrame):
         categories = {
-            str(name): [_plain(v) for v in example[name].dtype.categories]
-            for name in example.columns
-            if isinstance(example[name].dtype, pd.CategoricalDtype)
+            str(name): [_plain(v) for v in dtype.categories]
+            for name, dtype in example.dtypes.items()
+            if isinstance(dtype, pd.CategoricalDtype)
         }
         return {
             "type": "dataframe",
             "columns": [str(c) for c in example.columns],
             "dtypes": {str(c): str(example[c].dtype) for c in example.columns},
             "categories": categories,
-            "data": [list(row) for row in zip(*(_json_values(example[c]) for c in example.columns), strict=True)],
+            "data": [
+                list(row) for row in zip(*(_json_values(example[c]) for c in example.columns), strict=True)
+            ],
         }
     if isinstance(example, np.ndarray) or _is_array_like(example):
         array = np.asarray(example)
+        values = array.astype(object)
         if array.dtype.kind in "fc":
-            data = np.where(np.isnan(array), None, array).tolist()
-        else:
-            data = array.tolist()
-        return {"type": "ndarray", "dtype": array.dtype.name, "shape": list(array.shape), "data": data}
+            values[np.isnan(array)] = None
+        return {
+            "type": "ndarray",
+            "dtype": array.dtype.name,
+            "shape": list(array.shape),
+            "data": values.tolist(),
+        }
     try:
         json.dumps(example, allow_nan=False)
     except (TypeError, ValueError):
@@ -172,7 +178,8 @@ def _restore_column(column: pd.Series, dtype: str, categories: list[Any] | None)
         return pd.Series(pd.Categorical(column, categories=categories), index=column.index, name=column.name)
     if dtype.startswith("datetime64"):
         return pd.to_datetime(column)
+    typed: Any = column  # a dtype name from the manifest: pandas resolves it
     try:
-        return column.astype(dtype)
+        return typed.astype(dtype)
     except (TypeError, ValueError):
         return column

@@ -117,7 +117,9 @@ def log_model(
     except NotFound:
         pass
     else:
-        raise AlreadyExists(f"run {rid!r} already has a model at {artifact_path!r}; choose another artifact_path")
+        raise AlreadyExists(
+            f"run {rid!r} already has a model at {artifact_path!r}; choose another artifact_path"
+        )
     if isinstance(input_example, list) and input_example and isinstance(input_example[0], Mapping):
         input_example = pd.DataFrame.from_records(input_example)
     chosen = _choose_flavor(model, flavor, allow_pickle)
@@ -211,11 +213,15 @@ def convert_to_onnx(uri: str, client: Client | None = None) -> ModelInfo:
     if manifest.get("onnx"):
         return info(old_digest)
     if manifest["flavor"] != "sklearn":
-        raise InvalidInput(f"{uri} is a {manifest['flavor']} model; ONNX conversion supports scikit-learn models")
+        raise InvalidInput(
+            f"{uri} is a {manifest['flavor']} model; ONNX conversion supports scikit-learn models"
+        )
     loaded = load_model_from_manifest(old_digest, client, uri=uri)
     example = loaded.input_example
     if example is None:
-        raise InvalidInput(f"{uri} has no input example; ONNX conversion needs one to fix input types and check parity")
+        raise InvalidInput(
+            f"{uri} has no input example; ONNX conversion needs one to fix input types and check parity"
+        )
     if loaded.signature is not None:
         example = loaded.signature.validate(example)
     data, section = sklearn_to_onnx(loaded.native, example)
@@ -246,7 +252,9 @@ def _choose_flavor(model: Any, name: str | None, allow_pickle: bool) -> Flavor:
     if name is not None:
         chosen = get_flavor(name)
         if chosen.uses_pickle and not allow_pickle:
-            raise InvalidInput("flavor='pickle' needs allow_pickle=True: pickled models can run code when loaded")
+            raise InvalidInput(
+                "flavor='pickle' needs allow_pickle=True: pickled models can run code when loaded"
+            )
         return chosen
     found = detect_flavor(model)
     if found is not None:
@@ -289,7 +297,9 @@ def _signature(
     try:
         output = predictor.predict(validated)
     except Exception as exc:
-        raise InvalidInput(f"the model cannot predict on its input_example: {type(exc).__name__}: {exc}") from None
+        raise InvalidInput(
+            f"the model cannot predict on its input_example: {type(exc).__name__}: {exc}"
+        ) from None
     try:
         return infer_signature(example, output), validated
     except InvalidInput:  # outputs we cannot describe (strings, nested objects): inputs only

@@ -222,7 +222,9 @@ def infer_signature(example: Any, output: Any = None) -> Signature:
     >>> sig.kind, sig.inputs.shape, sig.outputs.dtype
     ('tensor', (-1, 3), 'int64')
     """
-    return Signature(_infer_schema(example, "input example"), None if output is None else _infer_output(output))
+    return Signature(
+        _infer_schema(example, "input example"), None if output is None else _infer_output(output)
+    )
 
 
 def _infer_output(output: Any) -> Schema:
@@ -250,13 +252,13 @@ def _infer_schema(example: Any, what: str) -> Schema:
 def _infer_column(name: str, column: pd.Series) -> ColumnSpec:
     kind = column_kind(column)
     has_nan = bool(column.isna().any())
+    dtype: Any = column.dtype
     if kind == "category":
-        levels = [_plain(v) for v in column.dtype.categories]
+        levels = [_plain(v) for v in dtype.categories]
         return ColumnSpec(name, "category", categories=levels, allow_nan=has_nan)
     if kind in ("string", "datetime", "bool"):
         return ColumnSpec(name, kind, allow_nan=has_nan)
     if kind in ("int", "float"):
-        dtype = column.dtype
         numpy_name = dtype.numpy_dtype.name if hasattr(dtype, "numpy_dtype") else np.dtype(dtype).name
         if column.dtype == object:
             numpy_name = "int64" if kind == "int" else "float64"
@@ -352,7 +354,9 @@ def _nan_check(spec_name: str, column: pd.Series, allow_nan: bool) -> None:
 def _wrong_type(spec: ColumnSpec, column: pd.Series, kind: str) -> InvalidInput:
     if kind == "string":
         sample = next((v for v in column if isinstance(v, str)), None)
-        return InvalidInput(f"column {spec.name!r}: expected {spec.dtype}, got string values (e.g. {sample!r})")
+        return InvalidInput(
+            f"column {spec.name!r}: expected {spec.dtype}, got string values (e.g. {sample!r})"
+        )
     return InvalidInput(f"column {spec.name!r}: expected {spec.dtype}, got {kind} ({column.dtype})")
 
 
@@ -405,10 +409,12 @@ def _as_category(spec: ColumnSpec, column: pd.Series) -> pd.Series:
     seen = [v for v in pd.unique(column.dropna())]
     unseen = [v for v in seen if v not in set(known)] if known else []
     if unseen and not spec.allow_unseen:
-        raise InvalidInput(
-            f"column {spec.name!r}: unseen category {unseen[0]!r}; expected one of {known}"
-        )
-    if isinstance(column.dtype, pd.CategoricalDtype) and not unseen and list(column.dtype.categories) == known:
+        raise InvalidInput(f"column {spec.name!r}: unseen category {unseen[0]!r}; expected one of {known}")
+    if (
+        isinstance(column.dtype, pd.CategoricalDtype)
+        and not unseen
+        and list(column.dtype.categories) == known
+    ):
         return column
     return pd.Series(pd.Categorical(column, categories=known + unseen), index=column.index, name=column.name)
 
@@ -419,7 +425,9 @@ def _validate_tensor(spec: TensorSpec, data: Any) -> np.ndarray:
     try:
         array = np.asarray(data)
     except ValueError as exc:  # ragged lists
-        raise InvalidInput(f"wrong shape: expected {_shape_text(spec.shape)}, the rows differ in length ({exc})") from None
+        raise InvalidInput(
+            f"wrong shape: expected {_shape_text(spec.shape)}, the rows differ in length ({exc})"
+        ) from None
     if array.ndim != len(spec.shape) or any(
         want not in (-1, got) for want, got in zip(spec.shape, array.shape, strict=False)
     ):
@@ -445,4 +453,9 @@ def _validate_tensor(spec: TensorSpec, data: Any) -> np.ndarray:
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join("batch" if d == -1 else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("batch" if d == -1 else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )

@@ -55,7 +55,9 @@ def parse_model_uri(uri: object) -> ModelUri:
         rest = uri.removeprefix("models:/").strip("/")
         if "@" in rest and "/" not in rest:
             name, _, alias = rest.partition("@")
-            return ModelUri("models", name=validate_name(name, "model name"), alias=validate_name(alias, "alias"))
+            return ModelUri(
+                "models", name=validate_name(name, "model name"), alias=validate_name(alias, "alias")
+            )
         name, _, version = rest.partition("/")
         if version.isdigit() and "/" not in version and int(version) > 0:
             return ModelUri("models", name=validate_name(name, "model name"), version=int(version))

@@ -43,7 +43,7 @@ class MethodPredictor(Predictor):
     def __init__(self, native: Any):
         self.native = native
         self.predict = native.predict  # type: ignore[method-assign]
-        proba = getattr(native, "predict_proba", None)
+        proba: Any = getattr(native, "predict_proba", None)
         self._has_proba = callable(proba)
         if self._has_proba:
             self.predict_proba = proba  # type: ignore[method-assign]

@@ -7,7 +7,6 @@ input per column (what skl2onnx makes from a DataFrame) takes a frame and feeds 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from loopwright.errors import InvalidInput
 from loopwright.models.flavors.base import Flavor, Predictor, mro_modules
 
 FILE = "model.onnx"
-_TYPES = {
+_TYPES: dict[str, np.dtype[Any]] = {
     "tensor(float)": np.dtype(np.float32),
     "tensor(double)": np.dtype(np.float64),
     "tensor(int64)": np.dtype(np.int64),
@@ -44,7 +43,9 @@ class OnnxFlavor(Flavor):
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
         if type(native).__name__ == "ModelProto":  # a live proto at log time
             native = session(native.SerializeToString())
-        return OnnxPredictor(native, options.get("label_output"), options.get("proba_output"), options.get("ravel", False))
+        return OnnxPredictor(
+            native, options.get("label_output"), options.get("proba_output"), options.get("ravel", False)
+        )
 
 
 def session(model: Path | bytes) -> Any:
@@ -56,7 +57,13 @@ def session(model: Path | bytes) -> Any:
 
 
 class OnnxPredictor(Predictor):
-    def __init__(self, native: Any, label_output: str | None = None, proba_output: str | None = None, ravel: bool = False):
+    def __init__(
+        self,
+        native: Any,
+        label_output: str | None = None,
+        proba_output: str | None = None,
+        ravel: bool = False,
+    ):
         self.native = native
         inputs = native.get_inputs()
         outputs = [o.name for o in native.get_outputs()]
@@ -91,18 +98,17 @@ class OnnxPredictor(Predictor):
         return self._run(self._proba, self._feed(data))[0]
 
 
-def _column(data: Any, name: str, dtype: np.dtype) -> np.ndarray:
+def _column(data: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     try:
         values = data[name]
     except (KeyError, IndexError, TypeError):
         raise InvalidInput(f"the ONNX model needs a column {name!r}; pass a DataFrame") from None
-    if dtype == object:
+    if dtype.kind == "O":
         array = np.asarray(values, dtype=object)
-        array = np.array([None if v is None else str(v) for v in array], dtype=object) if not _all_str(array) else array
+        if not all(isinstance(v, str) for v in array):
+            array = np.array([None if v is None else str(v) for v in array], dtype=object)
     else:
-        array = values.to_numpy(dtype=dtype) if hasattr(values, "to_numpy") else np.asarray(values, dtype=dtype)
+        array = (
+            values.to_numpy(dtype=dtype) if hasattr(values, "to_numpy") else np.asarray(values, dtype=dtype)
+        )
     return array.reshape(-1, 1)
-
-
-def _all_str(values: Sequence[Any]) -> bool:
-    return all(isinstance(v, str) for v in values)

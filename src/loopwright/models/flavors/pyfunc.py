@@ -101,7 +101,9 @@ class PyfuncFlavor(Flavor):
         try:
             model = cls()
         except TypeError as exc:
-            raise InvalidInput(f"pyfunc class {options['class']} must be constructible with no arguments: {exc}") from None
+            raise InvalidInput(
+                f"pyfunc class {options['class']} must be constructible with no arguments: {exc}"
+            ) from None
         artifacts = {name: folder / rel for name, rel in options.get("artifacts", {}).items()}
         model.load(PyfuncContext(artifacts=artifacts, config=dict(options.get("config") or {})))
         return model

@@ -57,7 +57,11 @@ class SklearnFlavor(Flavor):
                 f"{type(model).__name__} holds types skops would have to trust at load time: {outside}; "
                 "wrap the model in a pyfunc class, or log it with allow_pickle=True"
             )
-        return {"file": FILE, "estimator": f"{type(model).__module__}.{type(model).__qualname__}", "trusted_types": needed}
+        return {
+            "file": FILE,
+            "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
+            "trusted_types": needed,
+        }
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
         import skops.io
@@ -76,9 +80,13 @@ class SklearnFlavor(Flavor):
         return model
 
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
-        if type(native).__name__ in _FORESTS and type(native).__module__.startswith("sklearn.ensemble"):
-            if getattr(native, "n_outputs_", 1) == 1:
-                return ForestPredictor(native)
+        cls = type(native)
+        if (
+            cls.__name__ in _FORESTS
+            and cls.__module__.startswith("sklearn.ensemble")
+            and native.n_outputs_ == 1
+        ):
+            return ForestPredictor(native)
         return MethodPredictor(native)
 
 
@@ -97,9 +105,10 @@ class ForestPredictor(Predictor):
         self._n_features = int(native.n_features_in_)
         names = getattr(native, "feature_names_in_", None)
         self._names = None if names is None else [str(n) for n in names]
-        self._classes = getattr(native, "classes_", None)
-        self._is_classifier = self._classes is not None
-        self._n_classes = len(self._classes) if self._is_classifier else 1
+        classes: Any = getattr(native, "classes_", None)
+        self._classes = classes
+        self._is_classifier = classes is not None
+        self._n_classes = 1 if classes is None else len(classes)
 
     @property
     def has_proba(self) -> bool:

@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from loopwright.errors import InvalidInput
-from loopwright.models.flavors.base import Flavor, Predictor, UnsupportedModel, class_path, import_class, mro_modules
+from loopwright.models.flavors.base import (
+    Flavor,
+    Predictor,
+    UnsupportedModel,
+    class_path,
+    import_class,
+    mro_modules,
+)
 
 FILE = "weights.safetensors"
 
@@ -71,7 +78,9 @@ class TorchPredictor(Predictor):
         self.native = native.eval()
         self._torch = torch
         first = next(iter(native.parameters()), None)
-        self._dtype = np.dtype(str(first.dtype).removeprefix("torch.")) if first is not None else np.dtype("float32")
+        self._dtype = (
+            np.dtype(str(first.dtype).removeprefix("torch.")) if first is not None else np.dtype("float32")
+        )
 
     def predict(self, data: Any) -> Any:
         if hasattr(data, "to_numpy"):
