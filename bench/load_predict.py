@@ -1,148 +1,68 @@
 """Load time and predict latency of a 100-tree random forest: Loopwright vs MLflow pyfunc.
 
-Both sides train the same ``RandomForestClassifier(100, random_state=0)`` on the same generated
-data (same scikit-learn version; a checksum of the probabilities proves it), store it with their
-default log call, then time: loading the model (median of 9 loads), predicting one row
-(median and p99 of 500 calls) and predicting 1,000 rows (median of 30 calls). MLflow runs in its
-own venv (``bench/.venv-mlflow``) as a subprocess that prints JSON.
+Both sides train the same ``RandomForestClassifier(100, random_state=0)`` on the same generated data
+(``bench/_forest.py``; a checksum of the probabilities proves the forests are identical), store it
+with their default log call, then time: loading (median of 9 loads), predicting one row (median and
+p99 of 500 calls) and 1,000 rows (median of 30 calls), on a numpy array through the public
+``predict``. MLflow runs in its own venv (``bench/.venv-mlflow``) via ``_mlflow_load_predict.py``.
 
-MLflow's side is ``mlflow.sklearn.log_model`` with its default serialisation (skops in MLflow 3),
-which needs ``skops_trusted_types=["sklearn.tree._tree.Tree"]`` for trees, then
-``mlflow.pyfunc.load_model``. Loopwright's is ``lw.log_model(..., onnx=True)`` then
-``lw.load_model`` (scikit-learn path) and ``lw.load_model(prefer_onnx=True)`` (onnxruntime path).
-
-Usage: ``python bench/load_predict.py`` → JSON on stdout.
+Loopwright: ``lw.log_model(forest, onnx=True)`` then ``lw.load_model(uri)`` (scikit-learn path) and
+``lw.load_model(uri, prefer_onnx=True)`` (onnxruntime path). Usage: ``python bench/load_predict.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-COMMON = """
-import numpy as np
-from sklearn.datasets import make_classification
-from sklearn.ensemble import RandomForestClassifier
+import refenv  # noqa: E402
+from _forest import BATCH, CHECKSUM, ROW, X, forest, median_ms, timed  # noqa: E402
 
-X, y = make_classification(n_samples=3000, n_features=20, n_informative=10, random_state=0)
-forest = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y)
-ROW = X[:1].copy()
-BATCH = X[:1000].copy()
-"""
-
-TIMING = """
-import statistics, time
-
-def timed(fn, repeat):
-    fn()  # first call outside the measurement (lazy init)
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    samples.sort()
-    return {"median_ms": statistics.median(samples) * 1e3, "p99_ms": samples[int(0.99 * (len(samples) - 1))] * 1e3}
-"""
-
-MLFLOW_SIDE = (
-    COMMON
-    + TIMING
-    + """
-import json, os, sys, tempfile, warnings
-warnings.filterwarnings("ignore")
-import mlflow, mlflow.pyfunc, mlflow.sklearn
-
-folder = tempfile.mkdtemp()
-mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
-with mlflow.start_run():
-    info = mlflow.sklearn.log_model(
-        forest, name="model", input_example=X[:5], skops_trusted_types=["sklearn.tree._tree.Tree"]
-    )
-loads = []
-for _ in range(9):
-    start = time.perf_counter()
-    model = mlflow.pyfunc.load_model(info.model_uri)
-    loads.append(time.perf_counter() - start)
-proba_sum = float(forest.predict_proba(X[:100])[:, 1] @ np.arange(100))
-same = bool((model.predict(X[:200]) == forest.predict(X[:200])).all())
-print(json.dumps({
-    "tool": f"mlflow {mlflow.__version__}",
-    "serialization": "skops (mlflow.sklearn.log_model default), skops_trusted_types=['sklearn.tree._tree.Tree']",
-    "load_ms": statistics.median(loads) * 1e3,
-    "predict_1_row": timed(lambda: model.predict(ROW), 500),
-    "predict_1000_rows": timed(lambda: model.predict(BATCH), 30),
-    "checksum": proba_sum,
-    "predictions_match_sklearn": same,
-}))
-"""
-)
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    samples.sort()
-    return {
-        "median_ms": statistics.median(samples) * 1e3,
-        "p99_ms": samples[int(0.99 * (len(samples) - 1))] * 1e3,
-    }
+LOADS = 9
 
 
 def loopwright_side() -> dict[str, Any]:
-    import numpy as np
-
-    namespace: dict[str, Any] = {}
-    exec(COMMON, namespace)
-    X, forest, row, batch = namespace["X"], namespace["forest"], namespace["ROW"], namespace["BATCH"]
-    home = tempfile.mkdtemp(prefix="lw-bench-")
-    os.environ["LOOPWRIGHT_HOME"] = home
+    os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp(prefix="lw-bench-")
     import loopwright as lw
 
     with lw.start_run():
         info = lw.log_model(forest, "model", input_example=X[:5], onnx=True)
     results: dict[str, Any] = {
         "tool": f"loopwright {lw.__version__}",
-        "serialization": "skops + ONNX companion",
+        "serialization": "skops + ONNX companion (lw.log_model(..., onnx=True))",
+        "checksum": CHECKSUM,
     }
     for label, prefer_onnx in (("sklearn", False), ("onnx", True)):
-        loads = []
-        for _ in range(9):
-            start = time.perf_counter()
-            model = lw.load_model(info.uri, prefer_onnx=prefer_onnx)
-            loads.append(time.perf_counter() - start)
+        load_ms = median_ms(lambda p=prefer_onnx: lw.load_model(info.uri, prefer_onnx=p), LOADS)
+        model = lw.load_model(info.uri, prefer_onnx=prefer_onnx)
         assert model.uses_onnx == prefer_onnx
         results[label] = {
-            "load_ms": statistics.median(loads) * 1e3,
-            "predict_1_row": timed(lambda m=model: m.predict(row), 500),
-            "predict_1_row_validate_false": timed(lambda m=model: m.predict(row, validate=False), 500),
-            "predict_1000_rows": timed(lambda m=model: m.predict(batch), 30),
+            "load_ms": load_ms,
+            "predict_1_row": timed(lambda m=model: m.predict(ROW), 500),
+            "predict_1_row_validate_false": timed(lambda m=model: m.predict(ROW, validate=False), 500),
+            "predict_1000_rows": timed(lambda m=model: m.predict(BATCH), 30),
             "predictions_match_sklearn": bool((model.predict(X[:200]) == forest.predict(X[:200])).all()),
         }
-    results["checksum"] = float(forest.predict_proba(X[:100])[:, 1] @ np.arange(100))
     return results
 
 
 def mlflow_side() -> dict[str, Any]:
-    from refenv import ensure
-
-    python = ensure("mlflow")
+    python = refenv.ensure("mlflow")
     out = subprocess.run(
-        [str(python), "-c", MLFLOW_SIDE], capture_output=True, text=True, check=True, timeout=900
+        [str(python), str(HERE / "_mlflow_load_predict.py"), str(LOADS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+        cwd=HERE,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -152,16 +72,19 @@ def main() -> None:
     theirs = mlflow_side()
     if abs(ours["checksum"] - theirs["checksum"]) > 1e-9:
         raise SystemExit("the two sides trained different forests; check the scikit-learn versions")
-    ref_row = theirs["predict_1_row"]["median_ms"]
+
+    def ratio(a: float, b: float) -> float:
+        return round(a / b, 4)
+
+    row = theirs["predict_1_row"]["median_ms"]
+    batch = theirs["predict_1000_rows"]["median_ms"]
     ratios = {
-        "load_sklearn": ours["sklearn"]["load_ms"] / theirs["load_ms"],
-        "load_onnx": ours["onnx"]["load_ms"] / theirs["load_ms"],
-        "predict_1_row_sklearn": ours["sklearn"]["predict_1_row"]["median_ms"] / ref_row,
-        "predict_1_row_onnx": ours["onnx"]["predict_1_row"]["median_ms"] / ref_row,
-        "predict_1000_rows_sklearn": ours["sklearn"]["predict_1000_rows"]["median_ms"]
-        / theirs["predict_1000_rows"]["median_ms"],
-        "predict_1000_rows_onnx": ours["onnx"]["predict_1000_rows"]["median_ms"]
-        / theirs["predict_1000_rows"]["median_ms"],
+        "load_sklearn": ratio(ours["sklearn"]["load_ms"], theirs["load_ms"]),
+        "load_onnx": ratio(ours["onnx"]["load_ms"], theirs["load_ms"]),
+        "predict_1_row_sklearn": ratio(ours["sklearn"]["predict_1_row"]["median_ms"], row),
+        "predict_1_row_onnx": ratio(ours["onnx"]["predict_1_row"]["median_ms"], row),
+        "predict_1000_rows_sklearn": ratio(ours["sklearn"]["predict_1000_rows"]["median_ms"], batch),
+        "predict_1000_rows_onnx": ratio(ours["onnx"]["predict_1000_rows"]["median_ms"], batch),
     }
     report = {
         "benchmark": "load_predict",
@@ -169,7 +92,7 @@ def main() -> None:
         "loopwright": ours,
         "mlflow": theirs,
         "ratios_loopwright_over_mlflow": ratios,
-        "targets": {
+        "targets_met": {
             "predict_1_row_sklearn <= 1/3": ratios["predict_1_row_sklearn"] <= 1 / 3,
             "predict_1_row_onnx <= 1/10": ratios["predict_1_row_onnx"] <= 1 / 10,
         },
