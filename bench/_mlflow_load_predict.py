@@ -6,6 +6,7 @@ unless ``skops_trusted_types=["sklearn.tree._tree.Tree"]``; then ``mlflow.pyfunc
 
 import json
 import logging
+import os
 import sys
 import tempfile
 import warnings
@@ -19,6 +20,7 @@ import mlflow.sklearn  # noqa: E402
 from _forest import BATCH, CHECKSUM, ROW, X, forest, median_ms, timed  # noqa: E402
 
 folder = tempfile.mkdtemp()
+os.chdir(folder)  # MLflow puts artifacts under ./mlruns: keep them out of the repository
 mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
 with mlflow.start_run():
     info = mlflow.sklearn.log_model(

@@ -345,3 +345,18 @@ def test_out_of_bounds_tree_nodes_are_refused(data) -> None:  # type: ignore[no-
         IntegrityError, match=re.escape("model.skops holds a decision tree whose node indices point outside")
     ):
         check_trees(pipe, "model.skops")
+
+
+def test_registered_uris_resolve_through_the_registry(sqlite_env: Path, data, forest) -> None:  # type: ignore[no-untyped-def]
+    X, _ = data
+    with lw.start_run():
+        info = lw.log_model(forest, "model", input_example=X[:5])
+    mv = lw.register_model(info.uri, "churn")
+    lw.set_alias("churn", "champion", mv.version)
+    for uri in (f"models:/churn/{mv.version}", "models:/churn@champion"):
+        model = lw.load_model(uri)
+        assert (model.name, model.version, model.uri) == ("churn", mv.version, uri)
+        assert model.manifest_digest == info.manifest_digest
+        np.testing.assert_array_equal(model.predict(X), forest.predict(X))
+    with pytest.raises(NotFound):
+        lw.load_model("models:/churn@nobody")
