@@ -16,7 +16,7 @@ import loopwright as lw
 
 
 def run_demo(console: Console) -> None:
-    """Train a few tracked models on scikit-learn's breast-cancer data and compare them."""
+    """Train tracked models on scikit-learn's breast-cancer data, register the best, load it, predict."""
     data = load_breast_cancer(as_frame=True)
     frame: pd.DataFrame = data.frame
     train, test = train_test_split(frame, test_size=0.25, random_state=7, stratify=frame["target"])
@@ -42,10 +42,31 @@ def run_demo(console: Console) -> None:
                 }
             )
             lw.log_dict({"threshold": 0.5, "features": features}, "config.json")
+            lw.log_model(model, "model", input_example=train[features][:5], onnx=True)
         console.print(f"run [bold]{run.name}[/] {run.id} finished")
 
     best = lw.search_runs(
         experiment="demo-cancer", filter="params.penalty = 'l2'", order_by=["metrics.auc DESC"], max_results=3
     )
     console.print(best[["name", "params.C", "metrics.auc", "metrics.acc"]].to_string(index=False))
-    console.print("[green]demo finished[/] — try `loopwright runs list --experiment demo-cancer`")
+
+    console.rule("[bold]2. registry")
+    best_run = str(best["run_id"].iloc[0])
+    version = lw.register_model(f"runs:/{best_run}/model", "cancer-classifier", description="demo: best AUC")
+    lw.set_alias("cancer-classifier", "champion", version.version)
+    console.print(
+        f"registered cancer-classifier version {version.version} from run {best_run}, alias champion"
+    )
+
+    console.rule("[bold]3. load and predict")
+    for prefer_onnx in (False, True):
+        champion = lw.load_model("models:/cancer-classifier@champion", prefer_onnx=prefer_onnx)
+        accuracy = accuracy_score(test["target"], champion.predict(test[features]))
+        path = "ONNX" if champion.uses_onnx else champion.flavor
+        console.print(
+            f"models:/cancer-classifier@champion (v{champion.version}, {path}): accuracy {accuracy:.3f}"
+        )
+    console.print(
+        "[green]demo finished[/] — try `loopwright runs list --experiment demo-cancer` "
+        "and `loopwright models show cancer-classifier`"
+    )

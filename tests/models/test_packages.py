@@ -360,3 +360,18 @@ def test_registered_uris_resolve_through_the_registry(sqlite_env: Path, data, fo
         np.testing.assert_array_equal(model.predict(X), forest.predict(X))
     with pytest.raises(NotFound):
         lw.load_model("models:/churn@nobody")
+
+
+def test_onnx_with_column_names_that_are_not_identifiers(sqlite_env: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    features = [c for c in frame.columns if c != "target"][:6]  # 'mean radius', 'mean texture', …
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
+        frame[features], frame["target"]
+    )
+    with lw.start_run():
+        info = lw.log_model(model, "model", input_example=frame[features][:5], onnx=True)
+    fast = lw.load_model(info.uri, prefer_onnx=True)
+    assert fast.manifest["onnx"]["columns"] == features
+    np.testing.assert_array_equal(fast.predict(frame[features]), model.predict(frame[features]))

@@ -74,12 +74,11 @@ def sklearn_to_onnx(model: Any, example: Any) -> tuple[bytes, dict[str, Any]]:
         "label_output": outputs[0],
         "proba_output": next((o for o in outputs if "prob" in o.lower()), None) if classifier else None,
         "ravel": expected.ndim == 1,
+        "columns": [str(c) for c in example.columns] if inputs == "columns" else None,
         "opset": max((op.version for op in proto.opset_import), default=None),
         "converter": f"skl2onnx {skl2onnx.__version__}",
     }
-    predictor = OnnxPredictor(
-        session(data), section["label_output"], section["proba_output"], section["ravel"]
-    )
+    predictor = OnnxPredictor.from_section(session(data), section)
     got = np.asarray(predictor.predict(example))
     if classifier:
         if got.shape != expected.shape or not np.array_equal(got.astype(expected.dtype), expected):

@@ -134,12 +134,7 @@ def load_model_from_manifest(
         options = manifest.get("flavor_options") or {}
         section = manifest.get("onnx")
         if prefer_onnx and section:
-            predictor: Any = OnnxPredictor(
-                session(folder / section["path"]),
-                section["label_output"],
-                section["proba_output"],
-                section["ravel"],
-            )
+            predictor: Any = OnnxPredictor.from_section(session(folder / section["path"]), section)
         else:
             predictor = flavor.wrap(flavor.load(folder, options), options)
         uses_onnx = flavor.name == "onnx" or (prefer_onnx and bool(section))

@@ -43,9 +43,7 @@ class OnnxFlavor(Flavor):
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
         if type(native).__name__ == "ModelProto":  # a live proto at log time
             native = session(native.SerializeToString())
-        return OnnxPredictor(
-            native, options.get("label_output"), options.get("proba_output"), options.get("ravel", False)
-        )
+        return OnnxPredictor.from_section(native, options)
 
 
 def session(model: Path | bytes) -> Any:
@@ -57,17 +55,34 @@ def session(model: Path | bytes) -> Any:
 
 
 class OnnxPredictor(Predictor):
+    @classmethod
+    def from_section(cls, native: Any, section: dict[str, Any]) -> OnnxPredictor:
+        """A predictor configured by a manifest's ``onnx`` section (or the onnx flavor's options)."""
+        return cls(
+            native,
+            section.get("label_output"),
+            section.get("proba_output"),
+            bool(section.get("ravel", False)),
+            section.get("columns"),
+        )
+
     def __init__(
         self,
         native: Any,
         label_output: str | None = None,
         proba_output: str | None = None,
         ravel: bool = False,
+        columns: list[str] | None = None,
     ):
         self.native = native
         inputs = native.get_inputs()
         outputs = [o.name for o in native.get_outputs()]
-        self._inputs = [(i.name, _TYPES.get(i.type, np.dtype(np.float32))) for i in inputs]
+        # (input name, frame column, element type); skl2onnx renames columns that are not identifiers
+        names = columns if columns and len(columns) == len(inputs) else [i.name for i in inputs]
+        self._inputs = [
+            (i.name, column, _TYPES.get(i.type, np.dtype(np.float32)))
+            for i, column in zip(inputs, names, strict=True)
+        ]
         self._label = [label_output or outputs[0]]
         self._proba = [proba_output] if proba_output else [o for o in outputs if "prob" in o.lower()][:1]
         self._ravel = ravel
@@ -79,14 +94,14 @@ class OnnxPredictor(Predictor):
 
     def _feed(self, data: Any) -> dict[str, Any]:
         if len(self._inputs) == 1:
-            name, dtype = self._inputs[0]
+            name, _, dtype = self._inputs[0]
             if hasattr(data, "to_numpy"):
                 data = data.to_numpy()
             array = data if isinstance(data, np.ndarray) else np.asarray(data)
             if array.dtype != dtype:
                 array = array.astype(dtype)
             return {name: array}
-        return {name: _column(data, name, dtype) for name, dtype in self._inputs}
+        return {name: _column(data, column, dtype) for name, column, dtype in self._inputs}
 
     def predict(self, data: Any) -> Any:
         out = self._run(self._label, self._feed(data))[0]
