@@ -9,7 +9,7 @@ from loopwright.models.loaded import LoadedModel
 from loopwright.models.loading import load_model, load_model_from_manifest, read_manifest
 from loopwright.models.package import ModelInfo, convert_to_onnx, log_model
 from loopwright.models.signature import ColumnSpec, Signature, TensorSpec, infer_signature
-from loopwright.models.uris import ModelUri, parse_model_uri
+from loopwright.uris import ModelUri, parse_model_uri
 
 __all__ = [
     "ColumnSpec",

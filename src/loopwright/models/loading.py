@@ -25,8 +25,8 @@ from loopwright.models.flavors import get_flavor
 from loopwright.models.flavors.onnx import OnnxPredictor, session
 from loopwright.models.loaded import LoadedModel
 from loopwright.models.manifest import MANIFEST_NAME, file_entries, parse_manifest
-from loopwright.models.uris import ModelUri, parse_model_uri
 from loopwright.tracking.client import Client, get_client
+from loopwright.uris import ModelUri, parse_model_uri
 
 
 def load_model(uri: str, allow_pickle: bool | None = None, prefer_onnx: bool = False) -> LoadedModel:

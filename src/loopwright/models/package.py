@@ -24,12 +24,12 @@ from loopwright.models.flavors import Flavor, Predictor, UnsupportedModel, detec
 from loopwright.models.loading import load_model_from_manifest, read_manifest, resolve_manifest_digest
 from loopwright.models.manifest import FORMAT, MANIFEST_NAME, FileEntry, encode_example, manifest_bytes
 from loopwright.models.signature import Signature, infer_signature
-from loopwright.models.uris import parse_model_uri
 from loopwright.names import validate_artifact_path
 from loopwright.store import ArtifactRef
 from loopwright.store.entities import now_ms
 from loopwright.tracking.client import Client, get_client
 from loopwright.tracking.fluent import active_run
+from loopwright.uris import parse_model_uri
 
 ONNX_LIBRARIES = ("onnx", "onnxruntime", "skl2onnx")
 #: owner type of the artifact records of a package derived from another (``convert_to_onnx``)

@@ -17,9 +17,9 @@ from loopwright.errors import InvalidInput, NotFound
 from loopwright.names import validate_name, validate_version
 from loopwright.registry.actor import current_actor
 from loopwright.registry.lineage import Lineage, lineage_of
-from loopwright.registry.uris import parse_model_uri, parse_run_uri
 from loopwright.store.entities import AuditEntry, ModelVersion, RegisteredModel
 from loopwright.tracking.client import Client, get_client
+from loopwright.uris import parse_registered_uri, parse_run_uri
 
 MANIFEST = "manifest.json"
 
@@ -80,6 +80,7 @@ class RegistryClient:
         validate_name(name, "model name")
         target = parse_run_uri(model_uri)
         self.client.flush()
+        assert target.run_id is not None and target.path is not None
         run = self.store.get_run(target.run_id)
         manifest_path = f"{target.path}/{MANIFEST}"
         try:
@@ -130,7 +131,8 @@ class RegistryClient:
 
     def resolve(self, model_uri: str) -> ModelVersion:
         """The version a ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` URI names."""
-        uri = parse_model_uri(model_uri)
+        uri = parse_registered_uri(model_uri)
+        assert uri.name is not None
         if uri.alias is not None:
             return self.get_model_version_by_alias(uri.name, uri.alias)
         assert uri.version is not None

@@ -65,3 +65,17 @@ def parse_model_uri(uri: object) -> ModelUri:
     raise InvalidInput(
         f"invalid model URI {uri!r}: use runs:/RUN_ID/PATH, models:/NAME/VERSION or models:/NAME@ALIAS"
     )
+
+
+def parse_run_uri(uri: object) -> ModelUri:
+    """Parse a ``runs:/RUN_ID/PATH`` URI (the only form ``register_model`` takes)."""
+    if not isinstance(uri, str) or not uri.startswith("runs:/"):
+        raise InvalidInput(f"invalid run URI {uri!r}: use runs:/RUN_ID/PATH, e.g. runs:/RUN_ID/model")
+    return parse_model_uri(uri)
+
+
+def parse_registered_uri(uri: object) -> ModelUri:
+    """Parse a ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` URI."""
+    if not isinstance(uri, str) or not uri.startswith("models:/"):
+        raise InvalidInput(f"invalid model URI {uri!r}: use models:/NAME/VERSION or models:/NAME@ALIAS")
+    return parse_model_uri(uri)
