@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -299,3 +300,60 @@ def _compact(value: Any) -> str:
         text = item if isinstance(item, str) else json.dumps(item, sort_keys=True, separators=(",", ":"))
         parts.append(f"{key}={text[:12] + '…' if len(text) > 24 else text}")
     return ", ".join(parts)
+
+
+@app.command()
+def predict(
+    model_uri: str = typer.Argument(
+        ..., help="runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS"
+    ),
+    input: Path = typer.Option(..., "--input", "-i", help="A .csv, .parquet or .jsonl file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where predictions go (.csv, .parquet, .jsonl)."),
+    proba: bool = typer.Option(False, "--proba", help="Add proba_<class> columns."),
+    chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Rows per chunk (bounds memory)."),
+) -> None:
+    """Predict a file in chunks with a progress bar (mirrors ``lw.load_model(uri).predict``)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from loopwright.models import load_model
+    from loopwright.models.batch import predict_file
+
+    model = load_model(model_uri)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(
+            f"predicting {input.name}", total=input.stat().st_size if input.exists() else None
+        )
+        rows = predict_file(
+            model,
+            input,
+            output,
+            chunk_rows=chunk_rows,
+            proba=proba,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(f"wrote {rows:,} predictions of [bold]{model_uri}[/] to {output}")
+
+
+@app.command("convert-onnx")
+def convert_onnx(
+    model_uri: str = typer.Argument(
+        ..., help="models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN_ID/model"
+    ),
+) -> None:
+    """Add a parity-checked ONNX conversion; a registered version adopts it (serving prefers it)."""
+    from loopwright.models import read_manifest
+
+    info = _registry().convert_to_onnx(model_uri)
+    parity = (read_manifest(info.manifest_digest).get("onnx") or {}).get("max_abs_diff")
+    console.print(
+        f"{model_uri}: ONNX conversion stored (package {info.manifest_digest[:12]}"
+        + (f", max abs difference on the input example {parity:.3g}" if parity is not None else "")
+        + ")"
+    )

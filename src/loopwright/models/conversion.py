@@ -36,35 +36,43 @@ def sklearn_to_onnx(model: Any, example: Any) -> tuple[bytes, dict[str, Any]]:
     from sklearn.base import is_classifier
 
     name = type(model).__name__
+    # Each attempt is (input layout, initial types). An all-numeric frame first tries one float
+    # tensor (what plain estimators need); a ColumnTransformer routing by column name needs one
+    # input per column, so that layout is tried next.
+    attempts: list[tuple[str, list[tuple[str, Any]]]] = []
     if isinstance(example, pd.DataFrame):
-        types: list[tuple[str, Any]] = []
+        per_column: list[tuple[str, Any]] = []
         for column in example.columns:
             kind = column_kind(example[column])
             if kind in ("int", "float", "bool"):
-                types.append((str(column), FloatTensorType([None, 1])))
+                per_column.append((str(column), FloatTensorType([None, 1])))
             elif kind in ("string", "category"):
-                types.append((str(column), StringTensorType([None, 1])))
+                per_column.append((str(column), StringTensorType([None, 1])))
             else:
                 raise InvalidInput(f"cannot convert {name} to ONNX: column {column!r} holds {kind} values")
-        inputs = "columns"
+        if all(isinstance(t, FloatTensorType) for _, t in per_column):
+            attempts.append(("tensor", [("input", FloatTensorType([None, len(per_column)]))]))
+        attempts.append(("columns", per_column))
     else:
         array = np.asarray(example)
         if array.ndim != 2 or array.dtype.kind not in "fiub":
             raise InvalidInput(
                 f"cannot convert {name} to ONNX: the input example must be a 2-D numeric array"
             )
-        types = [("input", FloatTensorType([None, array.shape[1]]))]
-        inputs = "tensor"
+        attempts.append(("tensor", [("input", FloatTensorType([None, array.shape[1]]))]))
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     classifier = is_classifier(final)
     options = {id(final): {"zipmap": False}} if classifier else None
-    try:
-        proto = skl2onnx.to_onnx(model, initial_types=types, options=options)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(
-            f"cannot convert {name} to ONNX: skl2onnx does not support it ({reason})"
-        ) from None
+    reason = ""
+    for attempt in attempts:
+        try:
+            proto = skl2onnx.to_onnx(model, initial_types=attempt[1], options=options)
+            inputs = attempt[0]
+            break
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    else:
+        raise InvalidInput(f"cannot convert {name} to ONNX: skl2onnx does not support it ({reason})")
     data = proto.SerializeToString()
     expected = np.asarray(model.predict(example))
     outputs = [o.name for o in session(data).get_outputs()]
@@ -74,7 +82,8 @@ def sklearn_to_onnx(model: Any, example: Any) -> tuple[bytes, dict[str, Any]]:
         "label_output": outputs[0],
         "proba_output": next((o for o in outputs if "prob" in o.lower()), None) if classifier else None,
         "ravel": expected.ndim == 1,
-        "columns": [str(c) for c in example.columns] if inputs == "columns" else None,
+        # the frame columns, in input (or tensor column) order
+        "columns": [str(c) for c in example.columns] if isinstance(example, pd.DataFrame) else None,
         "opset": max((op.version for op in proto.opset_import), default=None),
         "converter": f"skl2onnx {skl2onnx.__version__}",
     }

@@ -71,6 +71,12 @@ class LoadedModel:
         """Whether :meth:`predict_proba` is available."""
         return self._predictor.has_proba
 
+    @property
+    def classes(self) -> list[Any] | None:
+        """Class labels in :meth:`predict_proba`'s column order, for classifiers; else ``None``."""
+        labels = self._predictor.classes
+        return None if labels is None else np.asarray(labels).tolist()
+
     def _prepare(self, data: Any) -> Any:
         if self.signature is not None:
             return self.signature.validate(data)

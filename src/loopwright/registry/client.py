@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from loopwright.errors import InvalidInput, NotFound
+from loopwright.models.package import ModelInfo
 from loopwright.names import validate_name, validate_version
 from loopwright.registry.actor import current_actor
 from loopwright.registry.lineage import Lineage, lineage_of
@@ -174,6 +175,34 @@ class RegistryClient:
         except NotFound:
             return None
         return data if isinstance(data, dict) else None
+
+    # -- packages ------------------------------------------------------------------------------
+    def convert_to_onnx(self, model_uri: str) -> ModelInfo:
+        """Add an ONNX conversion to a package; a registered version adopts it (audited).
+
+        The version keeps naming the same model: its manifest moves to the derived package
+        (same files plus ``onnx/model.onnx``), which serving then prefers.
+        """
+        from loopwright.models import convert_to_onnx
+        from loopwright.models.package import PACKAGE_OWNER
+
+        if not model_uri.startswith("models:/"):
+            return convert_to_onnx(model_uri, self.client)
+        mv = self.resolve(model_uri)
+        if mv.manifest_digest is None:
+            raise InvalidInput(f"{model_uri} has no model package to convert")
+        info = convert_to_onnx(f"models:/{mv.name}/{mv.version}", self.client)
+        if info.manifest_digest != mv.manifest_digest:
+            files = self.store.list_artifacts(PACKAGE_OWNER, info.manifest_digest)
+            self.store.adopt_derived_package(
+                mv.name,
+                mv.version,
+                info.manifest_digest,
+                derived_from=mv.manifest_digest,
+                files=files,
+                actor=self.actor,
+            )
+        return info
 
     # -- aliases -------------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int | str) -> ModelVersion:

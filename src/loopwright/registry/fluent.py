@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from loopwright.models.package import ModelInfo
 from loopwright.registry.client import RegistryClient
 from loopwright.registry.lineage import Lineage
 from loopwright.store.entities import AuditEntry, ModelVersion, RegisteredModel
@@ -121,6 +122,15 @@ def archive_model_version(name: str, version: int | str) -> ModelVersion:
 def restore_model_version(name: str, version: int | str) -> ModelVersion:
     """Bring an archived version back to ``ready``."""
     return _registry().restore_model_version(name, version)
+
+
+def convert_to_onnx(model_uri: str) -> ModelInfo:
+    """Store an ONNX conversion of a scikit-learn package (parity-checked on its input example).
+
+    For ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` the version adopts the converted
+    package, so serving it prefers the ONNX path; the change is in the audit log.
+    """
+    return _registry().convert_to_onnx(model_uri)
 
 
 def set_alias(name: str, alias: str, version: int | str) -> ModelVersion:

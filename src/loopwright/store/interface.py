@@ -201,6 +201,23 @@ class Store(ABC):
         """Archive (``"archived"``) or restore (``"ready"``) a version."""
 
     @abstractmethod
+    def adopt_derived_package(
+        self,
+        name: str,
+        version: int,
+        manifest_digest: str,
+        *,
+        derived_from: str,
+        files: Sequence[ArtifactRef],
+        actor: str,
+    ) -> ModelVersion:
+        """Point a version at a package derived from its own (e.g. the same files plus ONNX).
+
+        Only a package whose ``derived_from`` is the version's current manifest is accepted, so
+        the model a version names never changes; ``files`` are recorded for the version.
+        """
+
+    @abstractmethod
     def set_alias(self, name: str, alias: str, version: int, *, actor: str) -> ModelVersion:
         """Point ``alias`` at ``version`` (create or move it) under the model's row lock."""
 

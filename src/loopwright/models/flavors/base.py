@@ -30,6 +30,11 @@ class Predictor:
         raise NotImplementedError
 
     @property
+    def classes(self) -> Any:
+        """Class labels in ``predict_proba``'s column order, for classifiers that say."""
+        return getattr(self.native, "classes_", None)
+
+    @property
     def has_proba(self) -> bool:
         return False
 

@@ -52,6 +52,10 @@ class BoosterPredictor(Predictor):
     def has_proba(self) -> bool:
         return self._classes is not None
 
+    @property
+    def classes(self) -> Any:
+        return self._classes
+
     def predict_proba(self, data: Any) -> Any:
         raw = np.asarray(self.native.predict(data))
         return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from loopwright.errors import InvalidInput
 from loopwright.models.flavors.base import Flavor, Predictor, mro_modules
@@ -87,6 +88,8 @@ class OnnxPredictor(Predictor):
         self._proba = [proba_output] if proba_output else [o for o in outputs if "prob" in o.lower()][:1]
         self._ravel = ravel
         self._run = native.run
+        # a single tensor input fed from a frame takes these columns, in this order
+        self._tensor_columns = columns if len(inputs) == 1 and columns and len(columns) > 1 else None
 
     @property
     def has_proba(self) -> bool:
@@ -95,6 +98,8 @@ class OnnxPredictor(Predictor):
     def _feed(self, data: Any) -> dict[str, Any]:
         if len(self._inputs) == 1:
             name, _, dtype = self._inputs[0]
+            if self._tensor_columns is not None and isinstance(data, pd.DataFrame):
+                data = data[self._tensor_columns]
             if hasattr(data, "to_numpy"):
                 data = data.to_numpy()
             array = data if isinstance(data, np.ndarray) else np.asarray(data)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from loopwright.errors import Conflict, InvalidInput, NotFound
 from loopwright.names import validate_artifact_path, validate_key, validate_name, validate_version
 from loopwright.store.entities import (
+    ArtifactRef,
     AuditEntry,
     ModelVersion,
     ModelVersionStatus,
@@ -617,6 +618,65 @@ class RegistrySql(SqlBase):
             return self._versions(conn, [self._version_row(conn, name, number)])[0]
 
     # -- aliases -------------------------------------------------------------------------------
+    def adopt_derived_package(
+        self,
+        name: str,
+        version: int,
+        manifest_digest: str,
+        *,
+        derived_from: str,
+        files: Sequence[ArtifactRef],
+        actor: str,
+    ) -> ModelVersion:
+        number = validate_version(version)
+        with self._write() as conn:
+            self._lock_model(conn, name)
+            row = self._version_row(conn, name, number)
+            if row.manifest_digest == manifest_digest:
+                return self._versions(conn, [row])[0]
+            if row.manifest_digest != derived_from:
+                raise Conflict(
+                    f"version {number} of {name!r} is package {row.manifest_digest[:12]}, "
+                    f"not {derived_from[:12]} the new package was derived from"
+                )
+            stamp = now_ms()
+            conn.execute(
+                model_versions.update()
+                .where(model_versions.c.name == name, model_versions.c.version == number)
+                .values(manifest_digest=manifest_digest, updated_ms=stamp)
+            )
+            stmt = self._insert(artifacts)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["owner_type", "owner_id", "path"],
+                    set_={"digest": stmt.excluded.digest, "size": stmt.excluded.size},
+                ),
+                [
+                    {
+                        "owner_type": "model_version",
+                        "owner_id": f"{name}/{number}",
+                        "path": f.path,
+                        "digest": f.digest,
+                        "size": f.size,
+                        "created_ms": stamp,
+                    }
+                    for f in files
+                ],
+            )
+            self._touch(conn, name, number, stamp)
+            self._audit(
+                conn,
+                "model_version",
+                name,
+                number,
+                "package_derived",
+                actor,
+                {"manifest_digest": row.manifest_digest},
+                {"manifest_digest": manifest_digest},
+                stamp,
+            )
+            return self._versions(conn, [self._version_row(conn, name, number)])[0]
+
     def set_alias(self, name: str, alias: str, version: int, *, actor: str) -> ModelVersion:
         validate_alias(alias)
         number = validate_version(version)
