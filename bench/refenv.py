@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 PACKAGES = {
     "mlflow": ["mlflow", "scikit-learn", "pandas", "pyarrow"],
     "evidently": ["evidently==0.7.*", "pandas<3", "scikit-learn"],
+    "metaflow": ["metaflow"],
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 from rich.console import Console
@@ -9,10 +11,43 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import loopwright as lw
+
+
+@lw.step
+def cancer_data() -> pd.DataFrame:
+    """The breast-cancer frame (features + ``target``)."""
+    return load_breast_cancer(as_frame=True).frame
+
+
+@lw.step
+def split_data(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train, test = train_test_split(frame, test_size=0.25, random_state=7, stratify=frame["target"])
+    return train, test
+
+
+@lw.step
+def fit_model(train: pd.DataFrame, C: float = 1.0) -> Pipeline:
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=500))
+    return model.fit(train.drop(columns="target"), train["target"])
+
+
+@lw.step
+def score_model(model: Pipeline, test: pd.DataFrame) -> dict:
+    proba = model.predict_proba(test.drop(columns="target"))[:, 1]
+    auc = float(roc_auc_score(test["target"], proba))
+    lw.log_metric("auc", auc)
+    return {"auc": auc}
+
+
+@lw.pipeline
+def cancer(C: float = 1.0) -> object:
+    """load → split → fit → score, each step cached by content."""
+    train, test = split_data(cancer_data())
+    return score_model(fit_model(train, C=C), test)
 
 
 def run_demo(console: Console) -> None:
@@ -66,7 +101,18 @@ def run_demo(console: Console) -> None:
         console.print(
             f"models:/cancer-classifier@champion (v{champion.version}, {path}): accuracy {accuracy:.3f}"
         )
+
+    console.rule("[bold]4. a cached pipeline")
+    for attempt in ("first run", "same again", "C changed"):
+        C = 0.1 if attempt == "C changed" else 0.5
+        started = time.perf_counter()
+        result = cancer.run(C=C)
+        seconds = time.perf_counter() - started
+        console.print(
+            f"{attempt}: run [bold]{result.run_id}[/] in {seconds:.2f} s, auc {result.output['auc']:.4f}; "
+            f"executed {result.executed or 'nothing'}, cached {result.cache_hits or 'nothing'}"
+        )
     console.print(
-        "[green]demo finished[/] — try `loopwright runs list --experiment demo-cancer` "
-        "and `loopwright models show cancer-classifier`"
+        "[green]demo finished[/] — try `loopwright runs list --experiment demo-cancer`, "
+        "`loopwright models show cancer-classifier` and `loopwright pipeline show RUN_ID`"
     )

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from loopwright.errors import NotFound
+
 RunStatus = Literal["running", "finished", "failed"]
 Lifecycle = Literal["active", "deleted"]
 RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed")
@@ -205,3 +207,103 @@ class LineageEdge:
     dst_id: str
     relation: str
     created_at: datetime | None = None
+
+
+# -- pipelines ---------------------------------------------------------------------------------------
+StepStatus = Literal["pending", "running", "done", "cached", "failed", "skipped"]
+PipelineStatus = Literal["running", "finished", "failed"]
+
+
+@dataclass(frozen=True)
+class StepIO:
+    """One input or output of a step run.
+
+    ``kind`` is ``artifact`` (a blob written by a materialiser), ``file`` (a local file an argument
+    named, hashed for the cache key) or ``value`` (a JSON constant, digest of its canonical JSON).
+    """
+
+    direction: Literal["in", "out"]
+    name: str
+    kind: Literal["artifact", "file", "value"]
+    digest: str
+    size: int | None = None
+    materializer: str | None = None
+    type_name: str | None = None
+    path: str | None = None
+    dataset_digest: str | None = None
+    num_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One node of a pipeline run: its status, timing, cache use and what it read and wrote."""
+
+    id: str
+    pipeline_run_id: str
+    node: str
+    step: str
+    position: int
+    upstream: list[str]
+    status: StepStatus
+    run_id: str | None = None
+    cache_key: str | None = None
+    cache_hit: bool = False
+    cached_from: str | None = None
+    attempts: int = 0
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    error: str | None = None
+    logs_tail: str | None = None
+    inputs: list[StepIO] = field(default_factory=list)
+    outputs: list[StepIO] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float | None:
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    """A pending step that reuses ``source``'s outputs (and metrics) instead of running."""
+
+    step_run_id: str
+    cache_key: str
+    source: StepRun
+    params: dict[str, str] = field(default_factory=dict)
+    inputs: list[StepIO] = field(default_factory=list)
+    datasets: list[DatasetInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One execution of a pipeline; its id is also the id of its tracking run."""
+
+    id: str
+    pipeline: str
+    status: PipelineStatus
+    executor: str
+    params: dict[str, Any]
+    start_time: datetime
+    cache: bool = True
+    ref: str | None = None
+    end_time: datetime | None = None
+    error: str | None = None
+    resumed_from: str | None = None
+    steps: list[StepRun] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float | None:
+        if self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+    def step(self, node: str) -> StepRun:
+        """The step run of DAG node ``node`` (``train``, ``inc_2`` …)."""
+        for step_run in self.steps:
+            if step_run.node == node:
+                return step_run
+        raise NotFound(
+            f"pipeline run {self.id!r} has no step {node!r}; it has {[s.node for s in self.steps]}"
+        )

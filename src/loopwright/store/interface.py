@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from loopwright.store.entities import (
     ArtifactRef,
     AuditEntry,
+    CacheHit,
     DatasetInput,
     Experiment,
     GcReport,
@@ -22,9 +23,13 @@ from loopwright.store.entities import (
     MetricPoint,
     ModelVersion,
     ModelVersionStatus,
+    PipelineRun,
+    PipelineStatus,
     RegisteredModel,
     Run,
     RunStatus,
+    StepIO,
+    StepRun,
 )
 
 
@@ -267,6 +272,80 @@ class Store(ABC):
     @abstractmethod
     def referenced_digests(self) -> set[str]:
         """Every blob digest some live record points to."""
+
+    # -- pipelines -----------------------------------------------------------------------------
+    @abstractmethod
+    def start_pipeline_run(
+        self,
+        experiment_id: str,
+        pipeline: str,
+        nodes: Sequence[tuple[str, str, Sequence[str]]],
+        params: Mapping[str, Any],
+        executor: str,
+        cache: bool = True,
+        ref: str | None = None,
+        parent_id: str | None = None,
+        resumed_from: str | None = None,
+    ) -> PipelineRun:
+        """Create the pipeline's tracking run and one ``pending`` step run per ``(node, step, upstream)``."""
+
+    @abstractmethod
+    def start_step_run(
+        self, step_run_id: str, cache_key: str, inputs: Sequence[StepIO], start_ms: int | None = None
+    ) -> None:
+        """Mark a pending step ``running`` with its cache key and inputs."""
+
+    @abstractmethod
+    def finish_step_run(
+        self,
+        step_run_id: str,
+        status: Literal["done", "failed"],
+        attempts: int,
+        run_id: str | None = None,
+        params: Mapping[str, str] | None = None,
+        outputs: Sequence[StepIO] = (),
+        datasets: Sequence[DatasetInput] = (),
+        error: str | None = None,
+        logs_tail: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> None:
+        """Record a step's result and attach ``run_id``, the tracking run the worker opened for it
+        (nested under the pipeline's): its params, datasets, and the outputs as its artifacts."""
+
+    @abstractmethod
+    def record_cache_hits(self, hits: Sequence[CacheHit]) -> None:
+        """Mark steps ``cached`` in one transaction: each gets a finished tracking run reusing its
+        source's outputs (as artifacts) and latest metrics."""
+
+    @abstractmethod
+    def skip_step_runs(self, step_run_ids: Sequence[str], reason: str) -> None: ...
+
+    @abstractmethod
+    def finish_pipeline_run(
+        self, pipeline_run_id: str, status: PipelineStatus, error: str | None = None
+    ) -> None:
+        """End the pipeline run and copy its steps' latest metrics onto it (later steps win)."""
+
+    @abstractmethod
+    def get_pipeline_run(self, pipeline_run_id: str) -> PipelineRun: ...
+
+    @abstractmethod
+    def list_pipeline_runs(
+        self, pipeline: str | None = None, max_results: int = 50, offset: int = 0
+    ) -> list[PipelineRun]:
+        """Newest first; step runs are included without their inputs and outputs."""
+
+    @abstractmethod
+    def get_step_run(self, step_run_id: str) -> StepRun: ...
+
+    @abstractmethod
+    def find_cached_step(self, cache_key: str) -> StepRun | None:
+        """The newest ``done`` or ``cached`` step run with this cache key, with its outputs."""
+
+    @abstractmethod
+    def find_step_runs_by_output(self, digest: str) -> list[StepRun]:
+        """Step runs that wrote (or reused from cache) an output with this blob digest."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections."""

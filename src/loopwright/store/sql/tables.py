@@ -222,3 +222,72 @@ lineage_edges = sa.Table(
     sa.UniqueConstraint("src_type", "src_id", "dst_type", "dst_id", "relation"),
     sa.Index(None, "dst_type", "dst_id"),
 )
+
+# -- pipelines -------------------------------------------------------------------------------------
+# A pipeline run is a tracking run (same id) plus what the pipeline layer knows: the DAG, the executor.
+pipeline_runs = sa.Table(
+    "pipeline_runs",
+    metadata,
+    sa.Column("id", RunId, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("pipeline", sa.String(256), nullable=False, index=True),
+    sa.Column("ref", sa.String(1024), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("executor", sa.String(256), nullable=False),
+    sa.Column("params_json", sa.Text, nullable=False),
+    sa.Column("cache", sa.Boolean, nullable=False),
+    sa.Column("resumed_from", RunId, nullable=True),
+    sa.Column("start_ms", Millis, nullable=False),
+    sa.Column("end_ms", Millis, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index(None, "start_ms"),
+)
+
+# One row per DAG node of a pipeline run; run_id is the node's nested tracking run (none if skipped).
+step_runs = sa.Table(
+    "step_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "pipeline_run_id", RunId, sa.ForeignKey("pipeline_runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("node", sa.String(256), nullable=False),
+    sa.Column("step", sa.String(256), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("upstream_json", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("run_id", RunId, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True),
+    sa.Column("cache_key", sa.String(64), nullable=True, index=True),
+    sa.Column("cache_hit", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("cached_from", sa.String(32), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("start_ms", Millis, nullable=True),
+    sa.Column("end_ms", Millis, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("logs_tail", sa.Text, nullable=True),
+    sa.UniqueConstraint("pipeline_run_id", "node"),
+)
+
+# What each step run read and wrote: artifact digests (by materialiser), local files, dataset fingerprints.
+# The lineage walk (model → step run → inputs → producing step runs → pipeline run) follows these rows.
+step_io = sa.Table(
+    "step_io",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "step_run_id",
+        sa.String(32),
+        sa.ForeignKey("step_runs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=True),
+    sa.Column("materializer", sa.String(128), nullable=True),
+    sa.Column("type_name", sa.String(256), nullable=True),
+    sa.Column("path", sa.String(1024), nullable=True),
+    sa.Column("dataset_digest", sa.String(64), nullable=True, index=True),
+    sa.Column("num_rows", sa.BigInteger, nullable=True),
+)

@@ -275,6 +275,91 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_lineage_edges_dst_type_dst_id"), ["dst_type", "dst_id"], unique=False
         )
+    # -- pipelines (issue 4) --------------------------------------------------------------------
+    op.create_table(
+        "pipeline_runs",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("pipeline", sa.String(length=256), nullable=False),
+        sa.Column("ref", sa.String(length=1024), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("executor", sa.String(length=256), nullable=False),
+        sa.Column("params_json", sa.Text(), nullable=False),
+        sa.Column("cache", sa.Boolean(), nullable=False),
+        sa.Column("resumed_from", sa.String(length=32), nullable=True),
+        sa.Column("start_ms", sa.BigInteger(), nullable=False),
+        sa.Column("end_ms", sa.BigInteger(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["id"], ["runs.id"], name=op.f("fk_pipeline_runs_id_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pipeline_runs")),
+    )
+    with op.batch_alter_table("pipeline_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pipeline_runs_pipeline"), ["pipeline"], unique=False)
+        batch_op.create_index(batch_op.f("ix_pipeline_runs_start_ms"), ["start_ms"], unique=False)
+
+    op.create_table(
+        "step_runs",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("pipeline_run_id", sa.String(length=32), nullable=False),
+        sa.Column("node", sa.String(length=256), nullable=False),
+        sa.Column("step", sa.String(length=256), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("upstream_json", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("run_id", sa.String(length=32), nullable=True),
+        sa.Column("cache_key", sa.String(length=64), nullable=True),
+        sa.Column("cache_hit", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("cached_from", sa.String(length=32), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("start_ms", sa.BigInteger(), nullable=True),
+        sa.Column("end_ms", sa.BigInteger(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("logs_tail", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["pipeline_run_id"],
+            ["pipeline_runs.id"],
+            name=op.f("fk_step_runs_pipeline_run_id_pipeline_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["runs.id"], name=op.f("fk_step_runs_run_id_runs"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_step_runs")),
+        sa.UniqueConstraint("pipeline_run_id", "node", name=op.f("uq_step_runs_pipeline_run_id_node")),
+    )
+    with op.batch_alter_table("step_runs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_step_runs_cache_key"), ["cache_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_step_runs_run_id"), ["run_id"], unique=False)
+
+    op.create_table(
+        "step_io",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("step_run_id", sa.String(length=32), nullable=False),
+        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=True),
+        sa.Column("materializer", sa.String(length=128), nullable=True),
+        sa.Column("type_name", sa.String(length=256), nullable=True),
+        sa.Column("path", sa.String(length=1024), nullable=True),
+        sa.Column("dataset_digest", sa.String(length=64), nullable=True),
+        sa.Column("num_rows", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["step_run_id"],
+            ["step_runs.id"],
+            name=op.f("fk_step_io_step_run_id_step_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_step_io")),
+    )
+    with op.batch_alter_table("step_io", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_step_io_dataset_digest"), ["dataset_digest"], unique=False)
+        batch_op.create_index(batch_op.f("ix_step_io_digest"), ["digest"], unique=False)
+        batch_op.create_index(batch_op.f("ix_step_io_step_run_id"), ["step_run_id"], unique=False)
     # ### end Alembic commands ###
 
 
@@ -296,6 +381,9 @@ def downgrade() -> None:
     op.drop_table("model_versions")
     op.drop_table("registered_model_tags")
     op.drop_table("registered_models")
+    op.drop_table("step_io")
+    op.drop_table("step_runs")
+    op.drop_table("pipeline_runs")
     op.drop_table("run_tags")
     op.drop_table("params")
     with op.batch_alter_table("metrics", schema=None) as batch_op:

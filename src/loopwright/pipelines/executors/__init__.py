@@ -1,0 +1,41 @@
+"""Executors run step tasks: ``local`` (in-process, or a process pool for parallel branches) and ``ray``.
+
+The coordinator (:mod:`loopwright.pipelines.runner`) hands an executor every task that is ready at
+once and waits for outcomes; the executor decides where each task runs.
+
+Examples
+--------
+>>> executor = get_executor("local")
+>>> executor.label
+'local'
+>>> executor.close()
+>>> get_executor("spark")
+Traceback (most recent call last):
+...
+loopwright.errors.InvalidInput: unknown executor 'spark': use 'local', 'ray' or a Ray address such as 'ray://host:10001'
+"""
+
+from __future__ import annotations
+
+from loopwright.errors import InvalidInput
+from loopwright.pipelines.executors.base import Executor
+from loopwright.pipelines.executors.local import LocalExecutor
+
+
+def get_executor(spec: str, address: str | None = None) -> Executor:
+    """``local``; ``ray`` (start or join a local Ray); ``ray://host:port`` or ``address=`` (join a cluster)."""
+    if not isinstance(spec, str):
+        raise InvalidInput(f"executor must be a string, got {type(spec).__name__}")
+    if spec == "local" and address is None:
+        return LocalExecutor()
+    if spec == "ray" or spec.startswith("ray://") or (spec == "local" and address is not None):
+        from loopwright.pipelines.executors.ray import RayExecutor
+
+        target = address if address is not None else (spec if spec.startswith("ray://") else None)
+        return RayExecutor(target)
+    raise InvalidInput(
+        f"unknown executor {spec!r}: use 'local', 'ray' or a Ray address such as 'ray://host:10001'"
+    )
+
+
+__all__ = ["Executor", "LocalExecutor", "get_executor"]

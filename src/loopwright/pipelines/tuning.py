@@ -1,0 +1,271 @@
+"""Hyperparameter search over a pipeline's parameters: ``lw.tune(churn, space=..., metric="auc")``.
+
+Why Optuna's samplers and not Ray Tune: a trial here *is* a pipeline run, so it must go through
+our coordinator to get the content-addressed cache (with ``space={"C": …}`` the ``load`` and
+``split`` steps run once and every later trial reuses them), our tracking (each trial a child
+run) and our executors (``executor="ray"`` already spreads the steps over the cluster). Optuna's
+ask-and-tell interface lets us own that loop and only ask "which parameters next?"; its TPE
+sampler is strong for small budgets (tens of trials) and needs no service. Ray Tune would own the
+loop itself, run each trial as an opaque function in an actor and keep its own experiment state
+next to ours.
+
+Examples
+--------
+>>> loguniform(1e-3, 10)
+LogUniform(low=0.001, high=10)
+>>> choice(["l1", "l2"])
+Choice(options=('l1', 'l2'))
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from loopwright.errors import InvalidInput
+from loopwright.pipelines.pipeline import Pipeline
+from loopwright.pipelines.results import PipelineFailed
+from loopwright.pipelines.runner import run_pipeline
+from loopwright.store.entities import Run
+from loopwright.tracking import fluent
+from loopwright.tracking.client import get_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple[Any, ...]
+
+
+Distribution = Uniform | LogUniform | IntRange | Choice
+
+
+def uniform(low: float, high: float) -> Uniform:
+    """A float drawn uniformly from ``[low, high]``."""
+    _check_range(low, high)
+    return Uniform(low, high)
+
+
+def loguniform(low: float, high: float) -> LogUniform:
+    """A float whose logarithm is uniform on ``[log low, log high]`` (``low > 0``): C, learning rates."""
+    _check_range(low, high)
+    if low <= 0:
+        raise InvalidInput(f"loguniform needs low > 0, got {low}")
+    return LogUniform(low, high)
+
+
+def randint(low: int, high: int, log: bool = False) -> IntRange:
+    """An integer in ``[low, high]`` (both included)."""
+    _check_range(low, high)
+    return IntRange(int(low), int(high), log)
+
+
+def choice(options: Sequence[Any]) -> Choice:
+    """One of ``options`` (str, int, float, bool or None)."""
+    if not options:
+        raise InvalidInput("choice needs at least one option")
+    return Choice(tuple(options))
+
+
+def _check_range(low: float, high: float) -> None:
+    if not (isinstance(low, (int, float)) and isinstance(high, (int, float))) or not low < high:
+        raise InvalidInput(f"a range needs numbers low < high, got {low!r}, {high!r}")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated point: its parameters, the metric value (``None`` if it failed) and its run."""
+
+    number: int
+    params: dict[str, Any]
+    value: float | None
+    run_id: str
+    status: str
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` found: ``best_params``, ``best_value``, ``best_run_id`` and every trial."""
+
+    run_id: str
+    metric: str
+    mode: str
+    best_params: dict[str, Any]
+    best_value: float
+    best_run_id: str
+    trials: list[Trial] = field(default_factory=list)
+
+    @property
+    def best_run(self) -> Run:
+        """The best trial's pipeline run as a tracking :class:`Run`."""
+        return get_client().get_run(self.best_run_id)
+
+
+def tune(
+    pipeline: Pipeline,
+    space: Mapping[str, Distribution],
+    metric: str,
+    mode: Literal["max", "min"] = "max",
+    trials: int = 20,
+    executor: str = "local",
+    params: Mapping[str, Any] | None = None,
+    parallel: int = 1,
+    seed: int | None = 0,
+    experiment: str | None = None,
+    address: str | None = None,
+) -> TuneResult:
+    """Search ``space`` for the pipeline parameters that optimise ``metric``.
+
+    Each trial runs the pipeline (cached steps reused) as a child run of one ``tune`` run; the
+    trial's value is ``metric`` as the pipeline's steps logged it (``lw.log_metric`` in any step
+    rolls up to the pipeline run). Trials are proposed by Optuna's TPE sampler.
+
+    Parameters
+    ----------
+    pipeline:
+        A :func:`~loopwright.pipeline`.
+    space:
+        Parameter name → :func:`loguniform`, :func:`uniform`, :func:`randint` or :func:`choice`.
+    metric, mode:
+        What to optimise and in which direction.
+    trials:
+        How many pipeline runs.
+    executor, address:
+        Where each trial's steps run (see :meth:`Pipeline.run`).
+    params:
+        Fixed pipeline parameters for every trial.
+    parallel:
+        Trials in flight at once (threads in this process; worthwhile with ``executor="ray"``).
+    seed:
+        Sampler seed, for a reproducible search; ``None`` for a random one.
+
+    Returns
+    -------
+    TuneResult
+
+    Examples
+    --------
+    ``lw.tune(churn, space={"C": lw.loguniform(1e-3, 10)}, metric="auc", mode="max", trials=20)``
+    """
+    import optuna
+
+    if not isinstance(pipeline, Pipeline):
+        raise InvalidInput(f"tune needs a @pipeline, got {pipeline!r}")
+    if mode not in ("max", "min"):
+        raise InvalidInput(f"mode must be 'max' or 'min', got {mode!r}")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise InvalidInput(f"trials must be a positive integer, got {trials!r}")
+    if not space:
+        raise InvalidInput("tune needs a non-empty space")
+    unknown = [k for k in (*space, *(params or {})) if k not in pipeline.parameters]
+    if unknown:
+        raise InvalidInput(
+            f"pipeline {pipeline.name!r} has no parameters {unknown}; it has {pipeline.parameters}"
+        )
+    distributions = {name: _optuna(name, dist) for name, dist in space.items()}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize" if mode == "max" else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+    )
+    client = get_client()
+    experiment_name = experiment or fluent._experiment_name or pipeline.name
+    parent_id = fluent.active_run().id if fluent.active_run() is not None else None  # type: ignore[union-attr]
+    parent = client.create_run(
+        experiment_name,
+        name=f"tune-{pipeline.name}",
+        tags={
+            "loopwright.tune": pipeline.name,
+            "loopwright.tune.metric": metric,
+            "loopwright.tune.mode": mode,
+        },
+        parent_id=parent_id,
+    )
+    client.log_params(parent.id, {"trials": trials, "space": repr(dict(space))})
+    done: list[Trial] = []
+
+    def run_trial(trial: Any) -> Trial:
+        values = dict(trial.params)
+        try:
+            result = run_pipeline(
+                pipeline,
+                {**(params or {}), **values},
+                executor=executor,
+                address=address,
+                experiment=experiment_name,
+                parent_id=parent.id,
+            )
+        except PipelineFailed as exc:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return Trial(trial.number, values, None, exc.run_id, "failed")
+        value = client.get_run(result.run_id).metrics.get(metric)
+        if value is None or math.isnan(value):
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise InvalidInput(
+                f"trial run {result.run_id} logged no metric {metric!r}: call lw.log_metric({metric!r}, …) in a step"
+            )
+        study.tell(trial, value)
+        return Trial(trial.number, values, float(value), result.run_id, "finished")
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            remaining = trials
+            while remaining:
+                batch = [study.ask(distributions) for _ in range(min(parallel, remaining))]
+                remaining -= len(batch)
+                done.extend(pool.map(run_trial, batch))
+        scored = [t for t in done if t.value is not None]
+        if not scored:
+            raise InvalidInput(f"every trial of pipeline {pipeline.name!r} failed; see run {parent.id}")
+        best = (max if mode == "max" else min)(scored, key=lambda t: t.value)  # type: ignore[arg-type,return-value]
+        client.log_metric(parent.id, f"best_{metric}", best.value)
+        client.log_params(parent.id, {f"best.{k}": v for k, v in best.params.items()})
+        client.set_tag(parent.id, "loopwright.tune.best_run", best.run_id)
+    except BaseException as exc:
+        client.end_run(parent.id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    client.end_run(parent.id)
+    return TuneResult(parent.id, metric, mode, best.params, float(best.value), best.run_id, done)  # type: ignore[arg-type]
+
+
+def _optuna(name: str, dist: Distribution) -> Any:
+    import optuna.distributions as d
+
+    if isinstance(dist, LogUniform):
+        return d.FloatDistribution(dist.low, dist.high, log=True)
+    if isinstance(dist, Uniform):
+        return d.FloatDistribution(dist.low, dist.high)
+    if isinstance(dist, IntRange):
+        return d.IntDistribution(dist.low, dist.high, log=dist.log)
+    if isinstance(dist, Choice):
+        return d.CategoricalDistribution(dist.options)
+    raise InvalidInput(
+        f"space[{name!r}] must be lw.loguniform/uniform/randint/choice, got {type(dist).__name__}"
+    )
+
+
+__all__ = ["TuneResult", "choice", "loguniform", "randint", "tune", "uniform"]
