@@ -34,8 +34,10 @@ def test_same_outputs_on_ray_and_local(sqlite_env: Path, digits_csv: Path) -> No
     on_ray = flows.churn.run(path=str(digits_csv), C=0.5, executor="ray")
     assert on_ray.run.executor == "ray" and on_ray.executed == ["load", "split", "train", "evaluate"]
     local = flows.churn.run(path=str(digits_csv), C=0.5, executor="local", cache=False)
-    for node in ("load", "split", "train", "evaluate"):
+    for node in ("load", "split", "evaluate"):
         assert on_ray.digests(node) == local.digests(node), node
+    # a model package's manifest names its run, so its digest is per run; the model itself is equal
+    assert on_ray["train"].coef_.tolist() == local["train"].coef_.tolist()
     # steps ran in Ray workers, inside tracking runs nested under the pipeline run
     child = lw.get_run(on_ray.steps["evaluate"].run_id)  # type: ignore[arg-type]
     assert child.parent_id == on_ray.run_id and child.metrics["auc"] == pytest.approx(

@@ -42,12 +42,20 @@ def test_churn_runs_tracked_nested_and_materialised(lw_env: Path, digits_csv: Pa
     assert all(s.status == "done" and s.attempts == 1 and not s.cache_hit for s in steps.values())
     assert all(s.start_time <= s.end_time for s in steps.values())  # type: ignore[operator]
     assert steps["load"].inputs[0].kind == "file" and steps["load"].inputs[0].path == str(digits_csv)
-    assert steps["train"].outputs[0].materializer == "sklearn"
+    # a returned model is a model package in the step's run: loadable and registrable
+    assert steps["train"].outputs[0].materializer == "model"
+    assert result.model_uri("train") == f"runs:/{steps['train'].run_id}/outputs/train"
+    packaged = lw.load_model(result.model_uri("train"))
+    assert packaged.flavor == "sklearn" and packaged.native.C == 0.5
     assert steps["split"].outputs[0].num_rows == 120
     # outputs are artifacts of the step runs, so gc keeps their blobs
     client = lw.get_client()
     paths = [a.path for a in client.list_artifacts(steps["train"].run_id)]  # type: ignore[arg-type]
-    assert paths == ["outputs/train.skops"]
+    assert "outputs/train/manifest.json" in paths
+    assert [a.path for a in client.list_artifacts(steps["split"].run_id)] == [  # type: ignore[arg-type]
+        "outputs/split.0.parquet",
+        "outputs/split.1.parquet",
+    ]
     datasets = client.get_dataset_inputs(steps["train"].run_id)  # type: ignore[arg-type]
     assert [d.context for d in datasets] == ["input"] and datasets[0].num_rows == 120
     lw.gc(grace_seconds=0)

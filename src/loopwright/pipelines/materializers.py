@@ -1,9 +1,9 @@
 """Materialisers: how a step's output becomes bytes in the blob store and back, chosen by type.
 
 Built in: pandas DataFrame/Series and polars DataFrame → Parquet, numpy arrays → ``.npy`` (no
-pickle), scikit-learn estimators → skops (only scikit-learn/numpy/scipy types are trusted on
-load), and JSON-able values (None, bool, int, float, str, lists, tuples, str-keyed dicts) → JSON.
-Anything else is an error that names the type and shows how to register your own.
+pickle), and JSON-able values (None, bool, int, float, str, lists, tuples, str-keyed dicts) → JSON.
+Models are not bytes but model packages (see :mod:`loopwright.pipelines.values`). Anything else
+is an error that names the type and shows how to register your own.
 
 Every built-in writes the same bytes for the same value, so equal outputs have equal digests
 and downstream steps stay cached.
@@ -32,16 +32,12 @@ import json
 import math
 import tempfile
 import threading
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loopwright.errors import InvalidInput, PermissionDenied
-
-# modules whose types a skops file may contain and still load without the user's say-so
-_TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+from loopwright.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -277,78 +273,11 @@ def _numpy_loads(data: bytes) -> Any:
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
-# -- scikit-learn via skops ------------------------------------------------------------------------
-def _is_sklearn(value: Any) -> bool:
-    if not type(value).__module__.startswith("sklearn"):
-        return False
-    from sklearn.base import BaseEstimator
-
-    return isinstance(value, BaseEstimator)
-
-
-def _sklearn_dumps(value: Any) -> bytes:
-    import skops.io
-
-    return _canonical_skops(skops.io.dumps(value))
-
-
-def _sklearn_loads(data: bytes) -> Any:
-    import skops.io
-
-    untrusted = skops.io.get_untrusted_types(data=data)
-    refused = [t for t in untrusted if not t.startswith(_TRUSTED_MODULES)]
-    if refused:
-        raise PermissionDenied(
-            f"refusing to load a skops model that contains types outside scikit-learn/numpy/scipy: {refused}"
-        )
-    return skops.io.loads(data, trusted=untrusted)
-
-
-def _canonical_skops(data: bytes) -> bytes:
-    """The same model as the same bytes: skops names arrays and memo entries by ``id()`` and stamps
-    zip entries with the time, so renumber ids in schema order and pin the timestamps."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    schema = json.loads(source.read("schema.json"))
-    numbering: dict[int, int] = {}
-
-    def renumber(node: Any) -> Any:
-        if isinstance(node, dict):
-            out: dict[str, Any] = {}
-            for key, item in node.items():
-                if key == "__id__" and isinstance(item, int):
-                    out[key] = numbering.setdefault(item, len(numbering))
-                elif key == "file" and isinstance(item, str) and item.endswith(".npy"):
-                    old = int(item[: -len(".npy")])
-                    out[key] = f"{numbering.setdefault(old, len(numbering))}.npy"
-                else:
-                    out[key] = renumber(item)
-            return out
-        if isinstance(node, list):
-            return [renumber(item) for item in node]
-        return node
-
-    schema = renumber(schema)
-    entries = {"schema.json": json.dumps(schema, sort_keys=True, indent=1).encode()}
-    for name in source.namelist():
-        if name.endswith(".npy"):
-            entries[f"{numbering[int(name[: -len('.npy')])]}.npy"] = source.read(name)
-        elif name != "schema.json":
-            entries[name] = source.read(name)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(info, entries[name])
-    return out.getvalue()
-
-
 _BUILTINS: tuple[Materializer, ...] = (
     Materializer("pandas", "parquet", _is_pandas, _pandas_dumps, _pandas_loads),
     Materializer("pandas.series", "parquet", _is_series, _series_dumps, _series_loads),
     Materializer("polars", "parquet", _is_polars, _polars_dumps, _polars_loads),
     Materializer("numpy", "npy", _is_numpy, _numpy_dumps, _numpy_loads),
-    Materializer("sklearn", "skops", _is_sklearn, _sklearn_dumps, _sklearn_loads),
     _JSON,
 )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from loopwright.errors import Conflict, LoopwrightError
-from loopwright.pipelines.materializers import get_materializer
+from loopwright.errors import Conflict, InvalidInput, LoopwrightError
 from loopwright.pipelines.tasks import Spec, decode
+from loopwright.pipelines.values import MODEL, load_value
 from loopwright.store.entities import PipelineRun, StepRun
 from loopwright.tracking.client import Client, get_client
 
@@ -78,9 +78,17 @@ class PipelineResult:
             return None
         return decode(self._output_spec, self._load)
 
+    def model_uri(self, node: str) -> str:
+        """``runs:/STEP_RUN/outputs/<node>``: the model package a step returned, for ``lw.register_model``."""
+        step_run = self.run.step(node)
+        packages = [o for o in step_run.outputs if o.materializer == MODEL]
+        if not packages or step_run.run_id is None:
+            raise InvalidInput(f"step {node!r} did not return a model (its outputs: {step_run.outputs})")
+        return f"runs:/{step_run.run_id}/{packages[0].path}"
+
     def _load(self, digest: str, materializer: str) -> Any:
         client = self._client or get_client()
-        return get_materializer(materializer).loads(client.blobs.get_bytes(digest))
+        return load_value(digest, materializer, client.blobs)
 
 
 class PipelineFailed(LoopwrightError):

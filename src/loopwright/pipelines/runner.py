@@ -22,6 +22,7 @@ from loopwright.pipelines.graph import Graph, Node, Output, iter_outputs
 from loopwright.pipelines.materializers import is_jsonable, materializer_for, registered_materializers
 from loopwright.pipelines.results import PipelineFailed, PipelineResult
 from loopwright.pipelines.tasks import Spec, StepOutcome, StepTask
+from loopwright.pipelines.values import MODEL, is_model, log_value_model
 from loopwright.store.entities import ArtifactRef, CacheHit, DatasetInput, StepIO, StepRun
 from loopwright.tracking import fluent
 from loopwright.tracking.client import Client, get_client
@@ -192,6 +193,9 @@ class _Coordinator:
             return {"$dict": {k: self._encode(v, f"{where}.{k}") for k, v in value.items()}}
         if is_jsonable(value):
             return {"$value": value}
+        if is_model(value):
+            digest = log_value_model(value, self.run_id, f"inputs/{where}")
+            return {"$blob": {"digest": digest, "materializer": MODEL}}
         materializer = materializer_for(value)
         digest, size = self.client.blobs.put_bytes(materializer.dumps(value))
         self._input_refs.append(ArtifactRef(f"inputs/{where}.{materializer.ext}", digest, size))

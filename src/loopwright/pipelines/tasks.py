@@ -29,12 +29,8 @@ from typing import Any, TextIO
 import cloudpickle
 
 from loopwright.errors import InvalidInput
-from loopwright.pipelines.materializers import (
-    Materializer,
-    adopt_materializers,
-    get_materializer,
-    materializer_for,
-)
+from loopwright.pipelines.materializers import Materializer, adopt_materializers, materializer_for
+from loopwright.pipelines.values import MODEL, is_model, load_value, log_value_model
 from loopwright.store.entities import DatasetInput, StepIO, now_ms
 from loopwright.tracking import fluent
 from loopwright.tracking.datasets import fingerprint
@@ -114,7 +110,7 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
     start = now_ms()
 
     def load(digest: str, materializer: str) -> Any:
-        return get_materializer(materializer).loads(client.blobs.get_bytes(digest))
+        return load_value(digest, materializer, client.blobs)
 
     tags = {"loopwright.step": task.step.name}
     if task.step_run_id:
@@ -126,7 +122,7 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
     )
     try:
         with _captured(logs):
-            error, attempts, outputs, datasets = _attempts(task, load, client.blobs, logs)
+            error, attempts, outputs, datasets = _attempts(task, load, client.blobs, logs, active.id)
     finally:
         fluent.end_run("failed" if error else "finished", error=error, run_id=active.id)
     tail = logs.getvalue()[-LOGS_TAIL:] or None
@@ -147,7 +143,7 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
 
 
 def _attempts(
-    task: StepTask, load: Callable[[str, str], Any], blobs: Any, logs: io.StringIO
+    task: StepTask, load: Callable[[str, str], Any], blobs: Any, logs: io.StringIO, run_id: str
 ) -> tuple[str | None, int, list[StepIO], list[DatasetInput]]:
     """Decode the inputs, call the step up to ``retries + 1`` times, materialise the value."""
     options = task.step.options
@@ -168,7 +164,7 @@ def _attempts(
             traceback.print_exc(file=logs)
             continue
         try:
-            outputs, datasets = _materialise(task, value, blobs)
+            outputs, datasets = _materialise(task, value, blobs, run_id)
         except Exception as exc:  # not retried: the same value fails the same way
             traceback.print_exc(file=logs)
             return _summary(exc), attempt + 1, [], []
@@ -176,7 +172,9 @@ def _attempts(
     return error, options.retries + 1, [], []
 
 
-def _materialise(task: StepTask, value: Any, blobs: Any) -> tuple[list[StepIO], list[DatasetInput]]:
+def _materialise(
+    task: StepTask, value: Any, blobs: Any, run_id: str
+) -> tuple[list[StepIO], list[DatasetInput]]:
     n = task.step.n_outputs
     if n > 1:
         if not isinstance(value, tuple) or len(value) != n:
@@ -189,22 +187,23 @@ def _materialise(task: StepTask, value: Any, blobs: Any) -> tuple[list[StepIO], 
     outputs: list[StepIO] = []
     datasets: list[DatasetInput] = []
     for index, part in parts:
+        name = "output" if index is None else f"output_{index}"
+        stem = f"outputs/{task.node}" if index is None else f"outputs/{task.node}.{index}"
+        kind = type(part)
+        type_name = f"{kind.__module__}.{kind.__qualname__}"
+        if is_model(part):
+            digest = log_value_model(part, run_id, stem)
+            outputs.append(StepIO("out", name, "artifact", digest, None, MODEL, type_name, stem))
+            continue
         try:
             materializer = materializer_for(part)
         except InvalidInput as exc:
             where = "" if index is None else f" (output {index})"
             raise InvalidInput(f"step {task.node!r}{where}: {exc}") from None
         digest, size = blobs.put_bytes(materializer.dumps(part))
-        name = "output" if index is None else f"output_{index}"
-        path = (
-            f"outputs/{task.node}.{materializer.ext}"
-            if index is None
-            else f"outputs/{task.node}.{index}.{materializer.ext}"
-        )
-        dataset = _dataset(part, f"{task.node}.{name}" if index is not None else task.node)
+        dataset = _dataset(part, task.node if index is None else f"{task.node}.{name}")
         if dataset is not None:
             datasets.append(dataset)
-        kind = type(part)
         outputs.append(
             StepIO(
                 direction="out",
@@ -213,8 +212,8 @@ def _materialise(task: StepTask, value: Any, blobs: Any) -> tuple[list[StepIO], 
                 digest=digest,
                 size=size,
                 materializer=materializer.name,
-                type_name=f"{kind.__module__}.{kind.__qualname__}",
-                path=path,
+                type_name=type_name,
+                path=f"{stem}.{materializer.ext}",
                 dataset_digest=dataset.digest if dataset else None,
                 num_rows=dataset.num_rows if dataset else None,
             )

@@ -243,6 +243,7 @@ class PipelinesSql(SqlBase):
             )
             copies: list[tuple[str, str]] = []
             edges: list[tuple[str, str, str, str, str]] = []
+            packages: list[tuple[str, str, str]] = []
             for hit in hits:
                 ctx = contexts.get(hit.step_run_id)
                 if ctx is None:
@@ -282,6 +283,11 @@ class PipelinesSql(SqlBase):
                 edges += _step_edges(ctx.pipeline_run_id, run_id, [(i.kind, i.digest) for i in hit.inputs])
                 if hit.source.run_id is not None:
                     copies.append((hit.source.run_id, run_id))
+                    packages += [
+                        (hit.source.run_id, run_id, o.path)
+                        for o in hit.source.outputs
+                        if o.materializer == "model" and o.path
+                    ]
                     edges.append(("run", hit.source.run_id, "run", run_id, "reused_by"))
             conn.execute(runs.insert(), run_rows)
             conn.execute(run_tags.insert(), tag_rows)
@@ -296,6 +302,7 @@ class PipelinesSql(SqlBase):
                 if rows:
                     conn.execute(table.insert(), rows)
             self._copy_latest(conn, copies)
+            self._copy_packages(conn, packages, now)
             self._add_edges(conn, edges, now)
 
     def _add_edges(
@@ -308,6 +315,33 @@ class PipelinesSql(SqlBase):
                 for a, b, c, d, r in dict.fromkeys(edges)
             ]
             conn.execute(self._insert(lineage_edges).on_conflict_do_nothing(), rows)
+
+    def _copy_packages(self, conn: Connection, packages: Sequence[tuple[str, str, str]], when: int) -> None:
+        """A cache hit's run gets the artifact rows of the model packages it reuses (same blobs), so
+        ``runs:/<its run>/outputs/<node>`` loads and registers like the original."""
+        for source, target, prefix in packages:
+            rows = conn.execute(
+                sa.select(artifacts.c.path, artifacts.c.digest, artifacts.c.size).where(
+                    artifacts.c.owner_type == "run",
+                    artifacts.c.owner_id == source,
+                    artifacts.c.path.startswith(prefix + "/", autoescape=True),
+                )
+            ).all()
+            if rows:
+                conn.execute(
+                    artifacts.insert(),
+                    [
+                        {
+                            "owner_type": "run",
+                            "owner_id": target,
+                            "path": p,
+                            "digest": d,
+                            "size": z,
+                            "created_ms": when,
+                        }
+                        for p, d, z in rows
+                    ],
+                )
 
     def _copy_latest(self, conn: Connection, copies: Sequence[tuple[str, str]]) -> None:
         """Each ``(source run, target run)``: the source's latest metrics become the target's."""
@@ -565,6 +599,7 @@ def _io_rows(step_run_id: str, items: Sequence[StepIO]) -> list[dict[str, Any]]:
 
 
 def _artifact_rows(run_id: str, outputs: Sequence[StepIO], when: int) -> list[dict[str, Any]]:
+    # a model package's files are recorded by log_model itself (path is the package prefix)
     return [
         {
             "owner_type": "run",
@@ -575,7 +610,7 @@ def _artifact_rows(run_id: str, outputs: Sequence[StepIO], when: int) -> list[di
             "created_ms": when,
         }
         for o in outputs
-        if o.kind == "artifact" and o.path
+        if o.kind == "artifact" and o.path and o.materializer != "model"
     ]
 
 
