@@ -157,16 +157,20 @@ def run(
     nodes = list(placeholder_nodes(pipeline, params))
     board = _Board(nodes)
     live_console = Console(file=sys.stdout)
-    with Live(board, console=live_console, refresh_per_second=8, transient=False):
-        result = pipeline.run(
-            executor=executor,
-            address=address,
-            cache=not no_cache,
-            resume=resume,
-            experiment=experiment,
-            progress=board.update,
-            **params,
-        )
+    try:
+        with Live(board, console=live_console, refresh_per_second=8, transient=False):
+            result = pipeline.run(
+                executor=executor,
+                address=address,
+                cache=not no_cache,
+                resume=resume,
+                experiment=experiment,
+                progress=board.update,
+                **params,
+            )
+    finally:
+        if not live_console.is_terminal:
+            live_console.line()  # off a terminal, the final table ends without a newline
     _summary(result)
 
 

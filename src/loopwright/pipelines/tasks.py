@@ -123,6 +123,9 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
     try:
         with _captured(logs):
             error, attempts, outputs, datasets = _attempts(task, load, client.blobs, logs, active.id)
+    except BaseException as exc:  # interrupted: the run must not end "finished"
+        error = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         fluent.end_run("failed" if error else "finished", error=error, run_id=active.id)
     tail = logs.getvalue()[-LOGS_TAIL:] or None

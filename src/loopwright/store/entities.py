@@ -218,13 +218,13 @@ PipelineStatus = Literal["running", "finished", "failed"]
 class StepIO:
     """One input or output of a step run.
 
-    ``kind`` is ``artifact`` (a blob written by a materialiser), ``file`` (a local file an argument
-    named, hashed for the cache key) or ``value`` (a JSON constant, digest of its canonical JSON).
+    ``kind`` is ``artifact`` (a blob written by a materialiser, or a model package's manifest when
+    ``materializer`` is ``model``) or ``file`` (a local file an argument named, hashed for the cache key).
     """
 
     direction: Literal["in", "out"]
     name: str
-    kind: Literal["artifact", "file", "value"]
+    kind: Literal["artifact", "file"]
     digest: str
     size: int | None = None
     materializer: str | None = None
