@@ -79,6 +79,9 @@ def test_failed_run_in_cli_names_the_step(sqlite_env: Path, tmp_path: Path) -> N
     assert failed.returncode == 1
     assert "step 'fragile' failed: RuntimeError: flag flag is up" in failed.stderr
     assert "skipped" in failed.stdout and "failed" in failed.stdout
+    failed_run = lw.list_pipeline_runs("breakable")[0]
+    shown = invoke("pipeline", "show", failed_run.id)
+    assert "fragile: logs (tail)" in shown and "RuntimeError: flag flag is up" in shown
     bad = cli(sqlite_env, "pipeline", "run", "pipeline_flows:churn", "-p", "C=abc", "-p", "path=x")
     assert bad.returncode == 1 and "parameter 'C' must be a float" in bad.stderr
 

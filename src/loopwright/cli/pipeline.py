@@ -17,6 +17,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -252,6 +253,11 @@ def show(run_id: str) -> None:
     if run.params:
         console.print(key_values("params", run.params))
     console.print(dag_tree(run))
+    for step_run in run.steps:
+        if step_run.status == "failed" and step_run.logs_tail:
+            console.print(
+                Panel(step_run.logs_tail.rstrip(), title=f"{step_run.node}: logs (tail)", title_align="left")
+            )
 
 
 def dag_tree(run: PipelineRun) -> Tree:
