@@ -95,7 +95,7 @@ def run_pipeline(
     graph = pipeline.build(bound)
     if not graph.nodes:
         raise InvalidInput(f"pipeline {pipeline.name!r} calls no step")
-    experiment_name = experiment or fluent._experiment_name or pipeline.name
+    experiment_name = experiment or fluent.chosen_experiment() or pipeline.name
     exp = client.get_or_create_experiment(experiment_name)
     if parent_id is None and fluent.active_run() is not None:
         parent_id = fluent.active_run().id  # type: ignore[union-attr]

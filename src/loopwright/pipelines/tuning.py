@@ -193,7 +193,7 @@ def tune(
         sampler=optuna.samplers.TPESampler(seed=seed),
     )
     client = get_client()
-    experiment_name = experiment or fluent._experiment_name or pipeline.name
+    experiment_name = experiment or fluent.chosen_experiment() or pipeline.name
     parent_id = fluent.active_run().id if fluent.active_run() is not None else None  # type: ignore[union-attr]
     parent = client.create_run(
         experiment_name,

@@ -80,6 +80,11 @@ def set_experiment(name: str) -> Experiment:
     return experiment
 
 
+def chosen_experiment() -> str | None:
+    """The experiment :func:`set_experiment` chose in this process, or ``None``."""
+    return _experiment_name
+
+
 def active_run() -> ActiveRun | None:
     """The innermost active run of this thread, or ``None``."""
     return _state.stack[-1] if _state.stack else None
