@@ -28,6 +28,7 @@ from loopwright.models import (
     load_model,
     log_model,
 )
+from loopwright.monitoring import DriftReport, Profile, WindowSummary, drift, profile
 from loopwright.pipelines import (
     PipelineFailed,
     PipelineResult,
@@ -123,6 +124,7 @@ __all__ = [
     "ColumnSpec",
     "Conflict",
     "DatasetInput",
+    "DriftReport",
     "Experiment",
     "GcReport",
     "IntegrityError",
@@ -138,6 +140,7 @@ __all__ = [
     "PermissionDenied",
     "PipelineFailed",
     "PipelineResult",
+    "Profile",
     "PythonModel",
     "RegisteredModel",
     "RegistryClient",
@@ -145,6 +148,7 @@ __all__ = [
     "Signature",
     "TensorSpec",
     "TuneResult",
+    "WindowSummary",
     "__version__",
     "active_run",
     "archive_model_version",
@@ -157,6 +161,7 @@ __all__ = [
     "delete_registered_model_tag",
     "delete_run",
     "download_artifacts",
+    "drift",
     "end_run",
     "flush",
     "gc",
@@ -191,6 +196,7 @@ __all__ = [
     "log_text",
     "loguniform",
     "pipeline",
+    "profile",
     "randint",
     "register_materializer",
     "register_model",

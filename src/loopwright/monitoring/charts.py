@@ -1,0 +1,151 @@
+"""Small inline SVG charts for the HTML reports: no JavaScript library, no CDN, a few KiB each.
+
+Examples
+--------
+>>> svg = histogram_svg([0.0, 1.0, 2.0], [0.5, 0.5], [0.2, 0.8])
+>>> svg.startswith("<svg") and svg.count("<rect") >= 4
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from html import escape
+
+REFERENCE_COLOR = "#9aa5b1"
+CURRENT_COLOR = "#d9480f"
+SERIES_COLORS = ["#1c7ed6", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285"]
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 10, 10, 26
+
+
+def _fmt(value: float) -> str:
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    magnitude = abs(value)
+    if magnitude >= 1e5 or magnitude < 1e-3:
+        return f"{value:.2e}"
+    return f"{value:.4g}"
+
+
+def _open(width: int, height: int, label: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">'
+    ]
+
+
+def _y_axis(parts: list[str], top: float, height: int, width: int, fmt: str = "{:.0%}") -> None:
+    base = height - PAD_BOTTOM
+    for frac in (0.0, 0.5, 1.0):
+        y = base - frac * (base - PAD_TOP)
+        parts.append(
+            f'<line x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{PAD_LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{escape(fmt.format(top * frac))}</text>'
+        )
+
+
+def histogram_svg(
+    edges: Sequence[float],
+    reference: Sequence[float],
+    current: Sequence[float],
+    width: int = 360,
+    height: int = 160,
+) -> str:
+    """Reference (grey) and current (orange, translucent) shares per bin on shared ``edges``."""
+    top = max([*reference, *current, 1e-12]) * 1.05
+    parts = _open(width, height, "reference vs current histogram")
+    _y_axis(parts, top, height, width)
+    inner_w = width - PAD_LEFT - PAD_RIGHT
+    base = height - PAD_BOTTOM
+    scale_y = (base - PAD_TOP) / top
+    n = len(reference)
+    bar_w = inner_w / max(n, 1)
+    for values, color, opacity in ((reference, REFERENCE_COLOR, 0.9), (current, CURRENT_COLOR, 0.55)):
+        for i, v in enumerate(values):
+            h = v * scale_y
+            parts.append(
+                f'<rect x="{PAD_LEFT + i * bar_w:.2f}" y="{base - h:.2f}" width="{max(bar_w - 0.5, 0.5):.2f}" '
+                f'height="{h:.2f}" fill="{color}" fill-opacity="{opacity}"/>'
+            )
+    parts.append(
+        f'<text x="{PAD_LEFT}" y="{height - 8}" text-anchor="start">{escape(_fmt(edges[0]))}</text>'
+        f'<text x="{width - PAD_RIGHT}" y="{height - 8}" text-anchor="end">{escape(_fmt(edges[-1]))}</text>'
+        "</svg>"
+    )
+    return "".join(parts)
+
+
+def category_svg(labels: Sequence[str], reference: Sequence[float], current: Sequence[float], width: int = 360) -> str:
+    """Horizontal paired bars: reference share (grey) above current share (orange) per category."""
+    row = 22
+    height = PAD_TOP + row * len(labels) + 8
+    left = 110
+    top = max([*reference, *current, 1e-12])
+    scale = (width - left - 50) / top
+    parts = _open(width, height, "reference vs current category shares")
+    for i, label in enumerate(labels):
+        y = PAD_TOP + i * row
+        short = label if len(label) <= 16 else label[:15] + "…"
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end"><title>{escape(label)}</title>{escape(short)}</text>')
+        for j, (value, color) in enumerate(((reference[i], REFERENCE_COLOR), (current[i], CURRENT_COLOR))):
+            parts.append(
+                f'<rect x="{left}" y="{y + 2 + j * 9}" width="{max(value * scale, 0.5):.2f}" height="8" fill="{color}"/>'
+            )
+        parts.append(f'<text x="{left + max(reference[i], current[i]) * scale + 4:.1f}" y="{y + 13}">{current[i]:.1%}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line_svg(
+    times_ms: Sequence[int],
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    dashed: Sequence[str] = (),
+    threshold: float | None = None,
+    percent: bool = False,
+    width: int = 720,
+    height: int = 200,
+) -> str:
+    """One line per series over window end times; gaps where a value is ``None``; optional threshold line."""
+    values = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
+    top = max([*values, threshold or 0.0, 1e-12]) * 1.1
+    parts = _open(width, height, "trend over time")
+    _y_axis(parts, top, height, width, "{:.0%}" if percent else "{:.3g}")
+    base = height - PAD_BOTTOM
+    inner_w = width - PAD_LEFT - PAD_RIGHT
+    t0, t1 = (min(times_ms), max(times_ms)) if times_ms else (0, 1)
+    span = max(t1 - t0, 1)
+
+    def x(t: int) -> float:
+        return PAD_LEFT + (t - t0) / span * inner_w if len(times_ms) > 1 else PAD_LEFT + inner_w / 2
+
+    def y(v: float) -> float:
+        return base - v / top * (base - PAD_TOP)
+
+    if threshold is not None:
+        parts.append(
+            f'<line x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" y1="{y(threshold):.1f}" y2="{y(threshold):.1f}" class="threshold"/>'
+        )
+    for k, (name, points) in enumerate(series.items()):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        dash = ' stroke-dasharray="5 3"' if name in dashed else ""
+        segment: list[str] = []
+        segments: list[list[str]] = [segment]
+        for t, v in zip(times_ms, points, strict=True):
+            if v is None or not math.isfinite(v):
+                segment = []
+                segments.append(segment)
+                continue
+            segment.append(f"{x(t):.1f},{y(v):.1f}")
+            parts.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"><title>{escape(name)}: {v:.4g}</title></circle>')
+        for seg in segments:
+            if len(seg) > 1:
+                parts.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{color}" stroke-width="1.8"{dash}/>')
+    if times_ms:
+        for t, anchor in ((t0, "start"), (t1, "end")):
+            label = datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+            parts.append(f'<text x="{x(t) if len(times_ms) > 1 else PAD_LEFT:.1f}" y="{height - 8}" text-anchor="{anchor}">{label}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
