@@ -44,7 +44,9 @@ def test_one_pass_and_merged_sketches_stay_within_their_proven_bound(distributio
         sequential = sequential.merge(QuantileSketch.from_values(chunk, k))
     parts = [QuantileSketch.from_values(c, k) for c in np.array_split(data, 13)]
     while len(parts) > 1:
-        parts = [parts[i].merge(parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+        parts = [
+            parts[i].merge(parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)
+        ]
     bound = (np.log2(n / k) + 1) / k  # the documented worst case after any sequence of merges
     for sketch in (one, sequential, parts[0]):
         assert sketch.n == n

@@ -13,7 +13,7 @@ import click
 import typer
 
 from loopwright import __version__
-from loopwright.cli import db, experiments, models, pipeline, runs
+from loopwright.cli import db, experiments, models, monitor, pipeline, runs
 from loopwright.cli.render import console, err_console
 from loopwright.errors import LoopwrightError
 
@@ -28,6 +28,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(monitor.app, name="monitor")
 
 
 def _version(value: bool) -> None:

@@ -77,7 +77,9 @@ def histogram_svg(
     return "".join(parts)
 
 
-def category_svg(labels: Sequence[str], reference: Sequence[float], current: Sequence[float], width: int = 360) -> str:
+def category_svg(
+    labels: Sequence[str], reference: Sequence[float], current: Sequence[float], width: int = 360
+) -> str:
     """Horizontal paired bars: reference share (grey) above current share (orange) per category."""
     row = 22
     height = PAD_TOP + row * len(labels) + 8
@@ -88,12 +90,16 @@ def category_svg(labels: Sequence[str], reference: Sequence[float], current: Seq
     for i, label in enumerate(labels):
         y = PAD_TOP + i * row
         short = label if len(label) <= 16 else label[:15] + "…"
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end"><title>{escape(label)}</title>{escape(short)}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end"><title>{escape(label)}</title>{escape(short)}</text>'
+        )
         for j, (value, color) in enumerate(((reference[i], REFERENCE_COLOR), (current[i], CURRENT_COLOR))):
             parts.append(
                 f'<rect x="{left}" y="{y + 2 + j * 9}" width="{max(value * scale, 0.5):.2f}" height="8" fill="{color}"/>'
             )
-        parts.append(f'<text x="{left + max(reference[i], current[i]) * scale + 4:.1f}" y="{y + 13}">{current[i]:.1%}</text>')
+        parts.append(
+            f'<text x="{left + max(reference[i], current[i]) * scale + 4:.1f}" y="{y + 13}">{current[i]:.1%}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -139,13 +145,19 @@ def line_svg(
                 segments.append(segment)
                 continue
             segment.append(f"{x(t):.1f},{y(v):.1f}")
-            parts.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"><title>{escape(name)}: {v:.4g}</title></circle>')
+            parts.append(
+                f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"><title>{escape(name)}: {v:.4g}</title></circle>'
+            )
         for seg in segments:
             if len(seg) > 1:
-                parts.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{color}" stroke-width="1.8"{dash}/>')
+                parts.append(
+                    f'<polyline points="{" ".join(seg)}" fill="none" stroke="{color}" stroke-width="1.8"{dash}/>'
+                )
     if times_ms:
         for t, anchor in ((t0, "start"), (t1, "end")):
             label = datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-            parts.append(f'<text x="{x(t) if len(times_ms) > 1 else PAD_LEFT:.1f}" y="{height - 8}" text-anchor="{anchor}">{label}</text>')
+            parts.append(
+                f'<text x="{x(t) if len(times_ms) > 1 else PAD_LEFT:.1f}" y="{height - 8}" text-anchor="{anchor}">{label}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)

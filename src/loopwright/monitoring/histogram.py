@@ -73,7 +73,9 @@ class Histogram:
     @property
     def edges(self) -> npt.NDArray[np.float64]:
         """Bin boundaries (``len(counts) + 1`` of them)."""
-        return np.ldexp(np.arange(self.offset, self.offset + len(self.counts) + 1, dtype=np.float64), self.exponent)
+        return np.ldexp(
+            np.arange(self.offset, self.offset + len(self.counts) + 1, dtype=np.float64), self.exponent
+        )
 
     def coarsen(self, exponent: int) -> Histogram:
         """The same counts on the coarser grid ``exponent`` (>= this one's)."""

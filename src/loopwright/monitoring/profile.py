@@ -2,7 +2,7 @@
 
 A :class:`Profile` holds, per numeric feature, the count, missing count, min, max, mean and sum of
 squared deviations (merged with Chan's formula), a :class:`~loopwright.monitoring.sketch.QuantileSketch`
-(CDF and quantiles for Kolmogorov–Smirnov, Wasserstein, PSI and Jensen–Shannon) and an aligned
+(CDF and quantiles for Kolmogorov-Smirnov, Wasserstein, PSI and Jensen-Shannon) and an aligned
 :class:`~loopwright.monitoring.histogram.Histogram` (charts); per categorical feature the top-K
 category counts, an "other" count and the missing count. A prediction column is profiled like a
 feature and remembered as the prediction.
@@ -177,9 +177,10 @@ class CategoricalProfile:
         """Count categories through integer codes (no per-row Python, no object-dtype copies)."""
         if isinstance(series.dtype, pd.CategoricalDtype):
             codes = series.cat.codes.to_numpy()
-            labels: Sequence[Any] = series.cat.categories
+            labels = pd.Index(series.cat.categories)
         else:
-            codes, labels = pd.factorize(series, use_na_sentinel=True)
+            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+            labels = pd.Index(uniques)
         tally = np.bincount(codes.astype(np.int64) + 1, minlength=len(labels) + 1)
         counts: dict[str, int] = {}
         for label, n in zip(labels, tally[1:].tolist(), strict=True):
@@ -209,14 +210,18 @@ class CategoricalProfile:
         counts = dict(self.counts)
         for key, n in other.counts.items():
             counts[key] = counts.get(key, 0) + n
-        return CategoricalProfile._top(counts, self.other + other.other, self.missing + other.missing, max_categories)
+        return CategoricalProfile._top(
+            counts, self.other + other.other, self.missing + other.missing, max_categories
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "counts": self.counts, "other": self.other, "missing": self.missing}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CategoricalProfile:
-        return cls({str(k): int(v) for k, v in data["counts"].items()}, int(data["other"]), int(data["missing"]))
+        return cls(
+            {str(k): int(v) for k, v in data["counts"].items()}, int(data["other"]), int(data["missing"])
+        )
 
 
 FeatureProfile = NumericProfile | CategoricalProfile
@@ -305,7 +310,9 @@ class Profile:
     def merge(self, other: Profile) -> Profile:
         """A profile of both inputs' rows; both must have the same columns, kinds and settings."""
         if self.settings != other.settings:
-            raise InvalidInput(f"cannot merge profiles built with different settings: {self.settings} vs {other.settings}")
+            raise InvalidInput(
+                f"cannot merge profiles built with different settings: {self.settings} vs {other.settings}"
+            )
         if set(self.features) != set(other.features):
             differ = sorted(set(self.features) ^ set(other.features))
             raise InvalidInput(f"cannot merge profiles with different columns: {', '.join(differ)}")
@@ -317,7 +324,9 @@ class Profile:
             elif isinstance(mine, CategoricalProfile) and isinstance(theirs, CategoricalProfile):
                 merged[name] = mine.merge(theirs, self.settings.max_categories)
             else:
-                raise InvalidInput(f"cannot merge feature {name!r}: {mine.kind} in one profile, {theirs.kind} in the other")
+                raise InvalidInput(
+                    f"cannot merge feature {name!r}: {mine.kind} in one profile, {theirs.kind} in the other"
+                )
         return Profile(self.n_rows + other.n_rows, merged, self.prediction or other.prediction, self.settings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -356,7 +365,12 @@ class Profile:
         """One row per feature: kind, count, missing rate, mean, std, min, median, max, top category."""
         rows = []
         for name, f in self.features.items():
-            row: dict[str, Any] = {"feature": name, "kind": f.kind, "count": f.count, "missing_rate": f.missing_rate}
+            row: dict[str, Any] = {
+                "feature": name,
+                "kind": f.kind,
+                "count": f.count,
+                "missing_rate": f.missing_rate,
+            }
             if isinstance(f, NumericProfile):
                 median = float(f.sketch.quantile(0.5)) if f.count else math.nan
                 row.update(mean=f.mean, std=f.std, min=f.min, median=median, max=f.max)
@@ -385,7 +399,10 @@ def feature_kind(series: pd.Series, categorical: Sequence[str] | None) -> str | 
 
 
 def profile_chunks(
-    chunks: Iterable[pd.DataFrame], categorical: Sequence[str] | None = None, prediction: str | None = None, **options: Any
+    chunks: Iterable[pd.DataFrame],
+    categorical: Sequence[str] | None = None,
+    prediction: str | None = None,
+    **options: Any,
 ) -> Profile:
     """Profile an iterable of DataFrames (e.g. Parquet row groups) by merging per-chunk profiles."""
     result: Profile | None = None

@@ -27,7 +27,9 @@ import pandas as pd
 from loopwright.errors import InvalidInput
 from loopwright.monitoring.profile import Profile, profile_chunks
 
-MODEL_URI = re.compile(r"models:/(?P<name>[A-Za-z0-9_.\-]{1,128})(?:/(?P<version>[0-9]+)|@(?P<alias>[A-Za-z0-9_.\-]{1,128}))")
+MODEL_URI = re.compile(
+    r"models:/(?P<name>[A-Za-z0-9_.\-]{1,128})(?:/(?P<version>[0-9]+)|@(?P<alias>[A-Za-z0-9_.\-]{1,128}))"
+)
 OWNER_TYPE = "model_version"
 PROFILE_PATH = "profile.json"
 
@@ -80,7 +82,9 @@ def profile(
     elif isinstance(data, Iterable) and not isinstance(data, str | bytes):
         result = profile_chunks(data, categorical, prediction, **options)
     else:
-        raise InvalidInput(f"data must be a DataFrame or an iterable of DataFrames, got {type(data).__name__}")
+        raise InvalidInput(
+            f"data must be a DataFrame or an iterable of DataFrames, got {type(data).__name__}"
+        )
     if model is not None:
         save_profile(result, model)
     return result

@@ -35,7 +35,14 @@ import numpy as np
 
 from loopwright._version import __version__
 from loopwright.errors import InvalidInput
-from loopwright.monitoring.charts import CURRENT_COLOR, REFERENCE_COLOR, SERIES_COLORS, category_svg, histogram_svg, line_svg
+from loopwright.monitoring.charts import (
+    CURRENT_COLOR,
+    REFERENCE_COLOR,
+    SERIES_COLORS,
+    category_svg,
+    histogram_svg,
+    line_svg,
+)
 from loopwright.monitoring.histogram import Histogram
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile
 from loopwright.monitoring.window import WindowSummary
@@ -74,7 +81,9 @@ def render_report(
         body += [_verdict(drift), _table(drift), _charts(drift)]
     if windows:
         body += _timeline(sorted(windows, key=lambda w: w.end_ms))
-    template = Template((resources.files("loopwright.monitoring") / "templates" / "report.html").read_text("utf-8"))
+    template = Template(
+        (resources.files("loopwright.monitoring") / "templates" / "report.html").read_text("utf-8")
+    )
     return template.substitute(
         title=escape(title),
         version=escape(__version__),
@@ -84,7 +93,11 @@ def render_report(
 
 
 def write_report(
-    path: str | Path, drift: DriftReport | None = None, *, windows: Sequence[WindowSummary] = (), title: str = "Drift report"
+    path: str | Path,
+    drift: DriftReport | None = None,
+    *,
+    windows: Sequence[WindowSummary] = (),
+    title: str = "Drift report",
 ) -> Path:
     """Render the report and write it to ``path`` (parent folders are created); returns the path."""
     target = Path(path)
@@ -114,9 +127,9 @@ def _verdict(report: DriftReport) -> str:
         f"<div><b>{report.share_drifted:.0%}</b>share drifted (dataset threshold {report.drift_share:.0%})</div>"
         f"<div><b>{escape(pred_text)}</b>prediction</div>"
         f"</div>"
-        f'<p class="muted">A feature drifts when its Benjamini–Hochberg adjusted p-value is below '
+        f'<p class="muted">A feature drifts when its Benjamini-Hochberg adjusted p-value is below '
         f"{report.alpha:g} <em>and</em> its effect size reaches the threshold (normalised Wasserstein for "
-        f"numeric features, Jensen–Shannon distance for categorical ones).</p>"
+        f"numeric features, Jensen-Shannon distance for categorical ones).</p>"
         + (f'<ul class="messages">{messages}</ul>' if messages else "")
         + "</section>"
     )
@@ -168,10 +181,16 @@ def _charts(report: DriftReport) -> str:
     for f in everything:
         ref, cur = report.reference.features.get(f.name), report.current.features.get(f.name)
         chart = _feature_chart(ref, cur)
-        verdict = {True: '<span class="yes">drifted</span>', False: '<span class="no">stable</span>'}.get(
-            f.drifted, f'<span class="na">{escape(f.status)}</span>'
+        if f.drifted is None:
+            verdict = f'<span class="na">{escape(f.status)}</span>'
+        else:
+            verdict = '<span class="yes">drifted</span>' if f.drifted else '<span class="no">stable</span>'
+
+        effect = (
+            ""
+            if f.effect_size is None
+            else f"{escape(f.effect or '')} = {f.effect_size:.3g} (threshold {f.threshold:g})"
         )
-        effect = "" if f.effect_size is None else f"{escape(f.effect or '')} = {f.effect_size:.3g} (threshold {f.threshold:g})"
         note = f"<p class='muted'>{escape(f.message)}</p>" if f.message else ""
         cards.append(
             f'<div class="card{" drifted" if f.drifted else ""}" data-drifted="{str(bool(f.drifted)).lower()}">'
@@ -188,7 +207,10 @@ def _feature_chart(ref: object, cur: object) -> str:
         return histogram_svg(a.edges.tolist(), _shares(a.counts), _shares(b.counts))
     if isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
         rt, ct = max(ref.count, 1), max(cur.count, 1)
-        keys = sorted(set(ref.counts) | set(cur.counts), key=lambda k: -(ref.counts.get(k, 0) / rt + cur.counts.get(k, 0) / ct))
+        keys = sorted(
+            set(ref.counts) | set(cur.counts),
+            key=lambda k: -(ref.counts.get(k, 0) / rt + cur.counts.get(k, 0) / ct),
+        )
         shown = keys[:MAX_CATEGORIES_SHOWN]
         r = [ref.counts.get(k, 0) / rt for k in shown]
         c = [cur.counts.get(k, 0) / ct for k in shown]
@@ -209,12 +231,18 @@ def _timeline(windows: list[WindowSummary]) -> list[str]:
     legend_items: list[str] = []
 
     def legend(names: Sequence[str]) -> str:
-        return '<div class="legend">' + "".join(
-            f'<span><i style="background:{SERIES_COLORS[k % len(SERIES_COLORS)]}"></i>{escape(n)}</span>'
-            for k, n in enumerate(names)
-        ) + "</div>"
+        return (
+            '<div class="legend">'
+            + "".join(
+                f'<span><i style="background:{SERIES_COLORS[k % len(SERIES_COLORS)]}"></i>{escape(n)}</span>'
+                for k, n in enumerate(names)
+            )
+            + "</div>"
+        )
 
-    drift_chart = line_svg(times, {"share of drifted features": [w.share_drifted for w in windows]}, percent=True)
+    drift_chart = line_svg(
+        times, {"share of drifted features": [w.share_drifted for w in windows]}, percent=True
+    )
     out = [f"<section><h2>Drift over time</h2>{legend(['share of drifted features'])}{drift_chart}"]
     features = sorted({f for w in windows for f in w.drifted_features})
     if features:
@@ -233,8 +261,13 @@ def _timeline(windows: list[WindowSummary]) -> list[str]:
         out.append(f"<section><h2>Live metrics</h2>{legend(legend_items)}{chart}</section>")
     alerts = [(w.end_ms, a) for w in windows for a in w.alerts]
     rows = "".join(
-        f"<tr><td>{datetime.fromtimestamp(t / 1000, UTC):%Y-%m-%d %H:%M:%S}</td><td>{escape(a)}</td></tr>" for t, a in alerts
+        f"<tr><td>{datetime.fromtimestamp(t / 1000, UTC):%Y-%m-%d %H:%M:%S}</td><td>{escape(a)}</td></tr>"
+        for t, a in alerts
     )
-    body = f"<table><thead><tr><th>window end (UTC)</th><th>alert</th></tr></thead><tbody>{rows}</tbody></table>" if alerts else "<p class='muted'>No alerts.</p>"
+    body = (
+        f"<table><thead><tr><th>window end (UTC)</th><th>alert</th></tr></thead><tbody>{rows}</tbody></table>"
+        if alerts
+        else "<p class='muted'>No alerts.</p>"
+    )
     out.append(f"<section><h2>Alerts</h2>{body}</section>")
     return out

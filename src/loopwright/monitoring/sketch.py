@@ -1,7 +1,7 @@
 """A mergeable quantile sketch: KLL-style compactors, vectorised with numpy.
 
-Why this sketch: drift tests need a CDF on each side (Kolmogorov–Smirnov), quantiles (Wasserstein,
-reference-quantile bins for PSI and Jensen–Shannon) and must merge, so a profile can be built in
+Why this sketch: drift tests need a CDF on each side (Kolmogorov-Smirnov), quantiles (Wasserstein,
+reference-quantile bins for PSI and Jensen-Shannon) and must merge, so a profile can be built in
 chunks or on many workers. Fixed-bin histograms merge exactly but lose all resolution when a feature
 has outliers or heavy tails; sorted-sample reservoirs are simple but their error is ``1/sqrt(m)`` and
 merging them is only approximate. A compactor sketch keeps rank error near ``1/k`` in ``O(k log n)``
@@ -107,7 +107,9 @@ class QuantileSketch:
             mine = self.levels[h] if h < len(self.levels) else np.empty(0)
             theirs = other.levels[h] if h < len(other.levels) else np.empty(0)
             levels.append(np.sort(np.concatenate([mine, theirs])))
-        merged = QuantileSketch(self.k, levels, self.compactions + other.compactions, self.error + other.error)
+        merged = QuantileSketch(
+            self.k, levels, self.compactions + other.compactions, self.error + other.error
+        )
         merged._compact()
         return merged
 
@@ -133,9 +135,7 @@ class QuantileSketch:
         if not self.levels:
             return np.empty(0), np.empty(0)
         values = np.concatenate(self.levels)
-        weights = np.concatenate(
-            [np.full(len(level), float(1 << h)) for h, level in enumerate(self.levels)]
-        )
+        weights = np.concatenate([np.full(len(level), float(1 << h)) for h, level in enumerate(self.levels)])
         order = np.argsort(values, kind="stable")
         return values[order], np.cumsum(weights[order])
 

@@ -1,0 +1,63 @@
+"""``loopwright monitor profile|drift`` mirror ``lw.profile`` / ``lw.drift`` on files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import loopwright as lw
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LOOPWRIGHT_HOME": str(tmp_path / "home"), "COLUMNS": "220"}
+    return subprocess.run(
+        [sys.executable, "-m", "loopwright.cli", "monitor", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_profile_and_drift_from_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"x": rng.normal(size=4000), "plan": rng.choice(["a", "b"], 4000)})
+    cur = pd.DataFrame({"x": rng.normal(1.0, 1, 4000), "plan": rng.choice(["a", "b"], 4000)})
+    ref.to_parquet(tmp_path / "ref.parquet")
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+
+    made = cli(tmp_path, "profile", str(tmp_path / "ref.parquet"), "-o", str(tmp_path / "ref.json"))
+    assert made.returncode == 0, made.stderr
+    assert "profiled 4,000 rows, 2 features" in made.stdout
+    stored = lw.Profile.from_dict(json.loads((tmp_path / "ref.json").read_text()))
+    assert stored.features["x"].count == 4000
+
+    report = tmp_path / "out" / "drift.html"
+    checked = cli(tmp_path, "drift", str(tmp_path / "ref.json"), str(tmp_path / "cur.csv"), "-o", str(report))
+    assert checked.returncode == 0, checked.stderr
+    assert "DRIFT: 1 of 2 features drifted" in checked.stdout
+    assert "wasserstein_norm" in checked.stdout and report.exists()
+
+    failing = cli(
+        tmp_path, "drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.csv"), "--fail-on-drift"
+    )
+    assert failing.returncode == 1
+    same = cli(
+        tmp_path, "drift", str(tmp_path / "ref.parquet"), str(tmp_path / "ref.parquet"), "--fail-on-drift"
+    )
+    assert same.returncode == 0 and "no drift" in same.stdout
+
+
+def test_errors_are_one_line(tmp_path: Path) -> None:
+    missing = cli(tmp_path, "drift", str(tmp_path / "nope.parquet"), str(tmp_path / "nope.parquet"))
+    assert missing.returncode != 0 and "no such file" in missing.stderr
+    (tmp_path / "data.txt").write_text("x")
+    odd = cli(tmp_path, "profile", str(tmp_path / "data.txt"), "-o", str(tmp_path / "p.json"))
+    assert odd.returncode != 0 and "unsupported file type '.txt'" in odd.stderr
+    assert "Traceback" not in missing.stderr + odd.stderr
