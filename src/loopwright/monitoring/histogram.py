@@ -61,14 +61,21 @@ class Histogram:
     @classmethod
     def from_values(cls, values: npt.NDArray[np.float64], max_bins: int = 64) -> Histogram:
         """Histogram of finite, non-empty ``values``."""
+        return cls.from_sorted(np.sort(values), max_bins)
+
+    @classmethod
+    def from_sorted(cls, values: npt.NDArray[np.float64], max_bins: int = 64) -> Histogram:
+        """Histogram of finite, non-empty, ascending ``values``: a binary search per edge, no pass over the data."""
         if len(values) == 0:
             raise InvalidInput("cannot build a histogram of no values")
-        lo, hi = float(values.min()), float(values.max())
+        lo, hi = float(values[0]), float(values[-1])
         exponent = _exponent_for(lo, hi, max_bins)
         offset = int(_bin_index(lo, exponent))
-        idx = _bin_index(values, exponent) - offset
-        counts = np.bincount(idx, minlength=int(_bin_index(hi, exponent)) - offset + 1)
-        return cls(exponent, offset, counts.astype(np.int64), max_bins)
+        top = int(_bin_index(hi, exponent))
+        # x >= j·2^e  <=>  floor(x·2^-e) >= j, exactly (scaling by a power of two is exact)
+        edges = np.ldexp(np.arange(offset + 1, top + 1, dtype=np.float64), exponent)
+        cuts = np.concatenate([[0], np.searchsorted(values, edges, side="left"), [len(values)]])
+        return cls(exponent, offset, np.diff(cuts).astype(np.int64), max_bins)
 
     @property
     def edges(self) -> npt.NDArray[np.float64]:

@@ -78,23 +78,25 @@ class NumericProfile:
     @classmethod
     def from_values(cls, values: npt.NDArray[np.float64], settings: ProfileSettings) -> NumericProfile:
         """Profile a float array; NaN and ±inf count as missing."""
-        finite = np.isfinite(values)
-        count = int(np.count_nonzero(finite))
+        ordered = np.sort(values)  # the one pass that costs: NaN sorts last, -inf first, +inf before NaN
+        lo = int(np.searchsorted(ordered, -np.inf, side="right"))
+        hi = int(np.searchsorted(ordered, np.inf, side="left"))
+        kept = ordered[lo:hi]
+        count = len(kept)
         missing = len(values) - count
         if count == 0:
             return cls(count=0, missing=missing, sketch=QuantileSketch(settings.sketch_size))
-        kept = values if count == len(values) else values[finite]
-        ordered = np.sort(kept)
-        mean = float(ordered.mean())
+        mean = float(kept.mean())
+        deviations = kept - mean
         return cls(
             count=count,
             missing=missing,
-            min=float(ordered[0]),
-            max=float(ordered[-1]),
+            min=float(kept[0]),
+            max=float(kept[-1]),
             mean=mean,
-            m2=float(np.square(ordered - mean).sum()),
-            sketch=QuantileSketch.from_sorted(ordered, settings.sketch_size),
-            histogram=Histogram.from_values(ordered, settings.bins),
+            m2=float(deviations @ deviations),
+            sketch=QuantileSketch.from_sorted(kept, settings.sketch_size),
+            histogram=Histogram.from_sorted(kept, settings.bins),
         )
 
     @property

@@ -82,7 +82,7 @@ class QuantileSketch:
     def from_sorted(cls, values: FloatArray, k: int = 1024) -> QuantileSketch:
         """Sketch finite values already sorted ascending (saves the sort when the caller has one)."""
         sketch = cls(k)
-        sketch.levels = [values if len(values) > k else values.copy()]
+        sketch.levels = [values if len(values) > k else values.copy()]  # never alias a caller's array
         sketch._compact()
         return sketch
 
@@ -125,10 +125,12 @@ class QuantileSketch:
                 self.error += 1 << h
                 self.levels[h] = level[len(level) - keep_one :].copy()
                 if h + 1 == len(self.levels):
-                    self.levels.append(promoted.copy())
+                    self.levels.append(promoted)  # a strided view: halving a sorted input copies nothing
                 else:
                     self.levels[h + 1] = np.sort(np.concatenate([self.levels[h + 1], promoted]))
             h += 1
+        # only the small final levels are copied; the views into the caller's array are dropped
+        self.levels = [np.ascontiguousarray(level) for level in self.levels]
 
     def weighted(self) -> tuple[FloatArray, FloatArray]:
         """Sorted item values and their cumulative weights (the sketch's step CDF, unnormalised)."""
