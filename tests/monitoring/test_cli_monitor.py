@@ -14,11 +14,11 @@ import pandas as pd
 import loopwright as lw
 
 
-def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LOOPWRIGHT_HOME": str(tmp_path / "home"), "COLUMNS": "220"}
+def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "LOOPWRIGHT_HOME": str(tmp_path / "home"), "COLUMNS": "220", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "loopwright.cli", "monitor", *args],
-        env=env,
+        env=full,
         capture_output=True,
         text=True,
         timeout=120,
@@ -61,3 +61,23 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     odd = cli(tmp_path, "profile", str(tmp_path / "data.txt"), "-o", str(tmp_path / "p.json"))
     assert odd.returncode != 0 and "unsupported file type '.txt'" in odd.stderr
     assert "Traceback" not in missing.stderr + odd.stderr
+
+
+def test_reference_profile_through_the_registry(lw_env: Path, tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({"x": rng.normal(size=500)})
+    with lw.start_run() as run:
+        lw.log_model(LogisticRegression().fit(train, train["x"] > 0), "model", input_example=train.head(2))
+    lw.register_model(f"runs:/{run.id}/model", "churn")
+    lw.set_alias("churn", "champion", 1)
+    lw.flush()
+    train.to_parquet(tmp_path / "train.parquet")
+    train.assign(x=train["x"] + 1).to_parquet(tmp_path / "live.parquet")
+    env = {k: os.environ[k] for k in ("LOOPWRIGHT_STORE_URI", "LOOPWRIGHT_ARTIFACT_URI")}
+    stored = cli(tmp_path, "profile", str(tmp_path / "train.parquet"), "--model", "models:/churn/1", env=env)
+    assert stored.returncode == 0, stored.stderr
+    checked = cli(tmp_path, "drift", "models:/churn@champion", str(tmp_path / "live.parquet"), env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert "DRIFT: 1 of 1 features drifted" in checked.stdout

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import loopwright as lw
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, NotFound
 from loopwright.monitoring import CategoricalProfile, NumericProfile, Profile
 
 
@@ -132,11 +133,47 @@ def test_clear_errors() -> None:
         lw.profile(42)  # type: ignore[arg-type]
 
 
-def test_storing_with_a_model_version_says_what_is_missing() -> None:
+def _registered_model(n: int = 300) -> pd.DataFrame:
+    """Train and register ``churn`` version 1 (alias champion); return its training frame."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(4)
+    train = pd.DataFrame({"tenure": rng.gamma(2, 10, n), "spend": rng.normal(50, 10, n)})
+    target = (train["tenure"] > 20).astype(int)
+    with lw.start_run() as run:
+        lw.log_model(LogisticRegression().fit(train, target), "model", input_example=train.head(3))
+    lw.register_model(f"runs:/{run.id}/model", "churn")
+    lw.set_alias("churn", "champion", 1)
+    return train
+
+
+def test_reference_profile_is_stored_with_the_model_version(lw_env: Path) -> None:
+    train = _registered_model()
+    stored = lw.profile(train, model="models:/churn/1")
+    client = lw.get_client()
+    ref = client.store.get_artifact("model_version", "churn/1", "profile.json")
+    assert json.loads(client.blobs.get_bytes(ref.digest)) == stored.to_dict()
+
+    shifted = train.assign(tenure=train["tenure"] + 15)
+    report = lw.drift("models:/churn@champion", shifted)
+    assert report.drifted_features == ["tenure"]
+    assert report.reference.to_dict() == stored.to_dict()
+    # gc keeps the blob: an artifacts row owns it
+    lw.gc(grace_seconds=0)
+    assert lw.drift(reference="models:/churn/1", current=train).drifted is False
+    # storing again replaces the version's profile
+    lw.profile(train.head(100), model="models:/churn@champion")
+    assert lw.drift("models:/churn/1", train).reference.n_rows == 100
+
+
+def test_model_reference_errors(lw_env: Path) -> None:
     df = pd.DataFrame({"x": [1.0, 2.0]})
-    with pytest.raises(InvalidInput, match="no model registry yet"):
-        lw.profile(df, model="models:/churn/3")
     with pytest.raises(InvalidInput, match="invalid model URI"):
         lw.profile(df, model="churn")
-    with pytest.raises(InvalidInput, match="no model registry yet"):
+    with pytest.raises(NotFound):
+        lw.profile(df, model="models:/nope/1")
+    _registered_model(50)
+    with pytest.raises(NotFound, match="models:/churn/1 has no reference profile"):
         lw.drift("models:/churn@champion", df)
+    with pytest.raises(NotFound):
+        lw.drift("models:/churn@nobody", df)

@@ -1,6 +1,7 @@
 """``loopwright monitor …`` - mirrors ``lw.profile`` and ``lw.drift`` on files.
 
-Data files are Parquet (``.parquet``/``.pq``) or CSV; a ``.json`` file is a stored profile.
+Data files are Parquet (``.parquet``/``.pq``) or CSV; a ``.json`` file is a stored profile; a
+reference may also be a model URI whose version carries a reference profile.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def _read(path: Path) -> pd.DataFrame | Profile:
 @app.command("profile")
 def profile_(
     data: Path = typer.Argument(..., help="Parquet or CSV file."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the profile JSON."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the profile JSON here."),
+    model: str = typer.Option(
+        None, "--model", "-m", help="Store it with this version: models:/NAME/VERSION."
+    ),
     categorical: str = typer.Option(None, "--categorical", "-c", help="Comma-separated categorical columns."),
     prediction: str = typer.Option(None, "--prediction", "-p", help="The prediction column."),
 ) -> None:
@@ -49,14 +53,20 @@ def profile_(
     frame = _read(data)
     if isinstance(frame, Profile):
         raise InvalidInput(f"{data} is already a profile")
-    result = profile(frame, categorical=_split(categorical), prediction=prediction)
-    output.write_text(json.dumps(result.to_dict()))
-    console.print(f"profiled {result.n_rows:,} rows, {len(result.features)} features -> {output}")
+    if output is None and model is None:
+        raise InvalidInput("say where the profile goes: --output FILE and/or --model models:/NAME/VERSION")
+    result = profile(frame, categorical=_split(categorical), prediction=prediction, model=model)
+    if output is not None:
+        output.write_text(json.dumps(result.to_dict()))
+    where = " and ".join(str(w) for w in (output, model) if w is not None)
+    console.print(f"profiled {result.n_rows:,} rows, {len(result.features)} features -> {where}")
 
 
 @app.command("drift")
 def drift_(
-    reference: Path = typer.Argument(..., help="Reference data (Parquet/CSV) or profile (.json)."),
+    reference: str = typer.Argument(
+        ..., help="Reference data (Parquet/CSV), profile (.json) or models:/ URI."
+    ),
     current: Path = typer.Argument(..., help="Current data (Parquet/CSV) or profile (.json)."),
     categorical: str = typer.Option(None, "--categorical", "-c", help="Comma-separated categorical columns."),
     prediction: str = typer.Option(None, "--prediction", "-p", help="The prediction column."),
@@ -66,7 +76,7 @@ def drift_(
 ) -> None:
     """Compare current data with reference data feature by feature and print the verdicts."""
     result = drift(
-        _read(reference),
+        reference if reference.startswith("models:/") else _read(Path(reference)),
         _read(current),
         categorical=_split(categorical),
         prediction=prediction,

@@ -1,46 +1,41 @@
 """Reference profiles kept with model versions: ``lw.profile(df, model=...)`` and ``lw.drift("models:/…")``.
 
-The contract with the registry: a version's reference profile is ``Profile.to_dict()`` as JSON,
-stored as a blob with an ``artifacts`` row owned by ``("model_version", "NAME/VERSION")`` at path
-``profile.json``; ``models:/NAME@ALIAS`` resolves to a version through the registry first. Until the
-registry is part of this installation both entry points validate the URI and then raise a clear
-:class:`~loopwright.errors.InvalidInput` saying what to pass instead.
+The contract: a version's reference profile is ``Profile.to_dict()`` as JSON, stored as a blob with an
+``artifacts`` row owned by ``("model_version", "NAME/VERSION")`` at path ``profile.json`` (so ``gc``
+keeps it while the version exists). ``models:/NAME@ALIAS`` resolves to its version through the
+registry first; storing again replaces the version's profile.
 
 Examples
 --------
->>> parse_model_uri("models:/churn/3"), parse_model_uri("models:/churn@champion")
-(('churn', 3, None), ('churn', None, 'champion'))
->>> parse_model_uri("churn")
-Traceback (most recent call last):
-...
-loopwright.errors.InvalidInput: invalid model URI 'churn': use models:/NAME/VERSION or models:/NAME@ALIAS
+>>> import os, tempfile, pandas as pd, loopwright as lw
+>>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+>>> with lw.start_run() as run:
+...     _ = lw.log_dict({"flavor": "demo"}, "model/manifest.json")
+>>> _ = lw.register_model(f"runs:/{run.id}/model", "churn")
+>>> _ = lw.set_alias("churn", "champion", 1)
+>>> train = pd.DataFrame({"x": range(100)})
+>>> lw.profile(train, model="models:/churn/1").n_rows
+100
+>>> lw.drift("models:/churn@champion", train).drifted
+False
+>>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
 """
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import IntegrityError, InvalidInput, NotFound
 from loopwright.monitoring.profile import Profile, profile_chunks
+from loopwright.registry.client import RegistryClient
+from loopwright.store.entities import ArtifactRef, ModelVersion
 
-MODEL_URI = re.compile(
-    r"models:/(?P<name>[A-Za-z0-9_.\-]{1,128})(?:/(?P<version>[0-9]+)|@(?P<alias>[A-Za-z0-9_.\-]{1,128}))"
-)
 OWNER_TYPE = "model_version"
 PROFILE_PATH = "profile.json"
-
-
-def parse_model_uri(uri: str) -> tuple[str, int | None, str | None]:
-    """``(name, version, alias)`` of a model URI; exactly one of version and alias is set."""
-    match = MODEL_URI.fullmatch(uri) if isinstance(uri, str) else None
-    if match is None:
-        raise InvalidInput(f"invalid model URI {uri!r}: use models:/NAME/VERSION or models:/NAME@ALIAS")
-    version = match["version"]
-    return match["name"], int(version) if version is not None else None, match["alias"]
 
 
 def profile(
@@ -62,7 +57,8 @@ def profile(
     prediction : str, optional
         The prediction column.
     model : str, optional
-        ``models:/NAME/VERSION``: store the profile as that version's reference profile.
+        ``models:/NAME/VERSION`` (or ``@ALIAS``): also store the profile as that version's reference
+        profile, which ``lw.drift("models:/NAME@ALIAS", current)`` then uses.
     **options
         ``columns``, ``sketch_size``, ``bins``, ``max_categories`` (see :meth:`Profile.from_frame`).
 
@@ -90,19 +86,36 @@ def profile(
     return result
 
 
-def save_profile(profile: Profile, model: str) -> None:
-    """Store ``profile`` as the reference profile of model version ``model`` (needs the registry)."""
-    parse_model_uri(model)
-    raise InvalidInput(
-        f"cannot store a reference profile with {model!r}: this installation has no model registry yet; "
-        "keep the profile yourself (json.dumps(profile.to_dict())) and pass it to lw.drift(reference=...)"
-    )
+def save_profile(profile: Profile, model: str) -> ModelVersion:
+    """Store ``profile`` as the reference profile of the version ``model`` names; returns that version.
+
+    ``model`` is ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``; a missing model, version or
+    alias raises :class:`~loopwright.errors.NotFound`.
+    """
+    registry = RegistryClient()
+    version = registry.resolve(model)
+    digest, size = registry.blobs.put_bytes(json.dumps(profile.to_dict()).encode())
+    registry.store.record_artifacts(OWNER_TYPE, _owner(version), [ArtifactRef(PROFILE_PATH, digest, size)])
+    return version
 
 
 def load_profile(uri: str) -> Profile:
-    """The reference profile stored with the model version ``uri`` (needs the registry)."""
-    parse_model_uri(uri)
-    raise InvalidInput(
-        f"cannot load the reference profile of {uri!r}: this installation has no model registry yet; "
-        "pass the reference data as a DataFrame or a Profile"
-    )
+    """The reference profile stored with the version ``uri`` names (digest-verified on read)."""
+    registry = RegistryClient()
+    version = registry.resolve(uri)
+    try:
+        ref = registry.store.get_artifact(OWNER_TYPE, _owner(version), PROFILE_PATH)
+    except NotFound:
+        raise NotFound(
+            f"model version {version.uri} has no reference profile; "
+            f"store one with lw.profile(training_data, model={version.uri!r})"
+        ) from None
+    try:
+        data = json.loads(registry.blobs.get_bytes(ref.digest))
+    except json.JSONDecodeError as error:
+        raise IntegrityError(f"the reference profile of {version.uri} is not valid JSON: {error}") from None
+    return Profile.from_dict(data)
+
+
+def _owner(version: ModelVersion) -> str:
+    return f"{version.name}/{version.version}"
