@@ -167,11 +167,17 @@ def test_all_missing_column() -> None:
     for name in ("spend", "region"):
         f = report.features[name]
         assert f.status == "all_missing" and f.drifted is None and f.missing_current == 1.0
-        assert "all values are missing in the current data" in f.message
+        assert f.message == "all values are missing in the current data (the reference data has 0.0% missing)"
         assert f.p_value is None and f.statistic is None
     assert {f.name for f in report.problems} == {"spend", "region"} and report.status == "partial"
     assert report.features["tenure"].status == "ok"
     assert "could not be tested: spend, region" in report.messages[-1]
+    backwards = lw.drift(cur, ref).features["spend"]
+    assert backwards.status == "all_missing" and backwards.drifted is None
+    assert (
+        backwards.message
+        == "all values are missing in the reference data (the current data has 0.0% missing)"
+    )
 
 
 def test_feature_missing_from_current_data() -> None:

@@ -330,8 +330,8 @@ def _compare(
         )
     if r.count == 0 or c.count == 0:
         sides = [s for s, f in (("reference", r), ("current", c)) if f.count == 0]
-        other = c if r.count else r
-        detail = f" (missing rate elsewhere: {other.missing_rate:.1%})" if other.count else ""
+        other, side = (r, "reference") if r.count else (c, "current")
+        detail = f" (the {side} data has {other.missing_rate:.1%} missing)" if other.count else ""
         return _untestable(
             base, "all_missing", f"all values are missing in the {' and '.join(sides)} data{detail}"
         )
