@@ -17,6 +17,7 @@ from loopwright.errors import (
     NotFound,
     PermissionDenied,
 )
+from loopwright.integrations.kubernetes import build_image, k8s_manifests
 from loopwright.models import (
     ColumnSpec,
     LoadedModel,
@@ -68,6 +69,7 @@ from loopwright.registry.fluent import (
     update_registered_model,
 )
 from loopwright.registry.lineage import Lineage
+from loopwright.serving import get_feedback, get_predictions, log_feedback, serve
 from loopwright.store.entities import (
     AuditEntry,
     DatasetInput,
@@ -152,6 +154,7 @@ __all__ = [
     "__version__",
     "active_run",
     "archive_model_version",
+    "build_image",
     "choice",
     "compile_pipeline",
     "create_experiment",
@@ -169,15 +172,18 @@ __all__ = [
     "get_child_runs",
     "get_client",
     "get_experiment",
+    "get_feedback",
     "get_lineage",
     "get_metric_history",
     "get_model_version",
     "get_model_version_by_alias",
     "get_pipeline_lineage",
     "get_pipeline_run",
+    "get_predictions",
     "get_registered_model",
     "get_run",
     "infer_signature",
+    "k8s_manifests",
     "list_artifacts",
     "list_experiments",
     "list_pipeline_runs",
@@ -188,6 +194,7 @@ __all__ = [
     "log_artifacts",
     "log_dataset",
     "log_dict",
+    "log_feedback",
     "log_metric",
     "log_metrics",
     "log_model",
@@ -207,6 +214,7 @@ __all__ = [
     "search_model_versions",
     "search_registered_models",
     "search_runs",
+    "serve",
     "set_alias",
     "set_experiment",
     "set_model_version_tag",

@@ -307,3 +307,29 @@ class PipelineRun:
         raise NotFound(
             f"pipeline run {self.id!r} has no step {node!r}; it has {[s.node for s in self.steps]}"
         )
+@dataclass(frozen=True)
+class PredictionLogFile:
+    """One Parquet file of the serving prediction log: which rows of which endpoint it holds."""
+
+    id: str
+    endpoint: str
+    model_name: str | None
+    model_version: int | None
+    shadow: bool
+    min_ts_ms: int
+    max_ts_ms: int
+    rows: int
+    path: str
+    digest: str
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """Ground truth for one predicted row, logged after the fact."""
+
+    endpoint: str
+    request_id: str
+    row: int
+    label: Any
+    timestamp_ms: int

@@ -17,6 +17,7 @@ from loopwright.store.entities import (
     CacheHit,
     DatasetInput,
     Experiment,
+    FeedbackRecord,
     GcReport,
     LineageDirection,
     LineageEdge,
@@ -25,6 +26,7 @@ from loopwright.store.entities import (
     ModelVersionStatus,
     PipelineRun,
     PipelineStatus,
+    PredictionLogFile,
     RegisteredModel,
     Run,
     RunStatus,
@@ -263,6 +265,31 @@ class Store(ABC):
         self, node_type: str, node_id: str, direction: LineageDirection = "upstream"
     ) -> list[LineageEdge]:
         """Edges into (``upstream``), out of (``downstream``) or touching (``both``) one node."""
+
+    # -- serving: prediction log and feedback ----------------------------------------------------
+    @abstractmethod
+    def add_prediction_log_file(self, file: PredictionLogFile) -> None:
+        """Index one prediction-log Parquet blob (and record it in ``artifacts`` so gc keeps it)."""
+
+    @abstractmethod
+    def list_prediction_log_files(
+        self,
+        endpoint: str,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        include_shadow: bool = False,
+    ) -> list[PredictionLogFile]:
+        """Files of ``endpoint`` that may hold rows with ``since_ms <= timestamp < until_ms``."""
+
+    @abstractmethod
+    def log_feedback(self, records: Sequence[FeedbackRecord]) -> None:
+        """Record labels; a label logged again for the same (endpoint, request, row) replaces it."""
+
+    @abstractmethod
+    def get_feedback(
+        self, endpoint: str, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[FeedbackRecord]:
+        """Labels logged for ``endpoint`` in the time range, oldest first."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     @abstractmethod

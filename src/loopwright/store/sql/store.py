@@ -7,10 +7,11 @@ from loopwright.store.sql.engine import create_engine, ensure_schema
 from loopwright.store.sql.lineage import LineageSql
 from loopwright.store.sql.pipelines import PipelinesSql
 from loopwright.store.sql.registry import RegistrySql
+from loopwright.store.sql.serving import ServingSql
 from loopwright.store.sql.tracking import TrackingSql
 
 
-class SqlStore(TrackingSql, RegistrySql, LineageSql, PipelinesSql, Store):
+class SqlStore(TrackingSql, RegistrySql, LineageSql, PipelinesSql, ServingSql, Store):
     """Metadata in SQL; the schema is migrated to head on first use.
 
     Parameters

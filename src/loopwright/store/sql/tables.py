@@ -291,3 +291,35 @@ step_io = sa.Table(
     sa.Column("dataset_digest", sa.String(64), nullable=True, index=True),
     sa.Column("num_rows", sa.BigInteger, nullable=True),
 )
+
+# -- serving ---------------------------------------------------------------------------------------
+# The prediction log is Parquet in the blob store (one file per flush, endpoint, model version and
+# hour); this index says which file holds which endpoint's rows for which time range.
+prediction_log_files = sa.Table(
+    "prediction_log_files",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("model_name", sa.String(128), nullable=True),
+    sa.Column("model_version", sa.Integer, nullable=True),
+    sa.Column("shadow", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("min_ts_ms", Millis, nullable=False),
+    sa.Column("max_ts_ms", Millis, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("path", sa.String(1024), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_ms", Millis, nullable=False),
+    sa.Index(None, "endpoint", "min_ts_ms"),
+)
+
+# Ground truth for logged predictions; logging a label again for the same row replaces it.
+prediction_feedback = sa.Table(
+    "prediction_feedback",
+    metadata,
+    sa.Column("endpoint", sa.String(128), primary_key=True),
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("row", sa.Integer, primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("timestamp_ms", Millis, nullable=False),
+    sa.Index(None, "endpoint", "timestamp_ms"),
+)

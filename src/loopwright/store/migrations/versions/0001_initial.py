@@ -360,6 +360,43 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_step_io_dataset_digest"), ["dataset_digest"], unique=False)
         batch_op.create_index(batch_op.f("ix_step_io_digest"), ["digest"], unique=False)
         batch_op.create_index(batch_op.f("ix_step_io_step_run_id"), ["step_run_id"], unique=False)
+
+    # serving: prediction-log file index and feedback
+    op.create_table(
+        "prediction_log_files",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("endpoint", sa.String(length=128), nullable=False),
+        sa.Column("model_name", sa.String(length=128), nullable=True),
+        sa.Column("model_version", sa.Integer(), nullable=True),
+        sa.Column("shadow", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("min_ts_ms", sa.BigInteger(), nullable=False),
+        sa.Column("max_ts_ms", sa.BigInteger(), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("path", sa.String(length=1024), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prediction_log_files")),
+    )
+    with op.batch_alter_table("prediction_log_files", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_prediction_log_files_endpoint_min_ts_ms"), ["endpoint", "min_ts_ms"], unique=False
+        )
+
+    op.create_table(
+        "prediction_feedback",
+        sa.Column("endpoint", sa.String(length=128), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("row", sa.Integer(), nullable=False),
+        sa.Column("label", sa.Text(), nullable=False),
+        sa.Column("timestamp_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("endpoint", "request_id", "row", name=op.f("pk_prediction_feedback")),
+    )
+    with op.batch_alter_table("prediction_feedback", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_prediction_feedback_endpoint_timestamp_ms"),
+            ["endpoint", "timestamp_ms"],
+            unique=False,
+        )
     # ### end Alembic commands ###
 
 
@@ -384,6 +421,14 @@ def downgrade() -> None:
     op.drop_table("step_io")
     op.drop_table("step_runs")
     op.drop_table("pipeline_runs")
+    with op.batch_alter_table("prediction_feedback", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prediction_feedback_endpoint_timestamp_ms"))
+
+    op.drop_table("prediction_feedback")
+    with op.batch_alter_table("prediction_log_files", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_prediction_log_files_endpoint_min_ts_ms"))
+
+    op.drop_table("prediction_log_files")
     op.drop_table("run_tags")
     op.drop_table("params")
     with op.batch_alter_table("metrics", schema=None) as batch_op:

@@ -1,0 +1,132 @@
+"""``loopwright serve``, ``loopwright build-image``, ``loopwright k8s manifests``.
+
+Mirrors ``lw.serve``, ``lw.build_image`` and ``lw.k8s_manifests``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from loopwright.cli.render import console, table
+
+k8s_app = typer.Typer(help="Kubernetes manifests for a model server.", no_args_is_help=True)
+
+
+def serve(
+    target: str = typer.Argument(
+        ..., help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/model or a deployment YAML."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8080, "--port", "-p", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
+    token: str = typer.Option(
+        None, "--token", help="Require 'Authorization: Bearer TOKEN' (default: $LOOPWRIGHT_TOKEN)."
+    ),
+    onnx: bool = typer.Option(False, "--onnx", help="Serve each package's ONNX variant when it has one."),
+    max_body_mb: float = typer.Option(10.0, "--max-body-mb", help="Larger request bodies get 413."),
+    poll_interval: float = typer.Option(
+        2.0, "--poll-interval", help="Seconds between alias checks (hot swap)."
+    ),
+    log_predictions: bool = typer.Option(
+        True, "--log-predictions/--no-log-predictions", help="Keep the prediction log."
+    ),
+    access_log: bool = typer.Option(
+        True, "--access-log/--no-access-log", help="One JSON line per request on stdout."
+    ),
+) -> None:
+    """Serve models over HTTP: Open Inference Protocol v2, MLflow /invocations and /endpoints/NAME/predict."""
+    from loopwright.serving.deployment import Deployment
+    from loopwright.serving.server import serve as run
+
+    deployment = Deployment.load(target)
+
+    def ready(url: str) -> None:
+        rows: list[tuple[Any, ...]] = []
+        for e in deployment.endpoints:
+            for r in e.routes:
+                rows.append((e.name, "route", r.model, r.weight, f"{url}/endpoints/{e.name}/predict"))
+            if e.shadow is not None:
+                rows.append((e.name, "shadow", e.shadow, "", ""))
+        console.print(
+            table(
+                f"serving on {url} ({workers} worker{'s' if workers > 1 else ''})",
+                ["endpoint", "role", "model", "weight", "predict URL"],
+                rows,
+            )
+        )
+        console.print(
+            f"OIP: {url}/v2/models/NAME/infer · MLflow: {url}/invocations · metrics: {url}/metrics",
+            highlight=False,
+        )
+
+    run(
+        deployment,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        ready=ready,
+        token=token,
+        prefer_onnx=onnx,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        poll_interval=poll_interval,
+        log_predictions=log_predictions,
+    )
+
+
+def build_image(
+    target: str = typer.Argument(..., help="A model URI or a deployment YAML."),
+    output: Path = typer.Option(Path("loopwright-image"), "--output", "-o", help="Build context folder."),
+    tag: str = typer.Option(None, "--tag", "-t", help="Image tag (default loopwright-NAME:latest)."),
+    port: int = typer.Option(8080, "--port"),
+    workers: int = typer.Option(1, "--workers"),
+    build: bool = typer.Option(True, "--build/--no-build", help="Build when a Docker engine is reachable."),
+) -> None:
+    """Write a Dockerfile serving the model (and build it when Docker is reachable)."""
+    from loopwright.integrations.kubernetes import build_image as run
+
+    result = run(target, output, tag=tag, port=port, workers=workers, build=build)
+    console.print(f"wrote {result.dockerfile} · image {result.tag} · {result.message}", highlight=False)
+
+
+@k8s_app.command()
+def manifests(
+    target: str = typer.Argument(..., help="A model URI or a deployment YAML."),
+    image: str = typer.Option(..., "--image", "-i", help="Container image (see build-image)."),
+    output: Path = typer.Option(None, "--output", "-o", help="YAML file to write (default: print)."),
+    name: str = typer.Option(None, "--name", help="Resource name (default: the endpoint name)."),
+    namespace: str = typer.Option(None, "--namespace", "-n"),
+    replicas: int = typer.Option(2, "--replicas"),
+    port: int = typer.Option(8080, "--port"),
+    workers: int = typer.Option(1, "--workers"),
+    min_replicas: int = typer.Option(2, "--min-replicas"),
+    max_replicas: int = typer.Option(10, "--max-replicas"),
+    cpu_target: int = typer.Option(70, "--cpu-target", help="HPA target CPU utilisation (%)."),
+    env_secret: str = typer.Option("loopwright", "--env-secret", help="Secret with LOOPWRIGHT_* variables."),
+) -> None:
+    """Deployment, Service and HorizontalPodAutoscaler with probes on the OIP health routes."""
+    from loopwright.integrations.kubernetes import k8s_manifests, to_yaml, write_manifests
+
+    docs = k8s_manifests(
+        target,
+        image=image,
+        name=name,
+        namespace=namespace,
+        replicas=replicas,
+        port=port,
+        workers=workers,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        cpu_target=cpu_target,
+        env_secret=env_secret or None,
+    )
+    if output is None:
+        console.print(to_yaml(docs), highlight=False, markup=False)
+        return
+    path = write_manifests(docs, output)
+    console.print(
+        table(f"wrote {path}", ["kind", "name"], [(d["kind"], d["metadata"]["name"]) for d in docs])
+    )

@@ -1,0 +1,1 @@
+"""Integrations with other systems: Kubernetes (manifests, container image), Spark (batch scoring)."""

@@ -1,0 +1,184 @@
+"""Kubernetes manifests for a model server: Deployment, Service, HorizontalPodAutoscaler.
+
+Probes use the Open Inference Protocol health routes (``/v2/health/live`` for liveness,
+``/v2/health/ready`` for readiness); pods carry the usual Prometheus scrape annotations for
+``/metrics``. A deployment YAML (several endpoints) travels in a ConfigMap mounted into the pod.
+
+Examples
+--------
+>>> docs = k8s_manifests("models:/churn@champion", image="registry.local/churn:1")
+>>> [d["kind"] for d in docs]
+['Deployment', 'Service', 'HorizontalPodAutoscaler']
+>>> docs[0]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"]
+'/v2/health/ready'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from loopwright.errors import InvalidInput
+from loopwright.integrations.kubernetes.image import DEPLOYMENT_FILE, dns_name
+
+CONFIG_VOLUME = "loopwright-deployment"
+
+
+def k8s_manifests(
+    target: str,
+    *,
+    image: str,
+    name: str | None = None,
+    namespace: str | None = None,
+    replicas: int = 2,
+    port: int = 8080,
+    workers: int = 1,
+    min_replicas: int = 2,
+    max_replicas: int = 10,
+    cpu_target: int = 70,
+    cpu_request: str = "500m",
+    memory_request: str = "512Mi",
+    memory_limit: str = "2Gi",
+    env_secret: str | None = "loopwright",
+) -> list[dict[str, Any]]:
+    """The manifests (as dicts) serving ``target`` from ``image``.
+
+    Parameters
+    ----------
+    target:
+        A model URI, or a deployment YAML file (shipped in a ConfigMap).
+    image:
+        The container image (see ``loopwright build-image``).
+    name:
+        Resource name; default: the first endpoint's name.
+    env_secret:
+        A Secret whose keys become environment variables (``LOOPWRIGHT_STORE_URI``,
+        ``LOOPWRIGHT_ARTIFACT_URI``, ``LOOPWRIGHT_TOKEN``); ``None`` for none.
+    """
+    from loopwright.serving.deployment import Deployment
+
+    if min_replicas < 1 or max_replicas < min_replicas:
+        raise InvalidInput("need 1 <= min_replicas <= max_replicas")
+    deployment = Deployment.load(target)
+    is_file = not target.startswith(("models:/", "runs:/"))
+    app = dns_name(name or deployment.endpoints[0].name)
+    labels = {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": "loopwright"}
+    meta: dict[str, Any] = {"name": app, "labels": labels}
+    if namespace:
+        meta["namespace"] = namespace
+    serve_target = DEPLOYMENT_FILE if is_file else target
+    container: dict[str, Any] = {
+        "name": "server",
+        "image": image,
+        "args": ["serve", serve_target, "--host", "0.0.0.0", "--port", str(port), "--workers", str(workers)],
+        "ports": [{"name": "http", "containerPort": port}],
+        "livenessProbe": _probe("/v2/health/live", port, period=10, failures=3),
+        "readinessProbe": _probe("/v2/health/ready", port, period=5, failures=2),
+        "startupProbe": _probe("/v2/health/live", port, period=2, failures=60),
+        "resources": {
+            "requests": {"cpu": cpu_request, "memory": memory_request},
+            "limits": {"memory": memory_limit},
+        },
+    }
+    if env_secret:
+        container["envFrom"] = [{"secretRef": {"name": env_secret, "optional": True}}]
+    pod: dict[str, Any] = {"containers": [container], "terminationGracePeriodSeconds": 30}
+    docs: list[dict[str, Any]] = []
+    if is_file:
+        config_meta = {**meta, "name": f"{app}-deployment"}
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": config_meta,
+                "data": {"deployment.yaml": Path(target).read_text()},
+            }
+        )
+        container["volumeMounts"] = [{"name": CONFIG_VOLUME, "mountPath": str(Path(DEPLOYMENT_FILE).parent)}]
+        pod["volumes"] = [{"name": CONFIG_VOLUME, "configMap": {"name": config_meta["name"]}}]
+    docs.append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta,
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
+                "template": {
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(port),
+                            "prometheus.io/path": "/metrics",
+                        },
+                    },
+                    "spec": pod,
+                },
+            },
+        }
+    )
+    docs.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {
+                "selector": {"app.kubernetes.io/name": app},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        }
+    )
+    docs.append(
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta,
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app},
+                "minReplicas": min_replicas,
+                "maxReplicas": max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": cpu_target},
+                        },
+                    }
+                ],
+            },
+        }
+    )
+    return docs
+
+
+def _probe(path: str, port: int, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No ``&id001`` anchors: kubectl users read these files."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def to_yaml(docs: list[dict[str, Any]]) -> str:
+    """Manifests as one multi-document YAML text."""
+    return yaml.dump_all(docs, Dumper=_PlainDumper, sort_keys=False)
+
+
+def write_manifests(docs: list[dict[str, Any]], path: str | Path) -> Path:
+    """Write manifests as one multi-document YAML file."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(to_yaml(docs))
+    return out

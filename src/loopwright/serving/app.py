@@ -1,0 +1,675 @@
+"""The serving ASGI app: protocols, validation, batching, routing, hot swap, metrics, logs.
+
+A lean hand-rolled ASGI router rather than FastAPI/Starlette routing: on a 2-core machine the
+framework's per-request work (request/response objects, dependency resolution, pydantic) costs as
+much as a small model's ``predict``. Predict routes go straight from the ASGI scope to the
+batcher: read the body, parse with orjson, validate into a numpy array, await the batch, dump with
+orjson. The app is a plain ASGI callable, so uvicorn runs it and a user's Starlette/FastAPI app can
+mount it.
+
+Routes
+------
+Open Inference Protocol v2: ``GET /v2``, ``/v2/health/live``, ``/v2/health/ready``,
+``/v2/models/{name}[/versions/{v}]``, ``.../ready``, ``POST .../infer``.
+MLflow scoring server: ``POST /invocations``, ``GET /ping``, ``/health``, ``/version``.
+Loopwright: ``POST /endpoints/{name}/predict``, ``POST /endpoints/{name}/feedback``,
+``GET /endpoints[/{name}]``, ``POST /admin/reload``, ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hmac
+import logging
+import re
+import time
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import orjson
+
+from loopwright._version import __version__
+from loopwright.config import get_settings
+from loopwright.errors import InvalidInput, NotFound
+from loopwright.serving.deployment import Deployment, EndpointSpec, ModelSpec
+from loopwright.serving.endpoint import Arrivals, Endpoint, Route, Slot
+from loopwright.serving.feedback import feedback_records
+from loopwright.serving.hotswap import AliasWatcher, Swap
+from loopwright.serving.inputs import InputSchema, ModelInput, encode_output
+from loopwright.serving.invocations import decode_csv, decode_invocations
+from loopwright.serving.metrics import ServingMetrics, VersionMetrics
+from loopwright.serving.oip import decode_infer, encode_infer, model_metadata, split_binary
+from loopwright.serving.prediction_log import PredictionLog
+from loopwright.serving.responses import HttpError, dumps, error_body, send_response
+from loopwright.serving.sources import ModelSource
+from loopwright.serving.types import ModelLike, Receive, Scope, Send
+from loopwright.tracking.client import Client, get_client
+from loopwright.uris import parse_model_uri
+
+log = logging.getLogger("loopwright.serving")
+access_log = logging.getLogger("loopwright.serving.access")
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+SHADOW_BACKLOG_ROWS = 4096  # shadow copies beyond this many queued rows are dropped, never waited for
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
+Handler = Callable[..., Awaitable[Answer]]
+
+
+class Request:
+    """What a handler needs from one HTTP request, read from the ASGI scope once."""
+
+    __slots__ = (
+        "authorization",
+        "content_length",
+        "content_type",
+        "endpoint",
+        "inference_header",
+        "method",
+        "path",
+        "protocol",
+        "receive",
+        "request_id",
+        "routing_key",
+        "rows",
+        "slot",
+        "t0",
+        "ts_ms",
+    )
+
+    def __init__(self, scope: Scope, receive: Receive, path: str, t0: float):
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path = path
+        self.t0 = t0
+        self.ts_ms = time.time_ns() // 1_000_000
+        self.content_type: bytes | None = None
+        self.content_length: int | None = None
+        self.authorization: bytes | None = None
+        self.routing_key: str | None = None
+        self.inference_header: int | None = None
+        request_id = None
+        for key, value in scope["headers"]:
+            if key == b"content-type":
+                self.content_type = value
+            elif key == b"content-length":
+                self.content_length = int(value) if value.isdigit() else None
+            elif key == b"authorization":
+                self.authorization = value
+            elif key == b"x-routing-key":
+                self.routing_key = value.decode("latin-1")
+            elif key == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif key == b"inference-header-content-length":
+                self.inference_header = int(value) if value.isdigit() else -1
+        self.request_id = request_id if request_id and _REQUEST_ID.fullmatch(request_id) else uuid.uuid4().hex
+        self.endpoint: str | None = None
+        self.slot: Slot | None = None
+        self.protocol: str | None = None
+        self.rows = 0
+
+
+class ServingApp:
+    """The ASGI app serving one :class:`~loopwright.serving.deployment.Deployment`.
+
+    Models are loaded (and warmed) when the app is built, so a bad URI fails at once.
+
+    Parameters
+    ----------
+    deployment:
+        A deployment, a model URI or a deployment YAML path.
+    token:
+        Bearer token required on predict, feedback and admin routes; ``None`` reads
+        ``LOOPWRIGHT_TOKEN``; ``""`` turns auth off.
+    max_body_bytes:
+        Larger request bodies get 413.
+    poll_interval:
+        Seconds between registry polls for served aliases (hot swap).
+    prefer_onnx:
+        Serve each package's ONNX variant when it has one.
+    log_predictions:
+        Keep the prediction log (``lw.get_predictions``).
+    log_queue_rows:
+        Rows the prediction log holds in memory before dropping (and counting) new requests.
+    client:
+        Store and blob store for the prediction log and feedback (default: the environment's).
+    source:
+        Model loader (default: the registry and model packages of the environment).
+    """
+
+    def __init__(
+        self,
+        deployment: Deployment | str,
+        *,
+        token: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        poll_interval: float = 2.0,
+        prefer_onnx: bool = False,
+        log_predictions: bool = True,
+        log_queue_rows: int = 200_000,
+        client: Client | None = None,
+        source: ModelSource | None = None,
+    ):
+        self.deployment = Deployment.load(deployment)
+        # arrays reach estimators fitted on DataFrames in the fitted column order (checked per
+        # model in Slot), so scikit-learn's per-call "no feature names" warning is noise here
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        self.source = source or ModelSource(prefer_onnx=prefer_onnx)
+        self.token = (get_settings().token if token is None else token) or None
+        self._expected_auth = b"Bearer " + self.token.encode() if self.token else b""
+        self.max_body_bytes = max_body_bytes
+        self.metrics = ServingMetrics()
+        self._client = client
+        self.endpoints: dict[str, Endpoint] = {}
+        for spec in self.deployment.endpoints:
+            self.endpoints[spec.name] = self._build_endpoint(spec)
+        self.default_endpoint = self.endpoints[self.deployment.endpoints[0].name]
+        self.prediction_log = (
+            PredictionLog(
+                self._log_client,
+                max_queue_rows=log_queue_rows,
+                on_dropped=lambda e: self.metrics.log_dropped.labels(e).inc(),
+                on_written=lambda e, n: self.metrics.log_written.labels(e).inc(n),
+            )
+            if log_predictions
+            else None
+        )
+        targets = [
+            (endpoint, route)
+            for endpoint in self.endpoints.values()
+            for route in [*endpoint.routes, *([endpoint.shadow] if endpoint.shadow else [])]
+            if route.follows_alias
+        ]
+        self.watcher = AliasWatcher(targets, self.source, self._make_slot, self._retire, poll_interval)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._unrouted: dict[str, VersionMetrics] = {}
+        self._static: dict[str, dict[str, Handler]] = {
+            "/v2": {"GET": self._server_metadata},
+            "/v2/health/live": {"GET": self._live},
+            "/v2/health/ready": {"GET": self._ready},
+            "/invocations": {"POST": self._invocations},
+            "/ping": {"GET": self._ping},
+            "/health": {"GET": self._ping},
+            "/version": {"GET": self._version},
+            "/metrics": {"GET": self._metrics},
+            "/endpoints": {"GET": self._list_endpoints},
+            "/admin/reload": {"POST": self._reload},
+        }
+        self._patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+            (re.compile(r"/endpoints/([^/]+)/predict"), {"POST": self._predict}),
+            (re.compile(r"/v2/models/([^/]+)/infer"), {"POST": self._infer}),
+            (re.compile(r"/v2/models/([^/]+)/versions/([^/]+)/infer"), {"POST": self._infer}),
+            (re.compile(r"/endpoints/([^/]+)/feedback"), {"POST": self._feedback}),
+            (re.compile(r"/endpoints/([^/]+)"), {"GET": self._show_endpoint}),
+            (re.compile(r"/v2/models/([^/]+)"), {"GET": self._model_metadata}),
+            (re.compile(r"/v2/models/([^/]+)/ready"), {"GET": self._model_ready}),
+            (re.compile(r"/v2/models/([^/]+)/versions/([^/]+)"), {"GET": self._model_metadata}),
+            (re.compile(r"/v2/models/([^/]+)/versions/([^/]+)/ready"), {"GET": self._model_ready}),
+        ]
+
+    # -- building and swapping ---------------------------------------------------------------
+    def _build_endpoint(self, spec: EndpointSpec) -> Endpoint:
+        arrivals = Arrivals()
+        routes = [self._initial_route(spec, r.model, r.weight, "route", arrivals) for r in spec.routes]
+        shadow = None
+        if spec.shadow is not None:
+            shadow = self._initial_route(spec, spec.shadow, 0.0, "shadow", arrivals)
+        return Endpoint(spec.name, routes, shadow, spec.batching, arrivals)
+
+    def _initial_route(
+        self, spec: EndpointSpec, model: ModelSpec, weight: float, role: str, arrivals: Arrivals
+    ) -> Route:
+        if isinstance(model, str):
+            uri = parse_model_uri(model)
+            version = self.source.current_version(uri)
+            loaded = self.source.load(uri, version)
+            name = uri.name
+        else:
+            uri, loaded = None, model
+            name, version = getattr(model, "name", None), getattr(model, "version", None)
+        slot = Slot(spec.name, loaded, name, version, spec.batching, self.metrics, arrivals, role)
+        self.metrics.served.labels(spec.name, slot.label, role).set(1)
+        return Route(slot, weight, uri)
+
+    def _make_slot(self, endpoint: Endpoint, route: Route, model: ModelLike, version: int | None) -> Slot:
+        role = "shadow" if route is endpoint.shadow else "route"
+        name = route.uri.name if route.uri else None
+        slot = Slot(
+            endpoint.name, model, name, version, endpoint.batching, self.metrics, endpoint.arrivals, role
+        )
+        self.metrics.served.labels(endpoint.name, slot.label, role).set(1)
+        return slot
+
+    def _retire(self, slot: Slot) -> None:
+        """Called by the watcher thread after a switch: close ``slot`` once its requests are done."""
+        slot.retired = True
+        self.metrics.swaps.labels(slot.endpoint).inc()
+        if not any(
+            s.label == slot.label
+            for e in self.endpoints.values()
+            for s in e.slots()
+            if s.endpoint == slot.endpoint
+        ):
+            self.metrics.served.labels(slot.endpoint, slot.label, slot.role).set(0)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            slot.batcher.close()
+        else:
+            loop.call_soon_threadsafe(self._close_if_drained, slot)
+
+    @staticmethod
+    def _close_if_drained(slot: Slot) -> None:
+        if slot.inflight == 0:
+            slot.batcher.close()
+
+    def reload(self) -> list[Swap]:
+        """Poll every served alias now and swap what moved (``POST /admin/reload``)."""
+        return self.watcher.check_now()
+
+    def _log_client(self) -> Client:
+        return self._client if self._client is not None else get_client()
+
+    def start(self) -> None:
+        """Bind to the running loop and start the alias watcher (lifespan startup or first request)."""
+        self._loop = asyncio.get_running_loop()
+        # Libraries and loaded models are hundreds of thousands of long-lived objects; without
+        # freezing them every full collection scans them all and stalls requests 100-250 ms.
+        gc.freeze()
+        self.watcher.start()
+
+    def close(self) -> None:
+        """Stop polling, write the prediction log, close the model threads."""
+        self._closing = True
+        self.watcher.stop()
+        if self.prediction_log is not None:
+            self.prediction_log.close()
+        for endpoint in self.endpoints.values():
+            for slot in endpoint.slots():
+                slot.batcher.close()
+
+    # -- ASGI --------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self.close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        t0 = time.perf_counter()
+        if self._loop is None:
+            self.start()
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        req = Request(scope, receive, path, t0)
+        content_type = b"application/json"
+        try:
+            handler, args = self._route(req)
+            status, body, headers = await handler(req, *args)
+            if req.protocol == "metrics":
+                content_type = b"text/plain; version=0.0.4; charset=utf-8"
+        except Exception as error:
+            status, body = error_body(error, req.request_id)
+            headers = error.headers if isinstance(error, HttpError) else []
+            if req.slot is not None:  # the model that failed still names itself
+                headers.append((b"x-model-version", req.slot.label_bytes))
+            if status == 500:
+                log.error("request %s to %s failed", req.request_id, path, exc_info=error)
+        headers.append((b"x-request-id", req.request_id.encode()))
+        await send_response(send, status, body, headers, content_type)
+        self._account(req, status)
+
+    def _route(self, req: Request) -> tuple[Handler, tuple[str, ...]]:
+        methods = self._static.get(req.path)
+        args: tuple[str, ...] = ()
+        if methods is None:
+            for pattern, candidate in self._patterns:
+                m = pattern.fullmatch(req.path)
+                if m:
+                    methods, args = candidate, m.groups()
+                    break
+            else:
+                raise HttpError(404, f"no route {req.path!r}; see GET /endpoints and /v2/models/{{name}}")
+        handler = methods.get(req.method)
+        if handler is None:
+            raise HttpError(405, f"{req.method} is not allowed on {req.path}; use {', '.join(methods)}")
+        return handler, args
+
+    def _account(self, req: Request, status: int) -> None:
+        """Metrics and the access log, after the response is sent."""
+        seconds = time.perf_counter() - req.t0
+        if req.protocol is not None and req.endpoint is not None:
+            metrics = req.slot.metrics if req.slot is not None else self._unrouted_metrics(req.endpoint)
+            metrics.answered(req.protocol, status, seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                orjson.dumps(
+                    {
+                        "ts": req.ts_ms,
+                        "request_id": req.request_id,
+                        "method": req.method,
+                        "path": req.path,
+                        "status": status,
+                        "latency_ms": round(seconds * 1000, 3),
+                        "endpoint": req.endpoint,
+                        "model_version": req.slot.version if req.slot is not None else None,
+                        "rows": req.rows,
+                    }
+                ).decode()
+            )
+
+    def _unrouted_metrics(self, endpoint: str) -> VersionMetrics:
+        metrics = self._unrouted.get(endpoint)
+        if metrics is None:
+            metrics = self._unrouted[endpoint] = self.metrics.for_version(endpoint, "")
+        return metrics
+
+    # -- request helpers ---------------------------------------------------------------------
+    def _endpoint(self, name: str) -> Endpoint:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise NotFound(f"no endpoint or model named {name!r}; serving {sorted(self.endpoints)}")
+        return endpoint
+
+    def _authorize(self, req: Request) -> None:
+        if self.token is None:
+            return
+        if req.authorization is None or not hmac.compare_digest(req.authorization, self._expected_auth):
+            raise HttpError(
+                401,
+                "missing or wrong token: send 'Authorization: Bearer <token>'",
+                [(b"www-authenticate", b"Bearer")],
+            )
+
+    async def _body(self, req: Request, endpoint: Endpoint | None) -> bytes:
+        limit = self.max_body_bytes
+        if req.content_length is not None and req.content_length > limit:
+            raise HttpError(413, f"request body of {req.content_length} bytes is over the {limit}-byte limit")
+        message = await req.receive()
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False):
+            if len(body) > limit:
+                raise HttpError(413, f"request body is over the {limit}-byte limit")
+            return body
+        # a body in several chunks: batchers of this endpoint may wait for it (max_latency_ms)
+        if endpoint is not None:
+            endpoint.arrivals.count += 1
+        try:
+            chunks = [body]
+            size = len(body)
+            while message.get("more_body", False):
+                message = await req.receive()
+                if message["type"] == "http.disconnect":
+                    raise HttpError(400, "client disconnected while sending the body")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise HttpError(413, f"request body is over the {limit}-byte limit")
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            if endpoint is not None:
+                endpoint.arrivals.count -= 1
+                endpoint.poke()
+
+    async def _json(self, req: Request, endpoint: Endpoint | None) -> Any:
+        ct = req.content_type
+        if ct is not None and not ct.lower().startswith(b"application/json"):
+            raise HttpError(
+                415, f"content type {ct.decode('latin-1')!r} is not supported; send application/json"
+            )
+        body = await self._body(req, endpoint)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise HttpError(400, f"malformed JSON: {error}") from None
+
+    async def _run(
+        self,
+        req: Request,
+        endpoint: Endpoint,
+        slot: Slot,
+        data: ModelInput,
+        redecode: Callable[[InputSchema], ModelInput] | None,
+    ) -> Any:
+        """Submit to the slot's batcher (and a copy to the shadow), await, log."""
+        req.slot = slot
+        req.rows = data.rows
+        slot.inflight += 1
+        try:
+            future = slot.batcher.submit(data.data, data.rows)
+            if redecode is not None and endpoint.shadow is not None:
+                self._shadow(req, endpoint, slot, data, redecode)
+            output = await future
+        finally:
+            slot.inflight -= 1
+            if slot.retired and slot.inflight == 0:
+                slot.batcher.close()
+        if self.prediction_log is not None:
+            self.prediction_log.record(
+                endpoint.name,
+                req.request_id,
+                req.ts_ms,
+                slot.model,
+                slot.name,
+                slot.version,
+                (time.perf_counter() - req.t0) * 1000.0,
+                data,
+                output,
+            )
+        return output
+
+    def _shadow(
+        self,
+        req: Request,
+        endpoint: Endpoint,
+        primary: Slot,
+        data: ModelInput,
+        redecode: Callable[[InputSchema], ModelInput],
+    ) -> None:
+        """Fire and forget: a copy to the shadow model, whose answer is only logged."""
+        assert endpoint.shadow is not None
+        shadow = endpoint.shadow.slot
+        counter = self.metrics.shadow
+        if shadow.batcher.queued_rows > SHADOW_BACKLOG_ROWS:
+            counter.labels(endpoint.name, shadow.label, "dropped").inc()
+            return
+        try:
+            copy = data if shadow.schema.key == primary.schema.key else redecode(shadow.schema)
+            future = shadow.batcher.submit(copy.data, copy.rows)
+            shadow.inflight += 1
+        except Exception:
+            counter.labels(endpoint.name, shadow.label, "error").inc()
+            return
+        future.add_done_callback(
+            partial(self._shadow_done, req.request_id, req.ts_ms, req.t0, endpoint.name, shadow, copy)
+        )
+
+    def _shadow_done(
+        self,
+        request_id: str,
+        ts_ms: int,
+        t0: float,
+        endpoint: str,
+        shadow: Slot,
+        data: ModelInput,
+        future: asyncio.Future[Any],
+    ) -> None:
+        shadow.inflight -= 1
+        if shadow.retired and shadow.inflight == 0:
+            shadow.batcher.close()
+        error = future.exception()
+        self.metrics.shadow.labels(endpoint, shadow.label, "error" if error else "ok").inc()
+        if error is None and self.prediction_log is not None:
+            latency = (time.perf_counter() - t0) * 1000.0
+            self.prediction_log.record(
+                endpoint,
+                request_id,
+                ts_ms,
+                shadow.model,
+                shadow.name,
+                shadow.version,
+                latency,
+                data,
+                future.result(),
+                shadow=True,
+            )
+
+    # -- predict routes ----------------------------------------------------------------------
+    async def _predict(self, req: Request, name: str) -> Answer:
+        endpoint = self._endpoint(name)
+        req.endpoint, req.protocol = endpoint.name, "predict"
+        self._authorize(req)
+        doc = await self._json(req, endpoint)
+        if not isinstance(doc, dict) or "instances" not in doc:
+            raise InvalidInput('the body must be {"instances": [{column: value, ...}, ...]}')
+        instances = doc["instances"]
+        slot = endpoint.pick(req.routing_key).slot
+        data = slot.schema.from_records(instances)
+        output = await self._run(req, endpoint, slot, data, lambda schema: schema.from_records(instances))
+        body = dumps(
+            {
+                "predictions": encode_output(output),
+                "model_name": slot.name,
+                "model_version": slot.version,
+                "request_id": req.request_id,
+            }
+        )
+        return 200, body, [(b"x-model-version", slot.label_bytes)]
+
+    async def _infer(self, req: Request, name: str, version: str | None = None) -> Answer:
+        endpoint = self._endpoint(name)
+        req.endpoint, req.protocol = endpoint.name, "oip"
+        self._authorize(req)
+        if req.inference_header is not None:  # Triton's binary tensor extension
+            doc = split_binary(await self._body(req, endpoint), req.inference_header)
+        else:
+            doc = await self._json(req, endpoint)
+        if version is None:
+            slot = endpoint.pick(req.routing_key).slot
+        else:
+            found = endpoint.slot_for_version(version)
+            if found is None:
+                raise NotFound(f"model {name!r} has no version {version!r} being served")
+            slot = found
+        data = decode_infer(doc, slot.schema)
+        redecode = (lambda schema: decode_infer(doc, schema)) if version is None else None
+        output = await self._run(req, endpoint, slot, data, redecode)
+        given = doc.get("id")
+        response_id = given if isinstance(given, str) else req.request_id
+        return (
+            200,
+            dumps(encode_infer(output, endpoint.name, slot.label, response_id)),
+            [(b"x-model-version", slot.label_bytes)],
+        )
+
+    async def _invocations(self, req: Request) -> Answer:
+        endpoint = self.default_endpoint
+        req.endpoint, req.protocol = endpoint.name, "invocations"
+        self._authorize(req)
+        slot = endpoint.pick(req.routing_key).slot
+        ct = (req.content_type or b"").lower()
+        if ct.startswith(b"text/csv"):
+            raw = await self._body(req, endpoint)
+            data = decode_csv(raw, slot.schema)
+            redecode: Callable[[InputSchema], ModelInput] = partial(decode_csv, raw)
+        else:
+            if req.content_type is not None and not ct.startswith(b"application/json"):
+                raise HttpError(
+                    415,
+                    f"content type {ct.decode('latin-1')!r} is not supported; send application/json or text/csv",
+                )
+            doc = await self._json(req, endpoint)
+            data = decode_invocations(doc, slot.schema)
+            redecode = partial(decode_invocations, doc)
+        output = await self._run(req, endpoint, slot, data, redecode)
+        return 200, dumps({"predictions": encode_output(output)}), [(b"x-model-version", slot.label_bytes)]
+
+    async def _feedback(self, req: Request, name: str) -> Answer:
+        endpoint = self._endpoint(name)
+        self._authorize(req)
+        doc = await self._json(req, None)
+        if not isinstance(doc, dict) or "request_id" not in doc or "label" not in doc:
+            raise InvalidInput('the body must be {"request_id": "...", "label": value or [values per row]}')
+        records = feedback_records(endpoint.name, doc["request_id"], doc["label"])
+        await asyncio.to_thread(self._log_client().store.log_feedback, records)
+        return 200, dumps({"request_id": doc["request_id"], "rows": len(records)}), []
+
+    # -- metadata, health, admin -------------------------------------------------------------
+    async def _server_metadata(self, req: Request) -> Answer:
+        return 200, dumps({"name": "loopwright", "version": __version__, "extensions": []}), []
+
+    async def _live(self, req: Request) -> Answer:
+        return 200, b'{"live":true}', []
+
+    async def _ready(self, req: Request) -> Answer:
+        if self._closing:
+            raise HttpError(503, "shutting down")
+        return 200, b'{"ready":true}', []
+
+    async def _ping(self, req: Request) -> Answer:
+        return 200, b"\n", []
+
+    async def _version(self, req: Request) -> Answer:
+        return 200, dumps(__version__), []
+
+    async def _metrics(self, req: Request) -> Answer:
+        for endpoint in self.endpoints.values():
+            for slot in endpoint.slots():
+                slot.metrics.queue.set(slot.batcher.queued_rows)
+        body, _ = self.metrics.render()
+        req.protocol = "metrics"
+        return 200, body, []
+
+    async def _model_metadata(self, req: Request, name: str, version: str | None = None) -> Answer:
+        endpoint = self._endpoint(name)
+        slot = endpoint.routes[0].slot if version is None else endpoint.slot_for_version(version)
+        if slot is None:
+            raise NotFound(f"model {name!r} has no version {version!r} being served")
+        versions = list(dict.fromkeys(s.label for s in endpoint.slots()))
+        flavor = getattr(slot.model, "flavor", None)
+        return 200, dumps(model_metadata(endpoint.name, versions, slot.schema, flavor)), []
+
+    async def _model_ready(self, req: Request, name: str, version: str | None = None) -> Answer:
+        endpoint = self._endpoint(name)
+        if version is not None and endpoint.slot_for_version(version) is None:
+            raise NotFound(f"model {name!r} has no version {version!r} being served")
+        return 200, dumps({"name": endpoint.name, "ready": not self._closing}), []
+
+    async def _list_endpoints(self, req: Request) -> Answer:
+        return 200, dumps({"endpoints": [e.describe() for e in self.endpoints.values()]}), []
+
+    async def _show_endpoint(self, req: Request, name: str) -> Answer:
+        return 200, dumps(self._endpoint(name).describe()), []
+
+    async def _reload(self, req: Request) -> Answer:
+        self._authorize(req)
+        swaps = await asyncio.to_thread(self.reload)
+        return (
+            200,
+            dumps(
+                {
+                    "swapped": [s.__dict__ for s in swaps],
+                    "endpoints": [e.describe() for e in self.endpoints.values()],
+                }
+            ),
+            [],
+        )

@@ -1,0 +1,220 @@
+"""Endpoints: weighted routes to model versions, a shadow, and the slot each version runs in.
+
+A :class:`Slot` is one loaded model version with its input schema, batcher and metrics. A
+:class:`Route` follows one model URI; hot swap replaces its slot in one assignment, so a request
+either runs wholly on the old version or wholly on the new one. An :class:`Endpoint` picks a route
+per request: by weight at random, or by a hash of the ``X-Routing-Key`` header so one user keeps
+seeing one version.
+
+Examples
+--------
+>>> from types import SimpleNamespace as NS
+>>> routes = [NS(weight=90), NS(weight=10)]
+>>> split = TrafficSplit([r.weight for r in routes])
+>>> split.index_for_key("user-42") == split.index_for_key("user-42")
+True
+>>> sum(split.index_for_random(u / 100) for u in range(100))
+10
+"""
+
+from __future__ import annotations
+
+import bisect
+import inspect
+import random
+import zlib
+from collections.abc import Sequence
+from itertools import accumulate
+from typing import Any
+
+from loopwright.serving.batching import Batcher
+from loopwright.serving.deployment import BatchingSpec
+from loopwright.serving.inputs import InputSchema
+from loopwright.serving.metrics import ServingMetrics
+from loopwright.serving.types import ModelLike
+from loopwright.uris import ModelUri
+
+
+class Arrivals:
+    """How many requests to one endpoint are still being read off the wire."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> int:
+        return self.count
+
+
+class Slot:
+    """One model version serving behind an endpoint.
+
+    Parameters
+    ----------
+    endpoint:
+        Endpoint name (metrics label).
+    model:
+        The loaded model (``predict(data, validate=False)`` is called with validated input).
+    name, version:
+        Registered model name and version (``None`` for models served from a run or memory).
+    batching:
+        The endpoint's batching settings.
+    metrics:
+        The app's metric families.
+    arriving:
+        Requests to this endpoint still being read (the batcher may wait for them).
+    role:
+        ``"route"`` or ``"shadow"``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        model: ModelLike,
+        name: str | None,
+        version: int | None,
+        batching: BatchingSpec,
+        metrics: ServingMetrics,
+        arriving: Arrivals,
+        role: str = "route",
+    ):
+        self.endpoint = endpoint
+        self.model = model
+        self.name = name
+        self.version = version
+        self.label = str(version) if version is not None else "none"
+        self.label_bytes = self.label.encode()
+        self.role = role
+        self.schema = InputSchema(getattr(model, "signature", None), frame_only=_fitted_in_other_order(model))
+        self.has_proba = bool(getattr(model, "has_proba", False))
+        self.metrics = metrics.for_version(endpoint, self.label)
+        self.inflight = 0
+        self.retired = False
+        self._predict_fn = model.predict
+        self._validate_kw = "validate" in inspect.signature(model.predict).parameters
+        self.batcher = Batcher(
+            self._predict,
+            max_batch_size=batching.max_batch_size,
+            max_latency_ms=batching.max_latency_ms,
+            enabled=batching.enabled,
+            observe=self._observe,
+            arriving=arriving,
+            name=f"{endpoint}-{self.label}",
+        )
+
+    def _predict(self, data: Any) -> Any:
+        if self._validate_kw:
+            return self._predict_fn(data, validate=False)
+        return self._predict_fn(data)
+
+    def _observe(self, rows: int, reason: str) -> None:
+        self.metrics.batch(rows, reason)
+        self.metrics.queue.set(self.batcher.queued_rows)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able summary for ``GET /endpoints`` and ``POST /admin/reload``."""
+        return {"model_name": self.name, "model_version": self.version, "role": self.role}
+
+
+def _fitted_in_other_order(model: ModelLike) -> bool:
+    """True when the estimator was fitted on named columns in another order than its signature's.
+
+    The array fast path passes columns by position, which is only right when the orders agree.
+    """
+    fitted = getattr(getattr(model, "native", None), "feature_names_in_", None)
+    signature = getattr(model, "signature", None)
+    if fitted is None or signature is None or signature.kind != "dataframe":
+        return False
+    return [str(n) for n in fitted] != [c.name for c in signature.inputs]
+
+
+class Route:
+    """One weighted entry of an endpoint, following a model URI (or a fixed in-memory model)."""
+
+    def __init__(self, slot: Slot, weight: float, uri: ModelUri | None):
+        self.slot = slot
+        self.weight = weight
+        self.uri = uri
+
+    @property
+    def follows_alias(self) -> bool:
+        return self.uri is not None and self.uri.alias is not None
+
+
+class TrafficSplit:
+    """Weighted choice among routes: random per request, or sticky by a routing key."""
+
+    def __init__(self, weights: Sequence[float]):
+        self.bounds = list(accumulate(weights))
+        self.total = self.bounds[-1]
+
+    def index_for_random(self, u: float) -> int:
+        """Route index for a uniform draw ``u`` in ``[0, 1)``."""
+        return min(bisect.bisect_right(self.bounds, u * self.total), len(self.bounds) - 1)
+
+    def index_for_key(self, key: str) -> int:
+        """Route index for a routing key: stable across requests, processes and restarts."""
+        return self.index_for_random(zlib.crc32(key.encode()) / 4294967296.0)
+
+
+class Endpoint:
+    """A named endpoint: its routes, optional shadow and traffic split."""
+
+    def __init__(
+        self, name: str, routes: list[Route], shadow: Route | None, batching: BatchingSpec, arrivals: Arrivals
+    ):
+        self.name = name
+        self.routes = routes
+        self.shadow = shadow
+        self.batching = batching
+        self.arrivals = arrivals  # shared with the slots' batchers
+        self.split = TrafficSplit([r.weight for r in routes])
+        self._single = routes[0] if len(routes) == 1 else None
+
+    def pick(self, routing_key: str | None) -> Route:
+        """The route for one request."""
+        if self._single is not None:
+            return self._single
+        if routing_key:
+            return self.routes[self.split.index_for_key(routing_key)]
+        return self.routes[self.split.index_for_random(random.random())]
+
+    def slots(self) -> list[Slot]:
+        """Every slot serving now (routes, then the shadow)."""
+        out = [r.slot for r in self.routes]
+        if self.shadow is not None:
+            out.append(self.shadow.slot)
+        return out
+
+    def slot_for_version(self, version: str) -> Slot | None:
+        """The slot serving ``version`` (for ``/v2/models/{name}/versions/{v}``), if any."""
+        for slot in self.slots():
+            if slot.label == version:
+                return slot
+        return None
+
+    def poke(self) -> None:
+        """A request finished reading its body: batchers waiting for it may go."""
+        for route in self.routes:
+            route.slot.batcher.poke()
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able summary of what this endpoint serves."""
+        return {
+            "name": self.name,
+            "routes": [
+                {"model": str(r.uri) if r.uri else None, "weight": r.weight, **r.slot.describe()}
+                for r in self.routes
+            ],
+            "shadow": (
+                {"model": str(self.shadow.uri) if self.shadow.uri else None, **self.shadow.slot.describe()}
+                if self.shadow is not None
+                else None
+            ),
+            "batching": {
+                "enabled": self.batching.enabled,
+                "max_batch_size": self.batching.max_batch_size,
+                "max_latency_ms": self.batching.max_latency_ms,
+            },
+        }

@@ -1,0 +1,90 @@
+"""Ground truth for served predictions, logged when it becomes known (often days later).
+
+Examples
+--------
+>>> import tempfile
+>>> from loopwright.tracking.client import Client
+>>> home = tempfile.mkdtemp()
+>>> client = Client(f"sqlite:///{home}/lw.db", f"{home}/artifacts")
+>>> log_feedback("churn", "req1", [1, 0], client=client)
+>>> get_feedback("churn", client=client)[["request_id", "row", "label"]].to_dict("records")
+[{'request_id': 'req1', 'row': 0, 'label': 1}, {'request_id': 'req1', 'row': 1, 'label': 0}]
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from loopwright.errors import InvalidInput
+from loopwright.names import validate_name
+from loopwright.serving.prediction_log import to_ms
+from loopwright.store import FeedbackRecord
+from loopwright.store.entities import now_ms
+from loopwright.tracking.client import Client, get_client
+
+MAX_REQUEST_ID = 64
+
+
+def feedback_records(endpoint: str, request_id: Any, label: Any) -> list[FeedbackRecord]:
+    """Validate one feedback message; a list label gives one record per row of the request."""
+    validate_name(endpoint, "endpoint name")
+    if not isinstance(request_id, str) or not request_id or len(request_id) > MAX_REQUEST_ID:
+        raise InvalidInput(f"request_id must be a string of 1-{MAX_REQUEST_ID} characters")
+    labels = label if isinstance(label, list) else [label]
+    if not labels:
+        raise InvalidInput("label is an empty list: send one label per row of the request")
+    for value in labels:
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise InvalidInput(f"label must be a number, string or boolean, got {type(value).__name__}")
+    ts = now_ms()
+    return [FeedbackRecord(endpoint, request_id, row, value, ts) for row, value in enumerate(labels)]
+
+
+def log_feedback(endpoint: str, request_id: str, label: Any, *, client: Client | None = None) -> None:
+    """Record the true label(s) of a served request.
+
+    Parameters
+    ----------
+    endpoint:
+        The endpoint that answered.
+    request_id:
+        The ``request_id`` the prediction response carried (also the ``X-Request-ID`` header).
+    label:
+        The true label; a list gives one label per row of a multi-row request, in row order.
+        Logging again for the same request and row replaces the earlier label.
+    client:
+        Defaults to the client of the current environment.
+    """
+    (client or get_client()).store.log_feedback(feedback_records(endpoint, request_id, label))
+
+
+def get_feedback(
+    endpoint: str,
+    since: datetime | str | int | timedelta | None = None,
+    until: datetime | str | int | timedelta | None = None,
+    *,
+    client: Client | None = None,
+) -> pd.DataFrame:
+    """Labels logged for an endpoint in ``[since, until)`` (same bounds as ``get_predictions``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``request_id``, ``row``, ``label``, ``timestamp`` (UTC), ``endpoint``; join it to
+        :func:`~loopwright.serving.prediction_log.get_predictions` on ``(request_id, row)``.
+    """
+    records = (client or get_client()).store.get_feedback(endpoint, to_ms(since), to_ms(until))
+    return pd.DataFrame(
+        {
+            "request_id": pd.Series([r.request_id for r in records], dtype=object),
+            "row": pd.Series([r.row for r in records], dtype="int64"),
+            "label": pd.Series([r.label for r in records], dtype=None if records else object),
+            "timestamp": pd.to_datetime(
+                pd.Series([r.timestamp_ms for r in records], dtype="int64"), unit="ms", utc=True
+            ),
+            "endpoint": pd.Series([r.endpoint for r in records], dtype=object),
+        }
+    )

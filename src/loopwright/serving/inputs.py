@@ -1,0 +1,338 @@
+"""Request payloads → validated model input, compiled once per model signature.
+
+The hot path decodes JSON rows straight into one numpy array when every signature column is
+numeric (no per-request DataFrame); other signatures get a typed DataFrame. Every violation is an
+:class:`~loopwright.errors.InvalidInput` that names the field and the type it expects.
+
+Examples
+--------
+>>> from types import SimpleNamespace as NS
+>>> sig = NS(kind="dataframe", inputs=[NS(name="a", dtype="float64", categories=None, allow_nan=False),
+...                                    NS(name="b", dtype="int64", categories=None, allow_nan=False)])
+>>> schema = InputSchema(sig)
+>>> schema.from_records([{"a": 1.5, "b": 2}, {"a": 0, "b": 3}]).data
+array([[1.5, 2. ],
+       [0. , 3. ]])
+>>> schema.from_records([{"a": "x", "b": 2}])
+Traceback (most recent call last):
+...
+loopwright.errors.InvalidInput: field 'a' expects float64, got string 'x' (row 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loopwright.errors import InvalidInput
+from loopwright.serving.types import SignatureLike
+
+FLOATS = frozenset({"float64", "float32", "float16"})
+INTS = frozenset({"int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8"})
+NUMERIC = FLOATS | INTS | {"bool"}
+_JSON_NAMES = {str: "string", bool: "boolean", int: "integer", float: "number", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One request's validated input: what goes to ``predict`` plus what the prediction log keeps."""
+
+    data: Any  # np.ndarray | pd.DataFrame | list
+    rows: int
+    columns: tuple[str, ...] | None = None  # feature names, in the order of ``data``'s columns
+
+
+def _describe(value: Any) -> str:
+    kind = _JSON_NAMES.get(type(value), type(value).__name__)
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        return f"{kind} {shown}"
+    return kind
+
+
+class InputSchema:
+    """Decoder and validator for one model signature (``None``: accept records or arrays as given).
+
+    Parameters
+    ----------
+    signature:
+        The model's input signature: ``kind`` ``"dataframe"`` with ``inputs`` a list of columns
+        (``name``, ``dtype``, ``categories``, ``allow_nan``), or ``kind`` ``"tensor"`` with one
+        ``TensorSpec(dtype, shape)``. Numeric dataframe signatures decode to one 2-D array in
+        column order; others to a DataFrame coerced by ``signature.validate``.
+    frame_only:
+        Always build a DataFrame (the model was fitted on columns in another order).
+    """
+
+    def __init__(self, signature: SignatureLike | None, frame_only: bool = False):
+        self.signature = signature
+        self.kind: str | None = signature.kind if signature is not None else None
+        self.columns: list[Any] = []
+        self.names: tuple[str, ...] = ()
+        self.tensor: Any = None
+        self.numeric = False
+        self.array_dtype: np.dtype[Any] = np.dtype(np.float64)
+        self._fast_types: frozenset[type] = frozenset()
+        if self.kind == "dataframe":
+            self.columns = list(signature.inputs)  # type: ignore[union-attr]
+            self.names = tuple(c.name for c in self.columns)
+            dtypes = {c.dtype for c in self.columns}
+            self.numeric = bool(dtypes) and dtypes <= NUMERIC and not frame_only
+            if self.numeric:
+                self.array_dtype = np.dtype(dtypes.pop() if len(dtypes) == 1 else "float64")
+                # values that need no per-column check: numbers into float columns, ints into int ones
+                if self.array_dtype.kind == "f":
+                    self._fast_types = frozenset({float, int})
+                elif self.array_dtype.kind in "iu":
+                    self._fast_types = frozenset({int})
+                else:
+                    self._fast_types = frozenset({bool})
+        elif self.kind == "tensor":
+            spec = signature.inputs  # type: ignore[union-attr]
+            self.tensor = spec[0] if isinstance(spec, list | tuple) else spec
+            self.array_dtype = np.dtype(_numpy_dtype(self.tensor.dtype))
+        elif self.kind is not None:
+            raise InvalidInput(f"unsupported signature kind {self.kind!r}")
+
+        self.key = self._key()
+
+    def _key(self) -> tuple[Any, ...]:
+        """Equal keys decode equally (lets a shadow model reuse the primary's decoded input)."""
+        if self.kind == "dataframe":
+            return (
+                "dataframe",
+                tuple((c.name, c.dtype, tuple(c.categories or ()), bool(c.allow_nan)) for c in self.columns),
+            )
+        if self.kind == "tensor":
+            return ("tensor", str(self.tensor.dtype), tuple(self.tensor.shape))
+        return ("any",)
+
+    # -- payload shapes ------------------------------------------------------------------------
+    def from_records(self, records: Any) -> ModelInput:
+        """A list of records (``{"col": value}``) or of rows in signature order."""
+        if not isinstance(records, list):
+            raise InvalidInput(f"instances must be a list of records, got {_describe(records)}")
+        if not records:
+            raise InvalidInput("instances is empty: send at least one row")
+        if self.kind == "tensor":
+            return self._tensor(records)
+        first = records[0]
+        if self.kind is None:
+            if isinstance(first, Mapping):
+                return ModelInput(pd.DataFrame.from_records(records), len(records), None)
+            return ModelInput(np.asarray(records), len(records), None)
+        if isinstance(first, Mapping):
+            if self.numeric:
+                try:
+                    rows = [[rec[n] for n in self.names] for rec in records]
+                except (KeyError, TypeError):
+                    self._missing(records)
+                return self._matrix(rows)
+            return self._frame(self._columns_of(records))
+        if isinstance(first, list):
+            return self.from_rows(records)
+        raise InvalidInput(f"each instance must be an object of column values, got {_describe(first)}")
+
+    def from_rows(self, rows: Any) -> ModelInput:
+        """Rows as lists of values in signature column order."""
+        if not isinstance(rows, list) or not rows:
+            raise InvalidInput("data must be a non-empty list of rows")
+        if self.kind == "tensor":
+            return self._tensor(rows)
+        if self.kind is None:
+            return ModelInput(np.asarray(rows), len(rows), None)
+        if self.numeric:
+            return self._matrix(rows)
+        self._check_widths(rows)
+        return self._frame({name: [r[j] for r in rows] for j, name in enumerate(self.names)})
+
+    def from_split(self, payload: Any) -> ModelInput:
+        """MLflow/pandas ``split`` orientation: ``{"columns": [...], "data": [[...], ...]}``."""
+        if not isinstance(payload, Mapping) or "data" not in payload:
+            raise InvalidInput('dataframe_split must be an object with "columns" and "data"')
+        columns, data = payload.get("columns"), payload["data"]
+        if not isinstance(data, list) or not data:
+            raise InvalidInput("dataframe_split.data must be a non-empty list of rows")
+        if columns is None or self.kind != "dataframe" or list(columns) == list(self.names):
+            if self.kind is None and columns is not None:
+                return ModelInput(pd.DataFrame(data, columns=columns), len(data), tuple(columns))
+            return self.from_rows(data)
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise InvalidInput("dataframe_split.columns must be a list of column names")
+        position = {c: j for j, c in enumerate(columns)}
+        missing = [n for n in self.names if n not in position]
+        if missing:
+            raise InvalidInput(f"missing field {missing[0]!r} (expects {self._dtype_of(missing[0])})")
+        self._check_widths(data, width=len(columns))
+        order = [position[n] for n in self.names]
+        return self.from_rows([[row[j] for j in order] for row in data])
+
+    def from_columns(self, columns: Any) -> ModelInput:
+        """Column orientation: ``{"col": [v0, v1, ...], ...}`` (MLflow ``inputs``)."""
+        if not isinstance(columns, Mapping) or not columns:
+            raise InvalidInput("inputs must be an object mapping column names to lists of values")
+        if self.kind == "tensor":
+            raise InvalidInput("this model takes one tensor: send inputs as a (nested) list")
+        values = {k: (v if isinstance(v, list) else [v]) for k, v in columns.items()}
+        lengths = {len(v) for v in values.values()}
+        if len(lengths) != 1:
+            raise InvalidInput("every column in inputs must have the same number of values")
+        if self.kind is None:
+            frame = pd.DataFrame(values)
+            return ModelInput(frame, len(frame), tuple(frame.columns))
+        for name in self.names:
+            if name not in values:
+                raise InvalidInput(f"missing field {name!r} (expects {self._dtype_of(name)})")
+        return self._frame({n: values[n] for n in self.names})
+
+    def from_tensor(self, data: Any, shape: Sequence[int] | None = None) -> ModelInput:
+        """One flat or nested list with an optional shape (Open Inference Protocol tensors)."""
+        if self.kind == "dataframe":
+            arr = self._raw_array(data, shape, "input")
+            if arr.ndim != 2 or arr.shape[1] != len(self.names):
+                raise InvalidInput(
+                    f"expected one input per column {list(self.names)} or a matrix of shape "
+                    f"[-1, {len(self.names)}], got shape {list(arr.shape)}"
+                )
+            return self.from_rows(arr.tolist()) if not self.numeric else self._matrix(arr)
+        arr = self._raw_array(data, shape, "input")
+        if self.kind is None:
+            return ModelInput(arr, int(arr.shape[0]) if arr.ndim else 1, None)
+        return self._tensor(arr)
+
+    # -- builders ------------------------------------------------------------------------------
+    def _matrix(self, rows: Any) -> ModelInput:
+        """Numeric rows → one 2-D array; any doubt falls back to the per-column check."""
+        if isinstance(rows, np.ndarray):
+            if rows.dtype.kind in "fiub":
+                return ModelInput(rows.astype(self.array_dtype, copy=False), len(rows), self.names)
+            rows = rows.tolist()
+        try:
+            if set(map(type, chain.from_iterable(rows))) <= self._fast_types:
+                arr = np.array(rows, dtype=self.array_dtype)
+                if arr.ndim == 2 and arr.shape[1] == len(self.names):
+                    return ModelInput(arr, len(arr), self.names)
+        except (TypeError, ValueError):
+            pass
+        self._check_widths(rows)
+        checked = self._checked_columns({n: [r[j] for r in rows] for j, n in enumerate(self.names)})
+        arr = np.column_stack([np.asarray(v, dtype=self.array_dtype) for v in checked.values()])
+        return ModelInput(arr, len(arr), self.names)
+
+    def _frame(self, columns: Mapping[str, list[Any]]) -> ModelInput:
+        if self.numeric:
+            checked = self._checked_columns(columns)
+            return self._matrix(
+                np.column_stack([np.asarray(v, dtype=self.array_dtype) for v in checked.values()])
+            )
+        frame = self.signature.validate(pd.DataFrame({n: columns[n] for n in self.names}))  # type: ignore[union-attr]
+        return ModelInput(frame, len(frame), self.names)
+
+    def _tensor(self, data: Any) -> ModelInput:
+        spec = self.tensor
+        arr = self._raw_array(data, None, "instances")
+        expected = list(spec.shape)
+        if arr.ndim != len(expected) or any(
+            e not in (-1, None) and e != a for e, a in zip(expected, arr.shape, strict=False)
+        ):
+            raise InvalidInput(f"tensor input expects shape {expected}, got {list(arr.shape)}")
+        if arr.dtype.kind not in "fiub" and self.array_dtype.kind in "fiub":
+            raise InvalidInput(f"tensor input expects {spec.dtype} values, got {arr.dtype.name}")
+        return ModelInput(arr.astype(self.array_dtype, copy=False), int(arr.shape[0]), None)
+
+    def _raw_array(self, data: Any, shape: Sequence[int] | None, what: str) -> np.ndarray:
+        try:
+            arr = np.asarray(data)
+            if shape is not None:
+                arr = arr.reshape([int(s) for s in shape])
+        except (TypeError, ValueError) as error:
+            raise InvalidInput(f"{what} is not a rectangular array of the given shape: {error}") from None
+        if arr.dtype.kind == "O":
+            raise InvalidInput(f"{what} holds mixed or null values; expected {self.array_dtype.name}")
+        if arr.dtype.kind in "US" and self.array_dtype.kind in "fiub":
+            raise InvalidInput(f"{what} expects {self.array_dtype.name} values, got strings")
+        return arr
+
+    # -- per-column validation (the slow path that names the culprit) ---------------------------
+    def _checked_columns(self, columns: Mapping[str, list[Any]]) -> dict[str, Any]:
+        return {c.name: _check_column(c, columns[c.name]) for c in self.columns}
+
+    def _columns_of(self, records: list[Any]) -> dict[str, list[Any]]:
+        for i, rec in enumerate(records):
+            if not isinstance(rec, Mapping):
+                raise InvalidInput(f"instance {i} must be an object of column values, got {_describe(rec)}")
+            for name in self.names:
+                if name not in rec:
+                    raise InvalidInput(
+                        f"missing field {name!r} (expects {self._dtype_of(name)}) in instance {i}"
+                    )
+        return {n: [rec[n] for rec in records] for n in self.names}
+
+    def _missing(self, records: list[Any]) -> None:
+        self._columns_of(records)
+        raise InvalidInput("instances must be objects of column values")  # pragma: no cover
+
+    def _check_widths(self, rows: Sequence[Any], width: int | None = None) -> None:
+        expected = len(self.names) if width is None else width
+        for i, row in enumerate(rows):
+            if not isinstance(row, list | tuple | np.ndarray) or len(row) != expected:
+                got = len(row) if isinstance(row, list | tuple) else _describe(row)
+                raise InvalidInput(f"row {i} must have {expected} values {list(self.names)}, got {got}")
+
+    def _dtype_of(self, name: str) -> str:
+        return next(str(c.dtype) for c in self.columns if c.name == name)
+
+
+def _numpy_dtype(dtype: str) -> str:
+    return "object" if dtype in ("string", "category", "datetime", "str") else dtype
+
+
+def _check_column(column: Any, values: list[Any]) -> np.ndarray:
+    """Validate one numeric column's JSON values against its spec; name the first culprit."""
+    name, dtype, allow_nan = column.name, str(column.dtype), bool(column.allow_nan)
+
+    def fail(i: int, value: Any, expected: str | None = None) -> None:
+        raise InvalidInput(f"field {name!r} expects {expected or dtype}, got {_describe(value)} (row {i})")
+
+    if dtype in FLOATS:
+        out = []
+        for i, v in enumerate(values):
+            if type(v) is float or type(v) is int:
+                out.append(v)
+            elif v is None and allow_nan:
+                out.append(np.nan)
+            else:
+                fail(i, v)
+        return np.array(out, dtype=dtype)
+    if dtype in INTS:
+        for i, v in enumerate(values):
+            if not (type(v) is int or (type(v) is float and v.is_integer())):
+                fail(i, v)
+        try:
+            return np.array(values, dtype=dtype)
+        except OverflowError:
+            raise InvalidInput(f"field {name!r} expects {dtype}, got a value out of range") from None
+    if dtype == "bool":
+        for i, v in enumerate(values):
+            if type(v) is not bool:
+                fail(i, v)
+        return np.array(values, dtype=bool)
+    raise InvalidInput(f"field {name!r} has an unsupported dtype {dtype!r}")
+
+
+def encode_output(output: Any) -> Any:
+    """A model output slice → something ``orjson`` serialises (numpy numbers stay zero-copy)."""
+    if isinstance(output, np.ndarray):
+        if output.dtype.kind in "fiub" and output.flags.c_contiguous:
+            return output
+        return output.tolist()
+    if isinstance(output, pd.DataFrame):
+        return output.to_dict("records")
+    if isinstance(output, pd.Series):
+        return output.tolist()
+    return output

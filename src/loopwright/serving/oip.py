@@ -1,0 +1,231 @@
+"""Open Inference Protocol v2 (KServe, MLServer, Triton): tensors in, tensors out, metadata.
+
+Examples
+--------
+>>> import numpy as np
+>>> encode_infer(np.array([0, 1]), "churn", "3", "r1")["outputs"]
+[{'name': 'predict', 'datatype': 'INT64', 'shape': [2], 'data': array([0, 1])}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from loopwright.errors import InvalidInput
+from loopwright.serving.inputs import InputSchema, ModelInput, encode_output
+
+DATATYPES = {
+    "float64": "FP64",
+    "float32": "FP32",
+    "float16": "FP16",
+    "int64": "INT64",
+    "int32": "INT32",
+    "int16": "INT16",
+    "int8": "INT8",
+    "uint64": "UINT64",
+    "uint32": "UINT32",
+    "uint16": "UINT16",
+    "uint8": "UINT8",
+    "bool": "BOOL",
+    "string": "BYTES",
+    "str": "BYTES",
+    "category": "BYTES",
+    "datetime": "BYTES",
+}
+
+
+def datatype_of(dtype: Any) -> str:
+    """OIP datatype name of a numpy dtype or signature dtype name."""
+    name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    return DATATYPES.get(name, "BYTES")
+
+
+BINARY_DTYPES = {
+    "FP64": "<f8",
+    "FP32": "<f4",
+    "FP16": "<f2",
+    "INT64": "<i8",
+    "INT32": "<i4",
+    "INT16": "<i2",
+    "INT8": "i1",
+    "UINT64": "<u8",
+    "UINT32": "<u4",
+    "UINT16": "<u2",
+    "UINT8": "u1",
+    "BOOL": "?",
+}
+
+
+def split_binary(body: bytes, header_length: int) -> Any:
+    """Binary tensor extension (Triton clients send it by default): a JSON header, then raw tensors.
+
+    Inputs whose ``parameters.binary_data_size`` is set get their ``data`` from the bytes after the
+    header, in input order (little-endian; ``BYTES`` elements are 4-byte-length prefixed).
+    """
+    if header_length < 0 or header_length > len(body):
+        raise InvalidInput("Inference-Header-Content-Length is larger than the body")
+    try:
+        doc = orjson.loads(body[:header_length])
+    except orjson.JSONDecodeError as error:
+        raise JsonError(f"malformed JSON header: {error}") from None
+    offset = header_length
+    for t in doc.get("inputs", []) if isinstance(doc, Mapping) else []:
+        size = (t.get("parameters") or {}).get("binary_data_size") if isinstance(t, Mapping) else None
+        if size is None:
+            continue
+        if not isinstance(size, int) or size < 0 or offset + size > len(body):
+            raise InvalidInput(f"input {t.get('name')!r}: binary_data_size does not match the body")
+        chunk = body[offset : offset + size]
+        offset += size
+        datatype = t.get("datatype")
+        if datatype == "BYTES":
+            t["data"] = _binary_strings(chunk, t.get("name"))
+        elif datatype in BINARY_DTYPES:
+            t["data"] = np.frombuffer(chunk, dtype=BINARY_DTYPES[datatype]).tolist()
+        else:
+            raise InvalidInput(f"input {t.get('name')!r}: unsupported datatype {datatype!r}")
+    return doc
+
+
+def _binary_strings(chunk: bytes, name: Any) -> list[str]:
+    out, i = [], 0
+    while i < len(chunk):
+        if i + 4 > len(chunk):
+            raise InvalidInput(f"input {name!r}: truncated BYTES element")
+        n = int.from_bytes(chunk[i : i + 4], "little")
+        out.append(chunk[i + 4 : i + 4 + n].decode("utf-8", errors="replace"))
+        i += 4 + n
+    return out
+
+
+class JsonError(InvalidInput):
+    """The JSON part of a request does not parse (HTTP 400)."""
+
+    http_status = 400
+
+
+def decode_infer(doc: Any, schema: InputSchema) -> ModelInput:
+    """An inference request body → validated model input.
+
+    Dataframe signatures take one input tensor per column (shape ``[N]`` or ``[N, 1]``), or one
+    ``[N, columns]`` matrix in signature order; tensor signatures take one tensor.
+    """
+    tensors = doc.get("inputs") if isinstance(doc, Mapping) else None
+    if not isinstance(tensors, list) or not tensors:
+        raise InvalidInput('"inputs" must be a non-empty list of tensors {name, shape, datatype, data}')
+    for t in tensors:
+        if not isinstance(t, Mapping) or "name" not in t or "data" not in t:
+            raise InvalidInput('each input tensor needs "name", "shape", "datatype" and "data"')
+        shape = t.get("shape")
+        if shape is not None and (not isinstance(shape, list) or not all(isinstance(s, int) for s in shape)):
+            raise InvalidInput(f"input {t['name']!r}: shape must be a list of integers")
+    if schema.kind == "dataframe":
+        by_name = {t["name"]: t for t in tensors}
+        if len(tensors) == 1 and tensors[0]["name"] not in schema.names:
+            t = tensors[0]
+            return schema.from_tensor(t["data"], t.get("shape"))
+        columns = {}
+        for column in schema.columns:
+            t = by_name.get(column.name)
+            if t is None:
+                raise InvalidInput(
+                    f"missing input {column.name!r} (expects {datatype_of(column.dtype)}, shape [-1])"
+                )
+            columns[column.name] = _column_values(t)
+        return schema.from_columns(columns)
+    if len(tensors) == 1:
+        t = tensors[0]
+        return schema.from_tensor(t["data"], t.get("shape"))
+    if schema.kind is None:
+        return schema.from_columns({t["name"]: _column_values(t) for t in tensors})
+    raise InvalidInput(f"this model takes one input tensor, got {len(tensors)}")
+
+
+def _column_values(tensor: Mapping[str, Any]) -> list[Any]:
+    data = tensor["data"]
+    if not isinstance(data, list):
+        raise InvalidInput(f"input {tensor['name']!r}: data must be a list")
+    if data and isinstance(data[0], list):
+        data = list(chain.from_iterable(data))
+    shape = tensor.get("shape")
+    if shape and int(np.prod(shape)) != len(data):
+        raise InvalidInput(f"input {tensor['name']!r}: shape {shape} does not match {len(data)} values")
+    return data
+
+
+def encode_infer(output: Any, model_name: str, version: str, response_id: str) -> dict[str, Any]:
+    """Model output → inference response body (data flattened row-major, as the spec shows)."""
+    if isinstance(output, pd.DataFrame):
+        outputs = [
+            {
+                "name": str(c),
+                "datatype": datatype_of(output[c].dtype) if output[c].dtype.kind in "fiub" else "BYTES",
+                "shape": [len(output)],
+                "data": encode_output(output[c].to_numpy()),
+            }
+            for c in output.columns
+        ]
+    else:
+        arr = output if isinstance(output, np.ndarray) else np.asarray(output)
+        numeric = arr.dtype.kind in "fiub"
+        outputs = [
+            {
+                "name": "predict",
+                "datatype": datatype_of(arr.dtype) if numeric else "BYTES",
+                "shape": list(arr.shape),
+                "data": encode_output(arr.ravel()) if numeric else [str(v) for v in arr.ravel().tolist()],
+            }
+        ]
+    return {"model_name": model_name, "model_version": version, "id": response_id, "outputs": outputs}
+
+
+def model_metadata(name: str, versions: list[str], schema: InputSchema, flavor: str | None) -> dict[str, Any]:
+    """``GET /v2/models/{name}``: inputs from the signature."""
+    if schema.kind == "dataframe":
+        inputs = [{"name": c.name, "datatype": datatype_of(c.dtype), "shape": [-1]} for c in schema.columns]
+    elif schema.kind == "tensor":
+        inputs = [
+            {
+                "name": "input",
+                "datatype": datatype_of(schema.tensor.dtype),
+                "shape": [-1 if s is None else int(s) for s in schema.tensor.shape],
+            }
+        ]
+    else:
+        inputs = []
+    outputs = _outputs_of(schema.signature)
+    return {
+        "name": name,
+        "versions": versions,
+        "platform": f"loopwright-{flavor or 'python'}",
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+def _outputs_of(signature: Any) -> list[dict[str, Any]]:
+    spec = getattr(signature, "outputs", None)
+    if not spec:
+        return [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+    if isinstance(spec, list | tuple):
+        return [
+            {
+                "name": getattr(c, "name", "predict") or "predict",
+                "datatype": datatype_of(c.dtype),
+                "shape": [-1],
+            }
+            for c in spec
+        ]
+    return [
+        {
+            "name": "predict",
+            "datatype": datatype_of(spec.dtype),
+            "shape": [-1 if s is None else int(s) for s in getattr(spec, "shape", [-1])],
+        }
+    ]

@@ -1,0 +1,106 @@
+"""HTTP answers of the serving app: JSON bodies, error mapping and the ASGI send calls.
+
+Every error has one body shape that both protocol families understand: ``error`` (Open
+Inference Protocol), ``error_code`` + ``message`` (MLflow scoring server) and the ``request_id``
+that also appears in the access log.
+
+Examples
+--------
+>>> status, body = error_body(HttpError(415, "use application/json"), "r1")
+>>> status, body
+(415, b'{"error":"use application/json","error_code":"UNSUPPORTED_MEDIA_TYPE","message":"use application/json","request_id":"r1"}')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from loopwright.errors import LoopwrightError
+from loopwright.serving.types import Send
+
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+JSON_TYPE = b"application/json"
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "REQUEST_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "INVALID_PARAMETER_VALUE",
+    500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+
+
+class HttpError(Exception):
+    """An error answer with a status code and a message safe to show the caller."""
+
+    def __init__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+def status_of(error: BaseException) -> int:
+    """Our errors map to their ``http_status``; anything else is a 500."""
+    if isinstance(error, HttpError):
+        return error.status
+    if isinstance(error, LoopwrightError) and error.http_status != 500:
+        return error.http_status
+    return 500
+
+
+def error_body(error: BaseException, request_id: str) -> tuple[int, bytes]:
+    """Status and JSON body for an error; 500s never carry the exception text."""
+    status = status_of(error)
+    if status == 500:
+        message = (
+            f"the model failed on this request; the server log has details under request id {request_id}"
+        )
+    else:
+        message = error.message if isinstance(error, HttpError) else str(error)
+    body = {
+        "error": message,
+        "error_code": ERROR_CODES.get(status, "ERROR"),
+        "message": message,
+        "request_id": request_id,
+    }
+    return status, orjson.dumps(body)
+
+
+def _fallback(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)  # numpy arrays orjson declines (object dtype, strided)
+    return tolist() if callable(tolist) else str(value)
+
+
+def dumps(payload: Any) -> bytes:
+    """JSON bytes; numpy arrays serialise natively (no ``tolist`` on the hot path)."""
+    return orjson.dumps(payload, option=JSON_OPTIONS, default=_fallback)
+
+
+async def send_response(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    content_type: bytes = JSON_TYPE,
+) -> None:
+    """Start and finish one HTTP response."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,29 @@
+"""Importable pyfunc models for the serving tests (the loader imports them by path)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loopwright.models import PyfuncContext, PythonModel
+
+POISON = 1000.0  # a row with f0 above this makes Fragile raise
+
+
+class Fragile(PythonModel):
+    """Sums each row; raises on a poison row, like a model hitting a bug on odd input."""
+
+    def __init__(self, limits_path: str | None = None) -> None:
+        self.artifacts = {"limits": limits_path} if limits_path else {}
+
+    def load(self, context: PyfuncContext) -> None:
+        self.poison = float(json.loads(context.artifacts["limits"].read_text())["poison"])
+
+    def predict(self, data: Any) -> np.ndarray:
+        values = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data, dtype=float)
+        if (values[:, 0] > self.poison).any():
+            raise RuntimeError("secret internal detail: poison row")
+        return values.sum(axis=1)

@@ -1,0 +1,184 @@
+"""The micro-batcher: rows not requests, no wait for a lone request, isolation of answers and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from conftest import FEATURES, register, training_data
+from loopwright.serving import ServerHandle
+from loopwright.serving.batching import Batcher
+
+
+class Gate:
+    """A predict function that blocks the first call until released, recording every batch."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.batches: list[int] = []
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if not self.batches:
+            self.release.wait(10)
+        self.batches.append(len(x))
+        if (x < 0).any():
+            raise ValueError("negative input")
+        return x[:, 0] * 2
+
+
+def _rows(n: int, value: float) -> np.ndarray:
+    return np.full((n, 1), value)
+
+
+def test_batches_count_rows_not_requests() -> None:
+    gate = Gate()
+    released: list[tuple[int, str]] = []
+    batcher = Batcher(gate, max_batch_size=64, observe=lambda rows, reason: released.append((rows, reason)))
+
+    async def main() -> list[Any]:
+        first = batcher.submit(_rows(1, 1.0), 1)
+        await asyncio.sleep(0.05)  # the first batch is now running (blocked in the gate)
+        big = batcher.submit(_rows(50, 2.0), 50)
+        small = batcher.submit(_rows(20, 3.0), 20)
+        tiny = batcher.submit(_rows(10, 4.0), 10)
+        gate.release.set()
+        return await asyncio.gather(first, big, small, tiny)
+
+    _, big, small, tiny = asyncio.run(main())
+    # 50 + 20 > 64 never share a call; queue order is kept, so 20 + 10 go together next
+    assert gate.batches == [1, 50, 30]
+    assert released == [(1, "time"), (50, "size"), (30, "time")]
+    assert big.tolist() == [4.0] * 50 and small.tolist() == [6.0] * 20 and tiny.tolist() == [8.0] * 10
+    batcher.close()
+
+
+def test_lone_request_is_dispatched_without_waiting() -> None:
+    seen: list[str] = []
+    batcher = Batcher(
+        lambda x: x[:, 0], max_latency_ms=60_000, observe=lambda rows, reason: seen.append(reason)
+    )
+
+    async def main() -> Any:
+        future = batcher.submit(_rows(3, 1.0), 3)
+        await asyncio.sleep(0)  # one loop turn: the dispatch is scheduled with call_soon
+        assert batcher._timer is None and not batcher.idle  # running, no latency timer armed
+        return await asyncio.wait_for(future, 30)
+
+    assert asyncio.run(main()).tolist() == [1.0, 1.0, 1.0]
+    assert seen == ["time"]
+    batcher.close()
+
+
+def test_waits_for_arriving_requests_up_to_the_latency_budget() -> None:
+    arriving = [1]
+    seen: list[tuple[int, str]] = []
+    batcher = Batcher(
+        lambda x: x[:, 0],
+        max_latency_ms=50,
+        arriving=lambda: arriving[0],
+        observe=lambda rows, reason: seen.append((rows, reason)),
+    )
+
+    async def main() -> Any:
+        first = batcher.submit(_rows(1, 1.0), 1)
+        await asyncio.sleep(0)
+        assert batcher._timer is not None  # someone is still sending a body: worth waiting for
+        arriving[0] = 0
+        second = batcher.submit(_rows(2, 2.0), 2)
+        batcher.poke()
+        return await asyncio.gather(first, second)
+
+    first, second = asyncio.run(main())
+    assert first.tolist() == [1.0] and second.tolist() == [2.0, 2.0]
+    assert seen == [(3, "time")]
+
+    arriving[0] = 5  # nobody ever finishes arriving: the budget releases the batch
+    seen.clear()
+
+    async def stuck() -> Any:
+        return await asyncio.wait_for(batcher.submit(_rows(1, 7.0), 1), 30)
+
+    assert asyncio.run(stuck()).tolist() == [7.0]
+    assert seen == [(1, "time")]
+    batcher.close()
+
+
+def test_a_failing_request_does_not_fail_its_batch_mates() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, max_batch_size=64)
+
+    async def main() -> list[Any]:
+        first = batcher.submit(_rows(1, 1.0), 1)
+        await asyncio.sleep(0.05)
+        futures = [batcher.submit(_rows(2, v), 2) for v in (1.0, -1.0, 3.0)]
+        gate.release.set()
+        return await asyncio.gather(first, *futures, return_exceptions=True)
+
+    _, good1, bad, good2 = asyncio.run(main())
+    assert good1.tolist() == [2.0, 2.0] and good2.tolist() == [6.0, 6.0]
+    assert isinstance(bad, ValueError)
+    batcher.close()
+
+
+def test_batching_off_calls_the_model_once_per_request() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, max_batch_size=64, enabled=False)
+
+    async def main() -> list[Any]:
+        first = batcher.submit(_rows(1, 1.0), 1)
+        await asyncio.sleep(0.05)
+        rest = [batcher.submit(_rows(1, float(i)), 1) for i in range(5)]
+        gate.release.set()
+        return await asyncio.gather(first, *rest)
+
+    asyncio.run(main())
+    assert gate.batches == [1, 1, 1, 1, 1, 1]
+    batcher.close()
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_concurrent_distinct_inputs_get_their_own_answers(
+    sqlite_env: object, serve: Callable[..., ServerHandle], batching: bool
+) -> None:
+    X, _ = training_data()
+    target = X @ np.arange(1, len(FEATURES) + 1) + 0.5
+    regressor = LinearRegression().fit(X, target)
+    register(regressor, "price", X.head(3))
+    from loopwright.serving import Deployment
+
+    server = serve(Deployment.from_uri("models:/price/1", batching=None if batching else False))
+    rng = np.random.default_rng(1)
+    requests = [rng.normal(size=(int(rng.integers(1, 6)), len(FEATURES))) for _ in range(300)]
+
+    async def main() -> list[httpx.Response]:
+        limit = asyncio.Semaphore(32)
+        async with httpx.AsyncClient(timeout=60) as client:
+
+            async def one(rows: np.ndarray) -> httpx.Response:
+                payload = {"instances": [dict(zip(FEATURES, r.tolist(), strict=True)) for r in rows]}
+                async with limit:
+                    return await client.post(f"{server.url}/endpoints/price/predict", json=payload)
+
+            return await asyncio.gather(*(one(r) for r in requests))
+
+    responses = asyncio.run(main())
+    for rows, response in zip(requests, responses, strict=True):
+        assert response.status_code == 200
+        expected = regressor.predict(pd_frame(rows))
+        np.testing.assert_allclose(response.json()["predictions"], expected, rtol=1e-9)
+    metrics = httpx.get(f"{server.url}/metrics").text
+    total_rows = sum(len(r) for r in requests)
+    assert f'loopwright_batch_rows_sum{{endpoint="price",version="1"}} {float(total_rows)}' in metrics
+
+
+def pd_frame(rows: np.ndarray) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=FEATURES)

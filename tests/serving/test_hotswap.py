@@ -1,0 +1,90 @@
+"""Hot swap: the served alias moves under load, and no request fails or loses its version."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import httpx
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression
+
+import loopwright as lw
+from conftest import FEATURES, register, training_data
+from loopwright.serving import ServerHandle
+
+
+def _price_versions() -> dict[str, LinearRegression]:
+    """Three regressors whose answers differ, so an answer names the version that produced it."""
+    X, _ = training_data()
+    models = {}
+    for version, scale in ((1, 1.0), (2, 10.0), (3, 100.0)):
+        model = LinearRegression().fit(X, scale * (X @ np.arange(1, len(FEATURES) + 1)) + scale)
+        assert register(model, "price", X.head(3)) == version
+        models[str(version)] = model
+    lw.set_alias("price", "champion", 1)
+    return models
+
+
+def test_alias_moves_every_second_under_load_without_a_failure(
+    sqlite_env: object, serve: Callable[..., ServerHandle]
+) -> None:
+    models = _price_versions()
+    server = serve("models:/price@champion", poll_interval=0.2)
+    row = {f: float(i) for i, f in enumerate(FEATURES)}
+    expected = {v: m.predict(pd.DataFrame([row]))[0] for v, m in models.items()}
+    stop = threading.Event()
+    results: list[tuple[int, str | None, float | None]] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        with httpx.Client(timeout=30) as http:
+            while not stop.is_set():
+                try:
+                    r = http.post(f"{server.url}/endpoints/price/predict", json={"instances": [row]})
+                    answer = (r.status_code, r.headers.get("x-model-version"), r.json()["predictions"][0])
+                except Exception:  # a transport error is a failed request too
+                    answer = (0, None, None)
+                with lock:
+                    results.append(answer)
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for move in range(10):  # the alias moves every second for 10 s
+        time.sleep(1.0)
+        lw.set_alias("price", "champion", [2, 3, 1][move % 3])
+    stop.set()
+    for t in threads:
+        t.join()
+
+    assert results and all(status == 200 for status, _, _ in results), Counter(s for s, _, _ in results)
+    for _, version, prediction in results:
+        assert version in expected
+        assert prediction is not None and np.isclose(
+            prediction, expected[version]
+        )  # answered by that version
+    assert {v for _, v, _ in results} == {"1", "2", "3"}
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'loopwright_model_swaps_total{endpoint="price"}' in metrics
+
+
+def test_admin_reload_swaps_at_once(sqlite_env: object, serve: Callable[..., ServerHandle]) -> None:
+    _price_versions()
+    server = serve("models:/price@champion", poll_interval=3600)
+    row = {f: 1.0 for f in FEATURES}
+    url = f"{server.url}/endpoints/price/predict"
+    assert httpx.post(url, json={"instances": [row]}).headers["x-model-version"] == "1"
+    lw.set_alias("price", "champion", 3)
+    assert httpx.post(url, json={"instances": [row]}).headers["x-model-version"] == "1"  # not polled yet
+    reload = httpx.post(f"{server.url}/admin/reload", timeout=60).json()
+    assert reload["swapped"] == [
+        {"endpoint": "price", "uri": "models:/price@champion", "old_version": 1, "new_version": 3}
+    ]
+    assert reload["endpoints"][0]["routes"][0]["model_version"] == 3
+    r = httpx.post(url, json={"instances": [row]})
+    assert r.headers["x-model-version"] == "3" and r.json()["model_version"] == 3
+    assert httpx.post(f"{server.url}/admin/reload", timeout=60).json()["swapped"] == []
