@@ -307,6 +307,8 @@ class PipelineRun:
         raise NotFound(
             f"pipeline run {self.id!r} has no step {node!r}; it has {[s.node for s in self.steps]}"
         )
+
+
 @dataclass(frozen=True)
 class PredictionLogFile:
     """One Parquet file of the serving prediction log: which rows of which endpoint it holds."""
