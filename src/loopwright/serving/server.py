@@ -21,6 +21,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -215,8 +216,10 @@ def _serve_workers(
     source = ModelSource(prefer_onnx=bool(options.get("prefer_onnx", False)))
     for uri in deployment.model_uris():  # fail fast here rather than in N workers
         source.current_version(parse_model_uri(uri))
+    metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loopwright-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="loopwright-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # hold the port (bound, not listening) so port 0 gives every worker the same port
     holder = _listen_socket(host, port, reuse_port=True)
     bound_port = holder.getsockname()[1]
@@ -265,6 +268,9 @@ def _serve_workers(
             p.join(timeout=15)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if metrics_dir is not None:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _worker_main(
