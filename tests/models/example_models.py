@@ -41,6 +41,19 @@ class ThresholdModel(PythonModel):
         return (scores > self.threshold).astype("int64")
 
 
+class ScaleModel(PythonModel):
+    """A pyfunc that is all code and config: no files of its own."""
+
+    def __init__(self, factor: float = 2.0):
+        self.config = {"factor": factor}
+
+    def load(self, context: PyfuncContext) -> None:
+        self.factor = context.config["factor"]
+
+    def predict(self, data: Any) -> np.ndarray:
+        return np.asarray(data, dtype=float).sum(axis=1) * self.factor
+
+
 class Opaque:
     """No flavor saves this; only pickle can."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from example_models import Opaque, signed_log
+from example_models import Opaque, ScaleModel, signed_log
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -375,3 +375,10 @@ def test_onnx_with_column_names_that_are_not_identifiers(sqlite_env: Path) -> No
     fast = lw.load_model(info.uri, prefer_onnx=True)
     assert fast.manifest["onnx"]["columns"] == features
     np.testing.assert_array_equal(fast.predict(frame[features]), model.predict(frame[features]))
+
+
+def test_pyfunc_without_files(sqlite_env: Path) -> None:
+    with lw.start_run():
+        info = lw.log_model(ScaleModel(3.0), "model", input_example=np.ones((2, 3)))
+    assert info.flavor == "pyfunc"
+    np.testing.assert_array_equal(lw.load_model(info.uri).predict(np.ones((2, 3))), [9.0, 9.0])

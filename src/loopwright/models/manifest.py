@@ -71,8 +71,8 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IntegrityError(f"{where} is not a Loopwright model manifest (format {FORMAT!r})")
     files = manifest.get("files")
-    if not isinstance(files, list) or not files:
-        raise IntegrityError(f"{where} lists no files")
+    if not isinstance(files, list) or (not files and manifest.get("flavor") != "pyfunc"):
+        raise IntegrityError(f"{where} lists no files")  # only a pyfunc can be all code and config
     for entry in files:
         try:
             validate_artifact_path(entry["path"])

@@ -7,6 +7,7 @@ input per column (what skl2onnx makes from a DataFrame) takes a frame and feeds 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,11 @@ def session(model: Path | bytes) -> Any:
     import onnxruntime
 
     source = str(model) if isinstance(model, Path) else model
-    return onnxruntime.InferenceSession(source, providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    # One intra-op thread by default: a serving process batches requests itself, and onnxruntime's
+    # spinning thread pool otherwise fights the event loop for the cores (p99 spikes on 2 cores).
+    options.intra_op_num_threads = int(os.environ.get("LOOPWRIGHT_ONNX_THREADS", "1"))
+    return onnxruntime.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 class OnnxPredictor(Predictor):
