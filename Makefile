@@ -11,8 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
 
+# the demo serves a model and converts it to ONNX: the base install plus those two extras
 $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[serve,onnx]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

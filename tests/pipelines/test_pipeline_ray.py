@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pipeline_flows as flows
 import pytest
+import ray
 
 import loopwright as lw
-
-ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module", autouse=True)
