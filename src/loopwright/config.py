@@ -6,7 +6,8 @@ variable               meaning                                     default
 LOOPWRIGHT_HOME        folder for embedded state                   ``./.loopwright``
 LOOPWRIGHT_STORE_URI   metadata store (sqlite, postgresql, http)   ``sqlite:///$HOME/loopwright.db``
 LOOPWRIGHT_ARTIFACT_URI blob store (folder, memory://, s3://)      ``$HOME/artifacts``
-LOOPWRIGHT_TOKEN       bearer token for servers and RestStore      unset
+LOOPWRIGHT_TOKEN       bearer token for servers (predict role)      unset
+LOOPWRIGHT_ADMIN_TOKEN bearer token for admin routes (admin role)  unset
 LOOPWRIGHT_ALLOW_PICKLE allow loading pickle-based model packages  unset (refused)
 ====================== =========================================== ================================
 
@@ -37,6 +38,7 @@ class Settings:
     artifact_uri: str
     token: str | None = None
     allow_pickle: bool = False
+    admin_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,7 +48,8 @@ class Settings:
         artifact_uri = env.get("LOOPWRIGHT_ARTIFACT_URI") or str(home / "artifacts")
         token = env.get("LOOPWRIGHT_TOKEN") or None
         allow_pickle = env.get("LOOPWRIGHT_ALLOW_PICKLE", "").lower() in {"1", "true", "yes"}
-        return cls(home, store_uri, artifact_uri, token, allow_pickle)
+        admin_token = env.get("LOOPWRIGHT_ADMIN_TOKEN") or None
+        return cls(home, store_uri, artifact_uri, token, allow_pickle, admin_token)
 
 
 def get_settings() -> Settings:

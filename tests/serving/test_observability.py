@@ -98,6 +98,23 @@ def test_token_protects_predict_and_admin_routes(
         assert http.get(server.url + path).status_code == 200, path
 
 
+def test_admin_role_token(
+    registered: Registered, serve: Callable[..., ServerHandle], http: httpx.Client
+) -> None:
+    server = serve("models:/churn@champion", token="predictor", admin_token="operator")
+    payload = {"instances": records(registered.X.iloc[:1])}
+    predictor = {"Authorization": "Bearer predictor"}
+    operator = {"Authorization": "Bearer operator"}
+    url = f"{server.url}/endpoints/churn/predict"
+    assert http.post(url, json=payload, headers=predictor).status_code == 200
+    assert http.post(url, json=payload, headers=operator).status_code == 200
+    assert http.post(url, json=payload).status_code == 401
+    refused = http.post(f"{server.url}/admin/reload", headers=predictor)
+    assert refused.status_code == 403 and "admin token" in refused.json()["error"]
+    assert http.post(f"{server.url}/admin/reload").status_code == 401
+    assert http.post(f"{server.url}/admin/reload", headers=operator).status_code == 200
+
+
 def test_token_from_environment(
     registered: Registered,
     serve: Callable[..., ServerHandle],

@@ -25,6 +25,9 @@ def serve(
     token: str = typer.Option(
         None, "--token", help="Require 'Authorization: Bearer TOKEN' (default: $LOOPWRIGHT_TOKEN)."
     ),
+    admin_token: str = typer.Option(
+        None, "--admin-token", help="Token of the admin role for /admin/* (default: $LOOPWRIGHT_ADMIN_TOKEN)."
+    ),
     onnx: bool = typer.Option(False, "--onnx", help="Serve each package's ONNX variant when it has one."),
     max_body_mb: float = typer.Option(10.0, "--max-body-mb", help="Larger request bodies get 413."),
     poll_interval: float = typer.Option(
@@ -70,6 +73,7 @@ def serve(
         access_log=access_log,
         ready=ready,
         token=token,
+        admin_token=admin_token,
         prefer_onnx=onnx,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         poll_interval=poll_interval,

@@ -123,8 +123,11 @@ class ServingApp:
     deployment:
         A deployment, a model URI or a deployment YAML path.
     token:
-        Bearer token required on predict, feedback and admin routes; ``None`` reads
-        ``LOOPWRIGHT_TOKEN``; ``""`` turns auth off.
+        Bearer token of the ``predict`` role (predict and feedback routes, and admin routes when
+        no admin token is set); ``None`` reads ``LOOPWRIGHT_TOKEN``; ``""`` turns auth off.
+    admin_token:
+        Bearer token of the ``admin`` role (``/admin/*``; it may also predict); ``None`` reads
+        ``LOOPWRIGHT_ADMIN_TOKEN``. With it set, the predict token can no longer reload.
     max_body_bytes:
         Larger request bodies get 413.
     poll_interval:
@@ -146,6 +149,7 @@ class ServingApp:
         deployment: Deployment | str,
         *,
         token: str | None = None,
+        admin_token: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         poll_interval: float = 2.0,
         prefer_onnx: bool = False,
@@ -159,8 +163,16 @@ class ServingApp:
         # model in Slot), so scikit-learn's per-call "no feature names" warning is noise here
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         self.source = source or ModelSource(prefer_onnx=prefer_onnx)
-        self.token = (get_settings().token if token is None else token) or None
-        self._expected_auth = b"Bearer " + self.token.encode() if self.token else b""
+        settings = get_settings()
+        self.token = (settings.token if token is None else token) or None
+        self.admin_token = (settings.admin_token if admin_token is None else admin_token) or None
+        predict = [t for t in (self.token, self.admin_token) if t]
+        admin = [self.admin_token] if self.admin_token else predict
+        # accepted Authorization headers per role; an empty list means the role is open
+        self._accepted: dict[str, list[bytes]] = {
+            "predict": [b"Bearer " + t.encode() for t in predict] if self.token else [],
+            "admin": [b"Bearer " + t.encode() for t in admin],
+        }
         self.max_body_bytes = max_body_bytes
         self.metrics = ServingMetrics()
         self._client = client
@@ -389,10 +401,19 @@ class ServingApp:
             raise NotFound(f"no endpoint or model named {name!r}; serving {sorted(self.endpoints)}")
         return endpoint
 
-    def _authorize(self, req: Request) -> None:
-        if self.token is None:
+    def _authorize(self, req: Request, role: str = "predict") -> None:
+        accepted = self._accepted[role]
+        if not accepted:
             return
-        if req.authorization is None or not hmac.compare_digest(req.authorization, self._expected_auth):
+        given = req.authorization or b""
+        # compare against every accepted token (constant time each) so timing reveals nothing
+        if not any([hmac.compare_digest(given, expected) for expected in accepted]):
+            if (
+                req.authorization is not None
+                and role == "admin"
+                and any(hmac.compare_digest(given, expected) for expected in self._accepted["predict"])
+            ):
+                raise HttpError(403, "this token may predict but not administer: use the admin token")
             raise HttpError(
                 401,
                 "missing or wrong token: send 'Authorization: Bearer <token>'",
@@ -661,7 +682,7 @@ class ServingApp:
         return 200, dumps(self._endpoint(name).describe()), []
 
     async def _reload(self, req: Request) -> Answer:
-        self._authorize(req)
+        self._authorize(req, role="admin")
         swaps = await asyncio.to_thread(self.reload)
         return (
             200,
