@@ -41,6 +41,7 @@ from loopwright.store.sql.tables import (
     step_runs,
 )
 from loopwright.store.sql.tables import params as params_table
+from loopwright.store.sql.tracking import dataset_input_rows
 
 _STEP_COLUMNS = [c for c in step_runs.c]
 
@@ -279,7 +280,7 @@ class PipelinesSql(SqlBase):
                 )
                 io_rows += _io_rows(hit.step_run_id, [*hit.inputs, *hit.source.outputs])
                 artifact_rows += _artifact_rows(run_id, hit.source.outputs, now)
-                dataset_rows += _dataset_rows(run_id, hit.datasets)
+                dataset_rows += dataset_input_rows(run_id, hit.datasets)
                 edges += _step_edges(ctx.pipeline_run_id, run_id, [(i.kind, i.digest) for i in hit.inputs])
                 if hit.source.run_id is not None:
                     copies.append((hit.source.run_id, run_id))
@@ -436,7 +437,7 @@ class PipelinesSql(SqlBase):
 
     def _insert_datasets(self, conn: Connection, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         if datasets:
-            conn.execute(dataset_inputs.insert(), _dataset_rows(run_id, datasets))
+            conn.execute(dataset_inputs.insert(), dataset_input_rows(run_id, datasets))
 
     # -- reads ---------------------------------------------------------------------------------
     def get_pipeline_run(self, pipeline_run_id: str) -> PipelineRun:
@@ -611,21 +612,6 @@ def _artifact_rows(run_id: str, outputs: Sequence[StepIO], when: int) -> list[di
         }
         for o in outputs
         if o.kind == "artifact" and o.path and o.materializer != "model"
-    ]
-
-
-def _dataset_rows(run_id: str, datasets: Sequence[DatasetInput]) -> list[dict[str, Any]]:
-    return [
-        {
-            "run_id": run_id,
-            "name": d.name,
-            "digest": d.digest,
-            "context": d.context,
-            "num_rows": d.num_rows,
-            "schema_json": json.dumps(d.schema),
-            "source": d.source,
-        }
-        for d in datasets
     ]
 
 

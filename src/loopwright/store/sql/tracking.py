@@ -454,21 +454,7 @@ class TrackingSql(SqlBase):
             return
         with self._write() as conn:
             self._require_running(conn, [run_id])
-            conn.execute(
-                dataset_inputs.insert(),
-                [
-                    {
-                        "run_id": run_id,
-                        "name": d.name,
-                        "digest": d.digest,
-                        "context": d.context,
-                        "num_rows": d.num_rows,
-                        "schema_json": json.dumps(d.schema),
-                        "source": d.source,
-                    }
-                    for d in datasets
-                ],
-            )
+            conn.execute(dataset_inputs.insert(), dataset_input_rows(run_id, datasets))
 
     def get_dataset_inputs(self, run_id: str) -> list[DatasetInput]:
         with self._read() as conn:
@@ -589,3 +575,19 @@ class TrackingSql(SqlBase):
 
 
 __all__ = ["OrderKey", "TrackingSql"]
+
+
+def dataset_input_rows(run_id: str, datasets: Sequence[DatasetInput]) -> list[dict[str, Any]]:
+    """``dataset_inputs`` rows for a run's dataset fingerprints."""
+    return [
+        {
+            "run_id": run_id,
+            "name": d.name,
+            "digest": d.digest,
+            "context": d.context,
+            "num_rows": d.num_rows,
+            "schema_json": json.dumps(d.schema),
+            "source": d.source,
+        }
+        for d in datasets
+    ]
