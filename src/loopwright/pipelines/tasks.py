@@ -76,6 +76,12 @@ class StepOutcome:
     logs_tail: str | None = None
     pid: int = 0
 
+    @classmethod
+    def crashed(cls, node: str, step_run_id: str, error: BaseException) -> StepOutcome:
+        """The outcome of a step whose worker died or could not be reached."""
+        now = now_ms()
+        return cls(node, step_run_id, "failed", 1, None, now, now, error=f"{type(error).__name__}: {error}")
+
 
 def decode(spec: Spec, load: Callable[[str, str], Any] | None) -> Any:
     """Turn an encoded argument back into a value, loading ``$blob`` leaves with ``load``."""

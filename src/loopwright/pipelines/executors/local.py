@@ -19,7 +19,6 @@ import cloudpickle
 
 from loopwright.pipelines.executors.base import Executor
 from loopwright.pipelines.tasks import StepOutcome, StepTask, execute, run_pickled
-from loopwright.store.entities import now_ms
 
 
 class LocalExecutor(Executor):
@@ -49,11 +48,7 @@ class LocalExecutor(Executor):
             try:
                 outcomes.append(future.result())
             except Exception as exc:  # the worker process died or the task could not be shipped
-                now = now_ms()
-                error = f"{type(exc).__name__}: {exc}"
-                outcomes.append(
-                    StepOutcome(task.node, task.step_run_id, "failed", 1, None, now, now, error=error)
-                )
+                outcomes.append(StepOutcome.crashed(task.node, task.step_run_id, exc))
         return outcomes
 
     def in_flight(self) -> int:

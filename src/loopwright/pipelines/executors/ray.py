@@ -18,7 +18,6 @@ from loopwright.errors import InvalidInput
 from loopwright.pipelines.executors.base import Executor
 from loopwright.pipelines.steps import ray_options
 from loopwright.pipelines.tasks import StepOutcome, StepTask, run_pickled
-from loopwright.store.entities import now_ms
 
 
 def _ray() -> Any:
@@ -63,11 +62,7 @@ class RayExecutor(Executor):
             try:
                 outcomes.append(ray.get(ref))
             except Exception as exc:  # the worker died, or Ray could not schedule the task
-                now = now_ms()
-                error = f"{type(exc).__name__}: {exc}"
-                outcomes.append(
-                    StepOutcome(task.node, task.step_run_id, "failed", 1, None, now, now, error=error)
-                )
+                outcomes.append(StepOutcome.crashed(task.node, task.step_run_id, exc))
         return outcomes
 
     def in_flight(self) -> int:
