@@ -26,16 +26,16 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
-from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from loopwright._version import __version__
 from loopwright.errors import InvalidInput
-from loopwright.monitoring.charts import (
+from loopwright.monitoring.histogram import Histogram
+from loopwright.monitoring.profile import CategoricalProfile, NumericProfile
+from loopwright.monitoring.window import WindowSummary
+from loopwright.reports.charts import (
     CURRENT_COLOR,
     REFERENCE_COLOR,
     SERIES_COLORS,
@@ -43,9 +43,7 @@ from loopwright.monitoring.charts import (
     histogram_svg,
     line_svg,
 )
-from loopwright.monitoring.histogram import Histogram
-from loopwright.monitoring.profile import CategoricalProfile, NumericProfile
-from loopwright.monitoring.window import WindowSummary
+from loopwright.reports.page import render_page
 
 if TYPE_CHECKING:
     from loopwright.monitoring.drift import DriftReport, FeatureDrift
@@ -81,15 +79,7 @@ def render_report(
         body += [_verdict(drift), _table(drift), _charts(drift)]
     if windows:
         body += _timeline(sorted(windows, key=lambda w: w.end_ms))
-    template = Template(
-        (resources.files("loopwright.monitoring") / "templates" / "report.html").read_text("utf-8")
-    )
-    return template.substitute(
-        title=escape(title),
-        version=escape(__version__),
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        body="\n".join(body),
-    )
+    return render_page(title, "\n".join(body), note="from profiles and window summaries (no raw rows).")
 
 
 def write_report(

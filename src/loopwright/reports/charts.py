@@ -161,3 +161,126 @@ def line_svg(
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def unit_xy_svg(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    x_label: str,
+    y_label: str,
+    diagonal: bool = False,
+    markers: bool = False,
+    width: int = 360,
+    height: int = 300,
+) -> str:
+    """Lines in the unit square (ROC, precision-recall, calibration): one per series, in legend order.
+
+    ``diagonal`` draws the dashed ``y = x`` reference; ``markers`` puts a dot (with a tooltip) on
+    every point, for short series such as calibration bins.
+    """
+    left, bottom = PAD_LEFT, PAD_BOTTOM + 12
+    inner_w, inner_h = width - left - PAD_RIGHT, height - PAD_TOP - bottom
+    parts = _open(width, height, f"{y_label} against {x_label}")
+
+    def x(v: float) -> float:
+        return left + min(max(v, 0.0), 1.0) * inner_w
+
+    def y(v: float) -> float:
+        return PAD_TOP + (1 - min(max(v, 0.0), 1.0)) * inner_h
+
+    for tick in (0.0, 0.5, 1.0):
+        parts.append(
+            f'<line x1="{left}" x2="{x(1):.1f}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" class="grid"/>'
+            f'<text x="{left - 4}" y="{y(tick) + 3:.1f}" text-anchor="end">{tick:g}</text>'
+            f'<text x="{x(tick):.1f}" y="{PAD_TOP + inner_h + 12:.1f}" text-anchor="middle">{tick:g}</text>'
+        )
+    parts.append(
+        f'<text x="{left + inner_w / 2:.1f}" y="{height - 6}" text-anchor="middle">{escape(x_label)}</text>'
+        f'<text x="12" y="{PAD_TOP + inner_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {PAD_TOP + inner_h / 2:.1f})">{escape(y_label)}</text>'
+    )
+    if diagonal:
+        parts.append(f'<line x1="{x(0):.1f}" y1="{y(0):.1f}" x2="{x(1):.1f}" y2="{y(1):.1f}" class="threshold"/>')
+    for k, (name, (xs, ys)) in enumerate(series.items()):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        points = [(a, b) for a, b in zip(xs, ys, strict=True) if math.isfinite(a) and math.isfinite(b)]
+        if len(points) > 1:
+            path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in points)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+        if markers or len(points) == 1:
+            parts.extend(
+                f'<circle cx="{x(a):.1f}" cy="{y(b):.1f}" r="3" fill="{color}">'
+                f"<title>{escape(name)}: ({a:.3g}, {b:.3g})</title></circle>"
+                for a, b in points
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def heatmap_svg(labels: Sequence[str], matrix: Sequence[Sequence[int]], *, max_width: int = 520) -> str:
+    """A confusion matrix: rows are true labels, columns predictions; shade = share of the row."""
+    n = len(labels)
+    left, top = 96, 34
+    cell = max(min((max_width - left - 10) / max(n, 1), 64.0), 14.0)
+    width, height = int(left + cell * n + 10), int(top + cell * n + 10)
+    parts = _open(width, height, "confusion matrix")
+    parts.append(
+        f'<text x="{left + cell * n / 2:.1f}" y="10" text-anchor="middle">predicted</text>'
+        f'<text x="4" y="{top - 6}" text-anchor="start">true</text>'
+    )
+    for j, label in enumerate(labels):
+        short = label if len(label) <= 10 else label[:9] + "…"
+        parts.append(
+            f'<text x="{left + (j + 0.5) * cell:.1f}" y="{top - 6}" text-anchor="middle">'
+            f"<title>{escape(label)}</title>{escape(short)}</text>"
+        )
+    for i, row in enumerate(matrix):
+        total = sum(row)
+        short = labels[i] if len(labels[i]) <= 12 else labels[i][:11] + "…"
+        parts.append(
+            f'<text x="{left - 6}" y="{top + (i + 0.5) * cell + 3:.1f}" text-anchor="end">'
+            f"<title>{escape(labels[i])}</title>{escape(short)}</text>"
+        )
+        for j, count in enumerate(row):
+            share = count / total if total else 0.0
+            text_color = "#fff" if share > 0.55 else "#1f2933"
+            parts.append(
+                f'<rect x="{left + j * cell:.1f}" y="{top + i * cell:.1f}" width="{cell - 1:.1f}" '
+                f'height="{cell - 1:.1f}" fill="{SERIES_COLORS[0]}" fill-opacity="{0.06 + 0.94 * share:.3f}">'
+                f"<title>true {escape(labels[i])}, predicted {escape(labels[j])}: {count} ({share:.1%} of the row)</title></rect>"
+            )
+            if cell >= 22:
+                parts.append(
+                    f'<text x="{left + (j + 0.5) * cell:.1f}" y="{top + (i + 0.5) * cell + 3:.1f}" '
+                    f'text-anchor="middle" style="fill:{text_color}">{count}</text>'
+                )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def bars_svg(edges: Sequence[float], counts: Sequence[float], *, width: int = 360, height: int = 180) -> str:
+    """A plain histogram: ``counts[i]`` rows fell in ``[edges[i], edges[i + 1])``; a line marks zero."""
+    top = max([*counts, 1e-12]) * 1.05
+    parts = _open(width, height, "histogram")
+    _y_axis(parts, top, height, width, "{:.3g}")
+    inner_w = width - PAD_LEFT - PAD_RIGHT
+    base = height - PAD_BOTTOM
+    scale_y = (base - PAD_TOP) / top
+    bar_w = inner_w / max(len(counts), 1)
+    for i, count in enumerate(counts):
+        h = count * scale_y
+        parts.append(
+            f'<rect x="{PAD_LEFT + i * bar_w:.2f}" y="{base - h:.2f}" width="{max(bar_w - 0.5, 0.5):.2f}" '
+            f'height="{h:.2f}" fill="{SERIES_COLORS[0]}"><title>[{_fmt(edges[i])}, {_fmt(edges[i + 1])}): '
+            f"{count:g}</title></rect>"
+        )
+    lo, hi = edges[0], edges[-1]
+    if lo < 0 < hi:
+        zero = PAD_LEFT + (0 - lo) / (hi - lo) * inner_w
+        parts.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{PAD_TOP}" y2="{base}" class="threshold"/>')
+    parts.append(
+        f'<text x="{PAD_LEFT}" y="{height - 8}" text-anchor="start">{escape(_fmt(lo))}</text>'
+        f'<text x="{width - PAD_RIGHT}" y="{height - 8}" text-anchor="end">{escape(_fmt(hi))}</text>'
+        "</svg>"
+    )
+    return "".join(parts)
