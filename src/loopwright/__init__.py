@@ -17,6 +17,7 @@ from loopwright.errors import (
     NotFound,
     PermissionDenied,
 )
+from loopwright.evaluation import EvaluationResult, GatePolicy, GateResult, evaluate, gate
 from loopwright.integrations.kubernetes import build_image, k8s_manifests
 from loopwright.models import (
     ColumnSpec,
@@ -127,7 +128,10 @@ __all__ = [
     "Conflict",
     "DatasetInput",
     "DriftReport",
+    "EvaluationResult",
     "Experiment",
+    "GatePolicy",
+    "GateResult",
     "GcReport",
     "IntegrityError",
     "InvalidInput",
@@ -166,7 +170,9 @@ __all__ = [
     "download_artifacts",
     "drift",
     "end_run",
+    "evaluate",
     "flush",
+    "gate",
     "gc",
     "get_audit_log",
     "get_child_runs",

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from browser import chromium as _chromium
+from browser import console_messages as _console_messages
 
 import loopwright as lw
 from loopwright.errors import InvalidInput
 from loopwright.monitoring import WindowSummary, render_report, write_report
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "monitoring"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-CONSOLE = re.compile(r":CONSOLE[^\]]*\] (.*)")
 
 
 def _frames(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -59,32 +57,6 @@ def _windows() -> list[WindowSummary]:
             )
         )
     return out
-
-
-def _chromium(url: str, *args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("headless Chromium is needed for the report test: apt-get install -y chromium")
-    profile = tmp_path / f"chromium-{len(list(tmp_path.iterdir()))}"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--window-size=1400,2400",
-    ]
-    return subprocess.run(
-        [CHROMIUM, *flags, *args, url], capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def _console_messages(stderr: str) -> list[str]:
-    return [m.group(1) for line in stderr.splitlines() if (m := CONSOLE.search(line))]
 
 
 def test_console_check_catches_script_errors(tmp_path: Path) -> None:

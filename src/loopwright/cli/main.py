@@ -13,7 +13,7 @@ import click
 import typer
 
 from loopwright import __version__
-from loopwright.cli import db, experiments, models, monitor, pipeline, runs, serve
+from loopwright.cli import db, evaluate, experiments, gate, models, monitor, pipeline, runs, serve
 from loopwright.cli.render import console, err_console
 from loopwright.errors import LoopwrightError
 
@@ -32,6 +32,8 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(serve.k8s_app, name="k8s")
 app.command("serve")(serve.serve)
 app.command("build-image")(serve.build_image)
+app.command("evaluate")(evaluate.evaluate_command)
+app.command("gate")(gate.gate_command)
 
 
 def _version(value: bool) -> None:

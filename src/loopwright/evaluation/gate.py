@@ -1,0 +1,369 @@
+"""``lw.gate``: evaluate a candidate version and the champion on the same data, check a policy, record the verdict.
+
+What a gate does, in order:
+
+1. load the policy (:class:`~loopwright.evaluation.policy.GatePolicy`) and the candidate
+   (``models:/NAME/VERSION`` or ``@ALIAS``, pinned to its version) and the champion
+   (``models:/NAME@champion``; none is fine);
+2. read the data once; time both models' predictions interleaved in this process (so the latency
+   ratio is fair), then compute both evaluations;
+3. log a ``gate-NAME-vVERSION`` run with the verdict (``gate/verdict.json``, tag
+   ``loopwright.gate.passed``) and, as its children, one evaluation run per model (each linked to
+   its version by an ``evaluated_by`` lineage edge);
+4. append ``gate_verdict`` to the registry audit log for the candidate version: ``before`` holds
+   the champion (version and metrics, or ``null``), ``after`` the verdict (passed, every check,
+   the policy, the run ids, the promotion asked for);
+5. on a pass, move the alias ``promote`` names to the candidate (audited as any alias move).
+
+Examples
+--------
+>>> import os, tempfile, numpy as np, pandas as pd, loopwright as lw
+>>> from sklearn.linear_model import LogisticRegression
+>>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+>>> rng = np.random.default_rng(0)
+>>> df = pd.DataFrame({"x": rng.normal(size=300)})
+>>> df["churned"] = (df["x"] + rng.normal(scale=0.5, size=300) > 0).astype(int)
+>>> with lw.start_run() as run:
+...     _ = lw.log_model(LogisticRegression().fit(df[["x"]], df["churned"]), "model", input_example=df[["x"]])
+>>> _ = lw.register_model(f"runs:/{run.id}/model", "churn")
+>>> verdict = lw.gate("models:/churn/1", policy={"metric_thresholds": {"roc_auc": {"min": 0.8}},
+...                   "versus_champion": {"roc_auc": {"min_delta": -0.005}}},
+...                   data=df, target="churned", promote="challenger", latency_sample=10)
+>>> verdict.passed, [c.reason for c in verdict.checks][1], verdict.promoted
+(True, 'no champion', 'challenger')
+>>> lw.get_audit_log("churn", action="gate_verdict")[0].after["passed"]
+True
+>>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from loopwright.errors import InvalidInput, NotFound
+from loopwright.evaluation.evaluate import (
+    DEFAULT_EXPERIMENT,
+    Subject,
+    compute,
+    infer_task,
+    labelled_rows,
+    load_subject,
+    model_input,
+    read_data,
+    record,
+)
+from loopwright.evaluation.latency import DEFAULT_SAMPLE, measure_latency
+from loopwright.evaluation.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from loopwright.evaluation.policy import GatePolicy, Rule
+from loopwright.evaluation.result import OVERALL, EvaluationResult
+from loopwright.models.loaded import LoadedModel
+from loopwright.names import validate_name
+from loopwright.registry.client import RegistryClient
+from loopwright.store.entities import ModelVersion
+from loopwright.tracking.client import get_client
+from loopwright.tracking.fluent import active_run, chosen_experiment
+
+AUDIT_ACTION = "gate_verdict"
+VERDICT_ARTIFACT = "gate/verdict.json"
+NO_CHAMPION = "no champion"
+CheckKind = Literal["threshold", "versus_champion", "slice"]
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One rule applied: the values it looked at, whether it held, and why not."""
+
+    metric: str
+    scope: str
+    kind: CheckKind
+    rule: str
+    candidate: float | None
+    champion: float | None
+    passed: bool
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class GateResult:
+    """The verdict of :func:`gate`.
+
+    Attributes
+    ----------
+    passed : bool
+        Every check held.
+    checks : list of GateCheck
+        One per rule (and per slice value for slice rules), in policy order.
+    candidate, champion : EvaluationResult, EvaluationResult or None
+        Both evaluations (``champion`` is ``None`` when the alias points nowhere).
+    model_uri : str
+        ``models:/NAME/VERSION`` of the candidate.
+    champion_uri : str or None
+        ``models:/NAME/VERSION`` of the champion.
+    promoted : str or None
+        The alias moved to the candidate (only on a pass).
+    run_id : str
+        The gate's tracking run (the evaluations are its children).
+    audit_id : int
+        The ``gate_verdict`` audit entry.
+    """
+
+    passed: bool
+    checks: list[GateCheck]
+    candidate: EvaluationResult
+    champion: EvaluationResult | None
+    policy: GatePolicy
+    model_uri: str
+    champion_uri: str | None = None
+    promoted: str | None = None
+    run_id: str = ""
+    audit_id: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        failed = len(self.failures)
+        return f"GateResult({self.model_uri!r}, passed={self.passed}, checks={len(self.checks)}, failed={failed})"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def failures(self) -> list[GateCheck]:
+        """The checks that did not hold."""
+        return [c for c in self.checks if not c.passed]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per check: metric, scope, kind, rule, candidate, champion, passed, reason."""
+        columns = ["metric", "scope", "kind", "rule", "candidate", "champion", "passed", "reason"]
+        return pd.DataFrame([c.to_dict() for c in self.checks], columns=columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as JSON-able values (what the audit entry's ``after`` and ``gate/verdict.json`` hold)."""
+        return {
+            "passed": self.passed,
+            "model_uri": self.model_uri,
+            "champion_uri": self.champion_uri,
+            "checks": [c.to_dict() for c in self.checks],
+            "policy": self.policy.to_dict(),
+            "candidate_run_id": self.candidate.run_id,
+            "champion_run_id": None if self.champion is None else self.champion.run_id,
+            "gate_run_id": self.run_id,
+            "promote": self.promoted,
+            "notes": self.notes,
+        }
+
+
+def gate(
+    model: str | LoadedModel,
+    policy: GatePolicy | dict[str, Any] | str | os.PathLike[str],
+    data: pd.DataFrame | str | os.PathLike[str],
+    target: str,
+    task: str | None = None,
+    slices: Sequence[str] | None = None,
+    *,
+    promote: str | None = None,
+    champion_alias: str = "champion",
+    pos_label: Any = None,
+    experiment: str | None = None,
+    latency_sample: int = DEFAULT_SAMPLE,
+) -> GateResult:
+    """Gate a registered candidate version against a policy and the current champion.
+
+    Parameters
+    ----------
+    model : str or LoadedModel
+        The candidate: ``models:/NAME/VERSION`` (or ``models:/NAME@ALIAS``, resolved once).
+    policy : dict, GatePolicy or path
+        The rules, or a ``.yaml``/``.json`` file holding them (see
+        :mod:`loopwright.evaluation.policy`).
+    data : DataFrame or path
+        Labelled hold-out data (``.parquet``/``.csv`` paths are read), the same for both models.
+    target : str
+        The label column.
+    task : {"classification", "regression"}, optional
+        Default: inferred from the candidate.
+    slices : list of str, optional
+        Extra slice columns to report; the policy's slice columns are always evaluated.
+    promote : str, optional
+        An alias (e.g. ``challenger``) to point at the candidate when the gate passes.
+    champion_alias : str
+        The alias naming the champion (default ``champion``).
+    pos_label, experiment, latency_sample
+        As in :func:`loopwright.evaluate`.
+
+    Returns
+    -------
+    GateResult
+        ``.passed``, ``.checks``, ``.candidate`` / ``.champion``, ``.to_frame()``.
+    """
+    rules = GatePolicy.load(policy)
+    validate_name(champion_alias, "champion alias")
+    if promote is not None and (validate_name(promote, "alias").isdigit()):
+        raise InvalidInput(f"invalid alias {promote!r}: an alias cannot be all digits")
+    registry = RegistryClient()
+    candidate = load_subject(model)
+    if candidate.name is None or candidate.version is None:
+        raise InvalidInput(
+            f"a gate judges a registered version, and {candidate.uri} is not one: "
+            "register it with lw.register_model and gate models:/NAME/VERSION"
+        )
+    name, version = candidate.name, candidate.version
+    champion_version = _champion(registry, name, champion_alias)
+    champion = load_subject(champion_version.uri) if champion_version is not None else None
+    frame, source = read_data(data)
+    labelled, notes = labelled_rows(frame, target)
+    task = task or infer_task(candidate.model)
+    _check_task(rules, task)
+    columns = list(dict.fromkeys([*rules.slice_columns, *(slices or [])]))
+    subjects = [candidate] if champion is None else [candidate, champion]
+    inputs = [model_input(s.model, labelled, target) for s in subjects]
+    latencies = measure_latency([s.model for s in subjects], inputs, sample=latency_sample)
+    results = [
+        compute(s, labelled, x, target, task, columns, lat, pos_label=pos_label)
+        for s, x, lat in zip(subjects, inputs, latencies, strict=True)
+    ]
+    for result in results:
+        result.notes[:0] = notes
+    if champion is None:
+        notes = [*notes, f"{NO_CHAMPION}: models:/{name}@{champion_alias} is not set"]
+    elif champion.version == version:
+        notes = [*notes, f"the candidate is the champion (version {version})"]
+    checks = _checks(rules, results[0], results[1] if champion is not None else None)
+    passed = all(c.passed for c in checks)
+
+    client = get_client()
+    parent = active_run()
+    gate_run = client.create_run(
+        experiment or chosen_experiment() or DEFAULT_EXPERIMENT,
+        name=f"gate-{name}-v{version}",
+        tags={
+            "loopwright.gate.model_uri": candidate.uri,
+            "loopwright.gate.champion_uri": champion.uri if champion else "",
+            "loopwright.gate.passed": str(passed).lower(),
+        },
+        parent_id=parent.id if parent is not None else None,
+    )
+    try:
+        for subject, result, role in zip(subjects, results, ("candidate", "champion"), strict=False):
+            record(
+                result,
+                subject,
+                labelled,
+                source,
+                experiment=experiment,
+                tags={"loopwright.evaluation.role": role},
+                parent_id=gate_run.id,
+            )
+        verdict = GateResult(
+            passed=passed,
+            checks=checks,
+            candidate=results[0],
+            champion=results[1] if champion is not None else None,
+            policy=rules,
+            model_uri=candidate.uri,
+            champion_uri=champion.uri if champion is not None else None,
+            promoted=promote if passed else None,
+            run_id=gate_run.id,
+            notes=notes,
+        )
+        client.log_metrics(gate_run.id, {"gate_passed": float(passed), "gate_failed_checks": float(len(verdict.failures))})
+        client.log_dict(gate_run.id, {**verdict.to_dict(), "promote": promote}, VERDICT_ARTIFACT)
+        entry = registry.store.append_audit(
+            "model_version",
+            name,
+            AUDIT_ACTION,
+            actor=registry.actor,
+            version=version,
+            before=_champion_summary(champion, verdict.champion),
+            after={**verdict.to_dict(), "promote": promote},
+        )
+        verdict.audit_id = entry.id
+    except BaseException as error:
+        client.end_run(gate_run.id, "failed", error=f"{type(error).__name__}: {error}")
+        raise
+    client.end_run(gate_run.id)
+    if passed and promote is not None:
+        registry.set_alias(name, promote, version)
+    return verdict
+
+
+def _champion(registry: RegistryClient, name: str, alias: str) -> ModelVersion | None:
+    try:
+        return registry.get_model_version_by_alias(name, alias)
+    except NotFound:
+        return None
+
+
+def _champion_summary(subject: Subject | None, result: EvaluationResult | None) -> dict[str, Any]:
+    if subject is None or result is None:
+        return {"champion": None}
+    return {"champion": {"uri": subject.uri, "version": subject.version, "metrics": result.metrics}}
+
+
+def _check_task(policy: GatePolicy, task: str) -> None:
+    other = set(REGRESSION_METRICS if task == "classification" else CLASSIFICATION_METRICS)
+    wrong = sorted(policy.metrics & other)
+    if wrong:
+        raise InvalidInput(
+            f"the policy checks {', '.join(wrong)}, which {task} does not report "
+            f"(the candidate is evaluated as {task}; pass task= to choose)"
+        )
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _bound(metric: str, scope: str, kind: CheckKind, rule: Rule, cand: EvaluationResult, champ: float | None) -> GateCheck:
+    value = cand.value(metric, scope)
+    if value is None:
+        reason = cand.reason(metric, scope) or "not computed"
+        return GateCheck(metric, scope, kind, str(rule), None, champ, False, f"candidate {metric} undefined: {reason}")
+    ok = rule.holds(value)
+    return GateCheck(metric, scope, kind, str(rule), value, champ, ok, "" if ok else f"{_fmt(value)} is not {rule}")
+
+
+def _versus(metric: str, rule: Rule, cand: EvaluationResult, champ: EvaluationResult | None) -> GateCheck:
+    value = cand.value(metric)
+    if champ is None:
+        return GateCheck(metric, OVERALL, "versus_champion", str(rule), value, None, True, NO_CHAMPION)
+    reference = champ.value(metric)
+    if value is None or reference is None:
+        who, result = ("candidate", cand) if value is None else ("champion", champ)
+        reason = f"{who} {metric} undefined: {result.reason(metric) or 'not computed'}"
+        return GateCheck(metric, OVERALL, "versus_champion", str(rule), value, reference, False, reason)
+    if rule.op.endswith("_ratio"):
+        if reference == 0:
+            reason = f"champion {metric} is 0: no ratio"
+            return GateCheck(metric, OVERALL, "versus_champion", str(rule), value, reference, False, reason)
+        observed, label = value / reference, "ratio"
+    else:
+        observed, label = value - reference, "delta"
+    ok = rule.holds(observed)
+    reason = f"{label} {observed:+.4g}" if label == "delta" else f"{label} {observed:.4g}"
+    if not ok:
+        reason += f", not {rule}"
+    return GateCheck(metric, OVERALL, "versus_champion", str(rule), value, reference, ok, reason)
+
+
+def _checks(policy: GatePolicy, cand: EvaluationResult, champ: EvaluationResult | None) -> list[GateCheck]:
+    checks = []
+    for metric, found in policy.metric_thresholds.items():
+        reference = None if champ is None else champ.value(metric)
+        checks += [_bound(metric, OVERALL, "threshold", rule, cand, reference) for rule in found]
+    for metric, found in policy.versus_champion.items():
+        checks += [_versus(metric, rule, cand, champ) for rule in found]
+    for column, metrics in policy.slices.items():
+        scopes = [key for key in cand.slices if key.partition("=")[0] == column]
+        for scope in scopes:
+            for metric, found in metrics.items():
+                reference = None if champ is None else champ.value(metric, scope)
+                checks += [_bound(metric, scope, "slice", rule, cand, reference) for rule in found]
+    return checks

@@ -1,0 +1,152 @@
+"""Prediction latency: batch throughput and single-row percentiles, several models measured interleaved.
+
+What is timed is :meth:`LoadedModel.predict` on a DataFrame, signature validation included: what
+a Python caller sees (the server's hot path skips re-validation, so it is faster). Single-row
+latency is measured on ``sample`` rows drawn with a fixed seed, each a prebuilt one-row frame;
+when several models are measured (a gate's candidate and champion) they take turns row by row, in
+alternating order, so a noisy neighbour or a CPU frequency change hits both alike and the ratio
+between them is fair. Batch throughput is the best of ``repeats`` timed calls on up to
+``batch_rows`` rows, again in turns. The garbage collector is paused while timing.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> class Double:
+...     def predict(self, frame):
+...         return frame["x"].to_numpy() * 2
+>>> [lat] = measure_latency([Double()], pd.DataFrame({"x": np.arange(100.0)}), sample=20)
+>>> lat.single_rows, lat.batch_rows, lat.p50_ms <= lat.p99_ms
+(20, 100, True)
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from loopwright.errors import InvalidInput
+
+DEFAULT_SAMPLE = 200
+DEFAULT_BATCH_ROWS = 10_000
+WARM_UP_CALLS = 3
+
+
+class Predicts(Protocol):
+    def predict(self, data: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Timings of one model on one dataset.
+
+    Attributes
+    ----------
+    p50_ms, p99_ms, mean_ms:
+        Single-row predict latency percentiles over ``single_rows`` calls, in milliseconds.
+    throughput_rows_per_s:
+        Rows per second of the best batch call on ``batch_rows`` rows.
+    """
+
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    single_rows: int
+    throughput_rows_per_s: float
+    batch_rows: int
+
+    def metrics(self) -> dict[str, float]:
+        """The values gates compare: ``latency_p50_ms``, ``latency_p99_ms``, ``throughput_rows_per_s``."""
+        return {
+            "latency_p50_ms": self.p50_ms,
+            "latency_p99_ms": self.p99_ms,
+            "throughput_rows_per_s": self.throughput_rows_per_s,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def measure_latency(
+    models: Sequence[Predicts],
+    features: pd.DataFrame | Sequence[pd.DataFrame],
+    *,
+    sample: int = DEFAULT_SAMPLE,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    repeats: int = 3,
+    seed: int = 0,
+) -> list[Latency]:
+    """Time each model's ``predict`` on the same rows, interleaved; one :class:`Latency` per model.
+
+    Parameters
+    ----------
+    models : list
+        Objects with ``predict(frame)`` (normally :class:`~loopwright.models.LoadedModel`).
+    features : DataFrame or list of DataFrames
+        The model input (no target column); a list gives each model its own columns of the same rows.
+    sample : int
+        Single-row calls per model (p99 over 200 calls is the second-largest value).
+    batch_rows, repeats : int
+        Rows per batch call, and how many batch calls per model (the fastest counts).
+    seed : int
+        Chooses the sampled rows.
+
+    Returns
+    -------
+    list of Latency
+    """
+    frames = [features] * len(models) if isinstance(features, pd.DataFrame) else list(features)
+    if len(frames) != len(models):
+        raise InvalidInput(f"{len(models)} models but {len(frames)} input frames")
+    n = len(frames[0]) if frames else 0
+    if n == 0 or any(len(f) != n for f in frames):
+        raise InvalidInput("cannot time predictions: the inputs are empty or differ in length")
+    if sample < 1 or batch_rows < 1 or repeats < 1:
+        raise InvalidInput("sample, batch_rows and repeats must be positive")
+    rows = np.random.default_rng(seed).choice(n, size=min(sample, n), replace=False)
+    singles = [[f.iloc[[int(i)]] for i in rows] for f in frames]
+    batches = [f.iloc[:batch_rows] for f in frames]
+    for m, model in enumerate(models):
+        for _ in range(WARM_UP_CALLS):
+            model.predict(singles[m][0])
+    order = list(range(len(models)))
+    single_ns = np.zeros((len(models), len(rows)), dtype=np.int64)
+    best_batch = [float("inf")] * len(models)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for j in range(len(rows)):
+            for m in order if j % 2 == 0 else order[::-1]:
+                row = singles[m][j]
+                started = time.perf_counter_ns()
+                models[m].predict(row)
+                single_ns[m, j] = time.perf_counter_ns() - started
+        for r in range(repeats):
+            for m in order if r % 2 == 0 else order[::-1]:
+                batch = batches[m]
+                started = time.perf_counter_ns()
+                models[m].predict(batch)
+                best_batch[m] = min(best_batch[m], (time.perf_counter_ns() - started) / 1e9)
+    finally:
+        if was_enabled:
+            gc.enable()
+    out = []
+    for m in order:
+        ms = single_ns[m] / 1e6
+        p50, p99 = np.percentile(ms, [50, 99])
+        out.append(
+            Latency(
+                p50_ms=float(p50),
+                p99_ms=float(p99),
+                mean_ms=float(ms.mean()),
+                single_rows=len(rows),
+                throughput_rows_per_s=len(batches[m]) / max(best_batch[m], 1e-9),
+                batch_rows=len(batches[m]),
+            )
+        )
+    return out
