@@ -13,7 +13,7 @@ import loopwright as lw
 FEATURES = ["tenure", "spend", "noise"]
 
 
-def churn_frame(n: int = 1500, seed: int = 0) -> pd.DataFrame:
+def churn_frame(n: int = 1500, seed: int = 0, islands: bool = True) -> pd.DataFrame:
     """Churn depends on tenure and spend; ``region`` has a tiny slice ``islands`` where nobody churns."""
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
@@ -26,9 +26,8 @@ def churn_frame(n: int = 1500, seed: int = 0) -> pd.DataFrame:
     )
     logit = 0.12 * (20 - frame["tenure"]) + 0.08 * (frame["spend"] - 50)
     frame["churned"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
-    islands = frame.index[:12]
-    frame.loc[islands, "region"] = "islands"
-    frame.loc[islands, "churned"] = 0
+    if islands:
+        frame.loc[frame.index[:12], ["region", "churned"]] = ["islands", 0]
     return frame
 
 

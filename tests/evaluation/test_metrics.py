@@ -17,7 +17,12 @@ from sklearn.tree import DecisionTreeClassifier
 
 import loopwright as lw
 from loopwright.evaluation.curves import calibration, pr_points, roc_points
-from loopwright.evaluation.metrics import average_precision, classification_metrics, regression_metrics, roc_auc
+from loopwright.evaluation.metrics import (
+    average_precision,
+    classification_metrics,
+    regression_metrics,
+    roc_auc,
+)
 
 APPROX = {"rel": 1e-12, "abs": 1e-12}
 
@@ -61,14 +66,18 @@ def test_binary_metrics_and_slices_match_sklearn(sqlite_env: Path) -> None:
         mask = (holdout["region"] == key.split("=")[1]).to_numpy()
         assert values["n"] == mask.sum()
         assert values["accuracy"] == pytest.approx(skm.accuracy_score(y[mask], pred[mask]), **APPROX)
-        assert values["log_loss"] == pytest.approx(skm.log_loss(y[mask], proba[mask], labels=[0, 1]), **APPROX)
+        assert values["log_loss"] == pytest.approx(
+            skm.log_loss(y[mask], proba[mask], labels=[0, 1]), **APPROX
+        )
         assert values["brier_score"] == pytest.approx(
             skm.brier_score_loss(y[mask], proba[mask, 1], pos_label=1), **APPROX
         )
         if key == "region=islands":
             continue
         assert values["roc_auc"] == pytest.approx(skm.roc_auc_score(y[mask], proba[mask, 1]), **APPROX)
-        assert values["pr_auc"] == pytest.approx(skm.average_precision_score(y[mask], proba[mask, 1]), **APPROX)
+        assert values["pr_auc"] == pytest.approx(
+            skm.average_precision_score(y[mask], proba[mask, 1]), **APPROX
+        )
         assert values["f1"] == pytest.approx(skm.f1_score(y[mask], pred[mask]), **APPROX)
 
     islands = result.slices["region=islands"]
@@ -93,9 +102,13 @@ def test_binary_string_labels_and_explicit_positive_class(sqlite_env: Path) -> N
     assert default.metrics["recall"] == pytest.approx(skm.recall_score(y, pred, pos_label="yes"), **APPROX)
     assert default.metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(y == "yes", proba[:, 1]), **APPROX)
 
-    flipped = lw.evaluate("models:/churn-labels/1", data=frame, target="churned", pos_label="no", latency_sample=5)
+    flipped = lw.evaluate(
+        "models:/churn-labels/1", data=frame, target="churned", pos_label="no", latency_sample=5
+    )
     assert flipped.metrics["recall"] == pytest.approx(skm.recall_score(y, pred, pos_label="no"), **APPROX)
-    assert flipped.metrics["pr_auc"] == pytest.approx(skm.average_precision_score(y == "no", proba[:, 0]), **APPROX)
+    assert flipped.metrics["pr_auc"] == pytest.approx(
+        skm.average_precision_score(y == "no", proba[:, 0]), **APPROX
+    )
     assert flipped.metrics["brier_score"] == pytest.approx(
         skm.brier_score_loss(y, proba[:, 0], pos_label="no"), **APPROX
     )
@@ -129,7 +142,9 @@ def test_multiclass_metrics_match_sklearn(sqlite_env: Path) -> None:
         "brier_score": float(np.mean(np.sum((onehot - proba) ** 2, axis=1))),
     }
     if tuple(int(p) for p in __import__("sklearn").__version__.split(".")[:2]) >= (1, 7):
-        assert expected["brier_score"] == pytest.approx(skm.brier_score_loss(y, proba, labels=classes), **APPROX)
+        assert expected["brier_score"] == pytest.approx(
+            skm.brier_score_loss(y, proba, labels=classes), **APPROX
+        )
     for name, value in expected.items():
         assert result.metrics[name] == pytest.approx(value, **APPROX), name
     for key, values in result.slices.items():
@@ -159,7 +174,9 @@ def test_multiclass_metrics_match_sklearn(sqlite_env: Path) -> None:
 def test_regression_metrics_match_sklearn(sqlite_env: Path) -> None:
     rng = np.random.default_rng(2)
     n = 400
-    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.uniform(1, 3, n), "shop": rng.choice(["x", "y"], n)})
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.uniform(1, 3, n), "shop": rng.choice(["x", "y"], n)}
+    )
     frame["sales"] = 10 + 3 * frame["a"] - 2 * frame["b"] + rng.normal(scale=0.7, size=n)
     frame.loc[frame.index[:5], ["shop", "sales"]] = ["flat", 7.0]  # constant target: R² undefined
     frame.loc[frame.index[5:8], ["shop", "sales"]] = ["zero", 0.0]  # zero target: MAPE undefined
@@ -176,15 +193,21 @@ def test_regression_metrics_match_sklearn(sqlite_env: Path) -> None:
     assert result.metrics["r2"] == pytest.approx(skm.r2_score(y, pred), **APPROX)
     assert result.metrics["residual_mean"] == pytest.approx(residual.mean(), **APPROX)
     assert result.metrics["residual_std"] == pytest.approx(residual.std(), **APPROX)
-    assert result.metrics["mape"] is None and "3 row(s) have a target of 0" in result.missing["overall"]["mape"]
+    assert (
+        result.metrics["mape"] is None and "3 row(s) have a target of 0" in result.missing["overall"]["mape"]
+    )
     for shop in ("x", "y"):
         mask = (frame["shop"] == shop).to_numpy()
         values = result.slices[f"shop={shop}"]
-        assert values["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y[mask], pred[mask]), **APPROX)
+        assert values["mape"] == pytest.approx(
+            skm.mean_absolute_percentage_error(y[mask], pred[mask]), **APPROX
+        )
         assert values["r2"] == pytest.approx(skm.r2_score(y[mask], pred[mask]), **APPROX)
     assert result.slices["shop=flat"]["r2"] is None
     assert result.missing["shop=flat"]["r2"] == "undefined: the target is constant here"
-    assert result.slices["shop=flat"]["mae"] == pytest.approx(skm.mean_absolute_error(y[:5], pred[:5]), **APPROX)
+    assert result.slices["shop=flat"]["mae"] == pytest.approx(
+        skm.mean_absolute_error(y[:5], pred[:5]), **APPROX
+    )
     residuals = result.curves["residuals"]
     assert sum(residuals["counts"]) == n and len(residuals["edges"]) == len(residuals["counts"]) + 1
     assert residuals["quantiles"]["p50"] == pytest.approx(np.quantile(residual, 0.5), **APPROX)
@@ -225,4 +248,7 @@ def test_undefined_metrics_are_missing_with_a_reason_never_nan() -> None:
     broken = regression_metrics(np.array([1.0, 2.0]), np.array([np.nan, 1.0]))
     assert broken.values["mae"] is None and "1 non-finite prediction" in broken.missing["mae"]
     unknown = classification_metrics(np.array([0, 7]), np.array([0, 1]), np.array([[0.5, 0.5]] * 2), [0, 1])
-    assert unknown.values["log_loss"] is None and "labels the model does not know: 7" in unknown.missing["log_loss"]
+    assert (
+        unknown.values["log_loss"] is None
+        and "labels the model does not know: 7" in unknown.missing["log_loss"]
+    )

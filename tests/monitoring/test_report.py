@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from browser import chromium as _chromium
-from browser import console_messages as _console_messages
 
 import loopwright as lw
+from browser import chromium as _chromium
+from browser import console_messages as _console_messages
 from loopwright.errors import InvalidInput
 from loopwright.monitoring import WindowSummary, render_report, write_report
 

@@ -12,7 +12,9 @@ from loopwright.evaluation import evaluate
 
 
 def evaluate_command(
-    model_uri: str = typer.Argument(..., help="models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN_ID/model."),
+    model_uri: str = typer.Argument(
+        ..., help="models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN_ID/model."
+    ),
     data: Path = typer.Option(..., "--data", "-d", help="Labelled data (.parquet or .csv)."),
     target: str = typer.Option(..., "--target", "-t", help="The label column."),
     task: str = typer.Option(None, "--task", help="classification or regression (default: inferred)."),
@@ -22,7 +24,13 @@ def evaluate_command(
 ) -> None:
     """Compute metrics overall and per slice and the predict latency, log them to a run, write the report."""
     result = evaluate(
-        model_uri, data, target, task=task, slices=slices or None, report_path=report, latency_sample=latency_sample
+        model_uri,
+        data,
+        target,
+        task=task,
+        slices=slices or None,
+        report_path=report,
+        latency_sample=latency_sample,
     )
     reasons = result.missing.get("overall", {})
     console.print(f"{result.model_uri}: {result.task} on {result.n_rows:,} rows", highlight=False)
@@ -35,12 +43,20 @@ def evaluate_command(
     )
     if result.slices:
         frame = result.to_frame().drop(index="overall")
-        shown = [c for c in frame.columns if c not in ("latency_p50_ms", "latency_p99_ms", "throughput_rows_per_s")]
+        shown = [
+            c for c in frame.columns if c not in ("latency_p50_ms", "latency_p99_ms", "throughput_rows_per_s")
+        ]
         console.print(
             table(
                 "slices (— = undefined there)",
                 ["slice", *shown],
-                [(escape(str(scope)), *("—" if row[c] is None or row[c] != row[c] else row[c] for c in shown)) for scope, row in frame.iterrows()],
+                [
+                    (
+                        escape(str(scope)),
+                        *("—" if row[c] is None or row[c] != row[c] else row[c] for c in shown),
+                    )
+                    for scope, row in frame.iterrows()
+                ],
             )
         )
     for note in result.notes:

@@ -20,7 +20,7 @@ UNUSABLE = 2
 
 
 def _rows(verdict: GateResult) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for check in verdict.checks:
         metric = check.metric if check.scope == "overall" else f"{check.metric} [{check.scope}]"
         result = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
@@ -35,10 +35,16 @@ def gate_command(
     data: Path = typer.Option(..., "--data", "-d", help="Labelled hold-out data (.parquet or .csv)."),
     target: str = typer.Option(..., "--target", "-t", help="The label column."),
     task: str = typer.Option(None, "--task", help="classification or regression (default: inferred)."),
-    slices: list[str] = typer.Option(None, "--slice", "-s", help="Also report this slice column (repeatable)."),
-    promote: str = typer.Option(None, "--promote", help="On a pass, point this alias (e.g. challenger) at the candidate."),
+    slices: list[str] = typer.Option(
+        None, "--slice", "-s", help="Also report this slice column (repeatable)."
+    ),
+    promote: str = typer.Option(
+        None, "--promote", help="On a pass, point this alias (e.g. challenger) at the candidate."
+    ),
     champion_alias: str = typer.Option("champion", "--champion-alias", help="The alias naming the champion."),
-    latency_sample: int = typer.Option(200, "--latency-sample", help="Single-row predict calls timed per model."),
+    latency_sample: int = typer.Option(
+        200, "--latency-sample", help="Single-row predict calls timed per model."
+    ),
 ) -> None:
     """Evaluate a candidate and the champion on the same data and check a policy; exit 1 when it fails."""
     try:

@@ -120,5 +120,7 @@ def residuals(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
     return {
         "edges": edges.tolist(),
         "counts": counts.tolist(),
-        "quantiles": {f"p{round(q * 100):02d}": float(v) for q, v in zip(qs, np.quantile(r, qs), strict=True)},
+        "quantiles": {
+            f"p{round(q * 100):02d}": float(v) for q, v in zip(qs, np.quantile(r, qs), strict=True)
+        },
     }

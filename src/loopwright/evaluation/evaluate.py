@@ -37,7 +37,7 @@ import pandas as pd
 
 from loopwright.errors import InvalidInput
 from loopwright.evaluation.curves import classification_curves, confusion_matrix, residuals
-from loopwright.evaluation.latency import DEFAULT_SAMPLE, Latency, measure_latency
+from loopwright.evaluation.latency import DEFAULT_SAMPLE, measure_latency
 from loopwright.evaluation.metrics import MetricSet, classification_metrics, regression_metrics
 from loopwright.evaluation.report import render_evaluation
 from loopwright.evaluation.result import OVERALL, EvaluationResult
@@ -122,8 +122,8 @@ def evaluate(
     frame, source = read_data(data)
     labelled, notes = labelled_rows(frame, target)
     features = model_input(subject.model, labelled, target)
-    [latency] = measure_latency([subject.model], features, sample=latency_sample)
-    result = compute(subject, labelled, features, target, task, slices, latency, pos_label=pos_label)
+    result = compute(subject, labelled, features, target, task, slices, pos_label=pos_label)
+    result.set_latency(*measure_latency([subject.model], features, sample=latency_sample))
     result.notes[:0] = notes
     return record(result, subject, labelled, source, experiment=experiment, report_path=report_path)
 
@@ -152,14 +152,12 @@ def read_data(data: pd.DataFrame | str | os.PathLike[str]) -> tuple[pd.DataFrame
     if not isinstance(data, str | os.PathLike):
         raise InvalidInput(f"data must be a DataFrame or a .parquet/.csv path, got {type(data).__name__}")
     path = Path(data)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        raise InvalidInput(f"unsupported data file {path.name!r}: use .parquet or .csv")
     if not path.is_file():
         raise InvalidInput(f"no such data file: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path), str(path)
-    if suffix == ".csv":
-        return pd.read_csv(path), str(path)
-    raise InvalidInput(f"unsupported data file {path.name!r}: use .parquet or .csv")
+    return (pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)), str(path)
 
 
 def labelled_rows(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, list[str]]:
@@ -196,11 +194,10 @@ def compute(
     target: str,
     task: str | None,
     slices: Sequence[str] | None,
-    latency: Latency,
     *,
     pos_label: Any = None,
 ) -> EvaluationResult:
-    """Predict once, then compute the metrics overall and per slice, and the plot data."""
+    """Predict once, then compute the metrics overall and per slice, and the plot data (latency comes later)."""
     model = subject.model
     task = task or infer_task(model)
     if task not in TASKS:
@@ -230,16 +227,22 @@ def compute(
         curves["confusion_matrix"] = confusion_matrix(y_true, y_pred, classes)
     else:
         if y_true.dtype.kind not in "iufb":
-            raise InvalidInput(f"target {target!r} is not numeric ({y_true.dtype}): use task='classification'")
+            raise InvalidInput(
+                f"target {target!r} is not numeric ({y_true.dtype}): use task='classification'"
+            )
         y_true = y_true.astype(np.float64)
         y_pred = y_pred.astype(np.float64)
 
         def measure(mask: np.ndarray | None) -> MetricSet:
-            return regression_metrics(y_true, y_pred) if mask is None else regression_metrics(y_true[mask], y_pred[mask])
+            return (
+                regression_metrics(y_true, y_pred)
+                if mask is None
+                else regression_metrics(y_true[mask], y_pred[mask])
+            )
 
         curves = {"residuals": residuals(y_true, y_pred)}
     overall = measure(None)
-    metrics: dict[str, float | None] = {**overall.values, **latency.metrics()}
+    metrics: dict[str, float | None] = dict(overall.values)
     missing = {OVERALL: overall.missing} if overall.missing else {}
     per_slice: dict[str, dict[str, float | int | None]] = {}
     for key, mask in slice_masks.items():
@@ -258,7 +261,6 @@ def compute(
         slices=per_slice,
         missing=missing,
         curves=curves,
-        latency=latency,
         classes=classes,
         notes=notes,
     )
@@ -298,7 +300,11 @@ def _probabilities(
     classes = model.classes
     if not model.has_proba:
         labels = classes if classes is not None else _sorted_labels(np.concatenate([y_true, y_pred]))
-        return None, labels, ["the model has no predict_proba: ROC AUC, PR AUC, log loss and Brier score are missing"]
+        return (
+            None,
+            labels,
+            ["the model has no predict_proba: ROC AUC, PR AUC, log loss and Brier score are missing"],
+        )
     proba = np.asarray(model.predict_proba(features), dtype=np.float64)
     if proba.ndim == 1:
         proba = np.column_stack([1 - proba, proba])
@@ -311,7 +317,9 @@ def _probabilities(
             )
             return None, classes, [note]
     if proba.shape != (len(features), len(classes)):
-        raise InvalidInput(f"predict_proba returned shape {proba.shape} for {len(features)} rows and classes {classes}")
+        raise InvalidInput(
+            f"predict_proba returned shape {proba.shape} for {len(features)} rows and classes {classes}"
+        )
     return proba, list(classes), []
 
 
@@ -326,7 +334,7 @@ def _align_labels(y_true: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
 def _averaging_note(classes: Sequence[Any], pos_label: Any) -> str:
     if len(classes) <= 2:
         positive = classes[-1] if pos_label is None else pos_label
-        return f"binary classification, positive class {positive!r}: precision, recall, F1, ROC AUC, PR AUC and Brier score are about it"
+        return f"binary classification, positive class {positive!r}: precision, recall, F1, ROC AUC, PR AUC and Brier score are computed for it"
     return (
         f"multiclass classification ({len(classes)} classes): precision, recall and F1 are macro averages; "
         "ROC AUC and PR AUC (average precision) are macro one-vs-rest averages; the Brier score sums over classes"
@@ -394,14 +402,18 @@ def record(
 ) -> EvaluationResult:
     """Log ``result`` to a new run (child of ``parent_id`` or the active run), write and store the report."""
     client = get_client()
-    parent = parent_id or (run.id if (run := active_run()) is not None else None)
+    parent = parent_id or (active.id if (active := active_run()) is not None else None)
     who = f"{subject.name}-v{subject.version}" if subject.name else (subject.source_run_id or "model")[:12]
     all_tags = {
         f"{TAG_PREFIX}model_uri": subject.uri,
         f"{TAG_PREFIX}task": result.task,
         f"{TAG_PREFIX}target": result.target,
         f"{TAG_PREFIX}manifest_digest": subject.model.manifest_digest,
-        **({f"{TAG_PREFIX}model_name": subject.name, f"{TAG_PREFIX}model_version": str(subject.version)} if subject.name else {}),
+        **(
+            {f"{TAG_PREFIX}model_name": subject.name, f"{TAG_PREFIX}model_version": str(subject.version)}
+            if subject.name
+            else {}
+        ),
         **(tags or {}),
     }
     run = client.create_run(
@@ -418,21 +430,27 @@ def record(
                 "target": result.target,
                 "slices": ",".join(sorted({k.partition("=")[0] for k in result.slices})),
                 "rows": result.n_rows,
-                "latency_sample": result.latency.single_rows,
+                "latency_sample": result.latency.single_rows if result.latency else 0,
             },
         )
         client.log_dataset(run.id, frame, name="evaluation", context="evaluation", source=source)
         client.log_metrics(run.id, flat_metrics(result))
         result.run_id = run.id
         html = render_evaluation(result)
-        path = Path(report_path) if report_path else client.settings.home / "reports" / f"evaluation-{run.id}.html"
+        path = (
+            Path(report_path)
+            if report_path
+            else client.settings.home / "reports" / f"evaluation-{run.id}.html"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html, encoding="utf-8")
         result.report_path = path
         client.log_bytes(run.id, html.encode(), REPORT_ARTIFACT)
         client.log_dict(run.id, result.to_dict(), RESULT_ARTIFACT)
         if subject.name is not None:
-            edge = LineageEdge("model_version", f"{subject.name}/{subject.version}", "run", run.id, "evaluated_by")
+            edge = LineageEdge(
+                "model_version", f"{subject.name}/{subject.version}", "run", run.id, "evaluated_by"
+            )
         else:
             edge = LineageEdge("run", str(subject.source_run_id), "run", run.id, "evaluated_by")
         client.store.add_lineage_edges([edge])
@@ -441,4 +459,3 @@ def record(
         raise
     client.end_run(run.id)
     return result
-

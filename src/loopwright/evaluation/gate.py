@@ -2,11 +2,11 @@
 
 What a gate does, in order:
 
-1. load the policy (:class:`~loopwright.evaluation.policy.GatePolicy`) and the candidate
-   (``models:/NAME/VERSION`` or ``@ALIAS``, pinned to its version) and the champion
-   (``models:/NAME@champion``; none is fine);
-2. read the data once; time both models' predictions interleaved in this process (so the latency
-   ratio is fair), then compute both evaluations;
+1. load the policy (:class:`~loopwright.evaluation.policy.GatePolicy`), read the data once, and
+   load the candidate (``models:/NAME/VERSION`` or ``@ALIAS``, pinned to its version) and the
+   champion (``models:/NAME@champion``; none is fine);
+2. compute both evaluations (same rows, same slices), then time both models' predictions
+   interleaved in this one process, so the latency ratio is fair;
 3. log a ``gate-NAME-vVERSION`` run with the verdict (``gate/verdict.json``, tag
    ``loopwright.gate.passed``) and, as its children, one evaluation run per model (each linked to
    its version by an ``evaluated_by`` lineage edge);
@@ -207,6 +207,8 @@ def gate(
     validate_name(champion_alias, "champion alias")
     if promote is not None and (validate_name(promote, "alias").isdigit()):
         raise InvalidInput(f"invalid alias {promote!r}: an alias cannot be all digits")
+    frame, source = read_data(data)
+    labelled, notes = labelled_rows(frame, target)
     registry = RegistryClient()
     candidate = load_subject(model)
     if candidate.name is None or candidate.version is None:
@@ -217,19 +219,18 @@ def gate(
     name, version = candidate.name, candidate.version
     champion_version = _champion(registry, name, champion_alias)
     champion = load_subject(champion_version.uri) if champion_version is not None else None
-    frame, source = read_data(data)
-    labelled, notes = labelled_rows(frame, target)
     task = task or infer_task(candidate.model)
     _check_task(rules, task)
     columns = list(dict.fromkeys([*rules.slice_columns, *(slices or [])]))
     subjects = [candidate] if champion is None else [candidate, champion]
     inputs = [model_input(s.model, labelled, target) for s in subjects]
-    latencies = measure_latency([s.model for s in subjects], inputs, sample=latency_sample)
     results = [
-        compute(s, labelled, x, target, task, columns, lat, pos_label=pos_label)
-        for s, x, lat in zip(subjects, inputs, latencies, strict=True)
+        compute(s, labelled, x, target, task, columns, pos_label=pos_label)
+        for s, x in zip(subjects, inputs, strict=True)
     ]
-    for result in results:
+    latencies = measure_latency([s.model for s in subjects], inputs, sample=latency_sample)
+    for result, latency in zip(results, latencies, strict=True):
+        result.set_latency(latency)
         result.notes[:0] = notes
     if champion is None:
         notes = [*notes, f"{NO_CHAMPION}: models:/{name}@{champion_alias} is not set"]
@@ -273,7 +274,9 @@ def gate(
             run_id=gate_run.id,
             notes=notes,
         )
-        client.log_metrics(gate_run.id, {"gate_passed": float(passed), "gate_failed_checks": float(len(verdict.failures))})
+        client.log_metrics(
+            gate_run.id, {"gate_passed": float(passed), "gate_failed_checks": float(len(verdict.failures))}
+        )
         client.log_dict(gate_run.id, {**verdict.to_dict(), "promote": promote}, VERDICT_ARTIFACT)
         entry = registry.store.append_audit(
             "model_version",
@@ -321,13 +324,19 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _bound(metric: str, scope: str, kind: CheckKind, rule: Rule, cand: EvaluationResult, champ: float | None) -> GateCheck:
+def _bound(
+    metric: str, scope: str, kind: CheckKind, rule: Rule, cand: EvaluationResult, champ: float | None
+) -> GateCheck:
     value = cand.value(metric, scope)
     if value is None:
         reason = cand.reason(metric, scope) or "not computed"
-        return GateCheck(metric, scope, kind, str(rule), None, champ, False, f"candidate {metric} undefined: {reason}")
+        return GateCheck(
+            metric, scope, kind, str(rule), None, champ, False, f"candidate {metric} undefined: {reason}"
+        )
     ok = rule.holds(value)
-    return GateCheck(metric, scope, kind, str(rule), value, champ, ok, "" if ok else f"{_fmt(value)} is not {rule}")
+    return GateCheck(
+        metric, scope, kind, str(rule), value, champ, ok, "" if ok else f"{_fmt(value)} is not {rule}"
+    )
 
 
 def _versus(metric: str, rule: Rule, cand: EvaluationResult, champ: EvaluationResult | None) -> GateCheck:

@@ -157,8 +157,7 @@ def _probability_metrics(
             aps.append(average_precision(mask, p[:, k]))
         if absent:
             reason = (
-                f"one-vs-rest is undefined for class {', '.join(absent)}: "
-                "it has no rows (or every row) here"
+                f"one-vs-rest is undefined for class {', '.join(absent)}: it has no rows (or every row) here"
             )
             out.set("roc_auc", None, reason)
             out.set("pr_auc", None, reason)
@@ -239,7 +238,7 @@ def ranking_counts(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def average_precision(y: np.ndarray, score: np.ndarray) -> float:
-    """Average precision: ``Σ (R_k − R_{k−1}) P_k`` over thresholds (scikit-learn's step-wise PR AUC)."""
+    """Average precision: ``Σ (R_k - R_{k-1}) P_k`` over thresholds (scikit-learn's step-wise PR AUC)."""
     tps, fps, _ = ranking_counts(y, score)
     precision = tps / (tps + fps)
     recall = tps / tps[-1]

@@ -7,7 +7,7 @@ The format (YAML or JSON file, or the same as a dict)::
     slices: {region: {roc_auc: {min: 0.75}}}
 
 - ``metric_thresholds``: ``min`` / ``max`` bounds on the candidate's overall metrics.
-- ``versus_champion``: ``min_delta`` / ``max_delta`` bound ``candidate − champion``;
+- ``versus_champion``: ``min_delta`` / ``max_delta`` bound ``candidate - champion``;
   ``min_ratio`` / ``max_ratio`` bound ``candidate / champion``. Without a champion they pass
   with the note "no champion".
 - ``slices``: ``{COLUMN: {METRIC: {min|max: …}}}``, checked on every value of the column.
@@ -110,7 +110,9 @@ class GatePolicy:
     def from_dict(cls, data: Any, where: str = "policy") -> GatePolicy:
         """Validate ``data``; errors name the section, metric and rule at fault."""
         if not isinstance(data, Mapping):
-            raise InvalidInput(f"{where} must be a mapping with {', '.join(SECTIONS)}, got {type(data).__name__}")
+            raise InvalidInput(
+                f"{where} must be a mapping with {', '.join(SECTIONS)}, got {type(data).__name__}"
+            )
         unknown = [str(k) for k in data if k not in SECTIONS]
         if unknown:
             raise InvalidInput(f"{where}: unknown section {unknown[0]!r}; use {', '.join(SECTIONS)}")
@@ -126,7 +128,9 @@ class GatePolicy:
                 )
             for column, rules in raw_slices.items():
                 if not isinstance(column, str) or not column:
-                    raise InvalidInput(f"{where} slices: a slice column must be a non-empty name, got {column!r}")
+                    raise InvalidInput(
+                        f"{where} slices: a slice column must be a non-empty name, got {column!r}"
+                    )
                 parsed = _metric_rules(rules, f"slices.{column}", BOUNDS, where)
                 latency = sorted(set(parsed) & set(LATENCY_METRICS))
                 if latency:
@@ -176,7 +180,9 @@ def _metric_rules(raw: Any, section: str, allowed: tuple[str, ...], where: str) 
         rules = []
         for op, value in bounds.items():
             if op not in allowed:
-                raise InvalidInput(f"{where} {section}.{metric}: unknown rule {op!r}; use {' or '.join(allowed)}")
+                raise InvalidInput(
+                    f"{where} {section}.{metric}: unknown rule {op!r}; use {' or '.join(allowed)}"
+                )
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise InvalidInput(f"{where} {section}.{metric}.{op} must be a finite number, got {value!r}")
             if op.endswith("_ratio") and value <= 0:

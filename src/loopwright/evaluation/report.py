@@ -28,26 +28,27 @@ def render_evaluation(result: EvaluationResult) -> str:
     if result.slices:
         body.append(_slices_table(result))
     title = f"Evaluation of {result.model_uri}"
-    return render_page(title, "\n".join(body), note=f"from {result.n_rows:,} rows (summaries only, no raw rows).")
+    return render_page(
+        title, "\n".join(body), note=f"from {result.n_rows:,} rows (summaries only, no raw rows)."
+    )
 
 
 def _value(value: Any) -> str:
     if value is None:
         return "—"
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, int) or (math.isfinite(value) and abs(value) >= 1e4):
+        return f"{value:,.0f}"
     return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
 def _summary(result: EvaluationResult) -> str:
     lat = result.latency
-    facts = [
-        (result.task, "task"),
-        (f"{result.n_rows:,}", "rows"),
-        (escape(result.target), "target"),
-        (f"{lat.p50_ms:.3g} / {lat.p99_ms:.3g} ms", f"single-row p50 / p99 ({lat.single_rows} calls)"),
-        (f"{lat.throughput_rows_per_s:,.0f}", f"rows/s in batch ({lat.batch_rows:,} rows)"),
-    ]
+    facts = [(result.task, "task"), (f"{result.n_rows:,}", "rows"), (escape(result.target), "target")]
+    if lat is not None:
+        facts += [
+            (f"{lat.p50_ms:.3g} / {lat.p99_ms:.3g} ms", f"single-row p50 / p99 ({lat.single_rows} calls)"),
+            (f"{lat.throughput_rows_per_s:,.0f}", f"rows/s in batch ({lat.batch_rows:,} rows)"),
+        ]
     if result.classes is not None:
         shown = ", ".join(str(c) for c in result.classes[:12]) + (" …" if len(result.classes) > 12 else "")
         facts.insert(3, (escape(shown), "classes"))
@@ -99,7 +100,9 @@ def _plots(result: EvaluationResult) -> str:
             cards.append(
                 _figure(
                     "ROC curve",
-                    unit_xy_svg(series, x_label="false positive rate", y_label="true positive rate", diagonal=True),
+                    unit_xy_svg(
+                        series, x_label="false positive rate", y_label="true positive rate", diagonal=True
+                    ),
                     _auc_caption(result, "roc_auc", "ROC AUC"),
                     [f"class {k}" for k in series],
                 )
@@ -142,17 +145,20 @@ def _plots(result: EvaluationResult) -> str:
                 )
             )
         if not roc and not pr:
-            cards.append("<div class='card'><p class='muted'>No ROC, PR or calibration plots: "
-                         + escape(result.reason("roc_auc") or "no probabilities") + "</p></div>")
+            cards.append(
+                "<div class='card'><p class='muted'>No ROC, PR or calibration plots: "
+                + escape(result.reason("roc_auc") or "no probabilities")
+                + "</p></div>"
+            )
     else:
         res = curves.get("residuals")
         if res:
             q = res["quantiles"]
             cards.append(
                 _figure(
-                    "Residuals (actual − predicted)",
+                    "Residuals (actual - predicted)",
                     bars_svg(res["edges"], res["counts"]),
-                    f"median {q['p50']:.4g}; 5 %–95 % range {q['p05']:.4g} to {q['p95']:.4g}; "
+                    f"median {q['p50']:.4g}; 5-95 % range {q['p05']:.4g} to {q['p95']:.4g}; "
                     "the outer 0.5 % on each side is counted in the end bins",
                 )
             )
@@ -173,7 +179,10 @@ def _slices_table(result: EvaluationResult) -> str:
     rows = []
     for scope, values in result.slices.items():
         reasons = result.missing.get(scope, {})
-        cells = [f"<td>{escape(scope)}</td>", f'<td class="num" data-sort="{values["n"]}">{values["n"]:,}</td>']
+        cells = [
+            f"<td>{escape(scope)}</td>",
+            f'<td class="num" data-sort="{values["n"]}">{values["n"]:,}</td>',
+        ]
         for name in names:
             value = values.get(name)
             if value is None:

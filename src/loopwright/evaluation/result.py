@@ -46,7 +46,7 @@ class EvaluationResult:
     metrics, slices, missing, curves : dict
         See the module documentation for their shapes.
     latency : Latency
-        Batch throughput and single-row percentiles.
+        Batch throughput and single-row percentiles (also in ``metrics``).
     classes : list or None
         The classes, in ``predict_proba`` order (classification).
     run_id : str
@@ -65,7 +65,7 @@ class EvaluationResult:
     slices: dict[str, dict[str, float | int | None]]
     missing: dict[str, dict[str, str]]
     curves: dict[str, Any]
-    latency: Latency
+    latency: Latency | None = None
     model_name: str | None = None
     model_version: int | None = None
     classes: list[Any] | None = None
@@ -76,6 +76,11 @@ class EvaluationResult:
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in list(self.metrics.items())[:4] if v is not None)
         return f"EvaluationResult({self.model_uri!r}, {self.task}, n={self.n_rows}, {shown})"
+
+    def set_latency(self, latency: Latency) -> None:
+        """Attach the latency measurement (its values join ``metrics``)."""
+        self.latency = latency
+        self.metrics.update(latency.metrics())
 
     def value(self, metric: str, scope: str = OVERALL) -> float | None:
         """One metric overall (``scope="overall"``) or in a slice (``scope="region=north"``)."""
@@ -109,7 +114,7 @@ class EvaluationResult:
             "metrics": self.metrics,
             "slices": self.slices,
             "missing": self.missing,
-            "latency": self.latency.to_dict(),
+            "latency": None if self.latency is None else self.latency.to_dict(),
             "curves": self.curves,
             "notes": self.notes,
             "run_id": self.run_id,

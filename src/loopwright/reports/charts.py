@@ -200,7 +200,9 @@ def unit_xy_svg(
         f'transform="rotate(-90 12 {PAD_TOP + inner_h / 2:.1f})">{escape(y_label)}</text>'
     )
     if diagonal:
-        parts.append(f'<line x1="{x(0):.1f}" y1="{y(0):.1f}" x2="{x(1):.1f}" y2="{y(1):.1f}" class="threshold"/>')
+        parts.append(
+            f'<line x1="{x(0):.1f}" y1="{y(0):.1f}" x2="{x(1):.1f}" y2="{y(1):.1f}" class="threshold"/>'
+        )
     for k, (name, (xs, ys)) in enumerate(series.items()):
         color = SERIES_COLORS[k % len(SERIES_COLORS)]
         points = [(a, b) for a, b in zip(xs, ys, strict=True) if math.isfinite(a) and math.isfinite(b)]

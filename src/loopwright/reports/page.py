@@ -38,7 +38,9 @@ def render_page(title: str, body: str, *, note: str = "") -> str:
     -------
     str
     """
-    template = Template((resources.files("loopwright.reports") / "templates" / "page.html").read_text("utf-8"))
+    template = Template(
+        (resources.files("loopwright.reports") / "templates" / "page.html").read_text("utf-8")
+    )
     return template.substitute(
         title=escape(title),
         version=escape(__version__),
