@@ -38,7 +38,17 @@ print(
         {
             "tool": f"mlflow {mlflow.__version__}",
             "seconds": seconds,
-            "metrics": {k: result.metrics.get(k) for k in ("accuracy_score", "roc_auc", "precision_score", "recall_score", "f1_score", "log_loss")},
+            "metrics": {
+                k: result.metrics.get(k)
+                for k in (
+                    "accuracy_score",
+                    "roc_auc",
+                    "precision_score",
+                    "recall_score",
+                    "f1_score",
+                    "log_loss",
+                )
+            },
         }
     )
 )

@@ -48,7 +48,9 @@ def loopwright_side(rows: int) -> dict[str, Any]:
         "seconds": seconds,
         "slices": len(result.slices),
         "report_bytes": result.report_path.stat().st_size,
-        "metrics": {k: result.metrics[k] for k in ("accuracy", "roc_auc", "precision", "recall", "f1", "log_loss")},
+        "metrics": {
+            k: result.metrics[k] for k in ("accuracy", "roc_auc", "precision", "recall", "f1", "log_loss")
+        },
     }
 
 
