@@ -1,6 +1,6 @@
 """Model evaluation: ``lw.evaluate`` vs ``mlflow.models.evaluate`` on the same frame and model; metric kernels vs scikit-learn.
 
-1. End to end, 200,000 rows × 10 features, a logistic regression: Loopwright's
+1. End to end, 200,000 rows x 10 features, a logistic regression: Loopwright's
    ``lw.evaluate(uri, data, target, slices=["region"])`` (every metric overall and for 8 slices,
    latency, run + artifacts + HTML report) against MLflow 3's default classifier evaluator (metrics
    and plots, overall only: it has no slices). Both load the registered/logged model from their

@@ -164,15 +164,13 @@ def test_without_a_champion_versus_rules_pass_with_a_note(sqlite_env: Path) -> N
     assert other.passed and other.model_uri == "models:/fresh/1" and other.checks[0].reason == "no champion"
 
 
-def test_a_much_slower_candidate_fails_the_latency_ratio(sqlite_env: Path, tmp_path: Path) -> None:
+def test_a_much_slower_candidate_fails_the_latency_ratio(sqlite_env: Path) -> None:
     rng = np.random.default_rng(4)
     frame = pd.DataFrame({"x": rng.normal(size=300)})
     frame["y"] = 2 * frame["x"] + rng.normal(scale=0.1, size=300)
     register(LinearRegression().fit(frame[["x"]], frame["y"]), "double", frame[["x"]], alias="champion")
     slow = SlowRegressor()
     slow.config = {"delay": 0.05}  # 50 ms per call against well under a millisecond
-    (tmp_path / "factor.txt").write_text("2")
-    slow.artifacts = {"factor": tmp_path / "factor.txt"}  # a pyfunc package needs at least one file
     register(slow, "double", frame[["x"]])
     policy = {
         "metric_thresholds": {"mae": {"max": 0.5}},
