@@ -30,7 +30,19 @@ from loopwright.models import (
     load_model,
     log_model,
 )
-from loopwright.monitoring import DriftReport, Profile, WindowSummary, drift, profile
+from loopwright.monitoring import (
+    AlertConfig,
+    DriftReport,
+    Monitor,
+    MonitorWindows,
+    Profile,
+    WindowSummary,
+    drift,
+    get_monitor_windows,
+    monitor,
+    monitor_report,
+    profile,
+)
 from loopwright.pipelines import (
     PipelineFailed,
     PipelineResult,
@@ -121,6 +133,7 @@ from loopwright.tracking.fluent import (
 
 __all__ = [
     "ActiveRun",
+    "AlertConfig",
     "AlreadyExists",
     "AuditEntry",
     "Client",
@@ -142,6 +155,8 @@ __all__ = [
     "MetricPoint",
     "ModelInfo",
     "ModelVersion",
+    "Monitor",
+    "MonitorWindows",
     "NotFound",
     "PermissionDenied",
     "PipelineFailed",
@@ -183,6 +198,7 @@ __all__ = [
     "get_metric_history",
     "get_model_version",
     "get_model_version_by_alias",
+    "get_monitor_windows",
     "get_pipeline_lineage",
     "get_pipeline_run",
     "get_predictions",
@@ -208,6 +224,8 @@ __all__ = [
     "log_params",
     "log_text",
     "loguniform",
+    "monitor",
+    "monitor_report",
     "pipeline",
     "profile",
     "randint",

@@ -1,4 +1,5 @@
-"""``loopwright monitor …`` - mirrors ``lw.profile`` and ``lw.drift`` on files.
+"""``loopwright monitor …`` - mirrors ``lw.profile`` and ``lw.drift`` on files, and ``lw.monitor``,
+``lw.get_monitor_windows`` and ``lw.monitor_report`` on a serving endpoint's prediction log.
 
 Data files are Parquet (``.parquet``/``.pq``) or CSV; a ``.json`` file is a stored profile; a
 reference may also be a model URI whose version carries a reference profile.
@@ -7,16 +8,30 @@ reference may also be a model URI whose version carries a reference profile.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import typer
+from rich.table import Table
 
 from loopwright.cli.render import console, table
 from loopwright.errors import InvalidInput
-from loopwright.monitoring import Profile, drift, profile
+from loopwright.monitoring import (
+    Monitor,
+    Profile,
+    WindowSummary,
+    drift,
+    get_monitor_windows,
+    monitor_report,
+    profile,
+)
 
-app = typer.Typer(help="Profile data and check it for drift.", no_args_is_help=True)
+app = typer.Typer(
+    help="Profile data, check it for drift, and monitor a serving endpoint's live traffic.",
+    no_args_is_help=True,
+)
 
 
 def _split(names: str | None) -> list[str] | None:
@@ -123,3 +138,115 @@ def drift_(
         console.print(f"report written to {result.to_html(report)}")
     if fail_on_drift and result.drifted:
         raise typer.Exit(1)
+
+
+def _windows_table(title: str, windows: Sequence[WindowSummary]) -> Table:
+    realised = sorted({k for w in windows for k in w.metrics})
+    estimated = sorted({k for w in windows for k in w.estimated})
+    metrics = sorted(set(realised) | set(estimated))
+    columns = ["window (UTC)", "status", "versions", "rows", "drift", "drifted features", "labels"]
+    for m in metrics:
+        columns += [m] if m not in estimated else ([m, f"{m} (est.)"] if m in realised else [f"{m} (est.)"])
+    columns.append("alerts")
+    rows = []
+    for w in windows:
+        start = datetime.fromtimestamp(w.start_ms / 1000, UTC)
+        end = datetime.fromtimestamp(w.end_ms / 1000, UTC)
+        cells: list[object] = [
+            f"{start:%Y-%m-%d %H:%M:%S}-{end:%H:%M:%S}",
+            w.status + ("" if w.closed else " (open)"),
+            ", ".join(w.model_versions),
+            w.n_rows,
+            "n/a" if w.drifted is None else ("yes" if w.drifted else "no"),
+            ", ".join(w.drifted_features),
+            f"{w.labelled} ({w.label_status})" if w.label_status else w.labelled,
+        ]
+        for m in metrics:
+            if m in realised:
+                cells.append(w.metrics.get(m))
+            if m in estimated:
+                cells.append(w.estimated.get(m))
+        cells.append("; ".join(w.alerts))
+        rows.append(cells)
+    return table(title, columns, rows)
+
+
+def _print_windows(endpoint: str, windows: Sequence[WindowSummary]) -> None:
+    if not windows:
+        console.print(f"no windows due for endpoint {endpoint!r}")
+        return
+    console.print(_windows_table(f"monitor {endpoint}", windows))
+    for w in windows:
+        for message in w.messages:
+            console.print(f"note ({datetime.fromtimestamp(w.start_ms / 1000, UTC):%H:%M:%S}): {message}")
+
+
+@app.command("run")
+def run_(
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="The serving endpoint."),
+    window: str = typer.Option("1h", "--window", "-w", help="Window length: 5m, 1h, 1d …"),
+    since: str = typer.Option(
+        None, help="Backfill every window from this time (ISO 8601, or 6h = six hours ago)."
+    ),
+    now: str = typer.Option(None, help="Use this time as the clock (ISO 8601; replays and tests)."),
+    alerts: Path = typer.Option(None, "--alerts", "-a", help="Alert rules (YAML)."),
+    webhook: str = typer.Option(None, help="POST alerts as JSON to this URL."),
+    task: str = typer.Option(None, help="classification or regression (default: inferred)."),
+    closed_only: bool = typer.Option(False, "--closed-only", help="Skip the window in progress."),
+    schedule: bool = typer.Option(False, "--schedule", help="Repeat every window until interrupted."),
+    every: str = typer.Option(None, help="Repeat at this interval (5m …) until interrupted."),
+    report: Path = typer.Option(None, "--report", "-o", help="Also write the HTML report here."),
+) -> None:
+    """Judge an endpoint's live traffic per window: drift, live and estimated metrics, alerts."""
+    runner = Monitor(
+        endpoint,
+        window,
+        alerts=alerts,
+        webhook=webhook,
+        task=task,  # type: ignore[arg-type]  # validated by Monitor
+        include_open=not closed_only,
+    )
+
+    def show(windows: Sequence[WindowSummary]) -> None:
+        _print_windows(endpoint, windows)
+        if report is not None and windows:
+            console.print(f"report written to {monitor_report(endpoint, report, window=window)}")
+
+    if not (schedule or every):
+        show(runner.run(since=since, now=now))
+        return
+    if now is not None:
+        raise InvalidInput("--now fixes the clock: it cannot be combined with --schedule/--every")
+    console.print(f"monitoring {endpoint!r} every {every or window}; Ctrl-C stops")
+    try:
+        runner.run_forever(every, since=since, on_run=show)
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+@app.command("windows")
+def windows_(
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="The serving endpoint."),
+    window: str = typer.Option(None, "--window", "-w", help="Only windows of this length."),
+    since: str = typer.Option(None, help="Only windows from this time (ISO 8601, or 24h = a day ago)."),
+    limit: int = typer.Option(50, help="Show at most this many of the most recent windows."),
+) -> None:
+    """List an endpoint's stored monitoring windows, oldest first."""
+    history = get_monitor_windows(endpoint, window=window, since=since)
+    if not history:
+        console.print(f"no monitoring windows stored for endpoint {endpoint!r}")
+        return
+    console.print(_windows_table(f"monitor windows {endpoint}", history[-limit:]))
+
+
+@app.command("report")
+def report_(
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="The serving endpoint."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the HTML page."),
+    window: str = typer.Option(None, "--window", "-w", help="Only windows of this length."),
+    since: str = typer.Option(None, help="Only windows from this time (ISO 8601, or 7d = a week ago)."),
+    limit: int = typer.Option(500, help="At most this many of the most recent windows."),
+) -> None:
+    """Write the endpoint's self-contained offline monitoring report (HTML)."""
+    path = monitor_report(endpoint, output, window=window, since=since, limit=limit)
+    console.print(f"report written to {path} ({path.stat().st_size / 1024:.0f} KiB)")

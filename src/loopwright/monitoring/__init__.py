@@ -1,4 +1,4 @@
-"""Monitoring: reference profiles, drift tests and HTML reports (live windows build on these).
+"""Monitoring: reference profiles, drift tests, live windows over the serving log, alerts, HTML reports.
 
 Examples
 --------
@@ -9,21 +9,34 @@ Examples
 False
 """
 
+from loopwright.monitoring.alerts import AlertConfig, AlertRule, Webhook
 from loopwright.monitoring.drift import DriftReport, FeatureDrift, drift
+from loopwright.monitoring.estimation import expected_accuracy, expected_roc_auc
+from loopwright.monitoring.live import Monitor, MonitorWindows, get_monitor_windows, monitor, monitor_report
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile, Profile
 from loopwright.monitoring.reference import load_profile, profile, save_profile
 from loopwright.monitoring.report import render_report, write_report
 from loopwright.monitoring.window import WindowSummary
 
 __all__ = [
+    "AlertConfig",
+    "AlertRule",
     "CategoricalProfile",
     "DriftReport",
     "FeatureDrift",
+    "Monitor",
+    "MonitorWindows",
     "NumericProfile",
     "Profile",
+    "Webhook",
     "WindowSummary",
     "drift",
+    "expected_accuracy",
+    "expected_roc_auc",
+    "get_monitor_windows",
     "load_profile",
+    "monitor",
+    "monitor_report",
     "profile",
     "render_report",
     "save_profile",

@@ -56,6 +56,7 @@ def render_report(
     *,
     windows: Sequence[WindowSummary] = (),
     title: str = "Drift report",
+    drift_label: str = "",
 ) -> str:
     """The report as one HTML string.
 
@@ -67,6 +68,8 @@ def render_report(
         Monitoring windows, oldest first: adds drift over time, metric trends and alerts.
     title : str
         Page title.
+    drift_label : str
+        What the drift report compares, shown under its verdict (e.g. the window and version).
 
     Returns
     -------
@@ -76,7 +79,7 @@ def render_report(
         raise InvalidInput("a report needs a drift report, monitoring windows, or both")
     body: list[str] = []
     if drift is not None:
-        body += [_verdict(drift), _table(drift), _charts(drift)]
+        body += [_verdict(drift, drift_label), _table(drift), _charts(drift)]
     if windows:
         body += _timeline(sorted(windows, key=lambda w: w.end_ms))
     return render_page(title, "\n".join(body), note="from profiles and window summaries (no raw rows).")
@@ -88,15 +91,17 @@ def write_report(
     *,
     windows: Sequence[WindowSummary] = (),
     title: str = "Drift report",
+    drift_label: str = "",
 ) -> Path:
     """Render the report and write it to ``path`` (parent folders are created); returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_report(drift, windows=windows, title=title), encoding="utf-8")
+    html = render_report(drift, windows=windows, title=title, drift_label=drift_label)
+    target.write_text(html, encoding="utf-8")
     return target
 
 
-def _verdict(report: DriftReport) -> str:
+def _verdict(report: DriftReport, label: str = "") -> str:
     status = report.status
     if status == "empty":
         badge = '<span class="badge empty">NO DATA</span>'
@@ -110,7 +115,8 @@ def _verdict(report: DriftReport) -> str:
     messages = "".join(f"<li>{escape(m)}</li>" for m in report.messages)
     return (
         f"<section><h2>Verdict {badge}</h2>"
-        f'<div class="stats">'
+        + (f'<p class="muted">{escape(label)}</p>' if label else "")
+        + f'<div class="stats">'
         f"<div><b>{report.reference.n_rows:,}</b>reference rows</div>"
         f"<div><b>{report.current.n_rows:,}</b>current rows</div>"
         f"<div><b>{len(report.drifted_features)} / {tested}</b>features drifted</div>"
@@ -249,6 +255,7 @@ def _timeline(windows: list[WindowSummary]) -> list[str]:
         legend_items = list(series)
         chart = line_svg(times, series, dashed=[n for n in series if n.endswith("(estimated)")])
         out.append(f"<section><h2>Live metrics</h2>{legend(legend_items)}{chart}</section>")
+    out.append(_window_table(windows, realised, estimated))
     alerts = [(w.end_ms, a) for w in windows for a in w.alerts]
     rows = "".join(
         f"<tr><td>{datetime.fromtimestamp(t / 1000, UTC):%Y-%m-%d %H:%M:%S}</td><td>{escape(a)}</td></tr>"
@@ -261,3 +268,30 @@ def _timeline(windows: list[WindowSummary]) -> list[str]:
     )
     out.append(f"<section><h2>Alerts</h2>{body}</section>")
     return out
+
+
+def _window_table(windows: list[WindowSummary], realised: list[str], estimated: list[str]) -> str:
+    """One row per window, newest first: status, versions, rows, drift verdict, labels, metrics."""
+    heads = ["window start (UTC)", "end", "status", "versions", "rows", "drift", "drifted features",
+             "labels", *realised, *(f"{m} (est.)" for m in estimated)]  # fmt: skip
+    rows = []
+    for w in reversed(windows):
+        verdict = "n/a" if w.drifted is None else ("yes" if w.drifted else "no")
+        css = {"yes": "yes", "no": "no"}.get(verdict, "na")
+        labels = f"{w.labelled:,} ({w.label_status})" if w.label_status else f"{w.labelled:,}"
+        status = w.status + ("" if w.closed else " (open)")
+        metric_cells = "".join(_num(w.metrics.get(m)) for m in realised)
+        estimate_cells = "".join(_num(w.estimated.get(m)) for m in estimated)
+        title = escape("; ".join(w.messages), quote=True)
+        rows.append(
+            f'<tr title="{title}"><td>{datetime.fromtimestamp(w.start_ms / 1000, UTC):%Y-%m-%d %H:%M:%S}</td>'
+            f"<td>{datetime.fromtimestamp(w.end_ms / 1000, UTC):%H:%M:%S}</td><td>{escape(status)}</td>"
+            f"<td>{escape(', '.join(w.model_versions))}</td>{_num(float(w.n_rows), '{:,.0f}')}"
+            f'<td class="{css}">{verdict}</td><td>{escape(", ".join(w.drifted_features))}</td>'
+            f"<td>{escape(labels)}</td>{metric_cells}{estimate_cells}</tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in heads)
+    return (
+        f'<section><h2>Windows</h2><table class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )

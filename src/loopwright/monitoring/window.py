@@ -27,13 +27,20 @@ if TYPE_CHECKING:
 
 @dataclass
 class WindowSummary:
-    """One window of live traffic, summarised (times are UTC epoch milliseconds)."""
+    """One window of live traffic, summarised (times are UTC epoch milliseconds).
+
+    ``drifted`` and ``share_drifted`` are ``None`` when the window has no drift verdict: no traffic
+    (``status="empty"``) or no reference profile for the versions that served it
+    (``status="no_reference"``); ``"partial"`` means some features (or versions) could not be
+    tested, ``problems`` maps those features to their status. ``label_status`` says whether the
+    realised ``metrics`` are ``"pending"`` (no labels yet), ``"partial"`` or ``"complete"``.
+    """
 
     start_ms: int
     end_ms: int
     n_rows: int
-    drifted: bool
-    share_drifted: float
+    drifted: bool | None
+    share_drifted: float | None
     drifted_features: list[str] = field(default_factory=list)
     # each feature's effect size (normalised Wasserstein or JS distance); None when untestable
     effects: dict[str, float | None] = field(default_factory=dict)
@@ -42,6 +49,16 @@ class WindowSummary:
     metrics: dict[str, float] = field(default_factory=dict)
     estimated: dict[str, float] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
+    endpoint: str = ""
+    status: str = "ok"
+    closed: bool = True
+    model_versions: list[str] = field(default_factory=list)
+    labelled: int = 0
+    label_status: str = ""
+    problems: dict[str, str] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    # per served version: rows, status, drifted, share_drifted, drifted_features, message
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_drift(
@@ -55,18 +72,21 @@ class WindowSummary:
         alerts: Sequence[str] = (),
     ) -> WindowSummary:
         """Summarise a drift report (and optional metrics/alerts) for the window ``[start_ms, end_ms)``."""
+        empty = report.status == "empty"  # no verdict, which is not "no drift"
         return cls(
             start_ms=start_ms,
             end_ms=end_ms,
             n_rows=report.current.n_rows,
-            drifted=report.drifted,
-            share_drifted=report.share_drifted,
+            drifted=None if empty else report.drifted,
+            share_drifted=None if empty else report.share_drifted,
             drifted_features=report.drifted_features,
             effects={name: f.effect_size for name, f in report.features.items()},
             prediction_drifted=report.prediction.drifted if report.prediction else None,
             metrics=dict(metrics or {}),
             estimated=dict(estimated or {}),
             alerts=list(alerts),
+            status=report.status,
+            problems={f.name: f.status for f in report.problems},
         )
 
     def to_dict(self) -> dict[str, Any]:

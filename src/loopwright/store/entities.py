@@ -335,3 +335,61 @@ class FeedbackRecord:
     row: int
     label: Any
     timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class MonitorWindow:
+    """One live-monitoring window of an endpoint: ``[start_ms, end_ms)``, its verdicts and metrics.
+
+    ``drift``, ``metrics`` and ``estimated`` are JSON documents (the monitor decides their shape);
+    ``drifted`` is ``None`` when there was no verdict (no traffic, no reference profile).
+    """
+
+    endpoint: str
+    start_ms: int
+    end_ms: int
+    status: str
+    closed: bool
+    model_versions: list[str]
+    rows: int
+    labelled: int
+    drifted: bool | None
+    drift: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    estimated: dict[str, Any] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+    updated_ms: int = 0
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Where one alert rule of an endpoint stands: firing or not, and the last window it judged."""
+
+    endpoint: str
+    rule: str
+    firing: bool
+    since_ms: int | None
+    last_end_ms: int
+    value: float | None = None
+    updated_ms: int = 0
+
+
+AlertDelivery = Literal["none", "pending", "sent", "failed"]
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """A rule starting to fire or resolving in a window, and whether its webhook was delivered."""
+
+    endpoint: str
+    rule: str
+    status: Literal["firing", "resolved"]
+    start_ms: int
+    end_ms: int
+    message: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    delivery: AlertDelivery = "none"
+    attempts: int = 0
+    id: int | None = None
+    created_ms: int = 0
+    delivered_ms: int | None = None

@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from loopwright.store.entities import (
+    AlertDelivery,
+    AlertEvent,
+    AlertState,
     ArtifactRef,
     AuditEntry,
     CacheHit,
@@ -24,6 +27,7 @@ from loopwright.store.entities import (
     MetricPoint,
     ModelVersion,
     ModelVersionStatus,
+    MonitorWindow,
     PipelineRun,
     PipelineStatus,
     PredictionLogFile,
@@ -290,6 +294,42 @@ class Store(ABC):
         self, endpoint: str, since_ms: int | None = None, until_ms: int | None = None
     ) -> list[FeedbackRecord]:
         """Labels logged for ``endpoint`` in the time range, oldest first."""
+
+    # -- monitoring: live windows and alerts ------------------------------------------------------
+    @abstractmethod
+    def put_monitor_windows(self, windows: Sequence[MonitorWindow]) -> None:
+        """Store windows; a window with the same (endpoint, start_ms, end_ms) is replaced."""
+
+    @abstractmethod
+    def get_monitor_windows(
+        self,
+        endpoint: str,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        width_ms: int | None = None,
+    ) -> list[MonitorWindow]:
+        """Windows of ``endpoint`` overlapping ``[since_ms, until_ms)`` (only ``width_ms`` long ones
+        if given), oldest first."""
+
+    @abstractmethod
+    def get_alert_states(self, endpoint: str) -> dict[str, AlertState]:
+        """Every alert rule's state for ``endpoint``, by rule name."""
+
+    @abstractmethod
+    def update_alerts(self, states: Sequence[AlertState], events: Sequence[AlertEvent]) -> list[AlertEvent]:
+        """Upsert rule states and append events in one transaction; returns the events with ids."""
+
+    @abstractmethod
+    def list_alert_events(
+        self, endpoint: str, delivery: AlertDelivery | None = None, since_ms: int | None = None
+    ) -> list[AlertEvent]:
+        """Alert events of ``endpoint`` (only those with ``delivery`` if given), oldest first."""
+
+    @abstractmethod
+    def set_alert_delivery(
+        self, event_id: int, delivery: AlertDelivery, attempts: int, delivered_ms: int | None = None
+    ) -> None:
+        """Record a webhook delivery attempt's outcome."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     @abstractmethod

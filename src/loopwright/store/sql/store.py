@@ -5,13 +5,14 @@ from __future__ import annotations
 from loopwright.store.interface import Store
 from loopwright.store.sql.engine import create_engine, ensure_schema
 from loopwright.store.sql.lineage import LineageSql
+from loopwright.store.sql.monitoring import MonitoringSql
 from loopwright.store.sql.pipelines import PipelinesSql
 from loopwright.store.sql.registry import RegistrySql
 from loopwright.store.sql.serving import ServingSql
 from loopwright.store.sql.tracking import TrackingSql
 
 
-class SqlStore(TrackingSql, RegistrySql, LineageSql, PipelinesSql, ServingSql, Store):
+class SqlStore(TrackingSql, RegistrySql, LineageSql, PipelinesSql, ServingSql, MonitoringSql, Store):
     """Metadata in SQL; the schema is migrated to head on first use.
 
     Parameters

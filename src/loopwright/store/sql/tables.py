@@ -323,3 +323,56 @@ prediction_feedback = sa.Table(
     sa.Column("timestamp_ms", Millis, nullable=False),
     sa.Index(None, "endpoint", "timestamp_ms"),
 )
+
+# Live monitoring: one row per endpoint window (re-running a window replaces it).
+monitor_windows = sa.Table(
+    "monitor_windows",
+    metadata,
+    sa.Column("endpoint", sa.String(128), primary_key=True),
+    sa.Column("start_ms", Millis, primary_key=True),
+    sa.Column("end_ms", Millis, primary_key=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("closed", sa.Boolean, nullable=False),
+    sa.Column("model_versions", sa.Text, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("labelled", sa.Integer, nullable=False),
+    sa.Column("drifted", sa.Boolean, nullable=True),
+    sa.Column("drift", sa.Text, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("estimated", sa.Text, nullable=False),
+    sa.Column("alerts", sa.Text, nullable=False),
+    sa.Column("updated_ms", Millis, nullable=False),
+)
+
+# Per endpoint and rule: firing or not, so an alert fires once while its condition persists.
+monitor_alert_state = sa.Table(
+    "monitor_alert_state",
+    metadata,
+    sa.Column("endpoint", sa.String(128), primary_key=True),
+    sa.Column("rule", sa.String(256), primary_key=True),
+    sa.Column("firing", sa.Boolean, nullable=False),
+    sa.Column("since_ms", Millis, nullable=True),
+    sa.Column("last_end_ms", Millis, nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("updated_ms", Millis, nullable=False),
+)
+
+# Alert transitions (firing / resolved) and their webhook delivery; pending ones are retried.
+monitor_alerts = sa.Table(
+    "monitor_alerts",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("endpoint", sa.String(128), nullable=False),
+    sa.Column("rule", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_ms", Millis, nullable=False),
+    sa.Column("end_ms", Millis, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("delivery", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_ms", Millis, nullable=False),
+    sa.Column("delivered_ms", Millis, nullable=True),
+    sa.Index(None, "endpoint", "created_ms"),
+    sa.Index(None, "delivery"),
+)
