@@ -115,7 +115,10 @@ def test_windows_drift_metrics_estimates_and_idempotency(lw_env: Path) -> None:
     # ... and the realised-accuracy alert, firing since hour 1, resolves on them
     assert stored.alerts == [*windows[3].alerts, resumed[0].alerts[-1]]
     assert resumed[0].alerts[-1].startswith("resolved: accuracy")
-    assert [(e.rule, e.status) for e in store.list_alert_events("churn")][-1] == ("metric:accuracy", "resolved")
+    assert [(e.rule, e.status) for e in store.list_alert_events("churn")][-1] == (
+        "metric:accuracy",
+        "resolved",
+    )
     traffic.close()
 
 

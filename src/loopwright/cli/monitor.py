@@ -193,6 +193,7 @@ def run_(
     webhook: str = typer.Option(None, help="POST alerts as JSON to this URL."),
     task: str = typer.Option(None, help="classification or regression (default: inferred)."),
     closed_only: bool = typer.Option(False, "--closed-only", help="Skip the window in progress."),
+    grace: str = typer.Option("30s", help="A window closes this long after its end (late log writes)."),
     schedule: bool = typer.Option(False, "--schedule", help="Repeat every window until interrupted."),
     every: str = typer.Option(None, help="Repeat at this interval (5m …) until interrupted."),
     report: Path = typer.Option(None, "--report", "-o", help="Also write the HTML report here."),
@@ -205,6 +206,7 @@ def run_(
         webhook=webhook,
         task=task,  # type: ignore[arg-type]  # validated by Monitor
         include_open=not closed_only,
+        grace=grace,
     )
 
     def show(windows: Sequence[WindowSummary]) -> None:

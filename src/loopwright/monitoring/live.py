@@ -174,7 +174,7 @@ class Monitor:
             raise InvalidInput(f"task must be 'classification' or 'regression', got {task!r}")
         self.task = task
         self.include_open = include_open
-        self.grace_ms = parse_duration(grace) if grace not in (0, "0") else 0
+        self.grace_ms = parse_duration(grace, allow_zero=True)
         if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
             raise InvalidInput(f"max_windows must be a positive integer, got {max_windows!r}")
         self.max_windows = max_windows

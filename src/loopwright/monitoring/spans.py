@@ -28,9 +28,9 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 TimeBound = datetime | str | int | float | timedelta
 
 
-def parse_duration(value: str | int | float | timedelta) -> int:
+def parse_duration(value: str | int | float | timedelta, *, allow_zero: bool = False) -> int:
     """A duration in milliseconds: ``"30s"``, ``"5m"``, ``"1h"``, ``"1d"``, ``"1w"``, a ``timedelta``,
-    or a number of milliseconds. Zero and negative durations are refused."""
+    or a number of milliseconds. Negative durations are refused, and zero unless ``allow_zero``."""
     if isinstance(value, timedelta):
         ms = int(value.total_seconds() * 1000)
     elif isinstance(value, bool):
@@ -44,16 +44,23 @@ def parse_duration(value: str | int | float | timedelta) -> int:
                 f"not a duration: {value!r} (use a number and a unit: 500ms, 30s, 5m, 1h, 1d, 1w)"
             )
         ms = int(float(match.group(1)) * _UNITS[match.group(2)])
-    if ms <= 0:
+    if ms < 0 or (ms == 0 and not allow_zero):
         raise InvalidInput(f"a duration must be positive, got {value!r}")
     return ms
 
 
 def time_ms(value: TimeBound | None, now: int | None = None) -> int | None:
     """A time bound in UTC milliseconds: what ``get_predictions`` takes (datetime, ISO string, epoch
-    ms, ``timedelta`` ago) plus duration strings meaning "that long ago" (``"6h"``)."""
+    ms, ``timedelta`` ago) plus duration strings meaning "that long ago" (``"6h"``) and epoch
+    milliseconds as a string (the CLI).
+
+    >>> time_ms("6h", now=6 * 3_600_000), time_ms("1767225600000")
+    (0, 1767225600000)
+    """
     if isinstance(value, str) and _DURATION.match(value):
         return (now if now is not None else now_ms()) - parse_duration(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
     if isinstance(value, timedelta) and now is not None:
         return now - int(value.total_seconds() * 1000)
     return to_ms(value)
