@@ -146,7 +146,11 @@ class AlertRule:
             if window.drifted is None:
                 return None, None, ""
             n = len(window.drifted_features)
-            what = f"{n} feature(s) drifted ({', '.join(window.drifted_features)})" if n else "no feature drifted"
+            what = (
+                f"{n} feature(s) drifted ({', '.join(window.drifted_features)})"
+                if n
+                else "no feature drifted"
+            )
             pred = ", and the prediction" if window.prediction_drifted else ""
             return window.drifted, window.share_drifted, f"dataset drift: {what}{pred}"
         if self.kind == "feature_drift":
