@@ -163,16 +163,17 @@ def test_bad_input_gets_clear_statuses(sqlite_env: Path) -> None:
         X["f2"] = np.nan  # all missing
         return X.drop(columns=["f1"])  # missing from the logged inputs
 
-    def send(X: pd.DataFrame, ts: int, version: int) -> list[str]:
-        return traffic.send(X, ts, None, version, predictions=np.zeros(len(X), dtype=int))
+    def send(X: pd.DataFrame, ts: int, version: int | None, name: str | None = "churn") -> list[str]:
+        return traffic.send(X, ts, None, version, predictions=np.zeros(len(X), dtype=int), name=name)
 
     send(frame(800), T0 + 1000, 1)
     send(sample(800, rng), T0 + 2 * HOUR + 1000, 2)
     send(sample(400, rng), T0 + 3 * HOUR + 1000, 1)
     send(sample(400, rng), T0 + 3 * HOUR + 2000, 2)
+    send(sample(300, rng), T0 + 4 * HOUR + 1000, None, name=None)  # e.g. a served runs:/ URI
     traffic.flush()
-    windows = lw.monitor("churn", window="1h", since=T0, now=T0 + 4 * HOUR + 60_000, include_open=False)
-    odd, empty, unprofiled, mixed = windows
+    windows = lw.monitor("churn", window="1h", since=T0, now=T0 + 5 * HOUR + 60_000, include_open=False)
+    odd, empty, unprofiled, mixed, unregistered = windows
 
     assert odd.status == "partial" and odd.drifted is not None
     assert odd.problems == {
@@ -194,6 +195,8 @@ def test_bad_input_gets_clear_statuses(sqlite_env: Path) -> None:
     assert mixed.model_versions == ["churn/1", "churn/2"] and mixed.status == "partial"
     assert mixed.versions["churn/2"]["status"] == "no_reference"
     assert mixed.versions["churn/1"]["rows"] == 400 and mixed.drifted is not None
+    assert unregistered.status == "no_reference" and unregistered.model_versions == ["unregistered"]
+    assert "not a registered version" in unregistered.messages[0] and unregistered.n_rows == 300
     traffic.close()
 
 

@@ -74,11 +74,11 @@ class Traffic:
         X: pd.DataFrame,
         ts_ms: int,
         model: Any,
-        version: int,
+        version: int | None,
         *,
         predictions: np.ndarray | None = None,
         request_rows: int = 250,
-        name: str = "churn",
+        name: str | None = "churn",
     ) -> list[str]:
         """Log ``X`` as requests of ``request_rows`` rows at ``ts_ms`` (+1 ms each); ``model`` scores
         them (a LoadedModel), or is None with explicit ``predictions``."""

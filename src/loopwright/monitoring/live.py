@@ -380,9 +380,7 @@ class Monitor:
         keys = frame[["request_id", "row"]].astype({"row": "int64"})
         labels = keys.merge(feedback[["request_id", "row", "label"]], how="left", on=["request_id", "row"])
         label = labels["label"].to_numpy(dtype=object)
-        has = np.array(
-            [v is not None and not (isinstance(v, float) and math.isnan(v)) for v in label], dtype=bool
-        )
+        has = labels["label"].notna().to_numpy()  # None (JSON null) and NaN alike
         summary.labelled = int(has.sum())
         summary.label_status = _label_status(summary.n_rows, summary.labelled)
         prediction = frame["prediction"].to_numpy()
@@ -459,13 +457,14 @@ def _model_classes(name: str, version: int) -> _Classes | None:
 
 
 def _by_version(frame: pd.DataFrame) -> list[tuple[tuple[str | None, int | None], pd.DataFrame]]:
-    names = frame["model_name"].astype(object).where(frame["model_name"].notna(), None)
-    versions = frame["model_version"].astype(object).where(frame["model_version"].notna(), None)
-    keys = list(zip(names, versions, strict=True))
-    out: dict[tuple[str | None, int | None], list[int]] = {}
-    for i, key in enumerate(keys):
-        out.setdefault((key[0], None if key[1] is None else int(key[1])), []).append(i)
-    return [(key, frame.iloc[idx]) for key, idx in out.items()]
+    """Rows per served (model name, version), in order of first appearance."""
+    groups = frame.groupby(["model_name", "model_version"], dropna=False, sort=False).indices
+    out: list[tuple[tuple[str | None, int | None], pd.DataFrame]] = []
+    for group, idx in groups.items():
+        name, version = cast(tuple[Any, Any], group)
+        key = (None if pd.isna(name) else str(name), None if pd.isna(version) else int(version))
+        out.append((key, frame.iloc[idx]))
+    return out
 
 
 def _current(rows: pd.DataFrame, reference: Profile) -> pd.DataFrame:

@@ -78,6 +78,20 @@ def regression_metrics(predictions: npt.NDArray[Any], labels: npt.NDArray[Any]) 
 
 def _equal(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     """Elementwise equality of labels that may be numbers, strings or booleans (1 == 1.0 == True)."""
-    left = np.asarray(a, dtype=object)
-    right = np.asarray(b, dtype=object)
-    return np.asarray(left == right, dtype=bool)
+    left, right = np.asarray(a), np.asarray(b)
+    numeric = [_as_float(x) for x in (left, right)]
+    if numeric[0] is not None and numeric[1] is not None:  # the common case, without Python objects
+        return np.asarray(numeric[0] == numeric[1], dtype=bool)
+    return np.asarray(left.astype(object) == right.astype(object), dtype=bool)
+
+
+def _as_float(values: npt.NDArray[Any]) -> npt.NDArray[np.float64] | None:
+    if values.dtype.kind in "biuf":
+        return values.astype(np.float64)
+    if values.dtype.kind == "O":
+        try:
+            out = values.astype(np.float64)  # numbers and booleans; strings raise
+        except (TypeError, ValueError):
+            return None
+        return out if not np.isnan(out).any() else None
+    return None
