@@ -1,4 +1,4 @@
-"""Reference tools (MLflow, Evidently) live in their own venvs under bench/, never in Loopwright's.
+"""Reference tools (MLflow, Evidently, Metaflow, NannyML) live in their own venvs under bench/, never in Loopwright's.
 
 ``ensure("mlflow")`` creates ``bench/.venv-mlflow`` on first use and returns its python; benchmark
 scripts run reference code there as a subprocess, so both tools are measured in one run.
@@ -16,6 +16,7 @@ PACKAGES = {
     "mlflow": ["mlflow", "scikit-learn", "pandas", "pyarrow"],
     "evidently": ["evidently==0.7.*", "pandas<3", "scikit-learn"],
     "metaflow": ["metaflow"],
+    "nannyml": ["nannyml", "statsmodels", "pandas<3", "pyarrow"],  # nannyml 0.13 misses statsmodels
 }
 
 

@@ -64,7 +64,7 @@ from loopwright.monitoring.spans import TimeBound, floor, parse_duration, time_m
 from loopwright.monitoring.window import WindowSummary
 from loopwright.names import validate_name
 from loopwright.serving.prediction_log import FIXED_COLUMNS, get_predictions
-from loopwright.store.entities import MonitorWindow, now_ms
+from loopwright.store.entities import FeedbackLabels, MonitorWindow, now_ms
 from loopwright.tracking.client import Client, get_client
 
 log = logging.getLogger(__name__)
@@ -222,12 +222,11 @@ class Monitor:
         firsts = [s for s, _ in spans] + [w.start_ms for w in relabel]
         if not firsts:
             return MonitorWindows()
-        feedback = self._feedback(client, min(firsts))
-        newest_label = int(feedback["timestamp_ms"].max()) if len(feedback) else -1
+        feedback = _Labels(store.get_feedback_labels(self.endpoint, min(firsts)))
 
         results: list[WindowSummary] = []
         for record in relabel:
-            if newest_label >= record.updated_ms:  # labels came back since it was computed
+            if feedback.newest_ms >= record.updated_ms:  # labels came back since it was computed
                 results.append(self._relabelled(record, feedback, client))
         for s, e in spans:
             summary = self._evaluate(s, e, e <= closed_until, feedback, client)
@@ -286,19 +285,8 @@ class Monitor:
             return floor(clock, width)
         return floor(max(min(f.min_ts_ms for f in files), earliest), width)
 
-    def _feedback(self, client: Client, since_ms: int) -> pd.DataFrame:
-        records = client.store.get_feedback(self.endpoint, since_ms, None)
-        return pd.DataFrame(
-            {
-                "request_id": pd.Series([r.request_id for r in records], dtype=object),
-                "row": pd.Series([r.row for r in records], dtype="int64"),
-                "label": pd.Series([r.label for r in records], dtype=object),
-                "timestamp_ms": pd.Series([r.timestamp_ms for r in records], dtype="int64"),
-            }
-        )
-
     def _evaluate(
-        self, start: int, end: int, closed: bool, feedback: pd.DataFrame, client: Client
+        self, start: int, end: int, closed: bool, feedback: _Labels, client: Client
     ) -> WindowSummary:
         frame = get_predictions(self.endpoint, since=start, until=end, client=client)
         summary = WindowSummary(
@@ -318,7 +306,7 @@ class Monitor:
         self._performance(summary, frame, feedback)
         return summary
 
-    def _relabelled(self, record: MonitorWindow, feedback: pd.DataFrame, client: Client) -> WindowSummary:
+    def _relabelled(self, record: MonitorWindow, feedback: _Labels, client: Client) -> WindowSummary:
         summary = _summary(record)
         frame = get_predictions(self.endpoint, since=record.start_ms, until=record.end_ms, client=client)
         if not frame.empty:
@@ -376,11 +364,8 @@ class Monitor:
         return self._references[key]
 
     # -- metrics -------------------------------------------------------------------------------
-    def _performance(self, summary: WindowSummary, frame: pd.DataFrame, feedback: pd.DataFrame) -> None:
-        keys = frame[["request_id", "row"]].astype({"row": "int64"})
-        labels = keys.merge(feedback[["request_id", "row", "label"]], how="left", on=["request_id", "row"])
-        label = labels["label"].to_numpy(dtype=object)
-        has = labels["label"].notna().to_numpy()  # None (JSON null) and NaN alike
+    def _performance(self, summary: WindowSummary, frame: pd.DataFrame, feedback: _Labels) -> None:
+        label, has = feedback.lookup(frame["request_id"].to_numpy(), frame["row"].to_numpy())
         summary.labelled = int(has.sum())
         summary.label_status = _label_status(summary.n_rows, summary.labelled)
         prediction = frame["prediction"].to_numpy()
@@ -429,6 +414,34 @@ class Monitor:
         prediction, scores = frame["prediction"], frame["score"]
         high = prediction[scores > 0.5]
         return _Classes(None, high.mode().iloc[0] if len(high) else None)
+
+
+class _Labels:
+    """Feedback indexed once per run, looked up per window by ``(request_id, row)`` with hash
+    indexes (no per-window merge of the whole feedback table)."""
+
+    def __init__(self, feedback: FeedbackLabels):
+        codes, uniques = pd.factorize(pd.Series(feedback.request_ids, dtype=object))
+        rows = np.asarray(feedback.rows, dtype=np.int64)
+        self._ids = pd.Index(uniques)
+        self._stride = int(rows.max()) + 1 if rows.size else 1
+        self._keys = pd.Index(codes.astype(np.int64) * self._stride + rows)
+        self._labels = np.empty(len(feedback.labels), dtype=object)
+        self._labels[:] = feedback.labels
+        self.newest_ms = max(feedback.timestamps_ms, default=-1)
+
+    def lookup(self, request_ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's label (``None`` when none) and whether it has one (JSON null counts as none)."""
+        out = np.full(len(rows), None, dtype=object)
+        if not len(self._keys) or not len(rows):
+            return out, np.zeros(len(rows), dtype=bool)
+        codes = self._ids.get_indexer(request_ids)
+        rows = np.asarray(rows, dtype=np.int64)
+        known = (codes >= 0) & (rows < self._stride)
+        position = self._keys.get_indexer(np.where(known, codes * self._stride + rows, -1))
+        found = position >= 0
+        out[found] = self._labels[position[found]]
+        return out, found & pd.notna(out)
 
 
 def reference_for(name: str | None, version: int | None) -> Profile | str:

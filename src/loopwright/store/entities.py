@@ -338,6 +338,16 @@ class FeedbackRecord:
 
 
 @dataclass(frozen=True)
+class FeedbackLabels:
+    """Feedback of an endpoint as columns (what the monitor joins to the prediction log)."""
+
+    request_ids: list[str]
+    rows: list[int]
+    labels: list[Any]
+    timestamps_ms: list[int]
+
+
+@dataclass(frozen=True)
 class MonitorWindow:
     """One live-monitoring window of an endpoint: ``[start_ms, end_ms)``, its verdicts and metrics.
 

@@ -20,6 +20,7 @@ from loopwright.store.entities import (
     CacheHit,
     DatasetInput,
     Experiment,
+    FeedbackLabels,
     FeedbackRecord,
     GcReport,
     LineageDirection,
@@ -310,6 +311,10 @@ class Store(ABC):
     ) -> list[MonitorWindow]:
         """Windows of ``endpoint`` overlapping ``[since_ms, until_ms)`` (only ``width_ms`` long ones
         if given), oldest first."""
+
+    @abstractmethod
+    def get_feedback_labels(self, endpoint: str, since_ms: int | None = None) -> FeedbackLabels:
+        """Labels logged for ``endpoint`` since ``since_ms``, as columns in one query (bulk-decoded)."""
 
     @abstractmethod
     def get_alert_states(self, endpoint: str) -> dict[str, AlertState]:

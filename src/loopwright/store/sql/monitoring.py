@@ -9,9 +9,21 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from loopwright.store.entities import AlertDelivery, AlertEvent, AlertState, MonitorWindow, now_ms
+from loopwright.store.entities import (
+    AlertDelivery,
+    AlertEvent,
+    AlertState,
+    FeedbackLabels,
+    MonitorWindow,
+    now_ms,
+)
 from loopwright.store.sql.base import SqlBase
-from loopwright.store.sql.tables import monitor_alert_state, monitor_alerts, monitor_windows
+from loopwright.store.sql.tables import (
+    monitor_alert_state,
+    monitor_alerts,
+    monitor_windows,
+    prediction_feedback,
+)
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -91,6 +103,22 @@ class MonitoringSql(SqlBase):
             )
             for r in rows
         ]
+
+    def get_feedback_labels(self, endpoint: str, since_ms: int | None = None) -> FeedbackLabels:
+        t = prediction_feedback
+        query = sa.select(t.c.request_id, t.c.row, t.c.label, t.c.timestamp_ms).where(
+            t.c.endpoint == endpoint
+        )
+        if since_ms is not None:
+            query = query.where(t.c.timestamp_ms >= since_ms)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return FeedbackLabels([], [], [], [])
+        request_ids, numbers, texts, stamps = zip(*rows, strict=True)
+        # one JSON document for all labels: a single decode instead of one per row
+        labels = orjson.loads("[" + ",".join(texts) + "]")
+        return FeedbackLabels(list(request_ids), list(numbers), labels, list(stamps))
 
     def get_alert_states(self, endpoint: str) -> dict[str, AlertState]:
         t = monitor_alert_state
