@@ -14,13 +14,14 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from chromium import ARTIFACTS, chromium, console_messages
 from sklearn.metrics import accuracy_score, roc_auc_score
 from traffic import labels_for, register_classifier, sample, webhook_receiver
 
 import loopwright as lw
+from browser import chromium, console_messages
 from loopwright.serving import run_in_thread
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "monitoring"
 WINDOW_MS = 2000
 ACCURACY_TOLERANCE = 0.03  # CBPE vs realised at n >= 2,000 (see test_live_estimation.py)
 AUC_TOLERANCE = 0.04
