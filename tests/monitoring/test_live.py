@@ -233,3 +233,9 @@ def test_labels_helper_is_calibrated() -> None:
     rng = np.random.default_rng(0)
     X = sample(20_000, rng)
     assert abs(labels_for(X, rng).mean() - 0.5) < 0.02
+
+
+def test_a_since_far_in_the_past_is_refused_not_expanded(sqlite_env: Path) -> None:
+    # seconds passed where epoch milliseconds are expected land in 1970: millions of windows
+    with pytest.raises(lw.InvalidInput, match="max_windows"):
+        lw.monitor("churn", window="3s", since=1_764_000_000.0)

@@ -19,7 +19,7 @@ FAILED = 1
 UNUSABLE = 2
 
 
-def _rows(verdict: GateResult) -> list[tuple[str, ...]]:
+def gate_rows(verdict: GateResult) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for check in verdict.checks:
         metric = check.metric if check.scope == "overall" else f"{check.metric} [{check.scope}]"
@@ -67,7 +67,7 @@ def gate_command(
         table(
             f"Gate {verdict.model_uri} vs {champion} ({verdict.candidate.n_rows:,} rows)",
             ["metric", "candidate", "champion", "rule", "result", "note"],
-            _rows(verdict),
+            gate_rows(verdict),
         )
     )
     for note in verdict.notes:

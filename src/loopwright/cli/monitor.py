@@ -140,7 +140,7 @@ def drift_(
         raise typer.Exit(1)
 
 
-def _windows_table(title: str, windows: Sequence[WindowSummary]) -> Table:
+def windows_table(title: str, windows: Sequence[WindowSummary]) -> Table:
     realised = sorted({k for w in windows for k in w.metrics})
     estimated = sorted({k for w in windows for k in w.estimated})
     metrics = sorted(set(realised) | set(estimated))
@@ -175,7 +175,7 @@ def _print_windows(endpoint: str, windows: Sequence[WindowSummary]) -> None:
     if not windows:
         console.print(f"no windows due for endpoint {endpoint!r}")
         return
-    console.print(_windows_table(f"monitor {endpoint}", windows))
+    console.print(windows_table(f"monitor {endpoint}", windows))
     for w in windows:
         for message in w.messages:
             console.print(f"note ({datetime.fromtimestamp(w.start_ms / 1000, UTC):%H:%M:%S}): {message}")
@@ -238,7 +238,7 @@ def windows_(
     if not history:
         console.print(f"no monitoring windows stored for endpoint {endpoint!r}")
         return
-    console.print(_windows_table(f"monitor windows {endpoint}", history[-limit:]))
+    console.print(windows_table(f"monitor windows {endpoint}", history[-limit:]))
 
 
 @app.command("report")

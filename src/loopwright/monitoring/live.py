@@ -274,6 +274,14 @@ class Monitor:
         if since is not None:
             start = time_ms(since, clock)
             assert start is not None
+            due = (closed_until - floor(start, width)) // width
+            if due > self.max_windows:
+                # a bound in seconds read as epoch ms lands in 1970: millions of windows
+                raise InvalidInput(
+                    f"since={since!r} asks for {due:,} windows of {width / 1000:g} s, over "
+                    f"max_windows={self.max_windows}; give a later since (epoch *milliseconds*, a "
+                    "datetime, an ISO time or a duration like '6h'), a wider window, or a larger max_windows"
+                )
             return floor(start, width)
         earliest = closed_until - self.max_windows * width
         stored = client.store.get_monitor_windows(self.endpoint, since_ms=earliest, width_ms=width)
