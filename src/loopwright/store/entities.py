@@ -403,3 +403,55 @@ class AlertEvent:
     id: int | None = None
     created_ms: int = 0
     delivered_ms: int | None = None
+
+
+# -- loop: the retrain → gate → canary → promote controller ---------------------------------------
+LoopStateName = Literal["idle", "retraining", "gated", "canary", "promoted", "rolled_back", "failed"]
+LOOP_STATES: tuple[str, ...] = ("idle", "retraining", "gated", "canary", "promoted", "rolled_back", "failed")
+# states a cycle ends in; from them (and idle) the next trigger starts a new cycle
+LOOP_RESTING_STATES: tuple[str, ...] = ("idle", "promoted", "rolled_back", "failed")
+
+
+@dataclass(frozen=True)
+class LoopState:
+    """Where the loop of one registered model stands.
+
+    ``cycle`` counts triggers (0 before the first); ``version`` is the cycle's candidate (once
+    registered); ``since_ms`` is when the state was entered; ``watermark_ms`` is when the last cycle
+    ended: trigger evidence must come from a monitoring window that started at or after it.
+    ``details`` is the JSON the controller keeps for the state (gate verdict, canary start …).
+    """
+
+    model: str
+    state: LoopStateName
+    cycle: int = 0
+    version: int | None = None
+    reason: str = ""
+    since_ms: int = 0
+    watermark_ms: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    updated_ms: int = 0
+
+    @property
+    def resting(self) -> bool:
+        """True between cycles (idle, or the last cycle ended)."""
+        return self.state in LOOP_RESTING_STATES
+
+
+@dataclass(frozen=True)
+class LoopTransition:
+    """One recorded move of a model's loop: from which state to which, why, and when."""
+
+    id: int
+    model: str
+    cycle: int
+    from_state: str
+    to_state: str
+    reason: str
+    version: int | None
+    time_ms: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.time_ms / 1000, tz=UTC)

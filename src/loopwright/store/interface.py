@@ -25,6 +25,9 @@ from loopwright.store.entities import (
     GcReport,
     LineageDirection,
     LineageEdge,
+    LoopState,
+    LoopStateName,
+    LoopTransition,
     MetricPoint,
     ModelVersion,
     ModelVersionStatus,
@@ -335,6 +338,39 @@ class Store(ABC):
         self, event_id: int, delivery: AlertDelivery, attempts: int, delivered_ms: int | None = None
     ) -> None:
         """Record a webhook delivery attempt's outcome."""
+
+    # -- loop: trigger → retrain → gate → canary → promote or roll back ---------------------------
+    @abstractmethod
+    def get_loop_state(self, model: str) -> LoopState:
+        """The model's loop state; ``idle`` at cycle 0 if its loop never ran."""
+
+    @abstractmethod
+    def list_loop_states(self) -> list[LoopState]:
+        """Every model's loop state, by model name."""
+
+    @abstractmethod
+    def transition_loop(
+        self,
+        model: str,
+        to_state: LoopStateName,
+        *,
+        expect: Sequence[str],
+        cycle: int,
+        version: int | None,
+        reason: str,
+        details: Mapping[str, Any] | None = None,
+        watermark_ms: int | None = None,
+        time_ms: int | None = None,
+    ) -> LoopState:
+        """Move the model's loop to ``to_state`` and append the transition, in one transaction under
+        the state row's lock. ``Conflict`` (naming the state found) if the loop is not in one of the
+        ``expect`` states any more, i.e. another controller moved it first."""
+
+    @abstractmethod
+    def get_loop_history(
+        self, model: str, cycle: int | None = None, max_results: int | None = None
+    ) -> list[LoopTransition]:
+        """The model's loop transitions, oldest first (the latest ``max_results`` if given)."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     @abstractmethod

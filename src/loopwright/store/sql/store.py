@@ -5,6 +5,7 @@ from __future__ import annotations
 from loopwright.store.interface import Store
 from loopwright.store.sql.engine import create_engine, ensure_schema
 from loopwright.store.sql.lineage import LineageSql
+from loopwright.store.sql.loop import LoopSql
 from loopwright.store.sql.monitoring import MonitoringSql
 from loopwright.store.sql.pipelines import PipelinesSql
 from loopwright.store.sql.registry import RegistrySql
@@ -12,7 +13,9 @@ from loopwright.store.sql.serving import ServingSql
 from loopwright.store.sql.tracking import TrackingSql
 
 
-class SqlStore(TrackingSql, RegistrySql, LineageSql, PipelinesSql, ServingSql, MonitoringSql, Store):
+class SqlStore(
+    TrackingSql, RegistrySql, LineageSql, PipelinesSql, ServingSql, MonitoringSql, LoopSql, Store
+):
     """Metadata in SQL; the schema is migrated to head on first use.
 
     Parameters

@@ -376,3 +376,34 @@ monitor_alerts = sa.Table(
     sa.Index(None, "endpoint", "created_ms"),
     sa.Index(None, "delivery"),
 )
+
+# The loop controller: one row per registered model (its current state) ...
+loop_states = sa.Table(
+    "loop_states",
+    metadata,
+    sa.Column("model", sa.String(128), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("since_ms", Millis, nullable=False),
+    sa.Column("watermark_ms", Millis, nullable=True),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("updated_ms", Millis, nullable=False),
+)
+
+# ... and every transition it made, in order.
+loop_transitions = sa.Table(
+    "loop_transitions",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False),
+    sa.Column("from_state", sa.String(16), nullable=False),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("time_ms", Millis, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Index(None, "model", "id"),
+)

@@ -1,0 +1,167 @@
+"""The loop controller's state per model and its transitions in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from loopwright.errors import Conflict, InvalidInput
+from loopwright.names import validate_name
+from loopwright.store.entities import (
+    LOOP_STATES,
+    LoopState,
+    LoopStateName,
+    LoopTransition,
+    now_ms,
+)
+from loopwright.store.sql.base import SqlBase
+from loopwright.store.sql.tables import loop_states, loop_transitions
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def _state(row: Any) -> LoopState:
+    return LoopState(
+        model=row["model"],
+        state=cast(LoopStateName, row["state"]),
+        cycle=row["cycle"],
+        version=row["version"],
+        reason=row["reason"],
+        since_ms=row["since_ms"],
+        watermark_ms=row["watermark_ms"],
+        details=orjson.loads(row["details"]),
+        updated_ms=row["updated_ms"],
+    )
+
+
+class LoopSql(SqlBase):
+    """Loop half of :class:`~loopwright.store.sql.SqlStore`."""
+
+    def get_loop_state(self, model: str) -> LoopState:
+        validate_name(model, "model name")
+        with self._read() as conn:
+            row = conn.execute(sa.select(loop_states).where(loop_states.c.model == model)).mappings().first()
+        return _state(row) if row is not None else LoopState(model, "idle")
+
+    def list_loop_states(self) -> list[LoopState]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(loop_states).order_by(loop_states.c.model)).mappings().all()
+        return [_state(r) for r in rows]
+
+    def transition_loop(
+        self,
+        model: str,
+        to_state: LoopStateName,
+        *,
+        expect: Sequence[str],
+        cycle: int,
+        version: int | None,
+        reason: str,
+        details: Mapping[str, Any] | None = None,
+        watermark_ms: int | None = None,
+        time_ms: int | None = None,
+    ) -> LoopState:
+        validate_name(model, "model name")
+        if to_state not in LOOP_STATES:
+            raise InvalidInput(f"unknown loop state {to_state!r}; states: {', '.join(LOOP_STATES)}")
+        stamp = time_ms if time_ms is not None else now_ms()
+        with self._write() as conn:
+            current = self._lock_state(conn, model, stamp)
+            if current.state not in expect:
+                raise Conflict(
+                    f"the loop of {model!r} is {current.state} (cycle {current.cycle}), not "
+                    f"{' or '.join(expect)}: another controller moved it"
+                )
+            values = {
+                "state": to_state,
+                "cycle": cycle,
+                "version": version,
+                "reason": reason,
+                "since_ms": stamp,
+                "watermark_ms": watermark_ms,
+                "details": _dumps(dict(details or {})),
+                "updated_ms": now_ms(),
+            }
+            conn.execute(loop_states.update().where(loop_states.c.model == model).values(**values))
+            conn.execute(
+                loop_transitions.insert().values(
+                    model=model,
+                    cycle=cycle,
+                    from_state=current.state,
+                    to_state=to_state,
+                    reason=reason,
+                    version=version,
+                    time_ms=stamp,
+                    details=values["details"],
+                )
+            )
+        return LoopState(
+            model,
+            to_state,
+            cycle,
+            version,
+            reason,
+            stamp,
+            watermark_ms,
+            dict(details or {}),
+            cast(int, values["updated_ms"]),
+        )
+
+    def _lock_state(self, conn: Connection, model: str, stamp: int) -> LoopState:
+        """The model's state row, created idle on first use and locked until the transaction ends.
+
+        Inserting first (doing nothing if it exists) gives PostgreSQL a row to lock even for a
+        model's first transition, so two controllers starting at once queue instead of both
+        believing the loop idle.
+        """
+        idle = {
+            "model": model,
+            "state": "idle",
+            "cycle": 0,
+            "version": None,
+            "reason": "",
+            "since_ms": stamp,
+            "watermark_ms": None,
+            "details": "{}",
+            "updated_ms": stamp,
+        }
+        conn.execute(self._insert(loop_states).values(**idle).on_conflict_do_nothing())
+        row = (
+            conn.execute(sa.select(loop_states).where(loop_states.c.model == model).with_for_update())
+            .mappings()
+            .one()
+        )
+        return _state(row)
+
+    def get_loop_history(
+        self, model: str, cycle: int | None = None, max_results: int | None = None
+    ) -> list[LoopTransition]:
+        t = loop_transitions
+        query = sa.select(t).where(t.c.model == model)
+        if cycle is not None:
+            query = query.where(t.c.cycle == cycle)
+        query = query.order_by(t.c.id.desc())
+        if max_results is not None:
+            query = query.limit(max_results)
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            LoopTransition(
+                id=int(r["id"]),
+                model=r["model"],
+                cycle=r["cycle"],
+                from_state=r["from_state"],
+                to_state=r["to_state"],
+                reason=r["reason"],
+                version=r["version"],
+                time_ms=r["time_ms"],
+                details=orjson.loads(r["details"]),
+            )
+            for r in reversed(rows)
+        ]
