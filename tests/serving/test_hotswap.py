@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.linear_model import LinearRegression
 import loopwright as lw
 from conftest import FEATURES, register, training_data
 from loopwright.serving import ServerHandle
+from loopwright.serving.deployment import Deployment
 
 
 def _price_versions() -> dict[str, LinearRegression]:
@@ -88,3 +90,48 @@ def test_admin_reload_swaps_at_once(sqlite_env: object, serve: Callable[..., Ser
     r = httpx.post(url, json={"instances": [row]})
     assert r.headers["x-model-version"] == "3" and r.json()["model_version"] == 3
     assert httpx.post(f"{server.url}/admin/reload", timeout=60).json()["swapped"] == []
+
+
+def test_an_unset_alias_route_is_dormant_until_the_alias_is_set(
+    sqlite_env: object, serve: Callable[..., ServerHandle]
+) -> None:
+    _price_versions()
+    deployment = {
+        "endpoints": {
+            "price": {
+                "routes": [
+                    {"model": "models:/price@champion", "weight": 50},
+                    {"model": "models:/price@challenger", "weight": 50},
+                ]
+            }
+        }
+    }
+    server = serve(Deployment.from_dict(deployment), poll_interval=3600)  # no challenger yet: it waits
+    url = f"{server.url}/endpoints/price/predict"
+    row = {f: 1.0 for f in FEATURES}
+
+    def versions(n: int = 40) -> set[str]:
+        return {httpx.post(url, json={"instances": [row]}).headers["x-model-version"] for _ in range(n)}
+
+    def reload() -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.post(f"{server.url}/admin/reload", timeout=60).json()
+        return answer
+
+    assert versions() == {"1"}
+    routes = httpx.get(f"{server.url}/endpoints/price").json()["routes"]
+    assert [(r["model"], r["role"], r["model_version"]) for r in routes] == [
+        ("models:/price@champion", "route", 1),
+        ("models:/price@challenger", "dormant", None),
+    ]
+    lw.set_alias("price", "challenger", 2)  # a canary starts: the route wakes up
+    assert reload()["swapped"] == [
+        {"endpoint": "price", "uri": "models:/price@challenger", "old_version": None, "new_version": 2}
+    ]
+    assert versions() == {"1", "2"}
+    lw.delete_alias("price", "challenger")  # ... and ends: its traffic goes back to the champion
+    assert reload()["swapped"] == [
+        {"endpoint": "price", "uri": "models:/price@challenger", "old_version": 2, "new_version": None}
+    ]
+    assert versions() == {"1"}
+    lw.delete_alias("price", "champion")  # the last serving route keeps its version
+    assert reload()["swapped"] == [] and versions(5) == {"1"}

@@ -228,6 +228,11 @@ class ServingApp:
     def _build_endpoint(self, spec: EndpointSpec) -> Endpoint:
         arrivals = Arrivals()
         routes = [self._initial_route(spec, r.model, r.weight, "route", arrivals) for r in spec.routes]
+        if all(r.slot is None for r in routes):
+            raise NotFound(
+                f"endpoint {spec.name!r} has nothing to serve: none of {[str(r.uri) for r in routes]} "
+                "is set (lw.set_alias)"
+            )
         shadow = None
         if spec.shadow is not None:
             shadow = self._initial_route(spec, spec.shadow, 0.0, "shadow", arrivals)
@@ -238,7 +243,14 @@ class ServingApp:
     ) -> Route:
         if isinstance(model, str):
             uri = parse_model_uri(model)
-            version = self.source.current_version(uri)
+            try:
+                version = self.source.current_version(uri)
+            except NotFound:
+                if uri.alias is None:
+                    raise
+                # an unset alias (a canary between canaries): dormant until the alias is set
+                log.info("endpoint %s: %s is not set; its route waits for it", spec.name, model)
+                return Route(None, weight, uri)
             loaded = self.source.load(uri, version)
             name = uri.name
         else:
@@ -509,6 +521,8 @@ class ServingApp:
         """Fire and forget: a copy to the shadow model, whose answer is only logged."""
         assert endpoint.shadow is not None
         shadow = endpoint.shadow.slot
+        if shadow is None:  # its alias is unset: nothing to compare with
+            return
         counter = self.metrics.shadow
         if shadow.batcher.queued_rows > SHADOW_BACKLOG_ROWS:
             counter.labels(endpoint.name, shadow.label, "dropped").inc()
@@ -563,7 +577,7 @@ class ServingApp:
         if not isinstance(doc, dict) or "instances" not in doc:
             raise InvalidInput('the body must be {"instances": [{column: value, ...}, ...]}')
         instances = doc["instances"]
-        slot = endpoint.pick(req.routing_key).slot
+        slot = endpoint.pick(req.routing_key)
         data = slot.schema.from_records(instances)
         output = await self._run(req, endpoint, slot, data, lambda schema: schema.from_records(instances))
         body = dumps(
@@ -585,7 +599,7 @@ class ServingApp:
         else:
             doc = await self._json(req, endpoint)
         if version is None:
-            slot = endpoint.pick(req.routing_key).slot
+            slot = endpoint.pick(req.routing_key)
         else:
             found = endpoint.slot_for_version(version)
             if found is None:
@@ -606,7 +620,7 @@ class ServingApp:
         endpoint = self.default_endpoint
         req.endpoint, req.protocol = endpoint.name, "invocations"
         self._authorize(req)
-        slot = endpoint.pick(req.routing_key).slot
+        slot = endpoint.pick(req.routing_key)
         ct = (req.content_type or b"").lower()
         if ct.startswith(b"text/csv"):
             raw = await self._body(req, endpoint)
@@ -662,7 +676,11 @@ class ServingApp:
 
     async def _model_metadata(self, req: Request, name: str, version: str | None = None) -> Answer:
         endpoint = self._endpoint(name)
-        slot = endpoint.routes[0].slot if version is None else endpoint.slot_for_version(version)
+        if version is None:
+            active = endpoint.active_routes
+            slot = active[0].slot if active else None
+        else:
+            slot = endpoint.slot_for_version(version)
         if slot is None:
             raise NotFound(f"model {name!r} has no version {version!r} being served")
         versions = list(dict.fromkeys(s.label for s in endpoint.slots()))

@@ -31,6 +31,7 @@ from loopwright.serving.batching import Batcher
 from loopwright.serving.deployment import BatchingSpec
 from loopwright.serving.inputs import InputSchema
 from loopwright.serving.metrics import ServingMetrics
+from loopwright.serving.responses import HttpError
 from loopwright.serving.types import ModelLike
 from loopwright.uris import ModelUri
 
@@ -130,9 +131,13 @@ def _fitted_in_other_order(model: ModelLike) -> bool:
 
 
 class Route:
-    """One weighted entry of an endpoint, following a model URI (or a fixed in-memory model)."""
+    """One weighted entry of an endpoint, following a model URI (or a fixed in-memory model).
 
-    def __init__(self, slot: Slot, weight: float, uri: ModelUri | None):
+    ``slot`` is ``None`` while the route is dormant: the alias it follows does not exist (a canary
+    alias between canaries), so it takes no traffic until the alias is set again.
+    """
+
+    def __init__(self, slot: Slot | None, weight: float, uri: ModelUri | None):
         self.slot = slot
         self.weight = weight
         self.uri = uri
@@ -169,21 +174,37 @@ class Endpoint:
         self.shadow = shadow
         self.batching = batching
         self.arrivals = arrivals  # shared with the slots' batchers
-        self.split = TrafficSplit([r.weight for r in routes])
-        self._single = routes[0] if len(routes) == 1 else None
+        self.refresh()
 
-    def pick(self, routing_key: str | None) -> Route:
-        """The route for one request."""
-        if self._single is not None:
-            return self._single
+    def refresh(self) -> None:
+        """Rebuild the traffic split from the routes' current slots (after a swap, or a route going
+        dormant or waking up). One assignment, so a request sees the old or the new split whole;
+        call it before retiring a replaced slot."""
+        active = [r for r in self.routes if r.slot is not None]
+        slots: list[Slot] = [r.slot for r in active if r.slot is not None]
+        split = TrafficSplit([r.weight for r in active]) if active else None
+        self._choice = (active, slots, split, slots[0] if len(slots) == 1 else None)
+
+    @property
+    def active_routes(self) -> list[Route]:
+        """The routes taking traffic now (dormant ones left out)."""
+        return self._choice[0]
+
+    def pick(self, routing_key: str | None) -> Slot:
+        """The slot that answers one request."""
+        _, slots, split, single = self._choice
+        if single is not None:
+            return single
+        if split is None:
+            raise HttpError(503, f"endpoint {self.name!r} serves no model: every alias it follows is unset")
         if routing_key:
-            return self.routes[self.split.index_for_key(routing_key)]
-        return self.routes[self.split.index_for_random(random.random())]
+            return slots[split.index_for_key(routing_key)]
+        return slots[split.index_for_random(random.random())]
 
     def slots(self) -> list[Slot]:
         """Every slot serving now (routes, then the shadow)."""
-        out = [r.slot for r in self.routes]
-        if self.shadow is not None:
+        out = [r.slot for r in self.routes if r.slot is not None]
+        if self.shadow is not None and self.shadow.slot is not None:
             out.append(self.shadow.slot)
         return out
 
@@ -196,19 +217,19 @@ class Endpoint:
 
     def poke(self) -> None:
         """A request finished reading its body: batchers waiting for it may go."""
-        for route in self.routes:
-            route.slot.batcher.poke()
+        for slot in self.slots():
+            slot.batcher.poke()
 
     def describe(self) -> dict[str, Any]:
         """JSON-able summary of what this endpoint serves."""
         return {
             "name": self.name,
             "routes": [
-                {"model": str(r.uri) if r.uri else None, "weight": r.weight, **r.slot.describe()}
+                {"model": str(r.uri) if r.uri else None, "weight": r.weight, **_describe(r)}
                 for r in self.routes
             ],
             "shadow": (
-                {"model": str(self.shadow.uri) if self.shadow.uri else None, **self.shadow.slot.describe()}
+                {"model": str(self.shadow.uri) if self.shadow.uri else None, **_describe(self.shadow)}
                 if self.shadow is not None
                 else None
             ),
@@ -218,3 +239,9 @@ class Endpoint:
                 "max_latency_ms": self.batching.max_latency_ms,
             },
         }
+
+
+def _describe(route: Route) -> dict[str, Any]:
+    if route.slot is None:
+        return {"model_name": route.uri.name if route.uri else None, "model_version": None, "role": "dormant"}
+    return route.slot.describe()

@@ -4,7 +4,9 @@ A background thread asks the registry every ``interval`` seconds which version e
 points to. When one moved, it loads and warms the new version beside the old one (in this thread,
 while the old one keeps serving), switches the route to it in one assignment, and hands the old
 slot to ``retire``, which closes it once its in-flight requests are answered. A failed load keeps
-the old version serving and is retried at the next poll.
+the old version serving and is retried at the next poll. An alias that is deleted (a canary alias
+after promotion or rollback) makes its route dormant: its share of the traffic goes to the other
+routes until the alias is set again (the last serving route keeps its version instead).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from loopwright.errors import NotFound
 from loopwright.serving.endpoint import Endpoint, Route, Slot
 from loopwright.serving.sources import ModelSource
 from loopwright.serving.types import ModelLike
@@ -90,18 +93,23 @@ class AliasWatcher:
         with self._lock:
             for endpoint, route in self.targets:
                 assert route.uri is not None
+                old = route.slot
                 try:
                     version = self.source.current_version(route.uri)
+                except NotFound:
+                    swap = self._unset(endpoint, route)
+                    if swap is not None:
+                        swaps.append(swap)
+                    continue
                 except Exception:
                     log.warning(
                         "hot swap: cannot resolve %s; keeping version %s",
                         str(route.uri),
-                        route.slot.label,
+                        old.label if old is not None else "none",
                         exc_info=True,
                     )
                     continue
-                old = route.slot
-                if version == old.version:
+                if old is not None and version == old.version:
                     continue
                 try:
                     model = self.source.load(route.uri, version)
@@ -111,18 +119,47 @@ class AliasWatcher:
                         "hot swap: loading %s version %s failed; version %s keeps serving",
                         str(route.uri),
                         version,
-                        old.label,
+                        old.label if old is not None else "none",
                         exc_info=True,
                     )
                     continue
                 route.slot = new  # the atomic switch: later requests see only the new slot
-                self.retire(old)
+                endpoint.refresh()
+                if old is not None:
+                    self.retire(old)
                 log.info(
                     "hot swap: endpoint %s now serves %s version %s (was %s)",
                     endpoint.name,
                     str(route.uri),
                     version,
-                    old.label,
+                    old.label if old is not None else "dormant",
                 )
-                swaps.append(Swap(endpoint.name, str(route.uri), old.version, version))
+                swaps.append(Swap(endpoint.name, str(route.uri), old.version if old else None, version))
         return swaps
+
+    def _unset(self, endpoint: Endpoint, route: Route) -> Swap | None:
+        """The alias was deleted: the route goes dormant (its traffic goes to the other routes),
+        unless it is the last route serving, which keeps its version rather than leave the
+        endpoint without a model."""
+        old = route.slot
+        if old is None:
+            return None
+        others = [r for r in endpoint.active_routes if r is not route]
+        if route is not endpoint.shadow and not others:
+            log.warning(
+                "hot swap: %s is unset but it is the only route of endpoint %s; version %s keeps serving",
+                str(route.uri),
+                endpoint.name,
+                old.label,
+            )
+            return None
+        route.slot = None
+        endpoint.refresh()
+        self.retire(old)
+        log.info(
+            "hot swap: %s is unset; endpoint %s stops sending it traffic (was version %s)",
+            str(route.uri),
+            endpoint.name,
+            old.label,
+        )
+        return Swap(endpoint.name, str(route.uri), old.version, None)
