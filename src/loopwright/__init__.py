@@ -19,6 +19,7 @@ from loopwright.errors import (
 )
 from loopwright.evaluation import EvaluationResult, GatePolicy, GateResult, evaluate, gate
 from loopwright.integrations.kubernetes import build_image, k8s_manifests
+from loopwright.loop import Loop, LoopConfig, LoopResult, close_loop, get_loop_history, get_loop_state
 from loopwright.models import (
     ColumnSpec,
     LoadedModel,
@@ -151,6 +152,9 @@ __all__ = [
     "Lineage",
     "LineageEdge",
     "LoadedModel",
+    "Loop",
+    "LoopConfig",
+    "LoopResult",
     "LoopwrightError",
     "MetricPoint",
     "ModelInfo",
@@ -175,6 +179,7 @@ __all__ = [
     "archive_model_version",
     "build_image",
     "choice",
+    "close_loop",
     "compile_pipeline",
     "create_experiment",
     "delete_alias",
@@ -195,6 +200,8 @@ __all__ = [
     "get_experiment",
     "get_feedback",
     "get_lineage",
+    "get_loop_history",
+    "get_loop_state",
     "get_metric_history",
     "get_model_version",
     "get_model_version_by_alias",

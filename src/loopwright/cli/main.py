@@ -13,7 +13,7 @@ import click
 import typer
 
 from loopwright import __version__
-from loopwright.cli import db, evaluate, experiments, gate, models, monitor, pipeline, runs, serve
+from loopwright.cli import db, evaluate, experiments, gate, loop, models, monitor, pipeline, runs, serve
 from loopwright.cli.render import console, err_console
 from loopwright.errors import LoopwrightError
 
@@ -29,6 +29,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(loop.app, name="loop")
 app.add_typer(serve.k8s_app, name="k8s")
 app.command("serve")(serve.serve)
 app.command("build-image")(serve.build_image)

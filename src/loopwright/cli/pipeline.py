@@ -6,8 +6,6 @@ and ``lw.compile_pipeline``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import sys
 import time
@@ -27,6 +25,7 @@ from loopwright.errors import InvalidInput, NotFound
 from loopwright.pipelines import Pipeline, PipelineResult, StepEvent, get_pipeline_run, list_pipeline_runs
 from loopwright.pipelines.kubeflow import compile_pipeline, placeholder_graph
 from loopwright.pipelines.lineage import get_pipeline_lineage
+from loopwright.pipelines.pipeline import load_pipeline
 from loopwright.pipelines.tasks import Spec, StepTask, execute
 from loopwright.store.entities import PipelineRun, StepRun
 from loopwright.tracking.client import get_client
@@ -42,32 +41,6 @@ STATUS_STYLE = {
     "skipped": "magenta",
     "finished": "green",
 }
-
-
-def load_pipeline(ref: str) -> Pipeline:
-    """Import ``module:name`` or ``file.py:name`` and return the :class:`Pipeline` it names."""
-    if ":" not in ref:
-        raise InvalidInput(f"pipeline reference {ref!r} must look like module:name or path/file.py:name")
-    target, _, name = ref.rpartition(":")
-    if target.endswith(".py"):
-        path = Path(target).resolve()
-        if not path.is_file():
-            raise NotFound(f"no such file: {target!r}")
-        sys.path.insert(0, str(path.parent))
-        module = importlib.import_module(path.stem)
-    else:
-        if str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as exc:
-            raise NotFound(f"cannot import {target!r}: {exc}") from None
-    found: Any = module
-    for part in name.split("."):
-        found = getattr(found, part, None)
-    if not isinstance(found, Pipeline):
-        raise InvalidInput(f"{ref!r} is not a @pipeline (got {type(found).__name__})")
-    return found
 
 
 def parse_params(pipeline: Pipeline, items: list[str]) -> dict[str, Any]:

@@ -26,11 +26,14 @@ Examples
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
+import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, NotFound
 from loopwright.names import validate_name
 from loopwright.pipelines.graph import Graph, building, current_graph
 from loopwright.pipelines.results import PipelineResult
@@ -139,6 +142,33 @@ class Pipeline:
         )
 
 
+def load_pipeline(ref: str) -> Pipeline:
+    """Import ``module:name`` (the current folder on the path) or ``path/file.py:name`` and return
+    the :class:`Pipeline` it names (what the CLI and the loop controller take)."""
+    if ":" not in ref:
+        raise InvalidInput(f"pipeline reference {ref!r} must look like module:name or path/file.py:name")
+    target, _, name = ref.rpartition(":")
+    if target.endswith(".py"):
+        path = Path(target).resolve()
+        if not path.is_file():
+            raise NotFound(f"no such file: {target!r}")
+        sys.path.insert(0, str(path.parent))
+        module = importlib.import_module(path.stem)
+    else:
+        if str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as exc:
+            raise NotFound(f"cannot import {target!r}: {exc}") from None
+    found: Any = module
+    for part in name.split("."):
+        found = getattr(found, part, None)
+    if not isinstance(found, Pipeline):
+        raise InvalidInput(f"{ref!r} is not a @pipeline (got {type(found).__name__})")
+    return found
+
+
 def pipeline(fn: Callable[..., Any] | None = None, /, *, name: str | None = None) -> Any:
     """Make a function a pipeline; ``@pipeline`` or ``@pipeline(name="churn")``.
 
@@ -149,4 +179,4 @@ def pipeline(fn: Callable[..., Any] | None = None, /, *, name: str | None = None
     return lambda function: Pipeline(function, name)
 
 
-__all__ = ["Pipeline", "pipeline"]
+__all__ = ["Pipeline", "load_pipeline", "pipeline"]

@@ -13,9 +13,7 @@ from loopwright.store.sql.serving import ServingSql
 from loopwright.store.sql.tracking import TrackingSql
 
 
-class SqlStore(
-    TrackingSql, RegistrySql, LineageSql, PipelinesSql, ServingSql, MonitoringSql, LoopSql, Store
-):
+class SqlStore(TrackingSql, RegistrySql, LineageSql, PipelinesSql, ServingSql, MonitoringSql, LoopSql, Store):
     """Metadata in SQL; the schema is migrated to head on first use.
 
     Parameters

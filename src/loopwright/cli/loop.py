@@ -1,0 +1,166 @@
+"""``loopwright loop run|status`` — mirrors ``lw.close_loop`` / ``Loop.run_forever`` and
+``lw.get_loop_state`` / ``lw.get_loop_history``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from loopwright.cli.gate import gate_rows
+from loopwright.cli.render import console, fmt, table
+from loopwright.errors import InvalidInput
+from loopwright.loop import Loop, LoopResult, get_loop_history, get_loop_state
+from loopwright.store.entities import LoopState, LoopTransition
+from loopwright.tracking.client import get_client
+
+app = typer.Typer(
+    help="Close the loop: trigger → retrain → gate → canary → promote or roll back.",
+    no_args_is_help=True,
+)
+
+STATE_STYLE = {
+    "idle": "dim",
+    "retraining": "yellow",
+    "gated": "yellow",
+    "canary": "cyan",
+    "promoted": "bold green",
+    "rolled_back": "bold red",
+    "failed": "red",
+}
+
+
+def _state(name: str) -> str:
+    return f"[{STATE_STYLE.get(name, '')}]{name}[/]"
+
+
+def _time(ms: int | None) -> str:
+    return "" if not ms else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _transitions(title: str, transitions: list[LoopTransition]) -> object:
+    return table(
+        title,
+        ["#", "cycle", "time (UTC)", "from", "to", "version", "reason"],
+        [
+            (
+                t.id,
+                t.cycle,
+                _time(t.time_ms),
+                _state(t.from_state),
+                _state(t.to_state),
+                t.version,
+                escape(t.reason),
+            )
+            for t in transitions
+        ],
+    )
+
+
+def _show(result: LoopResult) -> None:
+    version = f"v{result.candidate.version}" if result.candidate else ""
+    console.print(
+        table(
+            f"loop {result.model}",
+            ["cycle", "state", "triggered", "candidate", "promoted", "rolled back", "reason"],
+            [
+                (
+                    result.cycle,
+                    _state(result.state),
+                    "yes" if result.triggered else "no",
+                    version,
+                    "yes" if result.promoted else "",
+                    "yes" if result.rolled_back else "",
+                    escape(result.reason),
+                )
+            ],
+        )
+    )
+    if result.transitions:
+        console.print(_transitions("transitions this step", result.transitions))
+    if result.gate is not None:
+        gate = result.gate
+        console.print(
+            table(
+                f"gate {gate.model_uri} vs {gate.champion_uri or 'no champion'}",
+                ["metric", "candidate", "champion", "rule", "result", "note"],
+                gate_rows(gate),
+            )
+        )
+    if result.canary is not None:
+        c = result.canary
+        console.print(
+            table(
+                f"canary v{c.version} ({c.requests} requests, {c.rows} rows, {c.labelled} labelled)",
+                [
+                    "rule",
+                    "canary",
+                    f"champion v{c.champion_version}" if c.champion_version else "champion",
+                    "result",
+                    "note",
+                ],
+                [
+                    (
+                        escape(check.rule),
+                        fmt(check.value),
+                        fmt(check.champion),
+                        "[green]pass[/]" if check.passed else "[bold red]FAIL[/]",
+                        escape(check.reason),
+                    )
+                    for check in c.checks
+                ],
+            )
+        )
+
+
+@app.command("run")
+def run_(
+    config: Path = typer.Option(..., "--config", "-c", help="The loop config (YAML)."),
+    every: str = typer.Option(None, help="Step again at this interval (5m …) until interrupted."),
+    now: str = typer.Option(None, help="Use this time as the clock (ISO 8601; replays and tests)."),
+    force: bool = typer.Option(False, "--force", help="Start a cycle even if the trigger did not fire."),
+) -> None:
+    """Advance the loop: judge the trigger, retrain, gate, run the canary, promote or roll back."""
+    loop = Loop(config)
+    if every is None:
+        _show(loop.step(now, force=force))
+        return
+    if now is not None or force:
+        raise InvalidInput("--every runs on the real clock and its trigger: drop --now/--force")
+    console.print(f"stepping the loop of {loop.config.model!r} every {every}; Ctrl-C stops")
+    try:
+        loop.run_forever(every, on_step=_show)
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+def _states_table(states: list[LoopState]) -> object:
+    return table(
+        "loops",
+        ["model", "state", "cycle", "version", "since (UTC)", "reason"],
+        [(s.model, _state(s.state), s.cycle, s.version, _time(s.since_ms), escape(s.reason)) for s in states],
+    )
+
+
+@app.command("status")
+def status(
+    model: str = typer.Argument(None, help="The registered model (default: every model's loop)."),
+    limit: int = typer.Option(50, help="Show at most this many of the latest transitions."),
+) -> None:
+    """Print where a model's loop stands and its history of transitions."""
+    if model is None:
+        states = get_client().store.list_loop_states()
+        if not states:
+            console.print("no loop has run yet")
+            return
+        console.print(_states_table(states))
+        return
+    state = get_loop_state(model)
+    console.print(_states_table([state]))
+    history = get_loop_history(model, max_results=limit)
+    if history:
+        console.print(_transitions(f"history of {model}", history))
+    else:
+        console.print(f"the loop of {model!r} has not run yet")

@@ -1,0 +1,33 @@
+"""The loop: trigger → retrain pipeline → gate → canary → promote or roll back, as a persisted
+state machine per registered model.
+
+Examples
+--------
+>>> from loopwright.loop import LoopConfig
+>>> LoopConfig.from_dict({"model": "churn", "pipeline": "training:train", "target": "y",
+...                       "policy": {"metric_thresholds": {"accuracy": {"min": 0.8}}},
+...                       "holdout": "holdout.parquet"}, check_files=False).trigger
+'drift'
+"""
+
+from loopwright.loop.canary import CanaryCheck, CanaryReport
+from loopwright.loop.config import CanaryConfig, CanaryRule, LoopConfig, MonitorSpec
+from loopwright.loop.controller import Loop, close_loop, get_loop_history, get_loop_state
+from loopwright.loop.result import LoopResult
+from loopwright.loop.triggers import TriggerCheck, check_trigger
+
+__all__ = [
+    "CanaryCheck",
+    "CanaryConfig",
+    "CanaryReport",
+    "CanaryRule",
+    "Loop",
+    "LoopConfig",
+    "LoopResult",
+    "MonitorSpec",
+    "TriggerCheck",
+    "check_trigger",
+    "close_loop",
+    "get_loop_history",
+    "get_loop_state",
+]

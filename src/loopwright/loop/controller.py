@@ -1,0 +1,431 @@
+"""``Loop``: the controller that closes the loop — trigger → retrain → gate → canary → promote or roll back.
+
+Each registered model's loop is a persisted state machine (``store.get_loop_state``)::
+
+    idle ─trigger─▶ retraining ─▶ gated ─pass─▶ canary ─rules hold─▶ promoted
+                        │           │  └─pass, no canary section──────▶ promoted
+                        ▼           └─fail──────────────────────────▶ rolled_back
+                      failed                   canary ─rules fail──▶ rolled_back
+
+``promoted``, ``rolled_back`` and ``failed`` end a cycle; from them (and ``idle``) the next trigger
+starts the next one. :meth:`Loop.step` advances as far as it can in one call: a trigger runs the
+pipeline, registers its model as the next version, stores its reference profile, gates it against
+the champion, and either promotes it, starts its canary, or rejects it. Later calls judge the
+canary on its live traffic until it is promoted or rolled back. Every transition is stored with
+its reason and time (compare-and-set, so two controllers never run one cycle twice), and every
+alias move goes through the registry as the actor ``loopwright-loop``, so the audit log says what
+the loop did.
+
+Examples
+--------
+>>> import loopwright as lw
+>>> result = lw.close_loop("loop.yaml")  # doctest: +SKIP
+>>> result.state, result.reason  # doctest: +SKIP
+('canary', 'gate passed; challenger -> v3 takes canary traffic')
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from loopwright.errors import Conflict, LoopwrightError, NotFound
+from loopwright.evaluation.gate import GateResult, gate
+from loopwright.loop.canary import CanaryReport, judge_canary
+from loopwright.loop.config import LoopConfig
+from loopwright.loop.result import LoopResult
+from loopwright.loop.retrain import retrain
+from loopwright.loop.triggers import check_trigger
+from loopwright.monitoring.live import monitor
+from loopwright.monitoring.reference import profile
+from loopwright.monitoring.spans import TimeBound, parse_duration, time_ms
+from loopwright.pipelines.results import PipelineFailed
+from loopwright.registry.client import RegistryClient
+from loopwright.store.entities import (
+    LoopState,
+    LoopStateName,
+    LoopTransition,
+    ModelVersion,
+    now_ms,
+)
+from loopwright.store.interface import Store
+from loopwright.tracking.client import get_client
+
+log = logging.getLogger(__name__)
+
+REJECTED_TAG = "loopwright.loop.rejected"
+CYCLE_TAG = "loopwright.loop.cycle"
+PIPELINE_RUN_TAG = "loopwright.loop.pipeline_run_id"
+ENDING_STATES = ("promoted", "rolled_back", "failed")
+
+
+class _Step:
+    """One call of :meth:`Loop.step`: its clock, the transitions it made, what it learned."""
+
+    def __init__(self, store: Store, model: str, clock: int):
+        self.store = store
+        self.model = model
+        self.clock = clock
+        self.moves = 0
+        self.triggered = False
+        self.reason = ""
+        self.candidate: ModelVersion | None = None
+        self.gate: GateResult | None = None
+        self.canary: CanaryReport | None = None
+
+    def move(
+        self,
+        state: LoopState,
+        to: LoopStateName,
+        reason: str,
+        *,
+        cycle: int | None = None,
+        version: int | None = -1,
+        details: Mapping[str, Any] | None = None,
+    ) -> LoopState:
+        """Transition from ``state`` (compare-and-set); a cycle's end sets the watermark to now."""
+        new = self.store.transition_loop(
+            self.model,
+            to,
+            expect=[state.state],
+            cycle=state.cycle if cycle is None else cycle,
+            version=state.version if version == -1 else version,
+            reason=reason,
+            details=state.details if details is None else details,
+            watermark_ms=self.clock if to in ENDING_STATES else state.watermark_ms,
+            time_ms=self.clock,
+        )
+        self.moves += 1
+        log.info("loop %s cycle %d: %s -> %s: %s", self.model, new.cycle, state.state, to, reason)
+        return new
+
+    def result(self, state: LoopState, reason: str) -> LoopResult:
+        made: list[LoopTransition] = (
+            self.store.get_loop_history(self.model, max_results=self.moves) if self.moves else []
+        )
+        return LoopResult(
+            model=self.model,
+            state=state.state,
+            cycle=state.cycle,
+            triggered=self.triggered,
+            reason=reason,
+            candidate=self.candidate,
+            gate=self.gate,
+            canary=self.canary,
+            transitions=made,
+        )
+
+
+class Loop:
+    """The retraining loop of one registered model, driven by :meth:`step` (or :meth:`run_forever`).
+
+    Parameters
+    ----------
+    config : LoopConfig, dict or path
+        See :class:`~loopwright.loop.config.LoopConfig` (a YAML file path, a mapping or a config).
+
+    Examples
+    --------
+    >>> loop = Loop("loop.yaml")  # doctest: +SKIP
+    >>> loop.step().state  # doctest: +SKIP
+    'idle'
+    """
+
+    def __init__(self, config: LoopConfig | Mapping[str, Any] | str | os.PathLike[str]):
+        self.config = LoopConfig.load(config)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"Loop({c.model!r}, endpoint={c.endpoint!r}, trigger={c.trigger!r})"
+
+    @property
+    def store(self) -> Store:
+        return get_client().store
+
+    @property
+    def registry(self) -> RegistryClient:
+        """The registry as the loop's actor, so the audit log names the loop for its changes."""
+        return RegistryClient(actor=self.config.actor)
+
+    # -- one step ------------------------------------------------------------------------------
+    def step(self, now: TimeBound | None = None, *, force: bool = False) -> LoopResult:
+        """Advance the loop as far as it can now and say what happened.
+
+        Parameters
+        ----------
+        now : time bound, optional
+            The clock (replays, tests); default: the current time.
+        force : bool
+            Start a cycle even if the trigger did not fire (what ``trigger: never`` waits for).
+
+        Returns
+        -------
+        LoopResult
+        """
+        clock = time_ms(now) if now is not None else now_ms()
+        assert clock is not None
+        config = self.config
+        if config.monitor is not None:
+            spec = config.monitor
+            monitor(config.endpoint, spec.window, now=clock, alerts=spec.alerts, grace=spec.grace)
+        step = _Step(self.store, config.model, clock)
+        state = self.store.get_loop_state(config.model)
+        if state.resting:
+            width = parse_duration(config.monitor.window) if config.monitor is not None else None
+            check = check_trigger(config.trigger, config.endpoint, state, self.store, width)
+            if not (check.fired or force):
+                return step.result(state, check.reason)
+            reason = check.reason if check.fired else f"forced ({check.reason})"
+            try:
+                state = step.move(
+                    state,
+                    "retraining",
+                    reason,
+                    cycle=state.cycle + 1,
+                    version=None,
+                    details={"trigger": check.evidence, "forced": not check.fired},
+                )
+            except Conflict as error:
+                return step.result(self.store.get_loop_state(config.model), str(error))
+            step.triggered = True
+            state = self._retrain(step, state)
+        elif state.state == "retraining":
+            age = clock - state.since_ms
+            if age < config.retrain_timeout_ms:
+                return step.result(state, f"cycle {state.cycle} is retraining in another controller")
+            state = step.move(state, "failed", f"retraining abandoned: no progress for {age // 1000} s")
+        if state.state == "gated":
+            state = self._after_gate(step, state)
+        if state.state == "canary":
+            state = self._judge_canary(step, state)
+        return step.result(state, step.reason or state.reason)
+
+    def run_forever(
+        self,
+        every: str | int | timedelta = "5m",
+        *,
+        stop: threading.Event | None = None,
+        on_step: Callable[[LoopResult], None] | None = None,
+    ) -> None:
+        """Call :meth:`step` every ``every`` until ``stop`` is set; a failing step is logged and the
+        schedule goes on (its state is stored, so the next step resumes)."""
+        interval = parse_duration(every)
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                result = self.step()
+            except Exception:  # a scheduled controller outlives a bad step (store restart, …)
+                log.exception("loop step for %s failed; retrying in %d ms", self.config.model, interval)
+            else:
+                if on_step is not None:
+                    on_step(result)
+            stop.wait(interval / 1000)
+
+    # -- the stages ----------------------------------------------------------------------------
+    def _retrain(self, step: _Step, state: LoopState) -> LoopState:
+        config = self.config
+        try:
+            retrained = retrain(config, self.store)
+        except PipelineFailed as error:
+            return step.move(
+                state, "failed", f"retraining failed: {error}", details={"pipeline_run_id": error.run_id}
+            )
+        except LoopwrightError as error:
+            return step.move(state, "failed", f"retraining failed: {error}")
+        run_id = retrained.result.run_id
+        details: dict[str, Any] = {**state.details, "pipeline_run_id": run_id}
+        same = self._version_with(retrained.manifest_digest)
+        if same is not None:
+            reason = (
+                f"the pipeline returned the package of version {same.version} again (its steps were "
+                "cached: nothing changed); nothing new to gate"
+            )
+            return step.move(state, "failed", reason, details=details)
+        candidate = self.registry.register_model(
+            retrained.model_uri,
+            config.model,
+            tags={CYCLE_TAG: state.cycle, PIPELINE_RUN_TAG: run_id},
+            description=f"retrained by the loop (cycle {state.cycle}): {state.reason}",
+        )
+        step.candidate = candidate
+        if retrained.reference is not None:
+            profile(retrained.reference, model=candidate.uri)
+        else:
+            log.warning(
+                "loop %s: no reference_step, so %s has no reference profile", config.model, candidate.uri
+            )
+        try:
+            verdict = gate(
+                candidate.uri,
+                config.policy,
+                data=config.holdout,
+                target=config.target,
+                champion_alias=config.promote_alias,
+            )
+        except LoopwrightError as error:
+            return step.move(
+                state,
+                "failed",
+                f"the gate could not run: {error}",
+                version=candidate.version,
+                details=details,
+            )
+        step.gate = verdict
+        failures = [
+            f"{c.metric}{'' if c.scope == 'overall' else f' [{c.scope}]'}: {c.reason}"
+            for c in verdict.failures
+        ]
+        reason = (
+            f"gate passed: {len(verdict.checks)} checks held"
+            if verdict.passed
+            else "gate failed: " + "; ".join(failures)
+        )
+        details.update(passed=verdict.passed, gate_run_id=verdict.run_id, failures=failures)
+        return step.move(state, "gated", reason, version=candidate.version, details=details)
+
+    def _after_gate(self, step: _Step, state: LoopState) -> LoopState:
+        config, version = self.config, state.version
+        assert version is not None
+        self._note_candidate(step, version)
+        if not state.details.get("passed"):
+            self.registry.set_model_version_tag(config.model, version, REJECTED_TAG, state.reason)
+            return step.move(state, "rolled_back", f"{state.reason}; no traffic was routed to v{version}")
+        promote = config.promote_alias
+        if config.canary is None:
+            self.registry.set_alias(config.model, promote, version)
+            return step.move(state, "promoted", f"gate passed; {promote} -> v{version}")
+        alias = config.canary.alias
+        champion = self._alias_version(promote)
+        self.registry.set_alias(config.model, alias, version)
+        details = {**state.details, "canary_started_ms": step.clock, "champion_version": champion}
+        return step.move(
+            state, "canary", f"gate passed; {alias} -> v{version} takes canary traffic", details=details
+        )
+
+    def _judge_canary(self, step: _Step, state: LoopState) -> LoopState:
+        config, version = self.config, state.version
+        canary = config.canary
+        assert version is not None and canary is not None
+        self._note_candidate(step, version)
+        alias, promote = canary.alias, config.promote_alias
+        current = self._alias_version(alias)
+        if current != version:
+            now = f"v{current}" if current is not None else "unset"
+            reason = f"{alias} was moved outside the loop (now {now}): the canary of v{version} is over"
+            return step.move(state, "rolled_back", reason)
+        champion = self._alias_version(promote)
+        report = judge_canary(
+            canary,
+            endpoint=config.endpoint,
+            model=config.model,
+            version=version,
+            champion=champion,
+            started_ms=int(state.details.get("canary_started_ms", state.since_ms)),
+            now_ms=step.clock,
+            client=get_client(),
+        )
+        step.canary = report
+        details = {**state.details, "canary": report.to_dict()}
+        if report.verdict == "wait":
+            step.reason = report.reason
+            return state
+        if report.verdict == "pass":
+            self.registry.set_alias(config.model, promote, version)
+            self.registry.delete_alias(config.model, alias)
+            reason = f"{report.reason}; {promote} -> v{version}, {alias} removed"
+            return step.move(state, "promoted", reason, details=details)
+        self.registry.delete_alias(config.model, alias)
+        self.registry.set_model_version_tag(config.model, version, REJECTED_TAG, report.reason)
+        kept = f"{promote} stays on v{champion}" if champion is not None else f"{promote} is unchanged"
+        return step.move(state, "rolled_back", f"{report.reason}; {alias} removed, {kept}", details=details)
+
+    # -- registry lookups ----------------------------------------------------------------------
+    def _alias_version(self, alias: str) -> int | None:
+        try:
+            return self.registry.get_model_version_by_alias(self.config.model, alias).version
+        except NotFound:
+            return None
+
+    def _version_with(self, manifest_digest: str) -> ModelVersion | None:
+        try:
+            versions = self.registry.search_model_versions(f"name = '{self.config.model}'")
+        except NotFound:
+            return None
+        return next((v for v in versions if v.manifest_digest == manifest_digest), None)
+
+    def _note_candidate(self, step: _Step, version: int) -> None:
+        if step.candidate is None:
+            step.candidate = self.registry.get_model_version(self.config.model, version)
+
+
+def close_loop(
+    config: LoopConfig | Mapping[str, Any] | str | os.PathLike[str],
+    now: TimeBound | None = None,
+    *,
+    force: bool = False,
+) -> LoopResult:
+    """Advance a model's loop once: trigger → retrain → gate → canary → promote or roll back.
+
+    ``Loop(config).step(now, force=force)``; call it on a schedule (``loopwright loop run
+    --config loop.yaml --every 5m``) to drive the canary stage to its verdict.
+
+    Parameters
+    ----------
+    config : LoopConfig, dict or path
+        The loop configuration (see :class:`~loopwright.loop.config.LoopConfig`).
+    now : time bound, optional
+        The clock (replays, tests).
+    force : bool
+        Start a cycle even if the trigger did not fire.
+
+    Returns
+    -------
+    LoopResult
+        ``.state``, ``.triggered``, ``.reason``, ``.candidate``, ``.gate``, ``.canary``,
+        ``.promoted`` / ``.rolled_back``, ``.transitions``.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> lw.close_loop("loop.yaml").state  # doctest: +SKIP
+    'idle'
+    """
+    return Loop(config).step(now, force=force)
+
+
+def get_loop_state(model: str) -> LoopState:
+    """Where a model's loop stands (``idle`` at cycle 0 if it never ran); ``loopwright loop status``.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> state = lw.get_loop_state("churn")
+    >>> state.state, state.cycle
+    ('idle', 0)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
+    return get_client().store.get_loop_state(model)
+
+
+def get_loop_history(
+    model: str, cycle: int | None = None, max_results: int | None = None
+) -> list[LoopTransition]:
+    """A model's loop transitions, oldest first (one cycle's with ``cycle``).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> lw.get_loop_history("churn")
+    []
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
+    return get_client().store.get_loop_history(model, cycle, max_results)
+
+
+__all__ = ["Loop", "close_loop", "get_loop_history", "get_loop_state"]
