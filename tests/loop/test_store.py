@@ -54,7 +54,7 @@ def test_states_and_history(store: SqlStore) -> None:
 
 def test_a_stale_expectation_is_a_conflict(store: SqlStore) -> None:
     store.transition_loop("churn", "retraining", expect=["idle"], cycle=1, version=None, reason="first")
-    with pytest.raises(Conflict, match="is retraining .*another controller"):
+    with pytest.raises(Conflict, match=r"is retraining .*another controller"):
         store.transition_loop("churn", "retraining", expect=["idle"], cycle=1, version=None, reason="second")
     assert len(store.get_loop_history("churn")) == 1
     with pytest.raises(InvalidInput, match="unknown loop state"):
