@@ -4,6 +4,7 @@ is noticed."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from loop_scenario import FEATURES, HOUR, T0, config, log_traffic, register_champion, sample
@@ -63,3 +64,17 @@ def test_a_retraining_left_by_a_dead_controller_is_abandoned(sqlite_env: Path, t
     gone = loop.step(now=T0 + 7 * HOUR)
     assert gone.state == "failed" and gone.reason == "retraining abandoned: no progress for 25200 s"
     assert [t.to_state for t in gone.transitions] == ["failed"]
+
+
+def test_run_forever_steps_until_stopped(sqlite_env: Path, tmp_path: Path) -> None:
+    loop = lw.Loop(config(tmp_path, trigger="never"))
+    stop = threading.Event()
+    seen: list[lw.LoopResult] = []
+
+    def on_step(result: lw.LoopResult) -> None:
+        seen.append(result)
+        if len(seen) == 2:
+            stop.set()
+
+    loop.run_forever("10ms", stop=stop, on_step=on_step)
+    assert [(r.state, r.triggered) for r in seen] == [("idle", False), ("idle", False)]

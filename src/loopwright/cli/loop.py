@@ -89,8 +89,10 @@ def _show(result: LoopResult) -> None:
                 gate_rows(gate),
             )
         )
-    if result.canary is not None:
-        c = result.canary
+    c = result.canary
+    if c is not None and not c.checks:
+        console.print(f"canary v{c.version}: {c.requests} requests, {c.rows} rows, {c.labelled} labelled")
+    elif c is not None:
         console.print(
             table(
                 f"canary v{c.version} ({c.requests} requests, {c.rows} rows, {c.labelled} labelled)",
