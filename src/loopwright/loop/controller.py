@@ -130,9 +130,21 @@ class Loop:
 
     Examples
     --------
-    >>> loop = Loop("loop.yaml")  # doctest: +SKIP
-    >>> loop.step().state  # doctest: +SKIP
-    'idle'
+    >>> import os, tempfile, loopwright as lw
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> loop = Loop({
+    ...     "model": "cancer-classifier",
+    ...     "pipeline": "loopwright.demo.pipeline:cancer",
+    ...     "policy": {"metric_thresholds": {"roc_auc": {"min": 0.9}}},
+    ...     "holdout": load_breast_cancer(as_frame=True).frame,
+    ...     "target": "target",
+    ...     "trigger": "never",
+    ... })
+    >>> result = loop.step()
+    >>> result.state, result.reason
+    ('idle', "trigger 'never': the loop retrains only when forced (--force)")
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     def __init__(self, config: LoopConfig | Mapping[str, Any] | str | os.PathLike[str]):
