@@ -72,7 +72,9 @@ def test_drift_triggers_gate_failure_rolls_back_and_a_pass_promotes(lw_env: Path
     assert lw.get_registered_model("churn").aliases == {"champion": 3}
     assert _alias_moves()[len(before) :] == [("alias_moved", "loopwright-loop", 1, 3)]
     reference = lw.monitoring.load_profile("models:/churn/3")
-    assert sorted(reference.features) == sorted(FEATURES)  # the training frame minus the label
+    # the model's inputs (the training frame minus the label) and the version's own predictions
+    assert sorted(reference.features) == sorted([*FEATURES, "prediction"])
+    assert reference.prediction == "prediction"
     assert reference.n_rows == 3000
 
     # the same data again: the pipeline is all cache hits, nothing new is registered

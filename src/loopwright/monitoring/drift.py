@@ -70,7 +70,7 @@ from scipy import special
 
 from loopwright.errors import InvalidInput
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile, Profile
-from loopwright.monitoring.reference import load_profile
+from loopwright.monitoring.reference import PREDICTION, add_model_predictions, load_profile
 from loopwright.monitoring.report import write_report
 
 FloatArray = npt.NDArray[np.float64]
@@ -142,6 +142,15 @@ class DriftReport:
             return "empty"
         return "partial" if self.problems else "ok"
 
+    @property
+    def verdict(self) -> str:
+        """``"drift"``, ``"no drift"``, or ``"no verdict"`` when nothing could be tested (no rows on a
+        side, or every feature and the prediction untestable) — which is not "no drift"."""
+        everything = [*self.features.values(), *([self.prediction] if self.prediction else [])]
+        if self.status == "empty" or all(f.drifted is None for f in everything):
+            return "no verdict"
+        return "drift" if self.drifted else "no drift"
+
     def to_frame(self) -> pd.DataFrame:
         """One row per feature (the prediction last), indexed by name."""
         rows = [f.to_dict() for f in self.features.values()]
@@ -153,6 +162,7 @@ class DriftReport:
         """JSON-serialisable summary without the profiles (what a monitoring window stores)."""
         return {
             "drifted": self.drifted,
+            "verdict": self.verdict,
             "status": self.status,
             "share_drifted": self.share_drifted,
             "drift_share": self.drift_share,
@@ -194,7 +204,9 @@ def drift(
     ----------
     reference : DataFrame, Profile or str
         The reference data, its profile, or a model URI (``"models:/churn@champion"``) whose
-        version carries a stored reference profile.
+        version carries a stored reference profile. When that profile has the version's
+        predictions and ``current`` is a DataFrame without a ``prediction`` column, the version
+        predicts on ``current`` so the prediction distribution is compared too.
     current : DataFrame or Profile
         The data to check.
     categorical : list of str, optional
@@ -232,6 +244,14 @@ def drift(
         raise InvalidInput(f"drift_share must be between 0 and 1, got {drift_share}")
     ref = _reference_profile(reference, categorical, prediction, columns)
     pred_name = prediction or ref.prediction
+    if (
+        isinstance(reference, str)
+        and isinstance(current, pd.DataFrame)
+        and pred_name == PREDICTION
+        and PREDICTION not in current.columns
+    ):
+        # the version's reference profile has its predictions: compare them with its predictions now
+        current = add_model_predictions(reference, current)
     cur = _current_profile(current, ref, categorical, pred_name)
     names = list(columns) if columns is not None else list(ref.features)
     if pred_name and pred_name not in names:

@@ -24,29 +24,40 @@ False
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from loopwright.errors import IntegrityError, InvalidInput, NotFound
+from loopwright.errors import IntegrityError, InvalidInput, LoopwrightError, NotFound
+from loopwright.models.loaded import LoadedModel
+from loopwright.models.loading import load_model
 from loopwright.monitoring.profile import Profile, profile_chunks
 from loopwright.registry.client import RegistryClient
 from loopwright.store.entities import ArtifactRef, ModelVersion
 
+log = logging.getLogger(__name__)
+
 OWNER_TYPE = "model_version"
+PREDICTION = "prediction"
 PROFILE_PATH = "profile.json"
 
 
 def profile(
-    data: pd.DataFrame | Iterable[pd.DataFrame],
-    *,
+    *args: pd.DataFrame | Iterable[pd.DataFrame] | str,
+    data: pd.DataFrame | Iterable[pd.DataFrame] | None = None,
     categorical: Sequence[str] | None = None,
     prediction: str | None = None,
     model: str | None = None,
     **options: Any,
 ) -> Profile:
     """Profile a DataFrame, or an iterable of DataFrame chunks, into a mergeable :class:`Profile`.
+
+    The data and the model may be given in either order: ``profile(train)``, ``profile(data=train)``,
+    ``profile(train, model="models:/churn/3")``, ``profile("models:/churn/3", train)`` and
+    ``profile("models:/churn/3", data=train)`` all work (a ``models:/`` string is the model).
 
     Parameters
     ----------
@@ -58,7 +69,12 @@ def profile(
         The prediction column.
     model : str, optional
         ``models:/NAME/VERSION`` (or ``@ALIAS``): also store the profile as that version's reference
-        profile, which ``lw.drift("models:/NAME@ALIAS", current)`` then uses.
+        profile, which ``lw.drift("models:/NAME@ALIAS", current)`` and live monitoring then use.
+        Without ``prediction=``, the version's own predictions on the data are profiled as the
+        ``prediction`` column (a ``prediction`` column already there is used as it is): the
+        prediction distribution that ``lw.drift`` and live monitoring compare served predictions
+        with. When the model cannot predict on the data, a warning says why and the profile has no
+        prediction. Leave the target column out of ``data``: served traffic never has it.
     **options
         ``columns``, ``sketch_size``, ``bins``, ``max_categories`` (see :meth:`Profile.from_frame`).
 
@@ -73,6 +89,9 @@ def profile(
     >>> profile(df).n_rows, profile([df, df]).features["c"].counts
     (10, {'a': 10, 'b': 10})
     """
+    data, model = _data_and_model(args, data, model)
+    if model is not None and prediction is None:
+        data, prediction = _with_predictions(data, model, options)
     if isinstance(data, pd.DataFrame):
         result = Profile.from_frame(data, categorical, prediction, **options)
     elif isinstance(data, Iterable) and not isinstance(data, str | bytes):
@@ -84,6 +103,108 @@ def profile(
     if model is not None:
         save_profile(result, model)
     return result
+
+
+def _data_and_model(
+    args: tuple[Any, ...], data: Any, model: str | None
+) -> tuple[pd.DataFrame | Iterable[pd.DataFrame], str | None]:
+    """Sort ``profile``'s positional arguments: a ``models:/`` string is the model, anything else the data."""
+    if len(args) > 2:
+        raise InvalidInput(f"lw.profile takes the data and optionally a model URI, got {len(args)} arguments")
+    for arg in args:
+        if isinstance(arg, str) and arg.startswith("models:/"):
+            if model is not None:
+                raise InvalidInput(f"lw.profile got two models: {model!r} and {arg!r}")
+            model = arg
+        elif data is not None:
+            raise InvalidInput("lw.profile got the data twice; pass one DataFrame (or iterable of chunks)")
+        else:
+            data = arg
+    if data is None:
+        raise InvalidInput(
+            "lw.profile needs data: lw.profile(train_df) or lw.profile('models:/NAME/VERSION', train_df)"
+        )
+    return data, model
+
+
+def _with_predictions(
+    data: pd.DataFrame | Iterable[pd.DataFrame], model: str, options: dict[str, Any]
+) -> tuple[pd.DataFrame | Iterable[pd.DataFrame], str | None]:
+    """Prepare data profiled for a version: the data plus the version's predictions."""
+    try:
+        loaded = load_model(model)
+    except LoopwrightError as error:
+        log.warning("profiling without predictions: cannot load %s (%s)", model, error)
+        return data, None
+    if isinstance(data, pd.DataFrame):
+        predicted = with_predictions(loaded, data)
+        if predicted is None:
+            return data, None
+        result: pd.DataFrame | Iterable[pd.DataFrame] = predicted
+    elif isinstance(data, Iterable) and not isinstance(data, str | bytes):
+        result = _predicted_chunks(loaded, data)
+    else:
+        return data, None
+    if "columns" in options and options["columns"] is not None:
+        options["columns"] = [*options["columns"], PREDICTION]
+    return result, PREDICTION
+
+
+def input_columns(model: LoadedModel) -> list[str] | None:
+    """The model's input column names, when its signature is a column signature."""
+    signature = model.signature
+    if signature is not None and isinstance(signature.inputs, list):
+        return [c.name for c in signature.inputs]
+    return None
+
+
+def with_predictions(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """``frame`` plus a ``prediction`` column (the model's), or None with a warning when it cannot predict.
+
+    A frame that has a ``prediction`` column already is returned as it is.
+    """
+    if PREDICTION in frame.columns:
+        return frame
+    if len(frame) == 0:
+        return frame.assign(**{PREDICTION: pd.Series(dtype=np.float64)})
+    inputs = input_columns(model)
+    missing = [c for c in inputs or () if c not in frame.columns]
+    if missing:
+        log.warning("no predictions from %s: the data lacks its input column(s) %s", model.uri, missing)
+        return None
+    try:
+        out = model.predict(frame if inputs is None else frame[inputs])
+    except Exception as error:  # a user model: any failure means "no prediction profile", said loudly
+        log.warning("no predictions from %s on this data: %s", model.uri, error)
+        return None
+    values = np.asarray(out)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or len(values) != len(frame):
+        log.warning("no predictions from %s: it returns an array of shape %s", model.uri, values.shape)
+        return None
+    return frame.assign(**{PREDICTION: values})
+
+
+def add_model_predictions(uri: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the predictions of the version ``uri`` names (unchanged when it cannot predict)."""
+    try:
+        loaded = load_model(RegistryClient().resolve(uri).uri)
+    except LoopwrightError as error:
+        log.warning("no predictions from %s: %s", uri, error)
+        return frame
+    predicted = with_predictions(loaded, frame)
+    return frame if predicted is None else predicted
+
+
+def _predicted_chunks(model: LoadedModel, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    for chunk in chunks:
+        predicted = with_predictions(model, chunk) if isinstance(chunk, pd.DataFrame) else chunk
+        if predicted is None:
+            raise InvalidInput(
+                f"{model.uri} cannot predict on a chunk (see the warning); pass prediction= or leave out model="
+            )
+        yield predicted
 
 
 def save_profile(profile: Profile, model: str) -> ModelVersion:

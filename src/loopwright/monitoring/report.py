@@ -102,9 +102,10 @@ def write_report(
 
 
 def _verdict(report: DriftReport, label: str = "") -> str:
-    status = report.status
-    if status == "empty":
+    if report.status == "empty":
         badge = '<span class="badge empty">NO DATA</span>'
+    elif report.verdict == "no verdict":
+        badge = '<span class="badge empty">NO VERDICT</span>'
     elif report.drifted:
         badge = '<span class="badge drift">DRIFT DETECTED</span>'
     else:
