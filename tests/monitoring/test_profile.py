@@ -177,3 +177,16 @@ def test_model_reference_errors(lw_env: Path) -> None:
         lw.drift("models:/churn@champion", df)
     with pytest.raises(NotFound):
         lw.drift("models:/churn@nobody", df)
+
+
+def test_register_model_stores_the_reference_profile(lw_env: Path) -> None:
+    train = _registered_model()
+    with pytest.raises(InvalidInput, match="reference_data must be a pandas DataFrame"):
+        lw.register_model("runs:/x/model", "churn", reference_data=train.to_numpy())  # type: ignore[arg-type]
+    assert lw.get_registered_model("churn").latest_version == 1  # nothing registered by the refusal
+    source = lw.get_model_version("churn", 1).source
+    mv = lw.register_model(source, "churn", reference_data=train)
+    reference = lw.drift(mv.uri, train).reference
+    assert reference.n_rows == len(train)
+    assert "prediction" in reference.features  # the version's own predictions are profiled too
+    assert lw.drift(mv.uri, train.assign(spend=train["spend"] * 3)).drifted_features == ["spend"]

@@ -19,6 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
+from loopwright.errors import InvalidInput
 from loopwright.models.package import ModelInfo
 from loopwright.registry.client import RegistryClient
 from loopwright.registry.lineage import Lineage
@@ -30,7 +33,11 @@ def _registry() -> RegistryClient:
 
 
 def register_model(
-    model_uri: str, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None
+    model_uri: str,
+    name: str,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    reference_data: pd.DataFrame | None = None,
 ) -> ModelVersion:
     """Register the package at ``runs:/RUN_ID/PATH`` as the next version (1, 2, …) of ``name``.
 
@@ -42,13 +49,24 @@ def register_model(
         The registered model; created on its first version.
     tags, description:
         Set on the new version.
+    reference_data:
+        Training features (without the target): profiled and stored as the version's reference
+        profile, with the version's predictions on them, for ``lw.drift`` and live monitoring.
+        The same as calling ``lw.profile(mv.uri, reference_data)`` afterwards.
 
     Returns
     -------
     ModelVersion
         Immutable: its source and manifest digest never change.
     """
-    return _registry().register_model(model_uri, name, tags=tags, description=description)
+    if reference_data is not None and not isinstance(reference_data, pd.DataFrame):
+        raise InvalidInput(f"reference_data must be a pandas DataFrame, got {type(reference_data).__name__}")
+    mv = _registry().register_model(model_uri, name, tags=tags, description=description)
+    if reference_data is not None:
+        from loopwright.monitoring.reference import profile  # monitoring builds on the registry
+
+        profile(mv.uri, data=reference_data)
+    return mv
 
 
 def get_registered_model(name: str) -> RegisteredModel:
