@@ -231,29 +231,34 @@ class ServingApp:
     # -- building and swapping ---------------------------------------------------------------
     def _build_endpoint(self, spec: EndpointSpec) -> Endpoint:
         arrivals = Arrivals()
-        routes = [self._initial_route(spec, r.model, r.weight, "route", arrivals) for r in spec.routes]
+        unset: list[str] = []  # why each dormant route has nothing to serve yet
+        routes = [self._initial_route(spec, r.model, r.weight, "route", arrivals, unset) for r in spec.routes]
         if all(r.slot is None for r in routes):
-            raise NotFound(
-                f"endpoint {spec.name!r} has nothing to serve: none of {[str(r.uri) for r in routes]} "
-                "is set (lw.set_alias)"
-            )
+            raise NotFound(f"endpoint {spec.name!r} has nothing to serve: {'; '.join(unset)}")
         shadow = None
         if spec.shadow is not None:
-            shadow = self._initial_route(spec, spec.shadow, 0.0, "shadow", arrivals)
+            shadow = self._initial_route(spec, spec.shadow, 0.0, "shadow", arrivals, unset)
         return Endpoint(spec.name, routes, shadow, spec.batching, arrivals)
 
     def _initial_route(
-        self, spec: EndpointSpec, model: ModelSpec, weight: float, role: str, arrivals: Arrivals
+        self,
+        spec: EndpointSpec,
+        model: ModelSpec,
+        weight: float,
+        role: str,
+        arrivals: Arrivals,
+        unset: list[str],
     ) -> Route:
         if isinstance(model, str):
             uri = parse_model_uri(model)
             try:
                 version = self.source.current_version(uri)
-            except NotFound:
+            except NotFound as error:
                 if uri.alias is None:
                     raise
                 # an unset alias (a canary between canaries): dormant until the alias is set
                 log.info("endpoint %s: %s is not set; its route waits for it", spec.name, model)
+                unset.append(f"{model}: {error}")
                 return Route(None, weight, uri)
             loaded = self.source.load(uri, version)
             name = uri.name
