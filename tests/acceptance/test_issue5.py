@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+import yaml
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
@@ -313,3 +314,29 @@ def test_prediction_log_feedback_since_and_metrics(sqlite_env: Path) -> None:
     assert (
         'reason="time"' in metrics and 'code="200",endpoint="churn",protocol="predict",version="1"' in metrics
     )
+
+
+def test_build_image_then_k8s_manifests_as_the_issue_writes_them(sqlite_env: Path, tmp_path: Path) -> None:
+    _register(1)
+    r = subprocess.run(
+        [*CLI, "build-image", "models:/churn@champion"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert r.returncode == 0, r.stderr
+    assert "loopwright-churn:latest" in r.stdout and (tmp_path / "loopwright-image" / "Dockerfile").is_file()
+    # without --image the manifests deploy the tag build-image gave
+    r = subprocess.run([*CLI, "k8s", "manifests", "models:/churn@champion"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    docs = {d["kind"]: d for d in yaml.safe_load_all(r.stdout)}
+    container = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "loopwright-churn:latest"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    assert set(docs) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+
+
+def test_serving_a_model_that_does_not_exist_says_so(sqlite_env: Path) -> None:
+    r = subprocess.run(
+        [*CLI, "serve", "models:/nope@champion", "--port", str(_free_port())], capture_output=True, text=True
+    )
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "registered model 'nope' not found" in r.stderr and "set_alias" not in r.stderr
