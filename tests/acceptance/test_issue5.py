@@ -76,7 +76,7 @@ def _free_port() -> int:
 @pytest.fixture
 def cli_server(sqlite_env: Path) -> Iterator[str]:
     """`loopwright serve models:/churn@champion --host 127.0.0.1 --port P --workers 2 --token s3cret`."""
-    _register(1)
+    _register(2)
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -228,6 +228,18 @@ def test_cli_serve_protocols_errors_and_token(cli_server: str) -> None:
         # after all that, both workers still answer
         for _ in range(6):
             assert http.post("/endpoints/churn/predict", json={"instances": [ROW]}).status_code == 200
+
+        # hot swap at the default poll interval: every worker moves to the new champion
+        lw.set_alias("churn", "champion", 2)
+        deadline = time.monotonic() + 30
+        recent: list[str] = []
+        while recent[-10:] != ["2"] * 10:
+            assert time.monotonic() < deadline, recent[-10:]
+            with httpx.Client(base_url=url, headers=auth, timeout=30) as fresh:  # new connections
+                r = fresh.post("/endpoints/churn/predict", json={"instances": [ROW]})
+            assert r.status_code == 200 and r.headers["x-model-version"] in ("1", "2"), r.text
+            recent.append(r.headers["x-model-version"])
+            time.sleep(0.05)
 
 
 def test_issue_deployment_yaml_verbatim(sqlite_env: Path, tmp_path: Path) -> None:
