@@ -192,7 +192,15 @@ def test_cli_serve_protocols_errors_and_token(cli_server: str) -> None:
         # 422 naming the field and the expected type
         r = http.post("/endpoints/churn/predict", json={"instances": [{"tenure": "long", "monthly": 49.0}]})
         _error(r, 422, "'tenure'", "int64")
-        r = http.post("/endpoints/churn/predict", json={"instances": [{"tenure": 3.5, "monthly": 49.0}]})
+        for tenure in (3.5, 2**70):  # a fraction, and a whole number out of int64's range
+            r = http.post(
+                "/endpoints/churn/predict", json={"instances": [{"tenure": tenure, "monthly": 49.0}]}
+            )
+            _error(r, 422, "'tenure'", "int64")
+        r = http.post(
+            "/v2/models/churn/infer",
+            json={"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [3.5, 49.0]}]},
+        )
         _error(r, 422, "'tenure'", "int64")
         _error(
             http.post("/endpoints/churn/predict", json={"instances": [{"tenure": 3}]}),

@@ -78,7 +78,8 @@ class InputSchema:
         self.numeric = False
         self.array_dtype: np.dtype[Any] = np.dtype(np.float64)
         self._fast_types: frozenset[type] = frozenset()
-        self._whole: list[int] = []  # int columns of a float array: their values must be whole
+        self._whole: list[int] = []  # int columns of a float array: whole numbers within range
+        self._whole_min = self._whole_max = np.zeros(0)
         if self.kind == "dataframe":
             self.columns = list(signature.inputs)  # type: ignore[union-attr]
             self.names = tuple(c.name for c in self.columns)
@@ -94,6 +95,9 @@ class InputSchema:
                 elif self.array_dtype.kind == "f":
                     self._fast_types = frozenset({float, int})
                     self._whole = [j for j, c in enumerate(self.columns) if c.dtype in INTS]
+                    limits = [np.iinfo(np.dtype(self.columns[j].dtype)) for j in self._whole]
+                    self._whole_min = np.array([float(i.min) for i in limits])
+                    self._whole_max = np.array([float(i.max) for i in limits])
                 elif self.array_dtype.kind in "iu":
                     self._fast_types = frozenset({int})
                 else:
@@ -242,8 +246,16 @@ class InputSchema:
         return ModelInput(arr, len(arr), self.names)
 
     def _all_whole(self, arr: np.ndarray) -> bool:
-        """The int columns of a float array hold whole numbers (else the checked path names one)."""
-        return not self._whole or bool(np.all(np.mod(arr[:, self._whole], 1) == 0))
+        """The int columns of a float array hold whole numbers in their range (else the checked
+        path names the culprit)."""
+        if not self._whole:
+            return True
+        ints = arr[:, self._whole]
+        return bool(
+            np.all(np.mod(ints, 1) == 0)
+            and np.all(ints >= self._whole_min)
+            and np.all(ints <= self._whole_max)
+        )
 
     def _frame(self, columns: Mapping[str, list[Any]]) -> ModelInput:
         if self.numeric:
