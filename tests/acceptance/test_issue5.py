@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -360,3 +361,36 @@ def test_serving_a_model_that_does_not_exist_says_so(sqlite_env: Path) -> None:
     )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "registered model 'nope' not found" in r.stderr and "set_alias" not in r.stderr
+
+
+def test_lw_serve_with_two_workers_from_a_plain_script(sqlite_env: Path, tmp_path: Path) -> None:
+    """The README's `lw.serve("models:/churn@champion", port=8080, workers=2)`, no __main__ guard."""
+    _register(1)
+    port = _free_port()
+    script = tmp_path / "serve_churn.py"
+    script.write_text(
+        f'import loopwright as lw\n\nlw.serve("models:/churn@champion", port={port}, workers=2)\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C reaches the whole group, as in a terminal
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            try:
+                r = httpx.post(f"{url}/endpoints/churn/predict", json={"instances": [ROW]}, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not become ready"
+                time.sleep(0.3)
+        assert r.status_code == 200 and r.json()["predictions"] == [1]
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    assert "Traceback" not in stderr, stderr[-2000:]
