@@ -257,6 +257,9 @@ def _serve_workers(
                 stdin=subprocess.PIPE,
                 env=env,
                 pass_fds=(report_w,),
+                # not in our process group: a terminal's Ctrl-C reaches only this process, which
+                # then stops every worker the one way (closing stdin), even mid-startup
+                start_new_session=True,
             )
             procs.append(proc)
             assert proc.stdin is not None

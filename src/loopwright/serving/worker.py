@@ -51,5 +51,5 @@ def main() -> None:
 if __name__ == "__main__":
     try:
         main()
-    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group (uvicorn re-raises it when done)
+    except KeyboardInterrupt:  # a SIGINT sent to this worker alone (uvicorn re-raises it when done)
         raise SystemExit(130) from None
