@@ -28,6 +28,8 @@ def test_demo_runs_the_loop(tmp_path: Path, monkeypatch: object) -> None:
         assert stage in out
     assert "executed nothing" in out  # the second pipeline run is fully cached
     assert "drift detected" in out and "mean radius" in out
+    # the serving stage shows the metrics it greps for: requests and why batches were released
+    assert "loopwright_requests_total{" in out and "loopwright_batches_total{" in out
     report = tmp_path / "demo-monitor-report.html"
     assert report.exists() and "<svg" in report.read_text()
     os.environ["LOOPWRIGHT_HOME"] = str(tmp_path)

@@ -90,7 +90,7 @@ def test_token_protects_predict_and_admin_routes(
     for method, path, body in protected:
         assert http.request(method, server.url + path, json=body).status_code == 401, path
         wrong = {"Authorization": "Bearer nope"}
-        assert http.request(method, server.url + path, json=body, headers=wrong).status_code == 401, path
+        assert http.request(method, server.url + path, json=body, headers=wrong).status_code == 403, path
     ok = {"Authorization": "Bearer s3cret"}
     assert http.post(f"{server.url}/endpoints/churn/predict", json=payload, headers=ok).status_code == 200
     assert http.post(f"{server.url}/admin/reload", headers=ok).status_code == 200

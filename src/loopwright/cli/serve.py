@@ -99,7 +99,9 @@ def build_image(
 @k8s_app.command()
 def manifests(
     target: str = typer.Argument(..., help="A model URI or a deployment YAML."),
-    image: str = typer.Option(..., "--image", "-i", help="Container image (see build-image)."),
+    image: str = typer.Option(
+        None, "--image", "-i", help="Container image (default: build-image's tag, loopwright-NAME:latest)."
+    ),
     output: Path = typer.Option(None, "--output", "-o", help="YAML file to write (default: print)."),
     name: str = typer.Option(None, "--name", help="Resource name (default: the endpoint name)."),
     namespace: str = typer.Option(None, "--namespace", "-n"),

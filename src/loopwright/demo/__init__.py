@@ -135,7 +135,7 @@ def run_demo(console: Console, home: Path | None = None) -> None:
         interesting = [
             line
             for line in metrics.splitlines()
-            if line.startswith(("loopwright_requests_total", "loopwright_batch_release_total"))
+            if line.startswith(("loopwright_requests_total", "loopwright_batches_total"))
         ]
         console.print("/metrics (excerpt):\n  " + "\n  ".join(escape(line) for line in interesting[:6]))
         server.app.prediction_log.flush()

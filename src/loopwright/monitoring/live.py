@@ -191,7 +191,7 @@ class Monitor:
 
         Parameters
         ----------
-        since : datetime, ISO string, epoch ms, timedelta or duration string ("6h" = 6 hours ago)
+        since : datetime, ISO string, epoch seconds or ms, timedelta or duration string ("6h" = 6 hours ago)
             Recompute every window from the one holding ``since`` (backfill); default: resume.
         now : same types, optional
             The clock (tests, replays); default: the current time.
@@ -276,11 +276,11 @@ class Monitor:
             assert start is not None
             due = (closed_until - floor(start, width)) // width
             if due > self.max_windows:
-                # a bound in seconds read as epoch ms lands in 1970: millions of windows
+                # a bound long ago (or a typo) means millions of windows
                 raise InvalidInput(
                     f"since={since!r} asks for {due:,} windows of {width / 1000:g} s, over "
-                    f"max_windows={self.max_windows}; give a later since (epoch *milliseconds*, a "
-                    "datetime, an ISO time or a duration like '6h'), a wider window, or a larger max_windows"
+                    f"max_windows={self.max_windows}; give a later since (a datetime, an ISO "
+                    "time, epoch seconds or ms, or a duration like '6h'), a wider window, or a larger max_windows"
                 )
             return floor(start, width)
         earliest = closed_until - self.max_windows * width

@@ -51,8 +51,8 @@ def parse_duration(value: str | int | float | timedelta, *, allow_zero: bool = F
 
 def time_ms(value: TimeBound | None, now: int | None = None) -> int | None:
     """A time bound in UTC milliseconds: what ``get_predictions`` takes (datetime, ISO string, epoch
-    ms, ``timedelta`` ago) plus duration strings meaning "that long ago" (``"6h"``) and epoch
-    milliseconds as a string (the CLI).
+    seconds or ms, ``timedelta`` ago) plus duration strings meaning "that long ago" (``"6h"``) and
+    epoch numbers as a string (the CLI).
 
     >>> time_ms("6h", now=6 * 3_600_000), time_ms("1767225600000")
     (0, 1767225600000)
@@ -60,7 +60,7 @@ def time_ms(value: TimeBound | None, now: int | None = None) -> int | None:
     if isinstance(value, str) and _DURATION.match(value):
         return (now if now is not None else now_ms()) - parse_duration(value)
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        return to_ms(int(value))
     if isinstance(value, timedelta) and now is not None:
         return now - int(value.total_seconds() * 1000)
     return to_ms(value)

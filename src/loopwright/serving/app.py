@@ -65,6 +65,7 @@ class Request:
 
     __slots__ = (
         "authorization",
+        "content_encoding",
         "content_length",
         "content_type",
         "endpoint",
@@ -89,6 +90,7 @@ class Request:
         self.ts_ms = time.time_ns() // 1_000_000
         self.content_type: bytes | None = None
         self.content_length: int | None = None
+        self.content_encoding: bytes | None = None
         self.authorization: bytes | None = None
         self.routing_key: str | None = None
         self.inference_header: int | None = None
@@ -100,6 +102,8 @@ class Request:
                 self.content_length = int(value) if value.isdigit() else None
             elif key == b"authorization":
                 self.authorization = value
+            elif key == b"content-encoding":
+                self.content_encoding = value
             elif key == b"x-routing-key":
                 self.routing_key = value.decode("latin-1")
             elif key == b"x-request-id":
@@ -227,29 +231,34 @@ class ServingApp:
     # -- building and swapping ---------------------------------------------------------------
     def _build_endpoint(self, spec: EndpointSpec) -> Endpoint:
         arrivals = Arrivals()
-        routes = [self._initial_route(spec, r.model, r.weight, "route", arrivals) for r in spec.routes]
+        unset: list[str] = []  # why each dormant route has nothing to serve yet
+        routes = [self._initial_route(spec, r.model, r.weight, "route", arrivals, unset) for r in spec.routes]
         if all(r.slot is None for r in routes):
-            raise NotFound(
-                f"endpoint {spec.name!r} has nothing to serve: none of {[str(r.uri) for r in routes]} "
-                "is set (lw.set_alias)"
-            )
+            raise NotFound(f"endpoint {spec.name!r} has nothing to serve: {'; '.join(unset)}")
         shadow = None
         if spec.shadow is not None:
-            shadow = self._initial_route(spec, spec.shadow, 0.0, "shadow", arrivals)
+            shadow = self._initial_route(spec, spec.shadow, 0.0, "shadow", arrivals, unset)
         return Endpoint(spec.name, routes, shadow, spec.batching, arrivals)
 
     def _initial_route(
-        self, spec: EndpointSpec, model: ModelSpec, weight: float, role: str, arrivals: Arrivals
+        self,
+        spec: EndpointSpec,
+        model: ModelSpec,
+        weight: float,
+        role: str,
+        arrivals: Arrivals,
+        unset: list[str],
     ) -> Route:
         if isinstance(model, str):
             uri = parse_model_uri(model)
             try:
                 version = self.source.current_version(uri)
-            except NotFound:
+            except NotFound as error:
                 if uri.alias is None:
                     raise
                 # an unset alias (a canary between canaries): dormant until the alias is set
                 log.info("endpoint %s: %s is not set; its route waits for it", spec.name, model)
+                unset.append(f"{model}: {error}")
                 return Route(None, weight, uri)
             loaded = self.source.load(uri, version)
             name = uri.name
@@ -417,22 +426,33 @@ class ServingApp:
         accepted = self._accepted[role]
         if not accepted:
             return
-        given = req.authorization or b""
+        if req.authorization is None:
+            raise HttpError(
+                401,
+                "a token is required: send 'Authorization: Bearer <token>'",
+                [(b"www-authenticate", b"Bearer")],
+            )
+        given = req.authorization
         # compare against every accepted token (constant time each) so timing reveals nothing
         if not any([hmac.compare_digest(given, expected) for expected in accepted]):
-            if (
-                req.authorization is not None
-                and role == "admin"
-                and any(hmac.compare_digest(given, expected) for expected in self._accepted["predict"])
+            if role == "admin" and any(
+                hmac.compare_digest(given, expected) for expected in self._accepted["predict"]
             ):
                 raise HttpError(403, "this token may predict but not administer: use the admin token")
             raise HttpError(
-                401,
-                "missing or wrong token: send 'Authorization: Bearer <token>'",
-                [(b"www-authenticate", b"Bearer")],
+                403,
+                "the token is not accepted: send 'Authorization: Bearer <token>' with the server's token",
+                [(b"www-authenticate", b'Bearer error="invalid_token"')],
             )
 
     async def _body(self, req: Request, endpoint: Endpoint | None) -> bytes:
+        encoding = req.content_encoding
+        if encoding is not None and encoding.strip().lower() not in (b"", b"identity"):
+            raise HttpError(
+                415,
+                f"Content-Encoding {encoding.decode('latin-1')!r} is not supported; send the body uncompressed",
+                [(b"accept-encoding", b"identity")],
+            )
         limit = self.max_body_bytes
         if req.content_length is not None and req.content_length > limit:
             raise HttpError(413, f"request body of {req.content_length} bytes is over the {limit}-byte limit")

@@ -21,7 +21,7 @@ loopwright.errors.InvalidInput: field 'a' expects float64, got string 'x' (row 0
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -78,6 +78,8 @@ class InputSchema:
         self.numeric = False
         self.array_dtype: np.dtype[Any] = np.dtype(np.float64)
         self._fast_types: frozenset[type] = frozenset()
+        self._whole: list[int] = []  # int columns of a float array: whole numbers within range
+        self._whole_min = self._whole_max = np.zeros(0)
         if self.kind == "dataframe":
             self.columns = list(signature.inputs)  # type: ignore[union-attr]
             self.names = tuple(c.name for c in self.columns)
@@ -85,9 +87,17 @@ class InputSchema:
             self.numeric = bool(dtypes) and dtypes <= NUMERIC and not frame_only
             if self.numeric:
                 self.array_dtype = np.dtype(dtypes.pop() if len(dtypes) == 1 else "float64")
-                # values that need no per-column check: numbers into float columns, ints into int ones
-                if self.array_dtype.kind == "f":
+                # values that need no per-column check: numbers into float columns, ints into int
+                # ones; a float array mixing int columns checks those are whole numbers, one mixing
+                # bool columns (where 1 is not True) checks every column
+                if self.array_dtype.kind == "f" and "bool" in {c.dtype for c in self.columns}:
+                    self._fast_types = frozenset()
+                elif self.array_dtype.kind == "f":
                     self._fast_types = frozenset({float, int})
+                    self._whole = [j for j, c in enumerate(self.columns) if c.dtype in INTS]
+                    limits = [np.iinfo(np.dtype(self.columns[j].dtype)) for j in self._whole]
+                    self._whole_min = np.array([float(i.min) for i in limits])
+                    self._whole_max = np.array([float(i.max) for i in limits])
                 elif self.array_dtype.kind in "iu":
                     self._fast_types = frozenset({int})
                 else:
@@ -132,6 +142,9 @@ class InputSchema:
                     rows = [[rec[n] for n in self.names] for rec in records]
                 except (KeyError, TypeError):
                     self._missing(records)
+                width = len(self.names)
+                if any(len(rec) != width for rec in records):  # every name is there: more is unknown
+                    self._columns_of(records)
                 return self._matrix(rows)
             return self._frame(self._columns_of(records))
         if isinstance(first, list):
@@ -168,6 +181,7 @@ class InputSchema:
         missing = [n for n in self.names if n not in position]
         if missing:
             raise InvalidInput(f"missing field {missing[0]!r} (expects {self._dtype_of(missing[0])})")
+        self._check_known(columns, "in dataframe_split.columns")
         self._check_widths(data, width=len(columns))
         order = [position[n] for n in self.names]
         return self.from_rows([[row[j] for j in order] for row in data])
@@ -188,6 +202,7 @@ class InputSchema:
         for name in self.names:
             if name not in values:
                 raise InvalidInput(f"missing field {name!r} (expects {self._dtype_of(name)})")
+        self._check_known(values, "in inputs")
         return self._frame({n: values[n] for n in self.names})
 
     def from_tensor(self, data: Any, shape: Sequence[int] | None = None) -> ModelInput:
@@ -209,27 +224,44 @@ class InputSchema:
     def _matrix(self, rows: Any) -> ModelInput:
         """Numeric rows → one 2-D array; any doubt falls back to the per-column check."""
         if isinstance(rows, np.ndarray):
-            if rows.dtype.kind in "fiub":
-                return ModelInput(rows.astype(self.array_dtype, copy=False), len(rows), self.names)
+            # numbers into float columns, or the exact dtype; anything else is checked per value
+            target = self.array_dtype.kind
+            if self._fast_types and (
+                rows.dtype == self.array_dtype or (rows.dtype.kind in "fiu" and target == "f")
+            ):
+                arr = rows.astype(self.array_dtype, copy=False)
+                if self._all_whole(arr):
+                    return ModelInput(arr, len(arr), self.names)
             rows = rows.tolist()
         try:
             if set(map(type, chain.from_iterable(rows))) <= self._fast_types:
                 arr = np.array(rows, dtype=self.array_dtype)
-                if arr.ndim == 2 and arr.shape[1] == len(self.names):
+                if arr.ndim == 2 and arr.shape[1] == len(self.names) and self._all_whole(arr):
                     return ModelInput(arr, len(arr), self.names)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
         self._check_widths(rows)
         checked = self._checked_columns({n: [r[j] for r in rows] for j, n in enumerate(self.names)})
         arr = np.column_stack([np.asarray(v, dtype=self.array_dtype) for v in checked.values()])
         return ModelInput(arr, len(arr), self.names)
 
+    def _all_whole(self, arr: np.ndarray) -> bool:
+        """The int columns of a float array hold whole numbers in their range (else the checked
+        path names the culprit)."""
+        if not self._whole:
+            return True
+        ints = arr[:, self._whole]
+        return bool(
+            np.all(np.mod(ints, 1) == 0)
+            and np.all(ints >= self._whole_min)
+            and np.all(ints <= self._whole_max)
+        )
+
     def _frame(self, columns: Mapping[str, list[Any]]) -> ModelInput:
         if self.numeric:
             checked = self._checked_columns(columns)
-            return self._matrix(
-                np.column_stack([np.asarray(v, dtype=self.array_dtype) for v in checked.values()])
-            )
+            arr = np.column_stack([np.asarray(v, dtype=self.array_dtype) for v in checked.values()])
+            return ModelInput(arr, len(arr), self.names)
         frame = self.signature.validate(pd.DataFrame({n: columns[n] for n in self.names}))  # type: ignore[union-attr]
         return ModelInput(frame, len(frame), self.names)
 
@@ -271,7 +303,20 @@ class InputSchema:
                     raise InvalidInput(
                         f"missing field {name!r} (expects {self._dtype_of(name)}) in instance {i}"
                     )
+            if len(rec) != len(self.names):
+                self._check_known(rec, f"in instance {i}")
         return {n: [rec[n] for rec in records] for n in self.names}
+
+    def _check_known(self, given: Iterable[Any], where: str) -> None:
+        """Refuse fields the signature does not have: a client sending the wrong feature set."""
+        names = set(self.names)
+        unknown = [g for g in given if g not in names]
+        if unknown:
+            expected = ", ".join(f"{c.name}: {c.dtype}" for c in self.columns)
+            raise InvalidInput(
+                f"unknown field {unknown[0]!r} {where}: the model's signature has no such column "
+                f"(it expects {expected})"
+            )
 
     def _missing(self, records: list[Any]) -> None:
         self._columns_of(records)

@@ -130,6 +130,13 @@ def decode_infer(doc: Any, schema: InputSchema) -> ModelInput:
         if len(tensors) == 1 and tensors[0]["name"] not in schema.names:
             t = tensors[0]
             return schema.from_tensor(t["data"], t.get("shape"))
+        unknown = [t["name"] for t in tensors if t["name"] not in schema.names]
+        if unknown:
+            expected = ", ".join(f"{c.name}: {datatype_of(c.dtype)}" for c in schema.columns)
+            raise InvalidInput(
+                f"unknown input {unknown[0]!r}: the model's signature has no such column (it expects "
+                f"one input per column, {expected}, or one [-1, {len(schema.names)}] matrix)"
+            )
         columns = {}
         for column in schema.columns:
             t = by_name.get(column.name)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import threading
 import time
 import uuid
@@ -312,23 +313,31 @@ def _scores(model: Any, inputs: Any, total: int) -> np.ndarray | list[None]:
 
 
 # -- reading ---------------------------------------------------------------------------------------
+EPOCH_SECONDS_BELOW = 100_000_000_000  # as epoch ms that is March 1973; as seconds, year 5138
+
+
 def to_ms(value: datetime | str | int | float | timedelta | None) -> int | None:
-    """A time bound → UTC milliseconds: datetimes (naive = UTC), ISO strings, epoch ms, or a
-    ``timedelta`` meaning "that long ago".
+    """A time bound → UTC milliseconds: datetimes (naive = UTC), ISO strings, epoch seconds
+    (``time.time()``) or milliseconds, or a ``timedelta`` meaning "that long ago".
+
+    Epoch numbers are told apart by size: below 10^11 they are seconds (as milliseconds that
+    would be before March 1973, older than any prediction).
 
     >>> to_ms("1970-01-01T00:00:01Z")
     1000
-    >>> to_ms(1500)
-    1500
+    >>> to_ms(1_767_225_600), to_ms(1_767_225_600.5), to_ms(1_767_225_600_000)
+    (1767225600000, 1767225600500, 1767225600000)
     """
     if value is None:
         return None
     if isinstance(value, timedelta):
         return now_ms() - int(value.total_seconds() * 1000)
     if isinstance(value, bool):
-        raise InvalidInput("a time bound must be a datetime, ISO string, epoch ms or timedelta")
+        raise InvalidInput("a time bound must be a datetime, ISO string, epoch seconds or ms, or timedelta")
     if isinstance(value, int | float):
-        return int(value)
+        if not math.isfinite(value):
+            raise InvalidInput(f"a time bound must be a finite epoch time, got {value!r}")
+        return int(value * 1000) if abs(value) < EPOCH_SECONDS_BELOW else int(value)
     if isinstance(value, str):
         try:
             value = pd.Timestamp(value).to_pydatetime()
@@ -338,7 +347,9 @@ def to_ms(value: datetime | str | int | float | timedelta | None) -> int | None:
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return int(value.timestamp() * 1000)
-    raise InvalidInput(f"a time bound must be a datetime, ISO string, epoch ms or timedelta, got {value!r}")
+    raise InvalidInput(
+        f"a time bound must be a datetime, ISO string, epoch seconds or ms, or timedelta, got {value!r}"
+    )
 
 
 def get_predictions(
@@ -356,8 +367,8 @@ def get_predictions(
     endpoint:
         Endpoint name (for ``loopwright serve models:/churn@champion`` it is ``churn``).
     since, until:
-        Time range ``[since, until)``: datetimes (naive = UTC), ISO strings, epoch ms, or a
-        ``timedelta`` meaning "that long ago".
+        Time range ``[since, until)``: datetimes (naive = UTC), ISO strings, epoch seconds
+        (``time.time()``) or milliseconds, or a ``timedelta`` meaning "that long ago".
     include_shadow:
         Also return the answers of shadow models (and a ``shadow`` column).
     client:

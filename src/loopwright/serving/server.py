@@ -7,9 +7,11 @@ uvicorn runs the ASGI app with httptools (and uvloop when installed). Two things
   socket object on which asyncio does not set it, so Nagle's algorithm holds the response body
   (written after the headers) until the client's delayed ACK: ~40 ms per keep-alive request
   (Kludex/uvicorn#3149).
-* Workers are our own processes, each binding the port with ``SO_REUSEPORT`` so the kernel
-  spreads connections; each loads its own models and keeps its own batchers, and
-  ``PROMETHEUS_MULTIPROC_DIR`` makes ``/metrics`` sum all workers.
+* Workers are our own processes (``python -m loopwright.serving.worker``, see there: no
+  re-import of the caller's ``__main__``), each binding the port with ``SO_REUSEPORT`` so the
+  kernel spreads connections; each loads its own models and keeps its own batchers, and
+  ``PROMETHEUS_MULTIPROC_DIR`` makes ``/metrics`` sum all workers. Closing a worker's stdin
+  stops it gracefully, so workers never outlive the parent.
 
 The imports of uvicorn and of the app (prometheus-client) happen inside the functions: they are
 the optional ``[serve]`` extra, and ``import loopwright`` must work without it.
@@ -18,12 +20,13 @@ the optional ``[serve]`` extra, and ``import loopwright`` must work without it.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -213,82 +216,116 @@ def _serve_workers(
             "client= and source= objects cannot cross processes; use workers=1 or the environment"
         )
     spec = deployment.to_dict()  # raises for in-memory models
+    try:
+        options_json = json.loads(json.dumps(options))
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"options must be plain values to reach worker processes, got {options!r}"
+        ) from None
     source = ModelSource(prefer_onnx=bool(options.get("prefer_onnx", False)))
     for uri in deployment.model_uris():  # fail fast here rather than in N workers
         source.current_version(parse_model_uri(uri))
+    env = os.environ.copy()
+    # the workers import what this process imports (as multiprocessing's spawn would)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     metrics_dir = None
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="loopwright-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # hold the port (bound, not listening) so port 0 gives every worker the same port
     holder = _listen_socket(host, port, reuse_port=True)
     bound_port = holder.getsockname()[1]
-    ctx = multiprocessing.get_context("spawn")
-    started = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=_worker_main,
-            args=(spec, host, bound_port, access_log, options, started),
-            name=f"loopwright-worker-{i}",
-            daemon=False,
-        )
-        for i in range(workers)
-    ]
-    for p in procs:
-        p.start()
+    reports, report_w = os.pipe()
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        up = 0
-        while up < workers:
-            if stop.is_set():
-                return
-            try:
-                message = started.get(timeout=0.2)
-            except Exception:
-                if any(p.exitcode not in (None, 0) for p in procs):
-                    raise LoopwrightError("a worker failed to start; run with workers=1 to see why") from None
-                continue
-            if isinstance(message, str):
-                raise LoopwrightError(f"a worker failed to start: {message}")
-            up += 1
+        config = {
+            "deployment": spec,
+            "host": host,
+            "port": bound_port,
+            "access_log": access_log,
+            "options": options_json,
+            "report_fd": report_w,
+        }
+        line = (json.dumps(config) + "\n").encode()
+        for _ in range(workers):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "loopwright.serving.worker"],
+                stdin=subprocess.PIPE,
+                env=env,
+                pass_fds=(report_w,),
+                # not in our process group: a terminal's Ctrl-C reaches only this process, which
+                # then stops every worker the one way (closing stdin), even mid-startup
+                start_new_session=True,
+            )
+            procs.append(proc)
+            assert proc.stdin is not None
+            proc.stdin.write(line)
+            proc.stdin.flush()  # stdin stays open: its end tells the worker to stop
+        os.close(report_w)
+        report_w = -1
+        with os.fdopen(reports, "rb", buffering=0) as channel:
+            reports = -1
+            _await_workers(channel, procs, stop)
         holder.close()
+        if stop.is_set():
+            return
         if ready is not None:
             ready(_url(host, bound_port))
         while not stop.is_set():
-            if any(p.exitcode is not None for p in procs):
+            if any(p.poll() is not None for p in procs):
                 raise LoopwrightError("a worker process exited; stopping the server")
             stop.wait(0.5)
     finally:
         holder.close()
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(timeout=15)
+        for fd in (reports, report_w):
+            if fd >= 0:
+                os.close(fd)
+        _stop_workers(procs)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if metrics_dir is not None:
-            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _worker_main(
-    spec: dict[str, Any], host: str, port: int, access_log: bool, options: dict[str, Any], started: Any
-) -> None:
-    """One worker process: load the models, bind the shared port, serve."""
-    _configure_access_log(access_log)
-    try:
-        app = build_app(Deployment.from_dict(spec), **options)
-        sock = _listen_socket(host, port, reuse_port=True)
-    except Exception as error:
-        started.put(f"{type(error).__name__}: {error}")
-        raise SystemExit(1) from None
-    server = _server(app, host, port)
-    threading.Thread(
-        target=_announce, args=(server, "", lambda _: started.put(os.getpid())), daemon=True
-    ).start()
-    server.run(sockets=[sock])
+def _await_workers(channel: Any, procs: list[subprocess.Popen[bytes]], stop: threading.Event) -> None:
+    """Wait until every worker reports ``ready``; the first ``error: ...`` (or exit) fails the start."""
+    import selectors
+
+    up, pending = 0, b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(channel, selectors.EVENT_READ)
+        while up < len(procs) and not stop.is_set():
+            if selector.select(timeout=0.2):
+                chunk = channel.read(4096)
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for message in (m.decode() for m in lines):
+                    if message.startswith("error: "):
+                        raise LoopwrightError(f"a worker failed to start: {message[7:]}")
+                    up += 1
+                if not chunk:
+                    raise LoopwrightError("the workers exited before they were ready")
+            elif any(p.poll() is not None for p in procs):
+                raise LoopwrightError("a worker failed to start; run with workers=1 to see why")
+
+
+def _stop_workers(procs: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
+    """Close every worker's stdin (a graceful stop: requests finish, logs are written), then wait."""
+    for p in procs:
+        if p.stdin is not None:
+            with contextlib.suppress(OSError):
+                p.stdin.close()
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 # -- in a thread (tests, notebooks, the demo) ----------------------------------------------------

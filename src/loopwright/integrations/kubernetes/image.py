@@ -131,8 +131,7 @@ def build_image(
     deployment = Deployment.load(str(target))
     if requirements is None:
         requirements = _recorded_requirements(deployment.model_uris())
-    name = deployment.endpoints[0].name
-    tag = tag or f"loopwright-{dns_name(name)}:latest"
+    tag = tag or default_tag(deployment.endpoints[0].name)
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     if is_file:
@@ -165,6 +164,15 @@ def _recorded_requirements(uris: Sequence[str]) -> list[str]:
         manifest = read_manifest(resolve_manifest_digest(parse_model_uri(uri), client), client, uri)
         out.update(str(r) for r in manifest.get("requirements") or [])
     return sorted(out)
+
+
+def default_tag(endpoint: str) -> str:
+    """The image tag ``build-image`` gives and ``k8s manifests`` deploys when none is named.
+
+    >>> default_tag("churn")
+    'loopwright-churn:latest'
+    """
+    return f"loopwright-{dns_name(endpoint)}:latest"
 
 
 def dns_name(name: str) -> str:

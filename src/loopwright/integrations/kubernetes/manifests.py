@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from loopwright.errors import InvalidInput
-from loopwright.integrations.kubernetes.image import DEPLOYMENT_FILE, dns_name
+from loopwright.integrations.kubernetes.image import DEPLOYMENT_FILE, default_tag, dns_name
 
 CONFIG_VOLUME = "loopwright-deployment"
 
@@ -29,7 +29,7 @@ CONFIG_VOLUME = "loopwright-deployment"
 def k8s_manifests(
     target: str,
     *,
-    image: str,
+    image: str | None = None,
     name: str | None = None,
     namespace: str | None = None,
     replicas: int = 2,
@@ -50,7 +50,8 @@ def k8s_manifests(
     target:
         A model URI, or a deployment YAML file (shipped in a ConfigMap).
     image:
-        The container image (see ``loopwright build-image``).
+        The container image; default: the tag ``loopwright build-image`` gives
+        (``loopwright-<endpoint>:latest``).
     name:
         Resource name; default: the first endpoint's name.
     env_secret:
@@ -71,7 +72,7 @@ def k8s_manifests(
     serve_target = DEPLOYMENT_FILE if is_file else target
     container: dict[str, Any] = {
         "name": "server",
-        "image": image,
+        "image": image or default_tag(deployment.endpoints[0].name),
         "args": ["serve", serve_target, "--host", "0.0.0.0", "--port", str(port), "--workers", str(workers)],
         "ports": [{"name": "http", "containerPort": port}],
         "livenessProbe": _probe("/v2/health/live", port, period=10, failures=3),
