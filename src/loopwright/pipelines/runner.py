@@ -308,6 +308,7 @@ class _Coordinator:
             return False
         if not all(self.client.blobs.exists(o.digest) for o in source.outputs):
             return False  # the blobs were garbage-collected: run the step again
+        produced = self._output_datasets(source)
         self._hits.append(
             CacheHit(
                 prepared.step_run_id,
@@ -315,12 +316,27 @@ class _Coordinator:
                 source,
                 prepared.params,
                 prepared.inputs,
-                prepared.datasets,
+                [*prepared.datasets, *produced.values()],
             )
         )
         self.state.outputs[node.name] = source.outputs
+        for out in source.outputs:
+            if out.dataset_digest in produced:
+                self.state.datasets[out.digest] = produced[out.dataset_digest]
         self._emit(StepEvent(node.name, "cached", 0.0))
         return True
+
+    def _output_datasets(self, source: StepRun) -> dict[str, DatasetInput]:
+        """Fingerprints of the frames a reused step run wrote, by fingerprint digest, so the cache
+        hit's run and the steps downstream of it record them as a fresh run would."""
+        wanted = {o.dataset_digest for o in source.outputs if o.dataset_digest}
+        if not wanted or source.run_id is None:
+            return {}
+        return {
+            d.digest: d
+            for d in self.store.get_dataset_inputs(source.run_id)
+            if d.context == "output" and d.digest in wanted
+        }
 
     def _start(self, prepared: _Prepared) -> StepTask:
         self.store.start_step_run(prepared.step_run_id, prepared.key, prepared.inputs)
