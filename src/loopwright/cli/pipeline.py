@@ -257,7 +257,8 @@ def compile_(
     environment = dict(item.split("=", 1) for item in env or [] if "=" in item)
     kwargs = {"image": image} if image else {}
     path = compile_pipeline(pipeline, output, target=target, ref=ref, env=environment, **kwargs)
-    console.print(f"wrote {path} ({len(placeholder_graph(pipeline).nodes)} components)")
+    count = len(placeholder_graph(pipeline).nodes)
+    console.print(f"wrote {path} ({count} component{'' if count == 1 else 's'})")
 
 
 @app.command(
