@@ -354,6 +354,7 @@ class _Coordinator:
             artifact_uri=self.client.blobs.root,
             home=str(settings.home),
             materializers=registered_materializers(),
+            cwd=os.getcwd(),
         )
 
     def _finish(self, outcome: StepOutcome) -> None:

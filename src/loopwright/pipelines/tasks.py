@@ -57,6 +57,9 @@ class StepTask:
     # materialisers registered in the coordinator: a step shipped by value may never import the
     # module that registers them, so the worker learns them from the task
     materializers: list[Materializer] = field(default_factory=list)
+    # the caller's working directory: a pool or Ray worker on the same machine (or a shared file
+    # system) runs the step there, so relative paths such as path="data.csv" mean the same thing
+    cwd: str | None = None
 
 
 @dataclass
@@ -127,7 +130,7 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
         name=task.node, tags=tags, nested=True, experiment=task.experiment, parent_id=task.parent_run_id
     )
     try:
-        with _captured(logs):
+        with _captured(logs), _working_dir(None if in_process else task.cwd):
             error, attempts, outputs, datasets = _attempts(task, load, client.blobs, logs, active.id)
     except BaseException as exc:  # interrupted: the run must not end "finished"
         error = f"{type(exc).__name__}: {exc}"
@@ -149,6 +152,20 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
         logs_tail=tail,
         pid=os.getpid(),
     )
+
+
+@contextlib.contextmanager
+def _working_dir(path: str | None) -> Iterator[None]:
+    """Run in ``path`` if this worker has it (else where the worker is), then go back."""
+    if path is None or not os.path.isdir(path):
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _attempts(
