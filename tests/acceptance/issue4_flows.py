@@ -105,3 +105,8 @@ def count_columns(path: str) -> int:
 @pipeline
 def shape(path: str):
     return count_rows(path), count_columns(path)
+
+
+@pipeline
+def measure(path: Path):
+    return count_rows(path)

@@ -79,6 +79,12 @@ def test_parameters_are_checked_against_the_type_hints(sqlite_env: Path, data_cs
         flows.churn.run(path="data.csv", executor="ray://")
     assert lw.list_pipeline_runs() == []  # nothing half-written
     assert flows.churn.run(path="data.csv", C=1).run.params["C"] == 1  # an int is a float
+    # a Path parameter: a pathlib.Path reaches the step as one; text is accepted too
+    by_path = flows.measure.run(path=Path("data.csv"))
+    assert by_path.output == 300 and by_path.run.params == {"path": "data.csv"}
+    assert flows.measure.run(path="data.csv").output == 300
+    with pytest.raises(lw.InvalidInput, match=r"parameter 'path' must be pathlib\.Path, got int 3"):
+        flows.measure.run(path=3)
 
 
 def test_parallel_steps_in_workers_read_relative_paths_where_the_caller_is(

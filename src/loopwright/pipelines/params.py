@@ -3,8 +3,8 @@
 A hint the checker does not understand (a ``TypeVar``, an unresolvable forward reference, a
 protocol) accepts anything: the check catches the plain mistakes (``C="abc"`` for
 ``C: float``) without second-guessing elaborate typing. Containers are checked by their kind
-(``list[int]`` wants a list), not element by element. As in PEP 484, an ``int`` is a ``float``;
-a ``bool`` is neither.
+(``list[int]`` wants a list), not element by element; a ``Path`` may be given as a ``str``. As in
+PEP 484, an ``int`` is a ``float``; a ``bool`` is neither.
 
 Examples
 --------
@@ -79,6 +79,8 @@ def matches(value: Any, hint: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(hint, type) and issubclass(hint, PurePath):
+        return isinstance(value, (str, PurePath))  # a path may be given as text
     if isinstance(hint, type):
         try:
             return isinstance(value, hint)

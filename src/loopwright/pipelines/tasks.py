@@ -8,9 +8,9 @@ retries with backoff, materialises the outputs into the blob store and returns a
 
 Examples
 --------
->>> spec = {"$tuple": [{"$value": 1}, {"$list": [{"$value": "a"}]}]}
+>>> spec = {"$tuple": [{"$value": 1}, {"$list": [{"$value": "a"}, {"$path": "data.csv"}]}]}
 >>> decode(spec, load=None)
-(1, ['a'])
+(1, ['a', PosixPath('data.csv')])
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import cloudpickle
@@ -90,6 +91,8 @@ def decode(spec: Spec, load: Callable[[str, str], Any] | None) -> Any:
     """Turn an encoded argument back into a value, loading ``$blob`` leaves with ``load``."""
     if "$value" in spec:
         return spec["$value"]
+    if "$path" in spec:
+        return Path(spec["$path"])
     if "$blob" in spec:
         assert load is not None
         return load(spec["$blob"]["digest"], spec["$blob"]["materializer"])
