@@ -98,6 +98,41 @@ def test_parallel_steps_in_workers_read_relative_paths_where_the_caller_is(
         assert result.output == (rows, 4) and result.executed == ["count_rows", "count_columns"]
 
 
+SCRIPT = """
+import time
+from loopwright import step, pipeline
+
+@step
+def slow(x: int) -> int:
+    time.sleep(0.2)
+    return x * 2
+
+@step
+def add(a: int, b: int) -> int:
+    return a + b
+
+@pipeline
+def branches(x: int = 1):
+    return add(slow(x), slow(x + 1))
+
+print("script body ran")  # once: pool workers must not re-run this script
+result = branches.run(x=1, executor="local")
+print("output", result.output)
+"""
+
+
+def test_a_plain_script_with_parallel_branches_and_no_main_guard(sqlite_env: Path, tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "train.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["script body ran", "output 6"]
+    run = lw.list_pipeline_runs("branches")[0]
+    assert run.status == "finished" and len(lw.list_pipeline_runs()) == 1
+
+
 # -- 4: failures, retries, resume -----------------------------------------------------------------------
 def test_failure_names_the_step_and_resume_reruns_from_it(lw_env: Path, tmp_path: Path) -> None:
     flag = tmp_path / "flag"
