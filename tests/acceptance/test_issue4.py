@@ -191,6 +191,8 @@ def test_registered_model_lineage_names_the_pipeline_run_and_its_data(lw_env: Pa
     assert as_dict["input_files"][0]["path"] == str(data_csv)
     with pytest.raises(lw.InvalidInput, match="did not return a model"):
         result.model_uri("load")
+    with pytest.raises(lw.InvalidInput, match=r"got a LogisticRegression: .*result\.model_uri"):
+        lw.register_model(result["train"], "churn")  # the object, not its URI
 
 
 # -- 6: tune, with the pipeline's other parameters as plain keywords ----------------------------------
