@@ -71,8 +71,9 @@ def test_parameters_are_checked_against_the_type_hints(sqlite_env: Path, data_cs
         ({"path": "data.csv", "D": 1}, "unexpected keyword argument 'D'"),
         ({"C": 0.5}, "missing a required argument: 'path'"),
     ]:
-        with pytest.raises(lw.InvalidInput, match=message):
+        with pytest.raises(lw.InvalidParameter, match=message) as info:
             flows.churn.run(**params)
+        assert isinstance(info.value, lw.InvalidInput) and isinstance(info.value, TypeError)
     with pytest.raises(lw.InvalidInput, match="unknown executor 'spark'"):
         flows.churn.run(path="data.csv", executor="spark")
     with pytest.raises(lw.InvalidInput, match="names no host"):

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, InvalidParameter
 
 _EMPTY = inspect.Parameter.empty
 _NULLS = ("none", "null")
@@ -103,11 +103,11 @@ def describe(hint: Any) -> str:
 
 
 def check_value(pipeline: str, name: str, value: Any, hint: Any) -> None:
-    """Raise :class:`InvalidInput` naming the parameter and its expected type if ``value`` does not fit."""
+    """Raise :class:`~loopwright.errors.InvalidParameter` naming the parameter and its expected type if ``value`` does not fit."""
     if not matches(value, hint):
         shown = repr(value)
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        raise InvalidInput(
+        raise InvalidParameter(
             f"pipeline {pipeline!r}: parameter {name!r} must be {describe(hint)}, "
             f"got {type(value).__name__} {shown}"
         )

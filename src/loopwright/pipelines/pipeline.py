@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from loopwright.errors import InvalidInput, NotFound
+from loopwright.errors import InvalidInput, InvalidParameter, NotFound
 from loopwright.names import validate_name
 from loopwright.pipelines.graph import Graph, building, current_graph
 from loopwright.pipelines.params import check_value, parameter_hints
@@ -79,7 +79,7 @@ class Pipeline:
         try:
             bound = self.signature.bind(**params)
         except TypeError as exc:
-            raise InvalidInput(f"pipeline {self.name!r}: {exc} (parameters: {self.parameters})") from None
+            raise InvalidParameter(f"pipeline {self.name!r}: {exc} (parameters: {self.parameters})") from None
         for name, value in bound.arguments.items():
             if name in self.hints:
                 check_value(self.name, name, value, self.hints[name])

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, InvalidParameter
 from loopwright.pipelines.executors import get_executor
 from loopwright.pipelines.params import check_value
 from loopwright.pipelines.pipeline import Pipeline
@@ -189,19 +189,19 @@ def tune(
     fixed = {**(params or {}), **fixed}
     unknown = [k for k in (*space, *fixed) if k not in pipeline.parameters]
     if unknown:
-        raise InvalidInput(
+        raise InvalidParameter(
             f"pipeline {pipeline.name!r} has no parameters {unknown}; it has {pipeline.parameters}"
         )
     both = [k for k in space if k in fixed]
     if both:
-        raise InvalidInput(f"parameters {both} are both searched (space) and fixed; give each once")
+        raise InvalidParameter(f"parameters {both} are both searched (space) and fixed; give each once")
     missing = [
         name
         for name, param in pipeline.signature.parameters.items()
         if param.default is param.empty and name not in space and name not in fixed
     ]
     if missing:
-        raise InvalidInput(
+        raise InvalidParameter(
             f"pipeline {pipeline.name!r} needs parameters {missing}: pass them to tune, e.g. "
             f"lw.tune({pipeline.name}, …, {missing[0]}=…)"
         )
