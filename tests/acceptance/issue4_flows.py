@@ -110,3 +110,13 @@ def shape(path: str):
 @pipeline
 def measure(path: Path):
     return count_rows(path)
+
+
+@step
+def label(tags: list[str] | None) -> str:
+    return ",".join(tags or [])
+
+
+@pipeline
+def tagged(tags: list[str] | None = None):
+    return label(tags)

@@ -351,6 +351,10 @@ def test_cli_run_runs_show_and_compile(project: Path) -> None:
         ),
         (["show", "f" * 32], f"pipeline run '{'f' * 32}' not found"),
         (
+            ["run", "churn_pipeline:tagged", "-p", "tags=x"],
+            "parameter 'tags' must be list[str] | None, got 'x'",
+        ),
+        (
             ["compile", "churn_pipeline:churn", "--target", "argo", "-o", "x.yaml"],
             "unknown compile target 'argo'",
         ),
