@@ -120,3 +120,9 @@ def label(tags: list[str] | None) -> str:
 @pipeline
 def tagged(tags: list[str] | None = None):
     return label(tags)
+
+
+@pipeline
+def churn_from_frame(df: pd.DataFrame, C: float = 1.0):
+    model = train(df, C=C)
+    evaluate(model, df)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import issue4_flows as flows
+import pandas as pd
 import pytest
 import yaml
 from sklearn.linear_model import LogisticRegression
@@ -190,6 +191,14 @@ def test_registered_model_lineage_names_the_pipeline_run_and_its_data(lw_env: Pa
     as_dict = lineage.to_dict()
     assert as_dict["pipeline_runs"][0]["id"] == result.run_id
     assert as_dict["input_files"][0]["path"] == str(data_csv)
+    # a frame passed as a parameter is the input data
+    frame = pd.read_csv(data_csv).head(250)  # (all 300 rows are the bytes load wrote above)
+    from_frame = flows.churn_from_frame.run(df=frame, C=0.5)
+    framed = lw.get_lineage(lw.register_model(from_frame.model_uri("train"), "churn-frame").uri)
+    assert framed.pipeline_run is not None and framed.pipeline_run.id == from_frame.run_id
+    assert framed.pipeline_run.params["df"] == "<DataFrame>" and framed.input_files == []
+    assert [(d.name, d.num_rows) for d in framed.input_datasets] == [("train.df", 250)]
+    assert "input dataset train.df (250 rows" in repr(framed)
     with pytest.raises(lw.InvalidInput, match="did not return a model"):
         result.model_uri("load")
     with pytest.raises(lw.InvalidInput, match=r"got a LogisticRegression: .*result\.model_uri"):

@@ -267,7 +267,9 @@ def lineage(model_uri: str = typer.Argument(..., help="models:/NAME/VERSION or m
             + (f" params: {params}" if params else "")
         )
     for file in found.input_files:
-        root.add(f"input file {file.path} (sha256 {file.digest[:16]})")
+        root.add(escape(f"input file {file.path} (sha256 {file.digest[:16]})"))
+    for data in found.input_datasets:
+        root.add(escape(f"input dataset {data.name} ({data.num_rows} rows, sha256 {data.digest[:16]})"))
     upstream = [e for e in found.edges if not (e.src_type == "run" and e.dst_type == "model_version")]
     if upstream:
         branch = root.add("upstream lineage")

@@ -28,7 +28,8 @@ class Lineage:
     been purged (the version and its files outlive it). ``edges`` holds every lineage edge
     upstream of the version (run → version, and whatever pipelines recorded further up).
     ``pipeline_runs`` are the pipeline runs on those edges, the one whose step produced the
-    model first; ``input_files`` the local files their steps read (path and SHA-256).
+    model first; ``input_files`` the local files their steps read (path and SHA-256);
+    ``input_datasets`` the fingerprints of frames passed to those pipelines as parameters.
     """
 
     model_version: ModelVersion
@@ -41,6 +42,7 @@ class Lineage:
     edges: list[LineageEdge] = field(default_factory=list)
     pipeline_runs: list[PipelineRun] = field(default_factory=list)
     input_files: list[StepIO] = field(default_factory=list)
+    input_datasets: list[DatasetInput] = field(default_factory=list)
 
     @property
     def pipeline_run(self) -> PipelineRun | None:
@@ -84,6 +86,7 @@ class Lineage:
                 for p in self.pipeline_runs
             ],
             "input_files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in self.input_files],
+            "input_datasets": [asdict(d) for d in self.input_datasets],
         }
 
     def __repr__(self) -> str:
@@ -112,6 +115,8 @@ class Lineage:
             )
         for file in self.input_files:
             lines.append(f"└── input file {file.path} (sha256 {file.digest[:12]})")
+        for data in self.input_datasets:
+            lines.append(f"└── input dataset {data.name} ({data.num_rows} rows, {data.digest[:12]})")
         further = [e for e in self.edges if not (e.dst_type == "model_version" and e.src_type == "run")]
         for edge in further:
             lines.append(
@@ -165,7 +170,8 @@ def _code_version(run: Run) -> dict[str, str]:
 
 
 def _pipelines(store: Store, edges: list[LineageEdge]) -> dict[str, Any]:
-    """The pipeline runs on ``edges`` (nearest first) and the local files their steps read."""
+    """The pipeline runs on ``edges`` (nearest first), the local files their steps read and the
+    frames passed to them as parameters."""
     runs: list[PipelineRun] = []
     for run_id in dict.fromkeys(e.src_id for e in edges if e.src_type == "pipeline_run"):
         try:
@@ -179,7 +185,15 @@ def _pipelines(store: Store, edges: list[LineageEdge]) -> dict[str, Any]:
             for item in step_run.inputs:
                 if item.kind == "file" and item.digest in wanted:
                     files.setdefault(item.digest, item)
-    return {"pipeline_runs": runs, "input_files": list(files.values())}
+    datasets: dict[str, DatasetInput] = {}
+    for pipeline in runs:
+        for data in store.get_dataset_inputs(pipeline.id):
+            datasets.setdefault(data.digest, data)
+    return {
+        "pipeline_runs": runs,
+        "input_files": list(files.values()),
+        "input_datasets": list(datasets.values()),
+    }
 
 
 def upstream_edges(store: Store, node_type: str, node_id: str) -> list[LineageEdge]:
