@@ -27,6 +27,14 @@ class InvalidInput(LoopwrightError, ValueError):
     http_status = 422
 
 
+class InvalidParameter(InvalidInput, TypeError):
+    """A function-like call got an unknown, missing or mistyped parameter (a pipeline's, say).
+
+    Both a :class:`ValueError` (as every :class:`InvalidInput`) and a :class:`TypeError` (as
+    Python's own errors for bad arguments), so either ``except`` catches it.
+    """
+
+
 class NotFound(LoopwrightError, LookupError):
     """A named thing (experiment, run, model, version, alias, endpoint) does not exist."""
 
@@ -62,6 +70,7 @@ __all__ = [
     "Conflict",
     "IntegrityError",
     "InvalidInput",
+    "InvalidParameter",
     "LoopwrightError",
     "NotFound",
     "PermissionDenied",

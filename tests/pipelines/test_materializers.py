@@ -41,6 +41,8 @@ def test_builtin_materialisers_roundtrip() -> None:
     assert name == "polars" and back["x"].to_list() == [1.5, 2.5]
     name, back, _ = roundtrip(np.arange(6).reshape(2, 3))
     assert name == "numpy" and back.tolist() == [[0, 1, 2], [3, 4, 5]]
+    name, back, _ = roundtrip(np.float32(0.25))
+    assert name == "numpy.scalar" and back == np.float32(0.25) and type(back) is np.float32
     name, back, _ = roundtrip({"auc": 0.9, "tags": ["a"], "n": None})
     assert name == "json" and back == {"auc": 0.9, "tags": ["a"], "n": None}
 
@@ -60,8 +62,10 @@ def test_unknown_type_names_the_type_and_the_fix() -> None:
         materializer_for(Weird())
     message = str(info.value)
     assert "Weird" in message and "lw.register_materializer(Weird" in message
-    with pytest.raises(lw.InvalidInput, match="cannot materialise a dict"):
+    with pytest.raises(lw.InvalidInput, match=r"cannot materialise a dict as JSON: the value\['nan'\] is"):
         materializer_for({"nan": float("nan")})
+    with pytest.raises(lw.InvalidInput, match=r"the value\['n'\]\[1\] is a numpy.int64 .*int\(x\)"):
+        materializer_for({"n": [1, np.int64(3)]})
 
 
 def test_registered_materialiser_wins_and_can_be_removed(tmp_path: Path) -> None:

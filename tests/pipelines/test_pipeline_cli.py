@@ -83,7 +83,7 @@ def test_failed_run_in_cli_names_the_step(sqlite_env: Path, tmp_path: Path) -> N
     shown = invoke("pipeline", "show", failed_run.id)
     assert "fragile: logs (tail)" in shown and "RuntimeError: flag flag is up" in shown
     bad = cli(sqlite_env, "pipeline", "run", "pipeline_flows:churn", "-p", "C=abc", "-p", "path=x")
-    assert bad.returncode == 1 and "parameter 'C' must be a float" in bad.stderr
+    assert bad.returncode == 1 and "parameter 'C' must be float" in bad.stderr
 
 
 def test_compile_to_kfp_v2(sqlite_env: Path, tmp_path: Path) -> None:

@@ -211,13 +211,14 @@ def test_registry_lineage_walks_back_through_the_pipeline(lw_env: Path, digits_c
     cached = flows.churn.run(path=str(digits_csv), C=3.0)
     train_run = cached.steps["train"].run_id
     assert train_run is not None
-    # until model packages land (lw.log_model), register the step run's model by its store record
-    store = lw.get_client().store
-    version = store.create_model_version(
-        "churn-model", f"runs:/{train_run}/outputs", actor="test", run_id=train_run
-    )
+    version = lw.register_model(cached.model_uri("train"), "churn-model")
     lineage = lw.get_lineage(version.uri)
     assert lineage.run_id == train_run
+    # named: the pipeline run whose step gave the model, the one that computed it, the data file
+    assert [p.id for p in lineage.pipeline_runs] == [cached.run_id, first.run_id]
+    assert lineage.pipeline_run is not None and lineage.pipeline_run.pipeline == "churn"
+    assert [f.path for f in lineage.input_files] == [str(digits_csv)]
+    assert lineage.code_version["source_name"]  # the code of the run the cache hit reused
     edges = {(e.src_type, e.src_id, e.relation, e.dst_type, e.dst_id) for e in lineage.edges}
     # the cached step run → the run that computed the model → its input frame → the steps before
     assert ("run", first.steps["train"].run_id, "reused_by", "run", train_run) in edges

@@ -11,6 +11,7 @@ import sys
 
 import click
 import typer
+from rich.markup import escape
 
 from loopwright import __version__
 from loopwright.cli import db, evaluate, experiments, gate, loop, models, monitor, pipeline, runs, serve
@@ -88,7 +89,7 @@ def main() -> None:
         if debug:
             raise
         # soft_wrap: the message stays one line however narrow the terminal (or pipe) is
-        err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except click.exceptions.Abort:
         err_console.print("aborted")
@@ -104,7 +105,7 @@ def main() -> None:
         if debug:
             raise
         err_console.print(
-            f"[red]error:[/] {type(error).__name__}: {error} (set LOOPWRIGHT_DEBUG=1 for details)",
+            f"[red]error:[/] {type(error).__name__}: {escape(str(error))} (set LOOPWRIGHT_DEBUG=1 for details)",
             highlight=False,
             soft_wrap=True,
         )

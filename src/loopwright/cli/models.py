@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.tree import Tree
 
 from loopwright.cli.render import console, fmt, key_values, table
@@ -259,11 +260,21 @@ def lineage(model_uri: str = typer.Argument(..., help="models:/NAME/VERSION or m
         datasets = node.add("datasets")
         for d in found.datasets:
             datasets.add(f"{d.name} ({d.context}, {d.num_rows} rows, sha256 {d.digest[:16]})")
+    for pipeline in found.pipeline_runs:
+        params = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(pipeline.params.items()))
+        root.add(
+            f"pipeline [bold]{pipeline.pipeline}[/] run [bold]{pipeline.id}[/] ({pipeline.status})"
+            + (f" params: {params}" if params else "")
+        )
+    for file in found.input_files:
+        root.add(escape(f"input file {file.path} (sha256 {file.digest[:16]})"))
+    for data in found.input_datasets:
+        root.add(escape(f"input dataset {data.name} ({data.num_rows} rows, sha256 {data.digest[:16]})"))
     upstream = [e for e in found.edges if not (e.src_type == "run" and e.dst_type == "model_version")]
     if upstream:
         branch = root.add("upstream lineage")
         for e in upstream:
-            branch.add(f"{e.src_type}:{e.src_id} -[{e.relation}]-> {e.dst_type}:{e.dst_id}")
+            branch.add(escape(f"{e.src_type}:{e.src_id} -[{e.relation}]-> {e.dst_type}:{e.dst_id}"))
     console.print(root)
 
 

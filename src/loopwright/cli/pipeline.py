@@ -25,6 +25,7 @@ from loopwright.errors import InvalidInput, NotFound
 from loopwright.pipelines import Pipeline, PipelineResult, StepEvent, get_pipeline_run, list_pipeline_runs
 from loopwright.pipelines.kubeflow import compile_pipeline, placeholder_graph
 from loopwright.pipelines.lineage import get_pipeline_lineage
+from loopwright.pipelines.params import from_text, parameter_hints
 from loopwright.pipelines.pipeline import load_pipeline
 from loopwright.pipelines.tasks import Spec, StepTask, execute
 from loopwright.store.entities import PipelineRun, StepRun
@@ -44,7 +45,7 @@ STATUS_STYLE = {
 
 
 def parse_params(pipeline: Pipeline, items: list[str]) -> dict[str, Any]:
-    """``["C=0.5", "path=data.csv"]`` → typed values, by the pipeline's annotations (else JSON, else str)."""
+    """``["C=0.5", "path=data.csv"]`` → values typed by the pipeline's hints (unhinted: JSON, else str)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -54,30 +55,8 @@ def parse_params(pipeline: Pipeline, items: list[str]) -> dict[str, Any]:
             raise InvalidInput(
                 f"pipeline {pipeline.name!r} has no parameter {key!r}; it has {pipeline.parameters}"
             )
-        annotation = pipeline.signature.parameters[key].annotation
-        out[key] = _coerce(raw, annotation, key)
+        out[key] = from_text(raw, pipeline.hints.get(key, Any), key)
     return out
-
-
-def _coerce(raw: str, annotation: Any, key: str) -> Any:
-    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    try:
-        if name == "float":
-            return float(raw)
-        if name == "int":
-            return int(raw)
-        if name == "bool":
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(raw)
-            return raw.lower() in ("true", "1", "yes")
-        if name == "str":
-            return raw
-    except ValueError:
-        raise InvalidInput(f"parameter {key!r} must be a {name}, got {raw!r}") from None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
 
 
 class _Board:
@@ -128,32 +107,32 @@ def run(
     """Run a pipeline with a live view of its steps (pending/running/cached/done/failed)."""
     pipeline = load_pipeline(ref)
     params = parse_params(pipeline, param or [])
-    nodes = list(placeholder_nodes(pipeline, params))
-    board = _Board(nodes)
-    live_console = Console(file=sys.stdout)
+    board = _Board([])
+    live = Live(board, console=Console(file=sys.stdout), refresh_per_second=8, transient=False)
+
+    def show_progress(event: StepEvent) -> None:
+        # the board appears with the run's first event, so an error found before the run
+        # starts (a bad parameter, executor or resume id) is the command's only output
+        board.update(event)
+        if not live.is_started:
+            live.start()
+
     try:
-        with Live(board, console=live_console, refresh_per_second=8, transient=False):
-            result = pipeline.run(
-                executor=executor,
-                address=address,
-                cache=not no_cache,
-                resume=resume,
-                experiment=experiment,
-                progress=board.update,
-                **params,
-            )
+        result = pipeline.run(
+            executor=executor,
+            address=address,
+            cache=not no_cache,
+            resume=resume,
+            experiment=experiment,
+            progress=show_progress,
+            **params,
+        )
     finally:
-        if not live_console.is_terminal:
-            live_console.line()  # off a terminal, the final table ends without a newline
+        if live.is_started:
+            live.stop()
+            if not live.console.is_terminal:
+                live.console.line()  # off a terminal, the final table ends without a newline
     _summary(result)
-
-
-def placeholder_nodes(pipeline: Pipeline, params: dict[str, Any]) -> list[str]:
-    """Node names for the live board before the run starts (the run's own build decides for real)."""
-    try:
-        return list(pipeline.build(pipeline.bind(params)).nodes)
-    except Exception:
-        return list(placeholder_graph(pipeline).nodes)
 
 
 def _summary(result: PipelineResult) -> None:
@@ -161,7 +140,8 @@ def _summary(result: PipelineResult) -> None:
     cached = len(result.cache_hits)
     console.print(
         f"pipeline [bold]{run.pipeline}[/] run [bold]{run.id}[/] {run.status} in {fmt(run.duration)} s: "
-        f"{len(result.executed)} executed, {cached} cached"
+        f"{len(result.executed)} executed, {cached} cached",
+        soft_wrap=True,
     )
 
 
@@ -277,7 +257,8 @@ def compile_(
     environment = dict(item.split("=", 1) for item in env or [] if "=" in item)
     kwargs = {"image": image} if image else {}
     path = compile_pipeline(pipeline, output, target=target, ref=ref, env=environment, **kwargs)
-    console.print(f"wrote {path} ({len(placeholder_graph(pipeline).nodes)} components)")
+    count = len(placeholder_graph(pipeline).nodes)
+    console.print(f"wrote {path} ({count} component{'' if count == 1 else 's'})")
 
 
 @app.command(
@@ -292,6 +273,7 @@ def exec_step(ctx: typer.Context, ref: str, node: str) -> None:
     if node not in graph.nodes:
         raise NotFound(f"pipeline {pipeline.name!r} has no step {node!r}")
     step = graph.nodes[node].step
+    hints = parameter_hints(step.fn)
     args = list(ctx.args)
     arguments: dict[str, Spec] = {}
     outputs_path = None
@@ -299,7 +281,7 @@ def exec_step(ctx: typer.Context, ref: str, node: str) -> None:
         flag = args.pop(0)
         if flag == "--param":
             key, raw = args.pop(0), args.pop(0)
-            arguments[key] = {"$value": _coerce(raw, step.signature.parameters[key].annotation, key)}
+            arguments[key] = {"$value": from_text(raw, hints.get(key, Any), key)}
         elif flag == "--json":
             key, raw = args.pop(0), args.pop(0)
             arguments[key] = {"$value": json.loads(raw)}

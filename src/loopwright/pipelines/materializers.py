@@ -1,7 +1,9 @@
 """Materialisers: how a step's output becomes bytes in the blob store and back, chosen by type.
 
-Built in: pandas DataFrame/Series and polars DataFrame → Parquet, numpy arrays → ``.npy`` (no
-pickle), and JSON-able values (None, bool, int, float, str, lists, tuples, str-keyed dicts) → JSON.
+Built in: pandas DataFrame/Series and polars DataFrame → Parquet, numpy arrays and scalars →
+``.npy`` (no pickle), and JSON-able values (None, bool, int, float, str, lists, tuples, str-keyed
+dicts) → JSON. A container holding something JSON cannot (a ``numpy.int64`` in a dict, say) is
+an error naming where that value is.
 Models are not bytes but model packages (see :mod:`loopwright.pipelines.values`). Anything else
 is an error that names the type and shows how to register your own.
 
@@ -18,6 +20,12 @@ Examples
 [0, 1, 2]
 >>> materializer_for({"auc": 0.9}).name
 'json'
+>>> materializer_for(np.int64(3)).name
+'numpy.scalar'
+>>> materializer_for({"n": [1, np.int64(3)]})
+Traceback (most recent call last):
+...
+loopwright.errors.InvalidInput: cannot materialise a dict as JSON: the value['n'][1] is a numpy.int64 (np.int64(3)); convert it to a plain value (int(x), float(x), x.tolist(), str(x)) or return it on its own
 >>> class Thing: ...
 >>> materializer_for(Thing())
 Traceback (most recent call last):
@@ -163,11 +171,39 @@ def materializer_for(value: Any) -> Materializer:
         if materializer.matches(value):
             return materializer
     kind = type(value)
+    leaf = _first_unjsonable(value) if isinstance(value, (list, tuple, dict)) else None
+    if leaf is not None:
+        where, item = leaf
+        inner = type(item)
+        raise InvalidInput(
+            f"cannot materialise a {kind.__name__} as JSON: {where} is a {inner.__module__}."
+            f"{inner.__qualname__} ({item!r:.40}); convert it to a plain value (int(x), float(x), "
+            "x.tolist(), str(x)) or return it on its own"
+        )
     raise InvalidInput(
         f"cannot materialise a {kind.__name__} ({kind.__module__}.{kind.__qualname__}): register a "
         f"materialiser with lw.register_materializer({kind.__name__}, save=lambda value, path: ..., "
         'load=lambda path: ..., ext="bin")'
     )
+
+
+def _first_unjsonable(value: Any, where: str = "the value") -> tuple[str, Any] | None:
+    """Where inside a list/tuple/dict the first value JSON cannot hold is, and that value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} key {key!r}", key
+            found = _first_unjsonable(item, f"{where}[{key!r}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _first_unjsonable(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+        return None
+    return None if is_jsonable(value) else (where, value)
 
 
 def get_materializer(name: str) -> Materializer:
@@ -259,6 +295,24 @@ def _is_numpy(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype != object
 
 
+def _is_numpy_scalar(value: Any) -> bool:
+    if type(value).__module__ != "numpy":
+        return False
+    import numpy as np
+
+    return isinstance(value, np.generic) and value.dtype != object
+
+
+def _numpy_scalar_dumps(value: Any) -> bytes:
+    import numpy as np
+
+    return _numpy_dumps(np.asarray(value))
+
+
+def _numpy_scalar_loads(data: bytes) -> Any:
+    return _numpy_loads(data)[()]
+
+
 def _numpy_dumps(value: Any) -> bytes:
     import numpy as np
 
@@ -278,6 +332,7 @@ _BUILTINS: tuple[Materializer, ...] = (
     Materializer("pandas.series", "parquet", _is_series, _series_dumps, _series_loads),
     Materializer("polars", "parquet", _is_polars, _polars_dumps, _polars_loads),
     Materializer("numpy", "npy", _is_numpy, _numpy_dumps, _numpy_loads),
+    Materializer("numpy.scalar", "npy", _is_numpy_scalar, _numpy_scalar_dumps, _numpy_scalar_loads),
     _JSON,
 )
 

@@ -33,9 +33,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from loopwright.errors import InvalidInput, NotFound
+from loopwright.errors import InvalidInput, InvalidParameter, NotFound
 from loopwright.names import validate_name
 from loopwright.pipelines.graph import Graph, building, current_graph
+from loopwright.pipelines.params import check_value, parameter_hints
 from loopwright.pipelines.results import PipelineResult
 from loopwright.pipelines.runner import Progress, run_pipeline
 
@@ -52,6 +53,7 @@ class Pipeline:
         self.name = validate_name(name or fn.__name__, "pipeline name")
         self.signature = inspect.signature(fn)
         self.parameters = list(self.signature.parameters)
+        self.hints = parameter_hints(fn)
         clash = [p for p in self.parameters if p in RUN_OPTIONS]
         if clash:
             raise InvalidInput(f"pipeline {self.name!r}: parameter names {clash} are reserved by .run()")
@@ -72,11 +74,15 @@ class Pipeline:
         return self.fn(*args, **kwargs)
 
     def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Parameters by name with defaults filled in; unknown or missing ones are an error."""
+        """Parameters by name with defaults filled in; unknown or missing ones, or a value that
+        does not fit the parameter's type hint, are an error."""
         try:
             bound = self.signature.bind(**params)
         except TypeError as exc:
-            raise InvalidInput(f"pipeline {self.name!r}: {exc} (parameters: {self.parameters})") from None
+            raise InvalidParameter(f"pipeline {self.name!r}: {exc} (parameters: {self.parameters})") from None
+        for name, value in bound.arguments.items():
+            if name in self.hints:
+                check_value(self.name, name, value, self.hints[name])
         bound.apply_defaults()
         return dict(bound.arguments)
 
@@ -148,25 +154,37 @@ def load_pipeline(ref: str) -> Pipeline:
     if ":" not in ref:
         raise InvalidInput(f"pipeline reference {ref!r} must look like module:name or path/file.py:name")
     target, _, name = ref.rpartition(":")
+    if not target or not name:
+        raise InvalidInput(f"pipeline reference {ref!r} must look like module:name or path/file.py:name")
     if target.endswith(".py"):
         path = Path(target).resolve()
         if not path.is_file():
             raise NotFound(f"no such file: {target!r}")
         sys.path.insert(0, str(path.parent))
-        module = importlib.import_module(path.stem)
+        module = _import(path.stem, target)
     else:
         if str(Path.cwd()) not in sys.path:
             sys.path.insert(0, str(Path.cwd()))
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as exc:
-            raise NotFound(f"cannot import {target!r}: {exc}") from None
+        module = _import(target, target)
     found: Any = module
     for part in name.split("."):
-        found = getattr(found, part, None)
+        if not hasattr(found, part):
+            raise NotFound(f"{target!r} has no attribute {name!r}")
+        found = getattr(found, part)
     if not isinstance(found, Pipeline):
         raise InvalidInput(f"{ref!r} is not a @pipeline (got {type(found).__name__})")
     return found
+
+
+def _import(module: str, shown: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            raise NotFound(f"cannot import {shown!r}: no module named {exc.name!r}") from None
+        raise InvalidInput(f"importing {shown!r} failed: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        raise InvalidInput(f"importing {shown!r} failed: {type(exc).__name__}: {exc}") from None
 
 
 def pipeline(fn: Callable[..., Any] | None = None, /, *, name: str | None = None) -> Any:

@@ -83,7 +83,10 @@ class PipelineResult:
         step_run = self.run.step(node)
         packages = [o for o in step_run.outputs if o.materializer == MODEL]
         if not packages or step_run.run_id is None:
-            raise InvalidInput(f"step {node!r} did not return a model (its outputs: {step_run.outputs})")
+            kinds = (
+                ", ".join(f"{o.name}: {o.type_name or o.materializer}" for o in step_run.outputs) or "none"
+            )
+            raise InvalidInput(f"step {node!r} did not return a model (its outputs: {kinds})")
         return f"runs:/{step_run.run_id}/{packages[0].path}"
 
     def _load(self, digest: str, materializer: str) -> Any:

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from loopwright.artifacts.blobs import sha256_file
@@ -104,7 +105,7 @@ def run_pipeline(
         exp.id,
         pipeline.name,
         [(n.name, n.step.name, n.upstream) for n in graph.nodes.values()],
-        {k: v if is_jsonable(v) else f"<{type(v).__name__}>" for k, v in bound.items()},
+        {k: _param_record(v) for k, v in bound.items()},
         executor_impl.label,
         cache=cache,
         ref=pipeline.ref,
@@ -193,6 +194,8 @@ class _Coordinator:
             return {"$dict": {k: self._encode(v, f"{where}.{k}") for k, v in value.items()}}
         if is_jsonable(value):
             return {"$value": value}
+        if isinstance(value, PurePath):
+            return {"$path": str(value)}
         if is_model(value):
             digest = log_value_model(value, self.run_id, f"inputs/{where}")
             return {"$blob": {"digest": digest, "materializer": MODEL}}
@@ -228,8 +231,8 @@ class _Coordinator:
         inputs: list[StepIO] = []
         params: dict[str, str] = {}
         for arg, spec in arguments.items():
-            if "$value" in spec:
-                value = spec["$value"]
+            if "$value" in spec or "$path" in spec:
+                value = spec["$value"] if "$value" in spec else spec["$path"]
                 if not isinstance(value, (dict, list)):
                     params[arg] = str(value)[:MAX_PARAM_TEXT]
                 file = _local_file(value)
@@ -308,6 +311,7 @@ class _Coordinator:
             return False
         if not all(self.client.blobs.exists(o.digest) for o in source.outputs):
             return False  # the blobs were garbage-collected: run the step again
+        produced = self._output_datasets(source)
         self._hits.append(
             CacheHit(
                 prepared.step_run_id,
@@ -315,12 +319,27 @@ class _Coordinator:
                 source,
                 prepared.params,
                 prepared.inputs,
-                prepared.datasets,
+                [*prepared.datasets, *produced.values()],
             )
         )
         self.state.outputs[node.name] = source.outputs
+        for out in source.outputs:
+            if out.dataset_digest in produced:
+                self.state.datasets[out.digest] = produced[out.dataset_digest]
         self._emit(StepEvent(node.name, "cached", 0.0))
         return True
+
+    def _output_datasets(self, source: StepRun) -> dict[str, DatasetInput]:
+        """Fingerprints of the frames a reused step run wrote, by fingerprint digest, so the cache
+        hit's run and the steps downstream of it record them as a fresh run would."""
+        wanted = {o.dataset_digest for o in source.outputs if o.dataset_digest}
+        if not wanted or source.run_id is None:
+            return {}
+        return {
+            d.digest: d
+            for d in self.store.get_dataset_inputs(source.run_id)
+            if d.context == "output" and d.digest in wanted
+        }
 
     def _start(self, prepared: _Prepared) -> StepTask:
         self.store.start_step_run(prepared.step_run_id, prepared.key, prepared.inputs)
@@ -338,6 +357,7 @@ class _Coordinator:
             artifact_uri=self.client.blobs.root,
             home=str(settings.home),
             materializers=registered_materializers(),
+            cwd=os.getcwd(),
         )
 
     def _finish(self, outcome: StepOutcome) -> None:
@@ -393,7 +413,18 @@ class _Coordinator:
             return {"$dict": {k: self._encode_result(v) for k, v in value.items()}}
         if is_jsonable(value):
             return {"$value": value}
+        if isinstance(value, PurePath):
+            return {"$path": str(value)}
         raise InvalidInput("not a storable pipeline result")
+
+
+def _param_record(value: Any) -> Any:
+    """A parameter as the pipeline run records it: JSON as is, a path as text, else its type."""
+    if is_jsonable(value):
+        return value
+    if isinstance(value, PurePath):
+        return str(value)
+    return f"<{type(value).__name__}>"
 
 
 def _blob(out: StepIO) -> Spec:

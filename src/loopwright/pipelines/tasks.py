@@ -8,9 +8,9 @@ retries with backoff, materialises the outputs into the blob store and returns a
 
 Examples
 --------
->>> spec = {"$tuple": [{"$value": 1}, {"$list": [{"$value": "a"}]}]}
+>>> spec = {"$tuple": [{"$value": 1}, {"$list": [{"$value": "a"}, {"$path": "data.csv"}]}]}
 >>> decode(spec, load=None)
-(1, ['a'])
+(1, ['a', PosixPath('data.csv')])
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import cloudpickle
@@ -57,6 +58,9 @@ class StepTask:
     # materialisers registered in the coordinator: a step shipped by value may never import the
     # module that registers them, so the worker learns them from the task
     materializers: list[Materializer] = field(default_factory=list)
+    # the caller's working directory: a pool or Ray worker on the same machine (or a shared file
+    # system) runs the step there, so relative paths such as path="data.csv" mean the same thing
+    cwd: str | None = None
 
 
 @dataclass
@@ -87,6 +91,8 @@ def decode(spec: Spec, load: Callable[[str, str], Any] | None) -> Any:
     """Turn an encoded argument back into a value, loading ``$blob`` leaves with ``load``."""
     if "$value" in spec:
         return spec["$value"]
+    if "$path" in spec:
+        return Path(spec["$path"])
     if "$blob" in spec:
         assert load is not None
         return load(spec["$blob"]["digest"], spec["$blob"]["materializer"])
@@ -127,7 +133,7 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
         name=task.node, tags=tags, nested=True, experiment=task.experiment, parent_id=task.parent_run_id
     )
     try:
-        with _captured(logs):
+        with _captured(logs), _working_dir(None if in_process else task.cwd):
             error, attempts, outputs, datasets = _attempts(task, load, client.blobs, logs, active.id)
     except BaseException as exc:  # interrupted: the run must not end "finished"
         error = f"{type(exc).__name__}: {exc}"
@@ -149,6 +155,20 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
         logs_tail=tail,
         pid=os.getpid(),
     )
+
+
+@contextlib.contextmanager
+def _working_dir(path: str | None) -> Iterator[None]:
+    """Run in ``path`` if this worker has it (else where the worker is), then go back."""
+    if path is None or not os.path.isdir(path):
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _attempts(

@@ -26,7 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, InvalidParameter
+from loopwright.pipelines.executors import get_executor
+from loopwright.pipelines.params import check_value
 from loopwright.pipelines.pipeline import Pipeline
 from loopwright.pipelines.results import PipelineFailed
 from loopwright.pipelines.runner import run_pipeline
@@ -137,6 +139,7 @@ def tune(
     seed: int | None = 0,
     experiment: str | None = None,
     address: str | None = None,
+    **fixed: Any,
 ) -> TuneResult:
     """Search ``space`` for the pipeline parameters that optimise ``metric``.
 
@@ -156,8 +159,10 @@ def tune(
         How many pipeline runs.
     executor, address:
         Where each trial's steps run (see :meth:`Pipeline.run`).
-    params:
-        Fixed pipeline parameters for every trial.
+    params, **fixed:
+        Fixed pipeline parameters for every trial, as a mapping or as keywords
+        (``lw.tune(churn, …, path="data.csv")``); a parameter named like one of ``tune``'s own
+        options (``seed``, ``parallel``, …) goes in ``params``.
     parallel:
         Trials in flight at once (threads in this process; worthwhile with ``executor="ray"``).
     seed:
@@ -181,11 +186,29 @@ def tune(
         raise InvalidInput(f"trials must be a positive integer, got {trials!r}")
     if not space:
         raise InvalidInput("tune needs a non-empty space")
-    unknown = [k for k in (*space, *(params or {})) if k not in pipeline.parameters]
+    fixed = {**(params or {}), **fixed}
+    unknown = [k for k in (*space, *fixed) if k not in pipeline.parameters]
     if unknown:
-        raise InvalidInput(
+        raise InvalidParameter(
             f"pipeline {pipeline.name!r} has no parameters {unknown}; it has {pipeline.parameters}"
         )
+    both = [k for k in space if k in fixed]
+    if both:
+        raise InvalidParameter(f"parameters {both} are both searched (space) and fixed; give each once")
+    missing = [
+        name
+        for name, param in pipeline.signature.parameters.items()
+        if param.default is param.empty and name not in space and name not in fixed
+    ]
+    if missing:
+        raise InvalidParameter(
+            f"pipeline {pipeline.name!r} needs parameters {missing}: pass them to tune, e.g. "
+            f"lw.tune({pipeline.name}, …, {missing[0]}=…)"
+        )
+    for name, value in fixed.items():
+        if name in pipeline.hints:
+            check_value(pipeline.name, name, value, pipeline.hints[name])
+    get_executor(executor, address).close()  # an unknown executor fails here, before any trial
     distributions = {name: _optuna(name, dist) for name, dist in space.items()}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -213,7 +236,7 @@ def tune(
         try:
             result = run_pipeline(
                 pipeline,
-                {**(params or {}), **values},
+                {**fixed, **values},
                 executor=executor,
                 address=address,
                 experiment=experiment_name,

@@ -79,6 +79,12 @@ class RegistryClient:
         edge run → model version is added.
         """
         validate_name(name, "model name")
+        if not isinstance(model_uri, str):
+            raise InvalidInput(
+                f"register_model needs a model URI such as runs:/RUN_ID/model, got a {type(model_uri).__name__}: "
+                "log the model first (lw.log_model), or for a pipeline step's model pass "
+                'result.model_uri("STEP")'
+            )
         target = parse_run_uri(model_uri)
         self.client.flush()
         assert target.run_id is not None and target.path is not None

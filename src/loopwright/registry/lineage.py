@@ -1,4 +1,5 @@
-"""Where a model version came from: its run, the run's datasets, params, metrics and code version.
+"""Where a model version came from: its run, the run's datasets, params, metrics and code version,
+and — for a model a pipeline step produced — the pipeline runs and the input files behind it.
 
 :func:`lineage_of` reads the store; :class:`Lineage` is the plain answer, printable as a
 small tree and convertible to JSON-ready dicts with :meth:`Lineage.to_dict`.
@@ -13,7 +14,7 @@ from typing import Any
 
 from loopwright.errors import NotFound
 from loopwright.store import Store
-from loopwright.store.entities import DatasetInput, LineageEdge, ModelVersion, Run
+from loopwright.store.entities import DatasetInput, LineageEdge, ModelVersion, PipelineRun, Run, StepIO
 from loopwright.tracking.source import SOURCE_GIT_COMMIT, SOURCE_NAME
 
 MAX_EDGES = 1000  # a walk of the upstream graph stops here; lineage graphs are small
@@ -26,6 +27,9 @@ class Lineage:
     ``run`` is ``None`` when the version was not registered from a run, or when that run has
     been purged (the version and its files outlive it). ``edges`` holds every lineage edge
     upstream of the version (run → version, and whatever pipelines recorded further up).
+    ``pipeline_runs`` are the pipeline runs on those edges, the one whose step produced the
+    model first; ``input_files`` the local files their steps read (path and SHA-256);
+    ``input_datasets`` the fingerprints of frames passed to those pipelines as parameters.
     """
 
     model_version: ModelVersion
@@ -36,6 +40,14 @@ class Lineage:
     metrics: dict[str, float] = field(default_factory=dict)
     code_version: dict[str, str] = field(default_factory=dict)
     edges: list[LineageEdge] = field(default_factory=list)
+    pipeline_runs: list[PipelineRun] = field(default_factory=list)
+    input_files: list[StepIO] = field(default_factory=list)
+    input_datasets: list[DatasetInput] = field(default_factory=list)
+
+    @property
+    def pipeline_run(self) -> PipelineRun | None:
+        """The pipeline run whose step produced the model (``None`` if no pipeline did)."""
+        return self.pipeline_runs[0] if self.pipeline_runs else None
 
     @property
     def git_commit(self) -> str | None:
@@ -62,6 +74,19 @@ class Lineage:
             "metrics": dict(self.metrics),
             "code_version": dict(self.code_version),
             "edges": [_jsonable(asdict(e)) for e in self.edges],
+            "pipeline_runs": [
+                {
+                    "id": p.id,
+                    "pipeline": p.pipeline,
+                    "status": p.status,
+                    "ref": p.ref,
+                    "params": dict(p.params),
+                    "start_time": _iso(p.start_time),
+                }
+                for p in self.pipeline_runs
+            ],
+            "input_files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in self.input_files],
+            "input_datasets": [asdict(d) for d in self.input_datasets],
         }
 
     def __repr__(self) -> str:
@@ -83,6 +108,15 @@ class Lineage:
                 f"{d.name} ({d.context}, {d.num_rows} rows, {d.digest[:12]})" for d in self.datasets
             )
             lines.append(f"    └── datasets: {datasets or '-'}")
+        for pipeline in self.pipeline_runs:
+            lines.append(
+                f"└── pipeline {pipeline.pipeline!r} run {pipeline.id} ({pipeline.status}), "
+                f"params: {_pairs(pipeline.params)}"
+            )
+        for file in self.input_files:
+            lines.append(f"└── input file {file.path} (sha256 {file.digest[:12]})")
+        for data in self.input_datasets:
+            lines.append(f"└── input dataset {data.name} ({data.num_rows} rows, {data.digest[:12]})")
         further = [e for e in self.edges if not (e.dst_type == "model_version" and e.src_type == "run")]
         for edge in further:
             lines.append(
@@ -104,10 +138,15 @@ def lineage_of(store: Store, version: ModelVersion) -> Lineage:
             run = None
     code: dict[str, str] = {}
     if run is not None:
-        if SOURCE_NAME in run.system_tags:
-            code["source_name"] = run.system_tags[SOURCE_NAME]
-        if SOURCE_GIT_COMMIT in run.system_tags:
-            code["git_commit"] = run.system_tags[SOURCE_GIT_COMMIT]
+        code = _code_version(run)
+        if not code:  # a cached pipeline step's run: the code is that of the run it reused
+            for edge in edges:
+                if edge.relation == "reused_by" and edge.dst_type == "run" and edge.dst_id == run.id:
+                    try:
+                        code = _code_version(store.get_run(edge.src_id))
+                    except NotFound:
+                        continue
+                    break
     return Lineage(
         model_version=version,
         run_id=version.run_id,
@@ -117,7 +156,44 @@ def lineage_of(store: Store, version: ModelVersion) -> Lineage:
         metrics=dict(run.metrics) if run else {},
         code_version=code,
         edges=edges,
+        **_pipelines(store, edges),
     )
+
+
+def _code_version(run: Run) -> dict[str, str]:
+    code: dict[str, str] = {}
+    if SOURCE_NAME in run.system_tags:
+        code["source_name"] = run.system_tags[SOURCE_NAME]
+    if SOURCE_GIT_COMMIT in run.system_tags:
+        code["git_commit"] = run.system_tags[SOURCE_GIT_COMMIT]
+    return code
+
+
+def _pipelines(store: Store, edges: list[LineageEdge]) -> dict[str, Any]:
+    """The pipeline runs on ``edges`` (nearest first), the local files their steps read and the
+    frames passed to them as parameters."""
+    runs: list[PipelineRun] = []
+    for run_id in dict.fromkeys(e.src_id for e in edges if e.src_type == "pipeline_run"):
+        try:
+            runs.append(store.get_pipeline_run(run_id))
+        except NotFound:
+            continue
+    wanted = {e.src_id for e in edges if e.src_type == "file"}
+    files: dict[str, StepIO] = {}
+    for pipeline in runs:
+        for step_run in pipeline.steps:
+            for item in step_run.inputs:
+                if item.kind == "file" and item.digest in wanted:
+                    files.setdefault(item.digest, item)
+    datasets: dict[str, DatasetInput] = {}
+    for pipeline in runs:
+        for data in store.get_dataset_inputs(pipeline.id):
+            datasets.setdefault(data.digest, data)
+    return {
+        "pipeline_runs": runs,
+        "input_files": list(files.values()),
+        "input_datasets": list(datasets.values()),
+    }
 
 
 def upstream_edges(store: Store, node_type: str, node_id: str) -> list[LineageEdge]:

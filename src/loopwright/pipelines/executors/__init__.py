@@ -9,6 +9,10 @@ Examples
 >>> executor.label
 'local'
 >>> executor.close()
+>>> get_executor("ray://")
+Traceback (most recent call last):
+...
+loopwright.errors.InvalidInput: Ray address 'ray://' names no host: use 'ray://host:10001' or 'host:6379'
 >>> get_executor("spark")
 Traceback (most recent call last):
 ...
@@ -16,6 +20,8 @@ loopwright.errors.InvalidInput: unknown executor 'spark': use 'local', 'ray' or 
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from loopwright.errors import InvalidInput
 from loopwright.pipelines.executors.base import Executor
@@ -32,10 +38,18 @@ def get_executor(spec: str, address: str | None = None) -> Executor:
         from loopwright.pipelines.executors.ray import RayExecutor
 
         target = address if address is not None else (spec if spec.startswith("ray://") else None)
+        if target is not None and (not isinstance(target, str) or not _host_of(target)):
+            raise InvalidInput(f"Ray address {target!r} names no host: use 'ray://host:10001' or 'host:6379'")
         return RayExecutor(target)
     raise InvalidInput(
         f"unknown executor {spec!r}: use 'local', 'ray' or a Ray address such as 'ray://host:10001'"
     )
+
+
+def _host_of(address: str) -> str | None:
+    if address == "auto":
+        return address
+    return urlsplit(address if "://" in address else f"ray://{address}").hostname
 
 
 __all__ = ["Executor", "LocalExecutor", "get_executor"]

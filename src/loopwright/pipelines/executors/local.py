@@ -5,15 +5,21 @@ bookkeeping). When several steps are ready at once, or one is ready while anothe
 go to a pool of ``spawn`` ed worker processes, so CPU-bound branches really overlap. The pool is
 started on first need and kept for later runs of this process (a worker costs a second or two to
 start; tasks carry the store URIs, so one pool serves any environment).
+
+Workers do not re-run the user's main script, as ``spawn`` workers otherwise would: steps travel
+by value (cloudpickle), so a worker never needs ``__main__``, and a script that calls
+``churn.run(...)`` at top level (no ``if __name__ == "__main__":`` guard) must not run its
+pipeline again in every worker.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import Any
 
 import cloudpickle
 
@@ -55,6 +61,36 @@ class LocalExecutor(Executor):
         return len(self._futures) + len(self._finished)
 
 
+class _StepWorker(SpawnProcess):
+    """A spawned pool worker started without the parent's ``__main__`` module."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        if os.name != "posix":
+            return SpawnProcess._Popen(process_obj)
+        from multiprocessing import popen_spawn_posix, spawn
+
+        with _spawn_lock:
+            original = spawn.get_preparation_data
+
+            def without_main(name: str) -> dict[str, Any]:
+                data: dict[str, Any] = original(name)
+                data.pop("init_main_from_path", None)
+                data.pop("init_main_from_name", None)
+                return data
+
+            spawn.get_preparation_data = without_main
+            try:
+                return popen_spawn_posix.Popen(process_obj)
+            finally:
+                spawn.get_preparation_data = original
+
+
+class _StepWorkerContext(SpawnContext):
+    Process = _StepWorker
+
+
+_spawn_lock = threading.Lock()
 _pool_lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
@@ -65,8 +101,9 @@ def _submit(payload: bytes) -> Future[StepOutcome]:
         for _ in range(2):
             if _pool is None:
                 # spawn, not fork: the coordinator holds threads (metric writer) and DB connections
-                context = multiprocessing.get_context("spawn")
-                _pool = ProcessPoolExecutor(max_workers=max(2, os.cpu_count() or 2), mp_context=context)
+                _pool = ProcessPoolExecutor(
+                    max_workers=max(2, os.cpu_count() or 2), mp_context=_StepWorkerContext()
+                )
             try:
                 return _pool.submit(run_pickled, payload)
             except BrokenProcessPool:  # a worker died earlier: start a fresh pool

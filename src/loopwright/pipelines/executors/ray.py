@@ -14,7 +14,7 @@ from typing import Any
 
 import cloudpickle
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, LoopwrightError
 from loopwright.pipelines.executors.base import Executor
 from loopwright.pipelines.steps import ray_options
 from loopwright.pipelines.tasks import StepOutcome, StepTask, run_pickled
@@ -36,7 +36,15 @@ class RayExecutor(Executor):
         self.label = "ray" if address is None else f"ray:{address}"
         if not ray.is_initialized():
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=True)
+            try:
+                ray.init(
+                    address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=True
+                )
+            except Exception as exc:
+                where = f"at {address!r}" if address else "locally"
+                raise LoopwrightError(
+                    f"cannot start or join Ray {where}: {type(exc).__name__}: {exc}"
+                ) from None
         self._remote = ray.remote(max_retries=0)(run_pickled)
         self._refs: dict[Any, StepTask] = {}
 
