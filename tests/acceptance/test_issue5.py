@@ -7,6 +7,7 @@ SQLite store; servers listen on free 127.0.0.1 ports and are driven over HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import signal
@@ -78,6 +79,12 @@ def _free_port() -> int:
 def cli_server(sqlite_env: Path) -> Iterator[str]:
     """`loopwright serve models:/churn@champion --host 127.0.0.1 --port P --workers 2 --token s3cret`."""
     _register(2)
+    with _serve_cli("--token", "s3cret") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve_cli(*options: str) -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -90,8 +97,7 @@ def cli_server(sqlite_env: Path) -> Iterator[str]:
             str(port),
             "--workers",
             "2",
-            "--token",
-            "s3cret",
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -249,6 +255,22 @@ def test_cli_serve_protocols_errors_and_token(cli_server: str) -> None:
             assert r.status_code == 200 and r.headers["x-model-version"] in ("1", "2"), r.text
             recent.append(r.headers["x-model-version"])
             time.sleep(0.05)
+
+
+def test_admin_reload_reaches_every_worker(sqlite_env: Path) -> None:
+    """With polling effectively off, one `POST /admin/reload` moves both workers before it answers."""
+    _register(2)
+    with _serve_cli("--poll-interval", "3600") as url:
+        lw.set_alias("churn", "champion", 2)
+        reload = httpx.post(url + "/admin/reload", timeout=120)
+        assert reload.status_code == 200, reload.text
+        versions = set()
+        for _ in range(20):
+            with httpx.Client(base_url=url, timeout=30) as fresh:  # new connections reach both workers
+                r = fresh.post("/endpoints/churn/predict", json={"instances": [ROW]})
+            assert r.status_code == 200, r.text
+            versions.add(r.headers["x-model-version"])
+        assert versions == {"2"}
 
 
 def test_issue_deployment_yaml_verbatim(sqlite_env: Path, tmp_path: Path) -> None:

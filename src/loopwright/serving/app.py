@@ -178,6 +178,8 @@ class ServingApp:
             "admin": [b"Bearer " + t.encode() for t in admin],
         }
         self.max_body_bytes = max_body_bytes
+        # set by a worker of serve(workers=N): makes the other workers reload too, and waits
+        self.peers_reload: Callable[[], None] | None = None
         self.metrics = ServingMetrics()
         self._client = client
         self.endpoints: dict[str, Endpoint] = {}
@@ -722,6 +724,8 @@ class ServingApp:
     async def _reload(self, req: Request) -> Answer:
         self._authorize(req, role="admin")
         swaps = await asyncio.to_thread(self.reload)
+        if self.peers_reload is not None:
+            await asyncio.to_thread(self.peers_reload)
         return (
             200,
             dumps(

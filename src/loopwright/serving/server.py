@@ -269,16 +269,13 @@ def _serve_workers(
         report_w = -1
         with os.fdopen(reports, "rb", buffering=0) as channel:
             reports = -1
-            _await_workers(channel, procs, stop)
-        holder.close()
-        if stop.is_set():
-            return
-        if ready is not None:
-            ready(_url(host, bound_port))
-        while not stop.is_set():
-            if any(p.poll() is not None for p in procs):
-                raise LoopwrightError("a worker process exited; stopping the server")
-            stop.wait(0.5)
+            early = _await_workers(channel, procs, stop)
+            holder.close()
+            if stop.is_set():
+                return
+            if ready is not None:
+                ready(_url(host, bound_port))
+            _relay_reloads(channel, procs, stop, early)
     finally:
         holder.close()
         for fd in (reports, report_w):
@@ -291,11 +288,14 @@ def _serve_workers(
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _await_workers(channel: Any, procs: list[subprocess.Popen[bytes]], stop: threading.Event) -> None:
-    """Wait until every worker reports ``ready``; the first ``error: ...`` (or exit) fails the start."""
+def _await_workers(channel: Any, procs: list[subprocess.Popen[bytes]], stop: threading.Event) -> bytes:
+    """Wait until every worker reports ``ready``; the first ``error: ...`` (or exit) fails the start.
+
+    Returns what else arrived meanwhile (a ready worker may already relay a reload).
+    """
     import selectors
 
-    up, pending = 0, b""
+    up, pending, other = 0, b"", b""
     with selectors.DefaultSelector() as selector:
         selector.register(channel, selectors.EVENT_READ)
         while up < len(procs) and not stop.is_set():
@@ -306,11 +306,58 @@ def _await_workers(channel: Any, procs: list[subprocess.Popen[bytes]], stop: thr
                 for message in (m.decode() for m in lines):
                     if message.startswith("error: "):
                         raise LoopwrightError(f"a worker failed to start: {message[7:]}")
-                    up += 1
+                    if message == "ready":
+                        up += 1
+                    else:
+                        other += message.encode() + b"\n"
                 if not chunk:
                     raise LoopwrightError("the workers exited before they were ready")
             elif any(p.poll() is not None for p in procs):
                 raise LoopwrightError("a worker failed to start; run with workers=1 to see why")
+    return other + pending
+
+
+def _relay_reloads(
+    channel: Any, procs: list[subprocess.Popen[bytes]], stop: threading.Event, pending: bytes
+) -> None:
+    """Until stopped, pass each worker's ``POST /admin/reload`` on to the others.
+
+    A worker writes ``reload PID`` (its own pid); every other worker gets ``reload PID`` on stdin,
+    reloads and answers ``reloaded PID``; when all have, the asking worker gets ``done``, so its
+    HTTP answer comes after every worker serves the new version.
+    """
+    import selectors
+
+    by_pid = {p.pid: p for p in procs}
+    waiting: dict[int, set[int]] = {}  # asking worker -> workers still reloading for it
+
+    def tell(pid: int, message: str) -> None:
+        stdin = by_pid[pid].stdin
+        if stdin is not None:
+            with contextlib.suppress(OSError):  # a worker that is gone stops the server below
+                stdin.write(message.encode() + b"\n")
+                stdin.flush()
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(channel, selectors.EVENT_READ)
+        while not stop.is_set():
+            if any(p.poll() is not None for p in procs):
+                raise LoopwrightError("a worker process exited; stopping the server")
+            if selector.select(timeout=0.5):
+                pending += channel.read(4096)
+            *lines, pending = pending.split(b"\n")
+            for command, *args in (line.decode().split() for line in lines if line.strip()):
+                if command == "reload":
+                    origin = int(args[0])
+                    waiting[origin] = {pid for pid in by_pid if pid != origin}
+                    for pid in waiting[origin]:
+                        tell(pid, f"reload {origin}")
+                elif command == "reloaded":
+                    origin, worker = int(args[0]), int(args[1])
+                    waiting.get(origin, set()).discard(worker)
+                for origin in [o for o, rest in waiting.items() if not rest]:
+                    del waiting[origin]
+                    tell(origin, "done")
 
 
 def _stop_workers(procs: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:

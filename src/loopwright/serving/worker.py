@@ -7,6 +7,9 @@ the caller's ``__main__`` (a script calling ``lw.serve(..., workers=2)`` needs n
 Protocol with the parent: the first line on stdin is a JSON document (deployment, host, port,
 options, and the number of a pipe to report on); the worker writes ``ready`` or ``error: ...``
 to that pipe once; end of stdin (the parent stopping, or dying) shuts the worker down gracefully.
+``POST /admin/reload`` reaches one worker; it writes ``reload PID`` to the pipe, the parent sends
+``reload PID`` to every other worker's stdin, each answers ``reloaded PID SELF``, and the parent
+sends ``done`` to the asking worker, which then answers the request.
 """
 
 from __future__ import annotations
@@ -21,6 +24,26 @@ from typing import Any
 def report(fd: int, message: str) -> None:
     """Tell the parent ``ready`` or ``error: ...`` (one line)."""
     os.write(fd, (message.replace("\n", " ") + "\n").encode())
+
+
+# how long a reload waits for the other workers (each loads and warms the new versions)
+PEER_RELOAD_TIMEOUT = 120.0
+
+
+class Peers:
+    """This worker's line to the other workers, through the parent."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+
+    def reload(self) -> None:
+        """Ask every other worker to reload now; return when they have (or after a timeout)."""
+        with self.lock:
+            self.done.clear()
+            report(self.fd, f"reload {os.getpid()}")
+            self.done.wait(PEER_RELOAD_TIMEOUT)
 
 
 def main() -> None:
@@ -39,11 +62,23 @@ def main() -> None:
         raise SystemExit(1) from None
     server = _server(app, host, port)
 
-    def stop_when_the_parent_goes() -> None:
-        sys.stdin.read()  # returns at end of input: the parent closed the pipe or exited
+    peers = Peers(fd)
+    app.peers_reload = peers.reload
+
+    def follow_the_parent() -> None:
+        # end of input: the parent closed the pipe or exited
+        while line := sys.stdin.readline():
+            command, *args = line.split()
+            if command == "reload":
+                try:
+                    app.reload()
+                finally:
+                    report(fd, f"reloaded {args[0]} {os.getpid()}")
+            elif command == "done":
+                peers.done.set()
         server.should_exit = True
 
-    threading.Thread(target=stop_when_the_parent_goes, daemon=True).start()
+    threading.Thread(target=follow_the_parent, daemon=True).start()
     threading.Thread(target=_announce, args=(server, "", lambda _: report(fd, "ready")), daemon=True).start()
     server.run(sockets=[sock])
 
