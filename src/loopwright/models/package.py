@@ -108,7 +108,10 @@ def log_model(
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     client, rid = _target(run_id)
-    artifact_path = validate_artifact_path(artifact_path.strip("/"))
+    # "model/" names the same folder as "model"; "/model" is an absolute path and refused
+    artifact_path = validate_artifact_path(
+        artifact_path.rstrip("/") if isinstance(artifact_path, str) else artifact_path
+    )
     run = client.store.get_run(rid)
     if run.status != "running":
         raise Conflict(f"run {rid!r} is {run.status}; log models inside a running run")
