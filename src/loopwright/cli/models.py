@@ -326,6 +326,7 @@ def predict(
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # no bar (nor its blank line) in pipes and logs
     ) as bar:
         task = bar.add_task(
             f"predicting {input.name}", total=input.stat().st_size if input.exists() else None
