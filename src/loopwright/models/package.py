@@ -290,6 +290,11 @@ def _signature(
     given: Signature | Mapping[str, Any] | None,
 ) -> tuple[Signature | None, Any]:
     """The signature to store, and the example as the model will see it (validated)."""
+    if given is not None and not isinstance(given, (Signature, Mapping)):
+        raise InvalidInput(
+            "signature must be a Signature (e.g. lw.infer_signature(X)), its to_dict() form or None, "
+            f"got {type(given).__name__}"
+        )
     sig = Signature.from_dict(given) if isinstance(given, Mapping) else given
     if example is None:
         return sig, None
