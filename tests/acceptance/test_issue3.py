@@ -323,3 +323,21 @@ def test_predict_cli_bad_files(
         "header.csv",
         "missing_col.csv",
     ]
+
+
+def test_log_model_arguments_are_checked(sqlite_env: Path) -> None:
+    X, y = churn_frame()
+    model = LogisticRegression().fit(X, y)
+    with pytest.raises(lw.Conflict, match="no active run"):
+        lw.log_model(model, "model", input_example=X[:5])
+    with lw.start_run():
+        with pytest.raises(lw.InvalidInput, match="absolute paths"):
+            lw.log_model(model, "/model")
+        with pytest.raises(lw.InvalidInput, match="signature must be a Signature"):
+            lw.log_model(model, "model", signature="age:int")  # type: ignore[arg-type]
+        with pytest.raises(lw.InvalidInput, match="malformed signature"):
+            lw.log_model(model, "model", signature={"columns": ["age"]})
+        with pytest.raises(lw.InvalidInput, match="requirements must be a list"):
+            lw.log_model(model, "model", requirements="scikit-learn")  # type: ignore[arg-type]
+        info = lw.log_model(model, "model/", input_example=X[:5], signature=None, requirements=None)
+    assert info.artifact_path == "model" and lw.load_model(info.uri).signature is not None
