@@ -10,10 +10,11 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from loopwright import __version__
 from loopwright.cli import db, evaluate, experiments, gate, loop, models, monitor, pipeline, runs, serve
-from loopwright.cli.render import console, err_console
+from loopwright.cli.render import console, err_console, error_line
 from loopwright.errors import LoopwrightError
 
 try:  # typer >= 0.22 vendors its own click (and no longer depends on the click package)
@@ -92,7 +93,7 @@ def main() -> None:
         if debug:
             raise
         # soft_wrap: the message stays one line however narrow the terminal (or pipe) is
-        err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {error_line(error)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except typer.Abort:
         err_console.print("aborted")
@@ -103,7 +104,7 @@ def main() -> None:
             sys.exit(error.exit_code)
         if debug:
             raise
-        err_console.print(f"[red]error:[/] {_usage_line(error)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(_usage_line(error))}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
     except typer.Exit as error:
         sys.exit(error.exit_code)
@@ -113,7 +114,7 @@ def main() -> None:
         if debug:
             raise
         err_console.print(
-            f"[red]error:[/] {type(error).__name__}: {error} (set LOOPWRIGHT_DEBUG=1 for details)",
+            f"[red]error:[/] {type(error).__name__}: {error_line(error)} (set LOOPWRIGHT_DEBUG=1 for details)",
             highlight=False,
             soft_wrap=True,
         )

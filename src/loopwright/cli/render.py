@@ -7,10 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def error_line(error: BaseException) -> str:
+    r"""An error message on one line (driver messages span several), safe from rich markup.
+
+    >>> print(error_line(ValueError("run 'a[b]c' not found\n  (hint)")))
+    run 'a\[b]c' not found (hint)
+    """
+    return escape(" ".join(str(error).split()))
 
 
 def fmt(value: Any) -> str:
