@@ -261,3 +261,55 @@ def test_lifecycle_delete_restore_gc_and_name_reuse(lw_env: Path, tmp_path: Path
     assert lw.create_experiment("churn").name == "churn"
     with pytest.raises(lw.NotFound):
         lw.get_run(run.id)
+
+
+@pytest.mark.parametrize(
+    "env, needle",
+    [
+        (
+            {"LOOPWRIGHT_STORE_URI": "postgresql+psycopg://nobody:secret@127.0.0.1:1/x"},
+            "cannot open the store postgresql+psycopg://nobody:***@127.0.0.1:1/x: connection failed",
+        ),
+        ({"LOOPWRIGHT_STORE_URI": "mysql://db/x"}, "unsupported store URI 'mysql://db/x'"),
+        ({"LOOPWRIGHT_HOME": "/proc/no/such/home"}, "cannot create the store folder '/proc/no/such/home'"),
+        (
+            {"LOOPWRIGHT_ARTIFACT_URI": "nosuchproto://bucket"},
+            "unsupported artifact URI 'nosuchproto://bucket'",
+        ),
+    ],
+)
+def test_unusable_configuration_is_one_clear_line(
+    sqlite_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    needle: str,
+) -> None:
+    if "LOOPWRIGHT_HOME" in env:
+        monkeypatch.delenv("LOOPWRIGHT_STORE_URI", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    lw.reset_clients()
+    code, _, err = cli_here(capsys, "experiments", "list")
+    assert_one_line_error(code, err, needle)
+    assert "secret" not in err
+
+
+def test_store_unreachable_is_unavailable_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOPWRIGHT_STORE_URI", "postgresql+psycopg://nobody@127.0.0.1:1/x")
+    lw.reset_clients()
+    try:
+        with pytest.raises(lw.Unavailable, match="cannot open the store") as error:
+            lw.set_experiment("churn")
+        assert error.value.http_status == 503
+    finally:
+        monkeypatch.delenv("LOOPWRIGHT_STORE_URI")
+        lw.reset_clients()
+
+
+def test_cli_errors_keep_user_text_verbatim(sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # brackets in a name are user text, not rich markup
+    code, _, err = cli_here(capsys, "runs", "show", "x[b]y[/b]z")
+    assert_one_line_error(code, err, "run 'x[b]y[/b]z' not found")
+    code, _, err = cli_here(capsys, "runs", "list", "--experiment", "a[red]b")
+    assert_one_line_error(code, err, "experiment 'a[red]b' not found")
