@@ -68,6 +68,7 @@ def gate_command(
             f"Gate {verdict.model_uri} vs {champion} ({verdict.candidate.n_rows:,} rows)",
             ["metric", "candidate", "champion", "rule", "result", "note"],
             gate_rows(verdict),
+            markup=True,
         )
     )
     for note in verdict.notes:
