@@ -313,3 +313,15 @@ def test_cli_errors_keep_user_text_verbatim(sqlite_env: Path, capsys: pytest.Cap
     assert_one_line_error(code, err, "run 'x[b]y[/b]z' not found")
     code, _, err = cli_here(capsys, "runs", "list", "--experiment", "a[red]b")
     assert_one_line_error(code, err, "experiment 'a[red]b' not found")
+
+
+def test_cli_tables_show_user_text_literally(sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lw.set_experiment("markup")
+    with lw.start_run(name="[b]wide", tags={"note": "[x]"}) as run:
+        lw.log_params({"activations": "[relu, tanh]", "closing": "[/]"})
+    code, out, err = cli_here(capsys, "runs", "show", run.id)
+    assert code == 0, err
+    for text in ("[b]wide", "[x]", "[relu, tanh]", "[/]"):
+        assert text in out
+    code, out, _ = cli_here(capsys, "runs", "list", "--experiment", "markup")
+    assert code == 0 and "[b]wide" in out

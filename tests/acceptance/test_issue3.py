@@ -58,7 +58,7 @@ def train_and_register(versions: int = 3) -> list[str]:
     run_ids = []
     for number in range(1, versions + 1):
         with lw.start_run(name=f"C={number}") as run:
-            lw.log_params({"C": float(number), "penalty": "l2"})
+            lw.log_params({"C": float(number), "penalty": "l2", "note": "[tuned] [/]"})
             model = LogisticRegression(C=float(number)).fit(X, y)
             lw.log_metric("auc", 0.9 + number / 100)
             lw.log_dataset(pd.concat([X, y.rename("churned")], axis=1), name="train")
@@ -86,7 +86,8 @@ def test_registry_snippet_as_written(lw_env: Path) -> None:
 
     lineage = lw.get_lineage("models:/churn@champion")
     assert lineage.model_version.version == 3 and lineage.run_id == run_ids[2]
-    assert lineage.params == {"C": "3.0", "penalty": "l2"} and lineage.metrics == {"auc": 0.93}
+    assert lineage.params == {"C": "3.0", "penalty": "l2", "note": "[tuned] [/]"}
+    assert lineage.metrics == {"auc": 0.93}
     assert [(d.name, d.num_rows) for d in lineage.datasets] == [("train", 60)]
 
     audit = lw.get_audit_log("churn")
@@ -122,6 +123,7 @@ def test_models_cli_as_written(sqlite_env: Path, tmp_path: Path) -> None:
     assert aliased.returncode == 0 and "models:/churn@champion → version 3" in aliased.stdout
     lineage = cli("models", "lineage", "models:/churn@champion")
     assert lineage.returncode == 0 and lw.get_model_version("churn", 3).run_id in lineage.stdout
+    assert "note = [tuned] [/]" in lineage.stdout and "'C=3'" in lineage.stdout  # user text, not markup
     audit = cli("models", "audit", "churn")
     assert audit.returncode == 0 and "alias_set" in audit.stdout and "register" in audit.stdout
 
