@@ -325,3 +325,13 @@ def test_cli_tables_show_user_text_literally(sqlite_env: Path, capsys: pytest.Ca
         assert text in out
     code, out, _ = cli_here(capsys, "runs", "list", "--experiment", "markup")
     assert code == 0 and "[b]wide" in out
+
+
+def test_cli_needs_no_click_package(tmp_path: Path) -> None:
+    # typer >= 0.22 vendors click and no longer installs it: a fresh venv has no click
+    script = "import sys; sys.modules['click'] = None; from loopwright.cli.main import main; main()"
+    env = {**os.environ, "LOOPWRIGHT_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", script, "runs", "bogus"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert_one_line_error(result.returncode, result.stderr, "No such command 'bogus'", exit_code=2)
