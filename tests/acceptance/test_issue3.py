@@ -343,3 +343,17 @@ def test_log_model_arguments_are_checked(sqlite_env: Path) -> None:
             lw.log_model(model, "model", requirements="scikit-learn")  # type: ignore[arg-type]
         info = lw.log_model(model, "model/", input_example=X[:5], signature=None, requirements=None)
     assert info.artifact_path == "model" and lw.load_model(info.uri).signature is not None
+
+
+def test_loading_a_sklearn_model_does_not_import_torch(sqlite_env: Path) -> None:
+    # skops' import walks scikit-learn's subpackages, torch shim included: seconds per fresh process
+    train_and_register(versions=1)
+    script = (
+        "import sys, loopwright as lw\n"
+        "model = lw.load_model('models:/churn/1')\n"
+        "print(model.predict([{'age': 30, 'balance': 0.5}])[0], 'torch' in sys.modules)\n"
+        "import sklearn.externals.array_api_compat.torch\n"  # still importable afterwards
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "False"]
