@@ -17,6 +17,7 @@ from loopwright.errors import (
     LoopwrightError,
     NotFound,
     PermissionDenied,
+    Unavailable,
 )
 from loopwright.evaluation import EvaluationResult, GatePolicy, GateResult, evaluate, gate
 from loopwright.integrations.kubernetes import build_image, k8s_manifests
@@ -175,6 +176,7 @@ __all__ = [
     "Signature",
     "TensorSpec",
     "TuneResult",
+    "Unavailable",
     "WindowSummary",
     "__version__",
     "active_run",

@@ -59,6 +59,12 @@ class PermissionDenied(LoopwrightError):
     http_status = 403
 
 
+class Unavailable(LoopwrightError):
+    """A service Loopwright stands on (the metadata store, the artifact store) cannot be reached or opened."""
+
+    http_status = 503
+
+
 class IntegrityError(LoopwrightError):
     """Stored bytes do not match the digest their record promises: tampered or corrupted."""
 
@@ -74,4 +80,5 @@ __all__ = [
     "LoopwrightError",
     "NotFound",
     "PermissionDenied",
+    "Unavailable",
 ]

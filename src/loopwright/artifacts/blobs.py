@@ -77,7 +77,10 @@ class BlobStore:
         self, root: str, storage_options: dict[str, Any] | None = None, cache_dir: str | None = None
     ):
         self.root = root.rstrip("/") or "/"
-        self.fs, self._base = fsspec.core.url_to_fs(root, **(storage_options or {}))
+        try:
+            self.fs, self._base = fsspec.core.url_to_fs(root, **(storage_options or {}))
+        except (ValueError, ImportError) as error:  # unknown protocol, or its package not installed
+            raise InvalidInput(f"unsupported artifact URI {root!r}: {error}") from None
         self._base = self._base.rstrip("/")
         self.is_local = "file" in _protocols(self.fs)
         self.cache_dir = Path(cache_dir) if cache_dir else None

@@ -39,6 +39,7 @@ def evaluate_command(
             None,
             ["metric", "value", "note"],
             [(name, fmt(value), escape(reasons.get(name, ""))) for name, value in result.metrics.items()],
+            markup=True,
         )
     )
     if result.slices:
@@ -57,6 +58,7 @@ def evaluate_command(
                     )
                     for scope, row in frame.iterrows()
                 ],
+                markup=True,
             )
         )
     for note in result.notes:

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from loopwright.cli.render import console, err_console, fmt, table
+from loopwright.cli.render import console, err_console, error_line, fmt, table
 from loopwright.errors import LoopwrightError
 from loopwright.evaluation import GateResult, gate
 
@@ -60,7 +60,7 @@ def gate_command(
             latency_sample=latency_sample,
         )
     except LoopwrightError as error:
-        err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {error_line(error)}", highlight=False, soft_wrap=True)
         raise typer.Exit(UNUSABLE) from None
     champion = verdict.champion_uri or "no champion"
     console.print(
@@ -68,6 +68,7 @@ def gate_command(
             f"Gate {verdict.model_uri} vs {champion} ({verdict.candidate.n_rows:,} rows)",
             ["metric", "candidate", "champion", "rule", "result", "note"],
             gate_rows(verdict),
+            markup=True,
         )
     )
     for note in verdict.notes:

@@ -56,6 +56,7 @@ def _transitions(title: str, transitions: list[LoopTransition]) -> object:
             )
             for t in transitions
         ],
+        markup=True,
     )
 
 
@@ -76,6 +77,7 @@ def _show(result: LoopResult) -> None:
                     escape(result.reason),
                 )
             ],
+            markup=True,
         )
     )
     if result.transitions:
@@ -87,6 +89,7 @@ def _show(result: LoopResult) -> None:
                 f"gate {gate.model_uri} vs {gate.champion_uri or 'no champion'}",
                 ["metric", "candidate", "champion", "rule", "result", "note"],
                 gate_rows(gate),
+                markup=True,
             )
         )
     c = result.canary
@@ -113,6 +116,7 @@ def _show(result: LoopResult) -> None:
                     )
                     for check in c.checks
                 ],
+                markup=True,
             )
         )
 
@@ -143,6 +147,7 @@ def _states_table(states: list[LoopState]) -> object:
         "loops",
         ["model", "state", "cycle", "version", "since (UTC)", "reason"],
         [(s.model, _state(s.state), s.cycle, s.version, _time(s.since_ms), escape(s.reason)) for s in states],
+        markup=True,
     )
 
 

@@ -9,14 +9,18 @@ import logging
 import os
 import sys
 
-import click
 import typer
 from rich.markup import escape
 
 from loopwright import __version__
 from loopwright.cli import db, evaluate, experiments, gate, loop, models, monitor, pipeline, runs, serve
-from loopwright.cli.render import console, err_console
+from loopwright.cli.render import console, err_console, error_line
 from loopwright.errors import LoopwrightError
+
+try:  # typer >= 0.22 vendors its own click (and no longer depends on the click package)
+    from typer._click.exceptions import ClickException
+except ImportError:  # older typer runs on click itself
+    from click.exceptions import ClickException  # type: ignore[assignment]
 
 app = typer.Typer(
     help="Loopwright: pipelines, tracking, gates, registry, serving and monitoring in one loop.",
@@ -89,15 +93,20 @@ def main() -> None:
         if debug:
             raise
         # soft_wrap: the message stays one line however narrow the terminal (or pipe) is
-        err_console.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {error_line(error)}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except click.exceptions.ClickException as error:
-        error.show()
+    except ClickException as error:  # usage: unknown command, missing argument, bad option value
+        if type(error).__name__ == "NoArgsIsHelpError":  # a bare group: its help is the answer
+            error.show()
+            sys.exit(error.exit_code)
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/] {escape(_usage_line(error))}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
-    except click.exceptions.Exit as error:
+    except typer.Exit as error:
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -105,9 +114,18 @@ def main() -> None:
         if debug:
             raise
         err_console.print(
-            f"[red]error:[/] {type(error).__name__}: {escape(str(error))} (set LOOPWRIGHT_DEBUG=1 for details)",
+            f"[red]error:[/] {type(error).__name__}: {error_line(error)} (set LOOPWRIGHT_DEBUG=1 for details)",
             highlight=False,
             soft_wrap=True,
         )
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(error: ClickException) -> str:
+    """The message of a usage error, on one line, with where to get help."""
+    message = " ".join(error.format_message().split())
+    ctx = getattr(error, "ctx", None)
+    if ctx is not None:
+        return f"{message} (see '{ctx.command_path} --help')"
+    return message

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 from rich.tree import Tree
 
 from loopwright.cli.render import console, fmt, key_values, table
@@ -219,7 +220,7 @@ def tag(
     if value is None:
         raise InvalidInput("give the tag's value, or --delete")
     registry.set_model_version_tag(name, version, key, value)
-    console.print(f"tagged {name} version {version}: {key}={value}")
+    console.print(f"tagged {name} version {version}: {key}={escape(value)}")
 
 
 @app.command()
@@ -249,32 +250,32 @@ def lineage(model_uri: str = typer.Argument(..., help="models:/NAME/VERSION or m
         root.add(f"run {found.run_id} [dim](purged)[/]")
     else:
         run = found.run
-        node = root.add(f"run [bold]{run.id}[/] {run.name!r} ({run.status})")
+        node = root.add(f"run [bold]{run.id}[/] {escape(repr(run.name))} ({run.status})")
         commit = found.code_version.get("git_commit")
         code = found.code_version.get("source_name", "?") + (f" @ git {commit}" if commit else "")
-        node.add(f"code: {code}")
+        node.add(Text(f"code: {code}"))
         for title, values in (("params", found.params), ("metrics", found.metrics)):
             branch = node.add(title)
             for key, value in sorted(values.items()):
-                branch.add(f"{key} = {fmt(value)}")
+                branch.add(Text(f"{key} = {fmt(value)}"))
         datasets = node.add("datasets")
         for d in found.datasets:
-            datasets.add(f"{d.name} ({d.context}, {d.num_rows} rows, sha256 {d.digest[:16]})")
+            datasets.add(Text(f"{d.name} ({d.context}, {d.num_rows} rows, sha256 {d.digest[:16]})"))
     for pipeline in found.pipeline_runs:
         params = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(pipeline.params.items()))
         root.add(
-            f"pipeline [bold]{pipeline.pipeline}[/] run [bold]{pipeline.id}[/] ({pipeline.status})"
-            + (f" params: {params}" if params else "")
+            f"pipeline [bold]{escape(pipeline.pipeline)}[/] run [bold]{pipeline.id}[/] ({pipeline.status})"
+            + (escape(f" params: {params}") if params else "")
         )
     for file in found.input_files:
-        root.add(escape(f"input file {file.path} (sha256 {file.digest[:16]})"))
+        root.add(Text(f"input file {file.path} (sha256 {file.digest[:16]})"))
     for data in found.input_datasets:
-        root.add(escape(f"input dataset {data.name} ({data.num_rows} rows, sha256 {data.digest[:16]})"))
+        root.add(Text(f"input dataset {data.name} ({data.num_rows} rows, sha256 {data.digest[:16]})"))
     upstream = [e for e in found.edges if not (e.src_type == "run" and e.dst_type == "model_version")]
     if upstream:
         branch = root.add("upstream lineage")
         for e in upstream:
-            branch.add(escape(f"{e.src_type}:{e.src_id} -[{e.relation}]-> {e.dst_type}:{e.dst_id}"))
+            branch.add(Text(f"{e.src_type}:{e.src_id} -[{e.relation}]-> {e.dst_type}:{e.dst_id}"))
     console.print(root)
 
 
@@ -337,6 +338,7 @@ def predict(
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # no bar (nor its blank line) in pipes and logs
     ) as bar:
         task = bar.add_task(
             f"predicting {input.name}", total=input.stat().st_size if input.exists() else None
@@ -349,7 +351,7 @@ def predict(
             proba=proba,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    console.print(f"wrote {rows:,} predictions of [bold]{model_uri}[/] to {output}")
+    console.print(f"wrote {rows:,} predictions of [bold]{model_uri}[/] to {escape(str(output))}")
 
 
 @app.command("convert-onnx")

@@ -99,6 +99,7 @@ def run_demo(console: Console, home: Path | None = None) -> None:
             f"gate models:/{MODEL}/{challenger.version} vs champion",
             ["metric", "candidate", "champion", "rule", "result", "note"],
             gate_rows(verdict),
+            markup=True,
         )
     )
     outcome = (

@@ -67,6 +67,8 @@ def predict_file(
     for path in (source, target):
         if path.suffix.lower() not in READERS:
             raise InvalidInput(f"{path.name}: use a .csv, .parquet or .jsonl file")
+    if not target.parent.is_dir():
+        raise NotFound(f"no such folder for the output: {os.fspath(target.parent)!r}")
     if proba and not model.has_proba:
         raise InvalidInput(f"{model.uri} has no predict_proba; drop --proba")
     total = source.stat().st_size
@@ -95,6 +97,22 @@ def predict_file(
 
 
 def _chunks(source: Path, chunk_rows: int, total: int) -> Iterator[tuple[pd.DataFrame, int]]:
+    """Non-empty chunks of the file; a file the reader cannot parse is InvalidInput naming it."""
+    import pyarrow as pa
+
+    kind = {".parquet": "Parquet", ".csv": "CSV"}.get(source.suffix.lower(), "JSON lines")
+    try:
+        for chunk, done in _read(source, chunk_rows, total):
+            if len(chunk):
+                yield chunk, done
+    except pd.errors.EmptyDataError:
+        return  # an empty file: predict_file reports "no rows"
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, pa.ArrowException) as error:
+        message = " ".join(str(error).split())
+        raise InvalidInput(f"cannot read {source.name} as {kind}: {message}") from None
+
+
+def _read(source: Path, chunk_rows: int, total: int) -> Iterator[tuple[pd.DataFrame, int]]:
     suffix = source.suffix.lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq

@@ -78,9 +78,11 @@ class LoadedModel:
         return None if labels is None else np.asarray(labels).tolist()
 
     def _prepare(self, data: Any) -> Any:
-        if self.signature is not None:
-            return self.signature.validate(data)
-        return _as_input(data)
+        prepared = self.signature.validate(data) if self.signature is not None else _as_input(data)
+        if isinstance(prepared, (pd.DataFrame, np.ndarray)) and prepared.ndim and not len(prepared):
+            # every flavor would fail on its own terms (scikit-learn: "Found array with 0 sample(s)")
+            raise InvalidInput(f"no rows to predict: {self.uri} got an empty input")
+        return prepared
 
     def predict(self, data: Any, validate: bool = True) -> Any:
         """Predictions for ``data`` (DataFrame, numpy array, list of records or rows).

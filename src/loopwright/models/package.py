@@ -108,7 +108,10 @@ def log_model(
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     client, rid = _target(run_id)
-    artifact_path = validate_artifact_path(artifact_path.strip("/"))
+    # "model/" names the same folder as "model"; "/model" is an absolute path and refused
+    artifact_path = validate_artifact_path(
+        artifact_path.rstrip("/") if isinstance(artifact_path, str) else artifact_path
+    )
     run = client.store.get_run(rid)
     if run.status != "running":
         raise Conflict(f"run {rid!r} is {run.status}; log models inside a running run")
@@ -287,6 +290,11 @@ def _signature(
     given: Signature | Mapping[str, Any] | None,
 ) -> tuple[Signature | None, Any]:
     """The signature to store, and the example as the model will see it (validated)."""
+    if given is not None and not isinstance(given, (Signature, Mapping)):
+        raise InvalidInput(
+            "signature must be a Signature (e.g. lw.infer_signature(X)), its to_dict() form or None, "
+            f"got {type(given).__name__}"
+        )
     sig = Signature.from_dict(given) if isinstance(given, Mapping) else given
     if example is None:
         return sig, None

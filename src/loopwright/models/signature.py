@@ -173,8 +173,15 @@ class Signature:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Signature:
-        outputs = data.get("outputs")
-        return cls(_schema_from_dict(data["inputs"]), None if outputs is None else _schema_from_dict(outputs))
+        try:
+            outputs = data.get("outputs")
+            inputs = _schema_from_dict(data["inputs"])
+            return cls(inputs, None if outputs is None else _schema_from_dict(outputs))
+        except (KeyError, TypeError, AttributeError) as error:
+            raise InvalidInput(
+                f"malformed signature {dict(data)!r}: {type(error).__name__}: {error}; "
+                "expected the form Signature.to_dict() returns"
+            ) from None
 
     def validate(self, data: Any) -> Any:
         """Check ``data`` against the input schema; return it coerced (DataFrame or ndarray).

@@ -110,7 +110,7 @@ class RegistryClient:
 
     # -- registered models ---------------------------------------------------------------------
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self.store.get_registered_model(name)
+        return self.store.get_registered_model(_model_name(name))
 
     def search_registered_models(
         self,
@@ -121,20 +121,20 @@ class RegistryClient:
         return self.store.search_registered_models(filter, _orders(order_by), max_results)
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
-        return self.store.update_registered_model(name, description, actor=self.actor)
+        return self.store.update_registered_model(_model_name(name), description, actor=self.actor)
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
-        self.store.set_registered_model_tag(name, key, _tag_value(key, value), actor=self.actor)
+        self.store.set_registered_model_tag(_model_name(name), key, _tag_value(key, value), actor=self.actor)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self.store.delete_registered_model_tag(name, key, actor=self.actor)
+        self.store.delete_registered_model_tag(_model_name(name), key, actor=self.actor)
 
     # -- versions ------------------------------------------------------------------------------
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
-        return self.store.get_model_version(name, validate_version(version))
+        return self.store.get_model_version(_model_name(name), validate_version(version))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return self.store.get_model_version_by_alias(name, alias)
+        return self.store.get_model_version_by_alias(_model_name(name), alias)
 
     def resolve(self, model_uri: str) -> ModelVersion:
         """The version a ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` URI names."""
@@ -154,23 +154,29 @@ class RegistryClient:
         return self.store.search_model_versions(filter, _orders(order_by), max_results)
 
     def update_model_version(self, name: str, version: int | str, description: str | None) -> ModelVersion:
-        return self.store.update_model_version(name, validate_version(version), description, actor=self.actor)
+        return self.store.update_model_version(
+            _model_name(name), validate_version(version), description, actor=self.actor
+        )
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
         self.store.set_model_version_tag(
-            name, validate_version(version), key, _tag_value(key, value), actor=self.actor
+            _model_name(name), validate_version(version), key, _tag_value(key, value), actor=self.actor
         )
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        self.store.delete_model_version_tag(name, validate_version(version), key, actor=self.actor)
+        self.store.delete_model_version_tag(
+            _model_name(name), validate_version(version), key, actor=self.actor
+        )
 
     def archive_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self.store.set_model_version_status(
-            name, validate_version(version), "archived", actor=self.actor
+            _model_name(name), validate_version(version), "archived", actor=self.actor
         )
 
     def restore_model_version(self, name: str, version: int | str) -> ModelVersion:
-        return self.store.set_model_version_status(name, validate_version(version), "ready", actor=self.actor)
+        return self.store.set_model_version_status(
+            _model_name(name), validate_version(version), "ready", actor=self.actor
+        )
 
     def get_manifest(self, version: ModelVersion) -> dict[str, Any] | None:
         """The version's package manifest (digest-verified), or ``None`` if it has none or it is gone."""
@@ -212,10 +218,10 @@ class RegistryClient:
 
     # -- aliases -------------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int | str) -> ModelVersion:
-        return self.store.set_alias(name, alias, validate_version(version), actor=self.actor)
+        return self.store.set_alias(_model_name(name), alias, validate_version(version), actor=self.actor)
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self.store.delete_alias(name, alias, actor=self.actor)
+        self.store.delete_alias(_model_name(name), alias, actor=self.actor)
 
     # -- audit and lineage ---------------------------------------------------------------------
     def get_audit_log(
@@ -225,12 +231,17 @@ class RegistryClient:
         action: str | None = None,
         max_results: int | None = None,
     ) -> list[AuditEntry]:
-        return self.store.get_audit_log(name, version, action, max_results)
+        return self.store.get_audit_log(_model_name(name), version, action, max_results)
 
     def get_lineage(self, model_uri: str) -> Lineage:
         """Trace ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` back to its run, data and code."""
         self.client.flush()
         return lineage_of(self.store, self.resolve(model_uri))
+
+
+def _model_name(name: object) -> str:
+    """A registered model name from the caller, checked before it reaches the store."""
+    return validate_name(name, "model name")
 
 
 def uses_pickle(manifest: Mapping[str, Any] | None) -> bool:

@@ -62,7 +62,7 @@ _TOKEN = re.compile(
         (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
       | (?P<backtick>`[^`]*`)
       | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
-      | (?P<op><=|>=|!=|<>|=|<|>)
+      | (?P<op><=|>=|!=|<>|==|=|<|>)
       | (?P<paren>[(),])
       | (?P<word>[A-Za-z_][\w\-:/]*)
       | (?P<dot>\.)
@@ -135,7 +135,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise InvalidInput(f"cannot parse filter near {text[pos : pos + 20]!r}")
+            raise InvalidInput(f"cannot parse near {text[pos : pos + 20]!r}")
         pos = match.end()
         kind = match.lastgroup
         assert kind is not None
@@ -161,7 +161,7 @@ class _Parser:
     def take(self) -> tuple[str, str]:
         token = self.peek()
         if token is None:
-            raise InvalidInput(f"filter {self.text!r} ends too early")
+            raise InvalidInput("it ends too early: expected IDENT OP VALUE")
         self.pos += 1
         return token
 
@@ -172,7 +172,7 @@ class _Parser:
             expected = ", ".join(sorted({f"{p}.KEY" for p in prefixes if p.endswith("s")}))
             raise InvalidInput(f"expected {expected} or an attribute, got {text}")
         if kind != "word":
-            raise InvalidInput(f"expected an identifier in filter, got {text!r}")
+            raise InvalidInput(f"expected an identifier, got {text!r}")
         nxt = self.peek()
         if text.lower() in prefixes and nxt is not None and nxt[0] == "dot":
             self.take()
@@ -202,7 +202,7 @@ class _Parser:
     def operator(self) -> str:
         kind, text = self.take()
         if kind == "op":
-            return "!=" if text == "<>" else text
+            return {"<>": "!=", "==": "="}.get(text, text)
         upper = text.upper()
         if kind == "word" and upper in ("LIKE", "ILIKE", "IN"):
             return upper
@@ -238,7 +238,7 @@ class _Parser:
             return _unquote(text)
         if kind == "number":
             return float(text)
-        raise InvalidInput(f"expected a number or a quoted string, got {text!r}")
+        raise InvalidInput(f"expected a number or a quoted string after {op!r}, got {text!r}")
 
 
 def _attribute(name: str, grammar: Grammar) -> str:
@@ -285,6 +285,14 @@ def parse_filter(text: str | None, grammar: Grammar = RUNS) -> list[Clause]:
         raise InvalidInput(f"filter must be a string, got {type(text).__name__}")
     if not text.strip():
         return []
+    try:
+        return _parse_clauses(text, grammar)
+    except InvalidInput as error:
+        # every parse error quotes the whole filter, so a user sees which string was wrong
+        raise InvalidInput(f"invalid {grammar.entity} filter {text!r}: {error}") from None
+
+
+def _parse_clauses(text: str, grammar: Grammar) -> list[Clause]:
     parser = _Parser(text, grammar)
     clauses: list[Clause] = []
     while True:
@@ -313,14 +321,21 @@ def parse_order_by(order_by: Sequence[str] | str | None, grammar: Grammar = RUNS
     for item in order_by:
         if not isinstance(item, str) or not item.strip():
             raise InvalidInput(f"order_by entries are strings like 'metrics.auc DESC', got {item!r}")
-        parser = _Parser(item, grammar)
-        kind, key = parser.identifier()
-        descending = False
-        nxt = parser.peek()
-        if nxt is not None:
-            direction = parser.take()[1].upper()
-            if direction not in ("ASC", "DESC") or parser.peek() is not None:
-                raise InvalidInput(f"order_by {item!r}: expected IDENT [ASC|DESC]")
-            descending = direction == "DESC"
-        keys.append(OrderKey(kind, key, descending))
+        try:
+            keys.append(_order_key(item, grammar))
+        except InvalidInput as error:
+            raise InvalidInput(f"invalid {grammar.entity} order_by {item!r}: {error}") from None
     return keys
+
+
+def _order_key(item: str, grammar: Grammar) -> OrderKey:
+    parser = _Parser(item, grammar)
+    kind, key = parser.identifier()
+    descending = False
+    nxt = parser.peek()
+    if nxt is not None:
+        direction = parser.take()[1].upper()
+        if direction not in ("ASC", "DESC") or parser.peek() is not None:
+            raise InvalidInput("expected IDENT [ASC|DESC], e.g. 'metrics.auc DESC'")
+        descending = direction == "DESC"
+    return OrderKey(kind, key, descending)

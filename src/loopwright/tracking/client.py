@@ -243,7 +243,9 @@ class Client:
     ) -> list[ArtifactRef]:
         """Store a file or every file under a folder; names are ``artifact_path/<name>``."""
         source = Path(local_path)
-        prefix = validate_artifact_path(artifact_path.strip("/")) + "/" if artifact_path else ""
+        # a trailing '/' just says "a folder"; a leading one is an absolute path and refused
+        folder = artifact_path.rstrip("/") if isinstance(artifact_path, str) else artifact_path
+        prefix = validate_artifact_path(folder) + "/" if artifact_path else ""
         if source.is_file():
             files = [(source, prefix + source.name)]
         elif source.is_dir():

@@ -8,6 +8,8 @@ feature indices) before it is used, since a crafted tree could make scikit-learn
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,34 @@ _FORESTS = {
 }
 
 
-def _untrusted(types: list[str]) -> list[str]:
-    return [t for t in types if not t.startswith(TRUSTED_PREFIXES)]
+def _untrusted(names: list[str]) -> list[str]:
+    return [t for t in names if not t.startswith(TRUSTED_PREFIXES)]
+
+
+# scikit-learn's vendored array-API shim for torch: importing it imports torch itself
+_TORCH_SHIM = "sklearn.externals.array_api_compat.torch"
+
+
+def _skops_io() -> types.ModuleType:
+    """``skops.io``, imported without importing torch.
+
+    skops lists scikit-learn's estimators at import time (``sklearn.utils.all_estimators``), whose
+    package walk imports every subpackage, including the torch shim above: with torch installed
+    that costs seconds on every first model load in a process, for a module with no estimators in
+    it. While skops imports, the shim is marked absent so the walk skips it (the estimator list is
+    the same); afterwards it imports normally again.
+    """
+    if "skops.io" in sys.modules or _TORCH_SHIM in sys.modules:
+        import skops.io
+
+        return skops.io
+    sys.modules[_TORCH_SHIM] = None  # type: ignore[assignment]
+    try:
+        import skops.io
+    finally:
+        if _TORCH_SHIM in sys.modules and sys.modules[_TORCH_SHIM] is None:
+            del sys.modules[_TORCH_SHIM]
+    return skops.io
 
 
 class SklearnFlavor(Flavor):
@@ -42,14 +70,13 @@ class SklearnFlavor(Flavor):
         return isinstance(model, BaseEstimator)
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
-        import skops.io
-
+        skops_io = _skops_io()
         path = folder / FILE
         try:
-            skops.io.dump(model, path)
+            skops_io.dump(model, path)
         except Exception as exc:
             raise UnsupportedModel(f"skops cannot save {type(model).__name__}: {exc}") from None
-        needed = skops.io.get_untrusted_types(file=path)
+        needed = skops_io.get_untrusted_types(file=path)
         outside = _untrusted(needed)
         if outside:
             path.unlink()
@@ -64,7 +91,7 @@ class SklearnFlavor(Flavor):
         }
 
     def load(self, folder: Path, options: dict[str, Any]) -> Any:
-        import skops.io
+        skops_io = _skops_io()
         from skops.io.exceptions import UntrustedTypesFoundException
 
         path = folder / options.get("file", FILE)
@@ -73,7 +100,7 @@ class SklearnFlavor(Flavor):
         listed = [str(t) for t in options.get("trusted_types", [])]
         trusted = [t for t in listed if t not in _untrusted(listed)]
         try:
-            model = skops.io.load(path, trusted=trusted)
+            model = skops_io.load(path, trusted=trusted)
         except UntrustedTypesFoundException as exc:
             raise PermissionDenied(f"{path.name} asks to load types outside the trusted set: {exc}") from None
         check_trees(model, path.name)

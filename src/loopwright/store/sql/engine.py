@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,11 @@ def create_engine(uri: str) -> Engine:
 
 def _sqlite_engine(url: sa.URL) -> Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise Unavailable(f"cannot create the store folder {str(folder)!r}: {error.strerror}") from None
     engine = sa.create_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
     )
@@ -87,33 +91,49 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or ``None`` for an empty database."""
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.OperationalError as error:
+        raise unavailable(engine, error) from None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
     """Apply migrations up to ``revision``; safe when several processes start at once."""
     from alembic import command
     from alembic.config import Config
+    from alembic.util import CommandError
 
-    with _migration_lock(engine) as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
-        conn.commit()
+    try:
+        with _migration_lock(engine) as conn:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS_DIR))
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            conn.commit()
+    except (sa.exc.OperationalError, OSError) as error:
+        raise unavailable(engine, error) from None
+    except CommandError as error:
+        raise InvalidInput(f"cannot upgrade the store to {revision!r}: {error}") from None
     revision_now = current_revision(engine)
     assert revision_now is not None
     return revision_now
+
+
+def unavailable(engine: Engine, error: BaseException) -> Unavailable:
+    """One line saying which store could not be opened and why (the driver's reason, no hints)."""
+    reason = str(getattr(error, "orig", None) or error).split("(Background on this error")[0]
+    where = engine.url.render_as_string(hide_password=True)
+    return Unavailable(f"cannot open the store {where}: {' '.join(reason.split())}")
 
 
 def ensure_schema(engine: Engine) -> None:
     """Upgrade to head unless the database is there already (one cheap query when it is)."""
     try:
         current = current_revision(engine)
-    except sa.exc.OperationalError:
+    except Unavailable:  # upgrade() below retries under the migration lock, and says why if it fails
         current = None
     if current != head_revision():
         log.info("upgrading store schema from %s to head", current)
