@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from loopwright.artifacts import BlobStore
-from loopwright.errors import IntegrityError, InvalidInput, NotFound
+from loopwright.errors import IntegrityError, InvalidInput, NotFound, Unavailable
 
 
 def _free_port() -> int:
@@ -111,3 +111,22 @@ def test_bad_digest_and_data() -> None:
         blobs.get_bytes("../../etc/passwd")
     with pytest.raises(InvalidInput, match="bytes"):
         blobs.put_bytes("text")  # type: ignore[arg-type]
+
+
+def test_missing_credentials_are_one_clear_error(
+    s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket without credentials is Unavailable naming the store, not a botocore traceback."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    blobs = BlobStore(
+        "s3://bucket/artifacts",
+        storage_options={"client_kwargs": {"endpoint_url": s3_endpoint}, "skip_instance_cache": True},
+    )
+    with pytest.raises(
+        Unavailable, match=r"artifact store 's3://bucket/artifacts' failed: NoCredentialsError"
+    ):
+        blobs.put_bytes(b"x")

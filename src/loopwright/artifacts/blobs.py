@@ -22,14 +22,39 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ParamSpec, TypeVar
 
 import fsspec
 
-from loopwright.errors import IntegrityError, InvalidInput, NotFound
+from loopwright.errors import IntegrityError, InvalidInput, LoopwrightError, NotFound, Unavailable
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# cloud SDKs raise their own exceptions (no credentials, endpoint unreachable) through fsspec
+_SDK_MODULES = ("botocore", "aiobotocore", "google", "azure")
+
+
+def _storage_errors(method: Callable[P, T]) -> Callable[P, T]:
+    """Turn a storage failure (I/O error, cloud SDK error) into one :class:`Unavailable` line."""
+
+    @wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except LoopwrightError:
+            raise
+        except Exception as error:
+            if not isinstance(error, OSError) and not type(error).__module__.startswith(_SDK_MODULES):
+                raise
+            root = getattr(args[0], "root", "?")
+            raise Unavailable(f"artifact store {root!r} failed: {type(error).__name__}: {error}") from error
+
+    return wrapper
+
 
 CHUNK = 1 << 20
 _HEX = frozenset("0123456789abcdef")
@@ -97,6 +122,7 @@ class BlobStore:
         return Path(self._path(digest)) if self.is_local else None
 
     # -- writes --------------------------------------------------------------------------------
+    @_storage_errors
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store ``data``; return ``(digest, size)``. Storing the same bytes twice is a no-op."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -106,6 +132,7 @@ class BlobStore:
             self._publish(digest, lambda handle: handle.write(data))
         return digest, len(data)
 
+    @_storage_errors
     def put_file(self, path: str | os.PathLike[str]) -> tuple[str, int]:
         """Store a local file's content; return ``(digest, size)``."""
         if not os.path.isfile(path):
@@ -145,9 +172,11 @@ class BlobStore:
                 self.fs.rm(temp)
 
     # -- reads ---------------------------------------------------------------------------------
+    @_storage_errors
     def exists(self, digest: str) -> bool:
         return bool(self.fs.exists(self._path(digest)))
 
+    @_storage_errors
     def get_bytes(self, digest: str) -> bytes:
         """The blob's bytes, after checking they hash to ``digest``."""
         path = self._path(digest)
@@ -162,6 +191,7 @@ class BlobStore:
             )
         return bytes(data)
 
+    @_storage_errors
     def get_file(self, digest: str, dest: str | os.PathLike[str] | None = None) -> Path:
         """A verified local copy of the blob.
 
@@ -193,6 +223,7 @@ class BlobStore:
         return target
 
     # -- housekeeping --------------------------------------------------------------------------
+    @_storage_errors
     def delete(self, digest: str) -> int:
         """Remove a blob; return the bytes freed (0 if it was not there)."""
         path = self._path(digest)
