@@ -36,6 +36,9 @@ def test_the_documented_policy_parses(tmp_path: Path) -> None:
     as_json = tmp_path / "gate.json"
     as_json.write_text('{"metric_thresholds": {"roc_auc": {"min": 0.8, "max": 0.99}}}')
     assert GatePolicy.load(str(as_json)).metric_thresholds["roc_auc"] == [Rule("min", 0.8), Rule("max", 0.99)]
+    assert GatePolicy.load(EXAMPLE) == policy  # YAML text works too
+    with pytest.raises(lw.InvalidInput, match="unknown"):
+        GatePolicy.load("metric_thresholds: {roc_auc: {above: 0.8}}")
 
 
 @pytest.mark.parametrize(

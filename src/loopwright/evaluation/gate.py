@@ -180,7 +180,7 @@ def gate(
     ----------
     model : str or LoadedModel
         The candidate: ``models:/NAME/VERSION`` (or ``models:/NAME@ALIAS``, resolved once).
-    policy : dict, GatePolicy or path
+    policy : dict, GatePolicy, path or YAML text
         The rules, or a ``.yaml``/``.json`` file holding them (see
         :mod:`loopwright.evaluation.policy`).
     data : DataFrame or path

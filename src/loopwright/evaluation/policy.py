@@ -86,7 +86,7 @@ class GatePolicy:
 
     @classmethod
     def load(cls, policy: GatePolicy | Mapping[str, Any] | str | os.PathLike[str]) -> GatePolicy:
-        """A policy from itself, a dict, or a ``.yaml``/``.yml``/``.json`` file path."""
+        """A policy from itself, a dict, a ``.yaml``/``.yml``/``.json`` file path, or YAML text."""
         if isinstance(policy, GatePolicy):
             return policy
         if isinstance(policy, Mapping):
@@ -94,6 +94,13 @@ class GatePolicy:
         if not isinstance(policy, str | os.PathLike):
             raise InvalidInput(f"policy must be a dict or a YAML/JSON file path, got {type(policy).__name__}")
         path = Path(policy)
+        if isinstance(policy, str) and ":" in policy and not path.is_file():
+            try:  # YAML text, e.g. "metric_thresholds: {roc_auc: {min: 0.8}}"
+                data = yaml.safe_load(policy)
+            except yaml.YAMLError:
+                data = None
+            if isinstance(data, Mapping):
+                return cls.from_dict(data)
         if not path.is_file():
             raise InvalidInput(f"no such policy file: {path}")
         text = path.read_text(encoding="utf-8")
