@@ -15,21 +15,13 @@ import pandas as pd
 import pytest
 
 import loopwright as lw
+from cli_process import run_cli
 from loopwright.cli.main import main
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """``loopwright ARGS`` in a new process (the store/artifact URIs come from the environment)."""
-    env = {**os.environ, "COLUMNS": "250"}
-    env.pop("LOOPWRIGHT_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def cli_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

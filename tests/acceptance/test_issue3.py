@@ -7,7 +7,6 @@ would escape their namespace, aliasing an archived version, loading a pickle-onl
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,21 +19,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import loopwright as lw
+from cli_process import run_cli
 from loopwright.cli.main import main
 
 
 def cli(*args: str, cwd: Path | None = None, **env_extra: str) -> subprocess.CompletedProcess[str]:
     """``loopwright ARGS`` in a new process (the store/artifact URIs come from the environment)."""
-    env = {**os.environ, "COLUMNS": "250", **env_extra}
-    env.pop("LOOPWRIGHT_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd, env=env_extra)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:

@@ -22,6 +22,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 
 import loopwright as lw
+from cli_process import run_cli
 from loopwright import pipeline, step
 
 HERE = Path(__file__).parent
@@ -274,15 +275,7 @@ def test_ray_executor_tune_and_cli(sqlite_env: Path, data_csv: Path, local_ray: 
 
 # -- 7, 8: the CLI in a new process, from the user's folder -------------------------------------------
 def loopwright(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def invoke(*args: str) -> str:

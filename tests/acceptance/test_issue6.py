@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import loopwright as lw
+from cli_process import run_cli
 from loopwright.evaluation.latency import measure_latency
 
 POLICY = """\
@@ -58,10 +57,7 @@ def register(train: pd.DataFrame, features: list[str]) -> lw.ModelVersion:
 
 
 def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LOOPWRIGHT_HOME": str(home), "COLUMNS": "160"}
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", *args], capture_output=True, text=True, env=env, timeout=300
-    )
+    return run_cli(*args, env={"LOOPWRIGHT_HOME": str(home)}, timeout=300)
 
 
 @pytest.fixture

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import loopwright as lw
+from cli_process import run_cli
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LOOPWRIGHT_HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_cli(*args, env={"LOOPWRIGHT_HOME": str(home)})
 
 
 def test_version() -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +12,11 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 
 import loopwright as lw
+from cli_process import run_cli
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LOOPWRIGHT_HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", *args], env=env, capture_output=True, text=True, timeout=180
-    )
+    return run_cli(*args, env={"LOOPWRIGHT_HOME": str(home)})
 
 
 @pytest.fixture

@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import loopwright as lw
+from cli_process import run_cli
 
 
 def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "LOOPWRIGHT_HOME": str(tmp_path / "home"), "COLUMNS": "220", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", "monitor", *args],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("monitor", *args, env={"LOOPWRIGHT_HOME": str(tmp_path / "home"), **(env or {})})
 
 
 def test_profile_and_drift_from_files(tmp_path: Path) -> None:

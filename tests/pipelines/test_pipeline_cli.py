@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pipeline_flows as flows
@@ -13,26 +11,14 @@ import yaml
 from typer.testing import CliRunner
 
 import loopwright as lw
+from cli_process import run_cli
 from loopwright.cli.main import app
 
 HERE = Path(__file__).parent
 
 
 def cli(home: Path, *args: str, cwd: Path = HERE) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "LOOPWRIGHT_HOME": str(home),
-        "COLUMNS": "200",
-        "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_cli(*args, env={"LOOPWRIGHT_HOME": str(home)}, cwd=cwd)
 
 
 def invoke(*args: str) -> str:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import loopwright as lw
+from cli_process import run_cli
 
 
 def cli(*args: str, columns: int = 250) -> subprocess.CompletedProcess[str]:
     # lw_env put the store/artifact URIs in os.environ; the child inherits them
-    env = {**os.environ, "COLUMNS": str(columns), "LOOPWRIGHT_USER": "cli-user"}
-    return subprocess.run(
-        [sys.executable, "-m", "loopwright.cli", "models", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("models", *args, env={"COLUMNS": str(columns), "LOOPWRIGHT_USER": "cli-user"})
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:
