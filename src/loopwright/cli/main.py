@@ -79,9 +79,12 @@ def gc(
 @app.command()
 def demo() -> None:
     """Run the end-to-end demo on embedded defaults."""
+    from rich.console import Console
+
     from loopwright.demo import run_demo
 
-    run_demo(console)
+    # piped into a log, rich assumes 80 columns and folds the monitoring table letter by letter
+    run_demo(console if console.is_terminal or "COLUMNS" in os.environ else Console(width=160))
 
 
 def main() -> None:

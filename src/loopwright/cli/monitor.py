@@ -165,17 +165,28 @@ def windows_table(title: str, windows: Sequence[WindowSummary]) -> Table:
             ", ".join(w.model_versions),
             w.n_rows,
             "n/a" if w.drifted is None else ("yes" if w.drifted else "no"),
-            ", ".join(w.drifted_features),
+            _few(w.drifted_features),
             f"{w.labelled} ({w.label_status})" if w.label_status else w.labelled,
         ]
         for m in metrics:
             if m in realised:
-                cells.append(w.metrics.get(m))
+                cells.append(_short(w.metrics.get(m)))
             if m in estimated:
-                cells.append(w.estimated.get(m))
-        cells.append("; ".join(w.alerts))
+                cells.append(_short(w.estimated.get(m)))
+        # "firing: dataset drift: 5 feature(s) drifted (…)" → "firing: dataset drift"; the log line has it all
+        cells.append("; ".join(":".join(a.split(":")[:2]) for a in w.alerts))
         rows.append(cells)
     return table(title, columns, rows)
+
+
+def _short(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def _few(names: Sequence[str], shown: int = 3) -> str:
+    """The first names, and how many more: a table cell stays short however many features drift."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" +{more} more" if more > 0 else "")
 
 
 def _print_windows(endpoint: str, windows: Sequence[WindowSummary]) -> None:
