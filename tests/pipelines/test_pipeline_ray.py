@@ -74,6 +74,14 @@ def test_joining_a_running_cluster_by_address(sqlite_env: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == f"ray:{address} 14"
 
 
+def test_an_address_other_than_the_joined_one_is_refused(sqlite_env: Path) -> None:
+    """ray.init would keep this process's connection and run elsewhere than asked: say so instead."""
+    address = ray.get_runtime_context().gcs_address
+    with pytest.raises(lw.InvalidInput, match="already initialised"):
+        flows.diamond.run(a=1, b=10, address="127.0.0.1:1")
+    assert flows.diamond.run(a=1, b=10, address=address).output == 14  # the joined one is fine
+
+
 def test_tune_finds_a_better_C_than_the_default(sqlite_env: Path, digits_csv: Path) -> None:
     default = flows.churn.run(path=str(digits_csv))
     default_auc = default["evaluate"]["auc"]

@@ -28,6 +28,14 @@ def _ray() -> Any:
     return ray
 
 
+def _current_address(ray: Any) -> str | None:
+    """The GCS address this process's Ray connection uses (None through Ray Client)."""
+    try:
+        return str(ray.get_runtime_context().gcs_address)
+    except Exception:  # Ray Client connections have no GCS address here
+        return None
+
+
 class RayExecutor(Executor):
     """Runs each step as a Ray task."""
 
@@ -45,6 +53,12 @@ class RayExecutor(Executor):
                 raise LoopwrightError(
                     f"cannot start or join Ray {where}: {type(exc).__name__}: {exc}"
                 ) from None
+        elif address not in (None, "auto") and address != _current_address(ray):
+            # ray.init would silently keep the existing connection: running elsewhere is a surprise
+            raise InvalidInput(
+                f"Ray is already initialised in this process (at {_current_address(ray)!r}), so it cannot "
+                f"join {address!r}: use executor='ray' to run there, or call ray.shutdown() first"
+            )
         self._remote = ray.remote(max_retries=0)(run_pickled)
         self._refs: dict[Any, StepTask] = {}
 
