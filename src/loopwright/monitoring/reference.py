@@ -61,8 +61,10 @@ def profile(
 
     Parameters
     ----------
-    data : DataFrame or iterable of DataFrames
-        The data, whole or in chunks (e.g. Parquet row groups); chunks are profiled and merged.
+    data : DataFrame, iterable of DataFrames, or Spark DataFrame
+        The data, whole or in chunks (e.g. Parquet row groups); chunks are profiled and merged. A
+        Spark DataFrame is profiled per partition on the executors and merged on the driver (see
+        :func:`loopwright.integrations.spark.profile_spark`); with ``model=`` it is scored on Spark.
     categorical : list of str, optional
         Columns to treat as categorical (default: non-numeric columns).
     prediction : str, optional
@@ -90,6 +92,15 @@ def profile(
     (10, {'a': 10, 'b': 10})
     """
     data, model = _data_and_model(args, data, model)
+    if is_spark_dataframe(data):
+        from loopwright.integrations.spark import profile_spark, with_spark_predictions
+
+        if model is not None and prediction is None:
+            data, prediction = with_spark_predictions(data, model, options)
+        result = profile_spark(data, categorical=categorical, prediction=prediction, **options)
+        if model is not None:
+            save_profile(result, model)
+        return result
     if model is not None and prediction is None:
         data, prediction = _with_predictions(data, model, options)
     if isinstance(data, pd.DataFrame):
@@ -103,6 +114,15 @@ def profile(
     if model is not None:
         save_profile(result, model)
     return result
+
+
+def is_spark_dataframe(data: Any) -> bool:
+    """Whether ``data`` is a Spark DataFrame (classic or Connect), told without importing pyspark.
+
+    >>> is_spark_dataframe(pd.DataFrame()), is_spark_dataframe([1, 2])
+    (False, False)
+    """
+    return type(data).__module__.startswith("pyspark.sql") and hasattr(data, "mapInPandas")
 
 
 def _data_and_model(
