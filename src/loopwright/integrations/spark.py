@@ -52,7 +52,7 @@ from loopwright.config import get_settings
 from loopwright.errors import InvalidInput, LoopwrightError
 from loopwright.models.loaded import LoadedModel
 from loopwright.models.loading import load_model, load_model_from_manifest
-from loopwright.monitoring.profile import Profile, profile_chunks
+from loopwright.monitoring.profile import Profile
 from loopwright.uris import parse_model_uri
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 METADATA_KEY = "loopwright"
 PROBA_FIELD = "probability"
+PROFILE_SCHEMA = "profile string"
+MERGE_TASKS = 8
 
 _models: dict[tuple[str, str], LoadedModel] = {}
 _models_lock = threading.Lock()
@@ -151,7 +153,7 @@ def predict_udf(
     """
     del spark  # the UDF belongs to no session; the argument keeps call sites explicit
     resolved, _ = resolve(model_uri, allow_pickle)
-    return _udf(resolved, result_type, proba, allow_pickle)
+    return _udf(resolved, result_type, proba, allow_pickle, resolved.columns)
 
 
 def score(
@@ -204,7 +206,7 @@ def score(
     columns = check_schema(df.schema, model, resolved.columns)
     if proba and not resolved.has_proba:
         raise InvalidInput(f"{resolved.uri} has no predict_proba; leave out proba")
-    udf = _udf(resolved, result_type, proba, allow_pickle)
+    udf = _udf(resolved, result_type, proba, allow_pickle, columns)
     call = udf(*[F.col(_quoted(c)) for c in columns])
     if not proba:
         return df.withColumn(output_col, call.alias(output_col, metadata=resolved.metadata()))
@@ -337,21 +339,30 @@ def profile_spark(
     )
     if prediction and prediction not in names:
         prediction = None
-    selected = df.select(*[_quoted(c) for c in names])
+    from pyspark.sql import functions as F
+
+    # decimals reach pandas as Python objects (categorical there): profile them as doubles
+    selected = df.select(
+        *[
+            F.col(_quoted(c)).cast("double").alias(c)
+            if isinstance(fields[c].dataType, T.DecimalType)
+            else F.col(_quoted(c))
+            for c in names
+        ]
+    )
 
     def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        nonempty = (b for b in batches if len(b))
-        try:
-            merged = profile_chunks(nonempty, kinds, prediction, columns=names, **options)
-        except InvalidInput:  # an empty partition: nothing to send
-            return
-        yield pd.DataFrame({"profile": [json.dumps(merged.to_dict())]})
+        parts = (
+            Profile.from_frame(b, kinds, prediction, columns=names, **options) for b in batches if len(b)
+        )
+        return _merged(parts)
 
-    parts = [
-        Profile.from_dict(json.loads(row[0]))
-        for row in selected.mapInPandas(per_partition, "profile string").collect()
-    ]
-    if not parts:
+    partials = selected.mapInPandas(per_partition, PROFILE_SCHEMA)
+    # a second round merges the partition profiles in MERGE_TASKS tasks, so the driver receives at
+    # most that many (a profile is tens of KB per feature; thousands of partitions would pile up)
+    rows = partials.repartition(MERGE_TASKS).mapInPandas(_merge_partials, PROFILE_SCHEMA).collect()
+    parts = [Profile.from_dict(json.loads(row[0])) for row in rows]
+    if not parts:  # no rows at all
         from pyspark.sql.pandas.types import to_arrow_schema
 
         empty = to_arrow_schema(selected.schema).empty_table().to_pandas()
@@ -362,19 +373,39 @@ def profile_spark(
     return result
 
 
-def _udf(
-    resolved: ResolvedModel, result_type: str | DataType | None, proba: bool, allow_pickle: bool | None
-) -> Callable[..., Column]:
-    from pyspark.sql.functions import pandas_udf
+def _merged(parts: Iterator[Profile]) -> Iterator[pd.DataFrame]:
+    """One row holding the merge of ``parts`` as JSON, or no row when there are none."""
+    merged: Profile | None = None
+    for part in parts:
+        merged = part if merged is None else merged.merge(part)
+    if merged is not None:
+        yield pd.DataFrame({"profile": [json.dumps(merged.to_dict())]})
 
+
+def _merge_partials(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    return _merged(Profile.from_dict(json.loads(text)) for batch in batches for text in batch["profile"])
+
+
+def _udf(
+    resolved: ResolvedModel,
+    result_type: str | DataType | None,
+    proba: bool,
+    allow_pickle: bool | None,
+    columns: Sequence[str] | None,
+) -> Callable[..., Column]:
+    """The pandas UDF; ``columns`` name its arguments (default: the signature's, else ``_0``, ``_1`` …)."""
+    from pyspark.sql.functions import pandas_udf as _pandas_udf
+
+    # pyspark's overloads cannot express a variadic UDF whose return type is known only at run time
+    pandas_udf: Any = _pandas_udf
     settings = get_settings()
     store_uri, artifact_uri = settings.store_uri, settings.artifact_uri
     permitted = settings.allow_pickle if allow_pickle is None else allow_pickle
-    uri, digest, columns = resolved.uri, resolved.manifest_digest, resolved.columns
+    uri, digest = resolved.uri, resolved.manifest_digest
     prediction_type = result_type or resolved.prediction_type
 
     def frame(series: tuple[pd.Series, ...]) -> pd.DataFrame:
-        names = columns or [f"_{i}" for i in range(len(series))]
+        names = list(columns) if columns is not None else [f"_{i}" for i in range(len(series))]
         return pd.DataFrame({n: s.reset_index(drop=True) for n, s in zip(names, series, strict=True)})
 
     if proba:
@@ -388,16 +419,16 @@ def _udf(
             return pd.DataFrame({"prediction": labels, PROBA_FIELD: list(probabilities)})
 
         type_ddl = prediction_type if isinstance(prediction_type, str) else prediction_type.simpleString()
-        udf: Any = pandas_udf(predict_with_proba, f"prediction {type_ddl}, {PROBA_FIELD} array<double>")  # type: ignore[call-overload]
+        udf = pandas_udf(predict_with_proba, f"prediction {type_ddl}, {PROBA_FIELD} array<double>")
     else:
 
         def predict(*series: pd.Series) -> pd.Series:
             model = load_cached(uri, digest, store_uri, artifact_uri, permitted)
             return pd.Series(_flat(model.predict(frame(series))))
 
-        udf = pandas_udf(predict, prediction_type)  # type: ignore[call-overload]
+        udf = pandas_udf(predict, prediction_type)
     udf.model = resolved
-    return udf  # type: ignore[no-any-return]
+    return udf
 
 
 def _flat(predicted: Any) -> np.ndarray:

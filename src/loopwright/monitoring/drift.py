@@ -61,7 +61,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -256,16 +256,18 @@ def drift(
     ref = _reference_profile(reference, categorical, prediction, columns)
     pred_name = prediction or ref.prediction
     if is_spark_dataframe(current):
-        current = _spark_profile(reference, current, ref, categorical, pred_name)
-    if (
-        isinstance(reference, str)
-        and isinstance(current, pd.DataFrame)
-        and pred_name == PREDICTION
-        and PREDICTION not in current.columns
-    ):
-        # the version's reference profile has its predictions: compare them with its predictions now
-        current = add_model_predictions(reference, current)
-    cur = _current_profile(current, ref, categorical, pred_name)
+        cur = _spark_profile(reference, current, ref, categorical, pred_name)
+    else:
+        local = cast("pd.DataFrame | Profile", current)
+        if (
+            isinstance(reference, str)
+            and isinstance(local, pd.DataFrame)
+            and pred_name == PREDICTION
+            and PREDICTION not in local.columns
+        ):
+            # the version's reference profile has its predictions: compare them with its predictions now
+            local = add_model_predictions(reference, local)
+        cur = _current_profile(local, ref, categorical, pred_name)
     names = list(columns) if columns is not None else list(ref.features)
     if pred_name and pred_name not in names:
         names.append(pred_name)

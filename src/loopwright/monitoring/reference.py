@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,9 @@ from loopwright.monitoring.profile import Profile, profile_chunks
 from loopwright.registry.client import RegistryClient
 from loopwright.store.entities import ArtifactRef, ModelVersion
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
+
 log = logging.getLogger(__name__)
 
 OWNER_TYPE = "model_version"
@@ -46,8 +49,8 @@ PROFILE_PATH = "profile.json"
 
 
 def profile(
-    *args: pd.DataFrame | Iterable[pd.DataFrame] | str,
-    data: pd.DataFrame | Iterable[pd.DataFrame] | None = None,
+    *args: pd.DataFrame | Iterable[pd.DataFrame] | SparkDataFrame | str,
+    data: pd.DataFrame | Iterable[pd.DataFrame] | SparkDataFrame | None = None,
     categorical: Sequence[str] | None = None,
     prediction: str | None = None,
     model: str | None = None,
@@ -93,14 +96,7 @@ def profile(
     """
     data, model = _data_and_model(args, data, model)
     if is_spark_dataframe(data):
-        from loopwright.integrations.spark import profile_spark, with_spark_predictions
-
-        if model is not None and prediction is None:
-            data, prediction = with_spark_predictions(data, model, options)
-        result = profile_spark(data, categorical=categorical, prediction=prediction, **options)
-        if model is not None:
-            save_profile(result, model)
-        return result
+        return _profile_spark(data, model, categorical, prediction, options)
     if model is not None and prediction is None:
         data, prediction = _with_predictions(data, model, options)
     if isinstance(data, pd.DataFrame):
@@ -116,7 +112,25 @@ def profile(
     return result
 
 
-def is_spark_dataframe(data: Any) -> bool:
+def _profile_spark(
+    data: SparkDataFrame,
+    model: str | None,
+    categorical: Sequence[str] | None,
+    prediction: str | None,
+    options: dict[str, Any],
+) -> Profile:
+    """``profile`` for a Spark DataFrame: scored on Spark for ``model``, profiled per partition."""
+    from loopwright.integrations.spark import profile_spark, with_spark_predictions
+
+    if model is not None and prediction is None:
+        data, prediction = with_spark_predictions(data, model, options)
+    result = profile_spark(data, categorical=categorical, prediction=prediction, **options)
+    if model is not None:
+        save_profile(result, model)
+    return result
+
+
+def is_spark_dataframe(data: Any) -> TypeGuard[SparkDataFrame]:
     """Whether ``data`` is a Spark DataFrame (classic or Connect), told without importing pyspark.
 
     >>> is_spark_dataframe(pd.DataFrame()), is_spark_dataframe([1, 2])
