@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 
 import loopwright as lw
 from loopwright.errors import InvalidInput
-from loopwright.integrations.spark import load_cached, predict_udf, profile_spark, score
+from loopwright.integrations.spark import executor_errors, load_cached, predict_udf, profile_spark, score
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile, Profile
 
 
@@ -60,7 +60,9 @@ def _register(train: pd.DataFrame, name: str = "churn", classifier: bool = True)
     lw.register_model(f"runs:/{run.id}/model", name)
 
 
-def test_score_matches_load_model(sqlite_env: Path, spark: SparkSession) -> None:
+def test_score_matches_load_model(
+    sqlite_env: Path, spark: SparkSession, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = _data()
     _register(data)
     lw.set_alias("churn", "champion", 1)
@@ -71,6 +73,8 @@ def test_score_matches_load_model(sqlite_env: Path, spark: SparkSession) -> None
         "model_version": 1,
         "manifest_digest": lw.load_model("models:/churn/1").manifest_digest,
     }
+    scored.explain()
+    assert capsys.readouterr().out.count("ArrowEvalPython [") == 1  # labels and probabilities: one UDF pass
     got = scored.toPandas().sort_values(["tenure", "spend"]).reset_index(drop=True)
     expected = data.sort_values(["tenure", "spend"]).reset_index(drop=True)
     model = lw.load_model("models:/churn/1")
@@ -97,29 +101,37 @@ def test_alias_is_pinned_on_the_driver(sqlite_env: Path, spark: SparkSession) ->
     np.testing.assert_allclose(got["prediction"], expected)
     assert scored.schema["prediction"].metadata["loopwright"]["model_version"] == 1
     # executors cache by manifest digest: a second load is the same object
-    settings = lw.load_model("models:/price/1")
+    pinned = lw.load_model("models:/price/1")
     home = sqlite_env
     first = load_cached(
         "models:/price/1",
-        settings.manifest_digest,
+        pinned.manifest_digest,
         f"sqlite:///{home}/loopwright.db",
         str(home / "artifacts"),
         False,
     )
     assert (
-        load_cached("models:/price/1", settings.manifest_digest, "unused", str(home / "artifacts"), False)
+        load_cached("models:/price/1", pinned.manifest_digest, "unused", str(home / "artifacts"), False)
         is first
     )
 
 
-def test_schema_errors_name_the_column_before_any_job(sqlite_env: Path, spark: SparkSession) -> None:
+def test_errors_name_the_column(sqlite_env: Path, spark: SparkSession) -> None:
     data = _data(50)
     _register(data)
+    # the schema is checked on the driver, before any job
     with pytest.raises(InvalidInput, match=r"lacks .*input column\(s\) 'spend'"):
         score(spark.createDataFrame(data.drop(columns="spend")), "models:/churn/1")
     wrong = spark.createDataFrame(data.assign(spend=data["spend"].astype(str)))
-    with pytest.raises(InvalidInput, match="spend"):
+    with pytest.raises(
+        InvalidInput, match=r"does not fit .*signature: column 'spend': expected float64, got string values$"
+    ):
         score(wrong, "models:/churn/1")
+    # a row the signature refuses is only seen on an executor: the same error, not a PythonException
+    holes = spark.createDataFrame(data.assign(spend=np.where(data.index == 7, np.nan, data["spend"])))
+    refused = r"column 'spend': missing value .* on a Spark executor"
+    with pytest.raises(InvalidInput, match=refused), executor_errors():
+        score(holes, "models:/churn/1").collect()
     with pytest.raises(InvalidInput, match="already has a column 'plan'"):
         score(spark.createDataFrame(data), "models:/churn/1", output_col="plan")
 

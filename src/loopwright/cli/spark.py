@@ -48,7 +48,7 @@ def score_command(
 
     from pyspark.sql import SparkSession
 
-    from loopwright.integrations.spark import score
+    from loopwright.integrations.spark import executor_errors, score
 
     started = time.perf_counter()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers run this interpreter
@@ -69,7 +69,8 @@ def score_command(
         temp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
         try:
             writer = scored.write.mode("overwrite").format(out_fmt)
-            (writer.option("header", "true") if out_fmt == "csv" else writer).save(str(temp))
+            with executor_errors():
+                (writer.option("header", "true") if out_fmt == "csv" else writer).save(str(temp))
             temp.rename(output)  # the same folder: an atomic rename
         finally:
             shutil.rmtree(temp, ignore_errors=True)

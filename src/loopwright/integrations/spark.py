@@ -40,14 +40,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from loopwright import errors
 from loopwright.config import get_settings
 from loopwright.errors import InvalidInput, LoopwrightError
 from loopwright.models.loaded import LoadedModel
@@ -65,6 +68,8 @@ METADATA_KEY = "loopwright"
 PROBA_FIELD = "probability"
 PROFILE_SCHEMA = "profile string"
 MERGE_TASKS = 8
+
+_LOOPWRIGHT_ERROR = re.compile(r"loopwright\.errors\.(\w+): (.*)")
 
 _models: dict[tuple[str, str], LoadedModel] = {}
 _models_lock = threading.Lock()
@@ -241,8 +246,37 @@ def check_schema(schema: StructType, model: LoadedModel, columns: Sequence[str] 
 
         wanted = StructType([schema[c] for c in names])
         empty = to_arrow_schema(wanted).empty_table().to_pandas()
-        model.signature.validate(empty)
+        try:
+            model.signature.validate(empty)
+        except InvalidInput as error:
+            raise InvalidInput(f"the data does not fit {model.uri}'s signature: {error}") from None
     return names
+
+
+@contextmanager
+def executor_errors() -> Iterator[None]:
+    """Re-raise a Loopwright error raised inside an executor as itself, not as Spark's ``PythonException``.
+
+    Spark reports an executor's exception as a ``PythonException`` holding the Python traceback; the
+    last ``loopwright.errors.KIND: message`` line of it becomes that error again (same class), so
+    callers and the CLI show the message a local run would.
+
+    >>> with executor_errors():
+    ...     pass
+    """
+    from pyspark.errors import PythonException
+
+    try:
+        yield
+    except PythonException as error:
+        found = _LOOPWRIGHT_ERROR.findall(str(error))
+        if not found:
+            raise
+        kind, message = found[-1]
+        cls = getattr(errors, kind, None)
+        if not (isinstance(cls, type) and issubclass(cls, LoopwrightError)):
+            raise
+        raise cls(f"{message.strip()} (raised on a Spark executor)") from error
 
 
 def load_cached(
@@ -360,7 +394,8 @@ def profile_spark(
     partials = selected.mapInPandas(per_partition, PROFILE_SCHEMA)
     # a second round merges the partition profiles in MERGE_TASKS tasks, so the driver receives at
     # most that many (a profile is tens of KB per feature; thousands of partitions would pile up)
-    rows = partials.repartition(MERGE_TASKS).mapInPandas(_merge_partials, PROFILE_SCHEMA).collect()
+    with executor_errors():
+        rows = partials.repartition(MERGE_TASKS).mapInPandas(_merge_partials, PROFILE_SCHEMA).collect()
     parts = [Profile.from_dict(json.loads(row[0])) for row in rows]
     if not parts:  # no rows at all
         from pyspark.sql.pandas.types import to_arrow_schema
