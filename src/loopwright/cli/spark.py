@@ -56,6 +56,7 @@ def score_command(
         SparkSession.builder.master(master)
         .appName(f"loopwright score {model_uri}")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
