@@ -7,6 +7,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import typer
@@ -46,6 +47,8 @@ def score_command(
         raise AlreadyExists(f"output {output} already exists; remove it or choose another path")
     out_fmt = FORMATS.get(output.suffix.lower(), "parquet")
 
+    # pyspark warns on every pandas UDF that it "does not yet fully support pandas >= 3"; not the user's business
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     from pyspark.sql import SparkSession
 
     from loopwright.integrations.spark import executor_errors, score
@@ -59,7 +62,8 @@ def score_command(
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
-    spark.sparkContext.setLogLevel("ERROR")
+    # an executor's failure is our one error line; Spark's own stack traces only when debugging
+    spark.sparkContext.setLogLevel("ERROR" if os.environ.get("LOOPWRIGHT_DEBUG") else "FATAL")
     try:
         reader = (
             spark.read.option("header", "true").option("inferSchema", "true") if fmt == "csv" else spark.read

@@ -98,7 +98,7 @@ class ResolvedModel:
         }
 
 
-def resolve(model_uri: str, allow_pickle: bool | None = None) -> tuple[ResolvedModel, LoadedModel]:
+def _resolve(model_uri: str, allow_pickle: bool | None = None) -> tuple[ResolvedModel, LoadedModel]:
     """Pin ``model_uri`` to one package on the driver (an alias becomes ``models:/NAME/VERSION``).
 
     The model is loaded (and so verified) once on the driver, for its signature and output type.
@@ -157,7 +157,7 @@ def predict_udf(
     >>> spark_df.select(udf(*udf.model.columns).alias("p"))  # doctest: +SKIP
     """
     del spark  # the UDF belongs to no session; the argument keeps call sites explicit
-    resolved, _ = resolve(model_uri, allow_pickle)
+    resolved, _ = _resolve(model_uri, allow_pickle)
     return _udf(resolved, result_type, proba, allow_pickle, resolved.columns)
 
 
@@ -205,10 +205,10 @@ def score(
     """
     from pyspark.sql import functions as F
 
-    resolved, model = resolve(model_uri, allow_pickle)
+    resolved, model = _resolve(model_uri, allow_pickle)
     if output_col in df.columns:
         raise InvalidInput(f"the data already has a column {output_col!r}; choose another output_col")
-    columns = check_schema(df.schema, model, resolved.columns)
+    columns = _check_schema(df.schema, model, resolved.columns)
     if proba and not resolved.has_proba:
         raise InvalidInput(f"{resolved.uri} has no predict_proba; leave out proba")
     udf = _udf(resolved, result_type, proba, allow_pickle, columns)
@@ -226,7 +226,7 @@ def score(
     return staged.select(*[F.col(_quoted(c)) for c in df.columns], prediction, *extra)
 
 
-def check_schema(schema: StructType, model: LoadedModel, columns: Sequence[str] | None) -> list[str]:
+def _check_schema(schema: StructType, model: LoadedModel, columns: Sequence[str] | None) -> list[str]:
     """The columns to send to the model, after checking ``schema`` against its signature (driver side).
 
     An empty pandas frame with the dtypes Arrow will hand executors goes through the signature, so
