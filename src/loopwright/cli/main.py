@@ -13,7 +13,19 @@ import typer
 from rich.markup import escape
 
 from loopwright import __version__
-from loopwright.cli import db, evaluate, experiments, gate, loop, models, monitor, pipeline, runs, serve
+from loopwright.cli import (
+    db,
+    evaluate,
+    experiments,
+    gate,
+    loop,
+    models,
+    monitor,
+    pipeline,
+    runs,
+    serve,
+    spark,
+)
 from loopwright.cli.render import console, err_console, error_line
 from loopwright.errors import LoopwrightError
 
@@ -36,6 +48,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(loop.app, name="loop")
 app.add_typer(serve.k8s_app, name="k8s")
+app.add_typer(spark.app, name="spark")
 app.command("serve")(serve.serve)
 app.command("build-image")(serve.build_image)
 app.command("evaluate")(evaluate.evaluate_command)

@@ -361,9 +361,8 @@ def _nan_check(spec_name: str, column: pd.Series, allow_nan: bool) -> None:
 def _wrong_type(spec: ColumnSpec, column: pd.Series, kind: str) -> InvalidInput:
     if kind == "string":
         sample = next((v for v in column if isinstance(v, str)), None)
-        return InvalidInput(
-            f"column {spec.name!r}: expected {spec.dtype}, got string values (e.g. {sample!r})"
-        )
+        example = "" if sample is None else f" (e.g. {sample!r})"  # none in a schema-only (empty) frame
+        return InvalidInput(f"column {spec.name!r}: expected {spec.dtype}, got string values{example}")
     return InvalidInput(f"column {spec.name!r}: expected {spec.dtype}, got {kind} ({column.dtype})")
 
 

@@ -61,7 +61,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -70,7 +70,16 @@ from scipy import special
 
 from loopwright.errors import InvalidInput
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile, Profile
-from loopwright.monitoring.reference import PREDICTION, add_model_predictions, load_profile
+from loopwright.monitoring.reference import (
+    PREDICTION,
+    add_model_predictions,
+    is_spark_dataframe,
+    load_profile,
+)
+from loopwright.registry.client import RegistryClient
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
 from loopwright.monitoring.report import write_report
 
 FloatArray = npt.NDArray[np.float64]
@@ -188,7 +197,7 @@ class DriftReport:
 
 def drift(
     reference: pd.DataFrame | Profile | str,
-    current: pd.DataFrame | Profile,
+    current: pd.DataFrame | Profile | SparkDataFrame,
     *,
     categorical: Sequence[str] | None = None,
     prediction: str | None = None,
@@ -207,8 +216,10 @@ def drift(
         version carries a stored reference profile. When that profile has the version's
         predictions and ``current`` is a DataFrame without a ``prediction`` column, the version
         predicts on ``current`` so the prediction distribution is compared too.
-    current : DataFrame or Profile
-        The data to check.
+    current : DataFrame, Profile or Spark DataFrame
+        The data to check; a Spark DataFrame is profiled on Spark (see
+        :func:`loopwright.integrations.spark.profile_spark`), scored there when the reference
+        profile has predictions.
     categorical : list of str, optional
         Columns to treat as categorical (default: non-numeric columns).
     prediction : str, optional
@@ -244,15 +255,19 @@ def drift(
         raise InvalidInput(f"drift_share must be between 0 and 1, got {drift_share}")
     ref = _reference_profile(reference, categorical, prediction, columns)
     pred_name = prediction or ref.prediction
-    if (
-        isinstance(reference, str)
-        and isinstance(current, pd.DataFrame)
-        and pred_name == PREDICTION
-        and PREDICTION not in current.columns
-    ):
-        # the version's reference profile has its predictions: compare them with its predictions now
-        current = add_model_predictions(reference, current)
-    cur = _current_profile(current, ref, categorical, pred_name)
+    if is_spark_dataframe(current):
+        cur = _spark_profile(reference, current, ref, categorical, pred_name)
+    else:
+        local = cast("pd.DataFrame | Profile", current)
+        if (
+            isinstance(reference, str)
+            and isinstance(local, pd.DataFrame)
+            and pred_name == PREDICTION
+            and PREDICTION not in local.columns
+        ):
+            # the version's reference profile has its predictions: compare them with its predictions now
+            local = add_model_predictions(reference, local)
+        cur = _current_profile(local, ref, categorical, pred_name)
     names = list(columns) if columns is not None else list(ref.features)
     if pred_name and pred_name not in names:
         names.append(pred_name)
@@ -299,6 +314,32 @@ def _reference_profile(
         return Profile.from_frame(reference, categorical, prediction, columns=cols)
     raise InvalidInput(
         f"reference must be a DataFrame, a Profile or a model URI, got {type(reference).__name__}"
+    )
+
+
+def _spark_profile(
+    reference: pd.DataFrame | Profile | str,
+    current: SparkDataFrame,
+    ref: Profile,
+    categorical: Sequence[str] | None,
+    prediction: str | None,
+) -> Profile:
+    """Profile a Spark DataFrame the way the reference was profiled (scored on Spark when needed)."""
+    from loopwright.integrations.spark import profile_spark, with_spark_predictions
+
+    if isinstance(reference, str) and prediction == PREDICTION and PREDICTION not in current.columns:
+        current, _ = with_spark_predictions(current, RegistryClient().resolve(reference).uri, {})
+    kinds = sorted(set(ref.categorical) | set(categorical or ()))
+    present = [c for c in current.columns if c in ref.features]
+    s = ref.settings
+    return profile_spark(
+        current,
+        columns=present,
+        categorical=[k for k in kinds if k in present],
+        prediction=prediction if prediction in present else None,
+        sketch_size=s.sketch_size,
+        bins=s.bins,
+        max_categories=s.max_categories,
     )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,9 @@ from loopwright.monitoring.profile import Profile, profile_chunks
 from loopwright.registry.client import RegistryClient
 from loopwright.store.entities import ArtifactRef, ModelVersion
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
+
 log = logging.getLogger(__name__)
 
 OWNER_TYPE = "model_version"
@@ -46,8 +49,8 @@ PROFILE_PATH = "profile.json"
 
 
 def profile(
-    *args: pd.DataFrame | Iterable[pd.DataFrame] | str,
-    data: pd.DataFrame | Iterable[pd.DataFrame] | None = None,
+    *args: pd.DataFrame | Iterable[pd.DataFrame] | SparkDataFrame | str,
+    data: pd.DataFrame | Iterable[pd.DataFrame] | SparkDataFrame | None = None,
     categorical: Sequence[str] | None = None,
     prediction: str | None = None,
     model: str | None = None,
@@ -61,8 +64,10 @@ def profile(
 
     Parameters
     ----------
-    data : DataFrame or iterable of DataFrames
-        The data, whole or in chunks (e.g. Parquet row groups); chunks are profiled and merged.
+    data : DataFrame, iterable of DataFrames, or Spark DataFrame
+        The data, whole or in chunks (e.g. Parquet row groups); chunks are profiled and merged. A
+        Spark DataFrame is profiled per partition on the executors and merged on the driver (see
+        :func:`loopwright.integrations.spark.profile_spark`); with ``model=`` it is scored on Spark.
     categorical : list of str, optional
         Columns to treat as categorical (default: non-numeric columns).
     prediction : str, optional
@@ -90,6 +95,8 @@ def profile(
     (10, {'a': 10, 'b': 10})
     """
     data, model = _data_and_model(args, data, model)
+    if is_spark_dataframe(data):
+        return _profile_spark(data, model, categorical, prediction, options)
     if model is not None and prediction is None:
         data, prediction = _with_predictions(data, model, options)
     if isinstance(data, pd.DataFrame):
@@ -103,6 +110,33 @@ def profile(
     if model is not None:
         save_profile(result, model)
     return result
+
+
+def _profile_spark(
+    data: SparkDataFrame,
+    model: str | None,
+    categorical: Sequence[str] | None,
+    prediction: str | None,
+    options: dict[str, Any],
+) -> Profile:
+    """``profile`` for a Spark DataFrame: scored on Spark for ``model``, profiled per partition."""
+    from loopwright.integrations.spark import profile_spark, with_spark_predictions
+
+    if model is not None and prediction is None:
+        data, prediction = with_spark_predictions(data, model, options)
+    result = profile_spark(data, categorical=categorical, prediction=prediction, **options)
+    if model is not None:
+        save_profile(result, model)
+    return result
+
+
+def is_spark_dataframe(data: Any) -> TypeGuard[SparkDataFrame]:
+    """Whether ``data`` is a Spark DataFrame (classic or Connect), told without importing pyspark.
+
+    >>> is_spark_dataframe(pd.DataFrame()), is_spark_dataframe([1, 2])
+    (False, False)
+    """
+    return type(data).__module__.startswith("pyspark.sql") and hasattr(data, "mapInPandas")
 
 
 def _data_and_model(
