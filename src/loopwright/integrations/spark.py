@@ -153,8 +153,10 @@ def predict_udf(
 
     Examples
     --------
-    >>> udf = predict_udf(spark, "models:/churn/3")  # doctest: +SKIP
-    >>> spark_df.select(udf(*udf.model.columns).alias("p"))  # doctest: +SKIP
+    Run on a live session (``tests/integrations/test_spark.py`` runs these)::
+
+        udf = predict_udf(spark, "models:/churn/3")
+        spark_df.select(udf(*udf.model.columns).alias("p"))
     """
     del spark  # the UDF belongs to no session; the argument keeps call sites explicit
     resolved, _ = _resolve(model_uri, allow_pickle)
@@ -200,8 +202,10 @@ def score(
 
     Examples
     --------
-    >>> scored = score(spark_df, "models:/churn@champion")  # doctest: +SKIP
-    >>> scored.write.parquet("preds.parquet")  # doctest: +SKIP
+    Run on a live session (``tests/integrations/test_spark.py`` runs these)::
+
+        scored = score(spark_df, "models:/churn@champion")
+        scored.write.parquet("preds.parquet")
     """
     from pyspark.sql import functions as F
 
@@ -352,8 +356,9 @@ def profile_spark(
 
     Examples
     --------
-    >>> profile_spark(spark_df, columns=["age", "plan"]).n_rows  # doctest: +SKIP
-    1000000
+    Run on a live session (``tests/integrations/test_spark.py`` runs these)::
+
+        profile_spark(spark_df, columns=["age", "plan"]).n_rows   # 1000000 for a million rows
     """
     from pyspark.sql import types as T
 
