@@ -32,7 +32,8 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 test: $(VENV)/.installed-dev lint typecheck
-	RAY_AUTH_MODE=disabled $(BIN)/pytest -q
+	# two processes, a test file each at a time (one Ray/Spark start per file, as alone)
+	RAY_AUTH_MODE=disabled $(BIN)/pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) .loopwright build dist src/*.egg-info

@@ -16,6 +16,10 @@ from loopwright.store.sql import SqlStore
 from loopwright.store.sql.tables import metadata
 from loopwright.tracking import fluent
 
+# rich sizes its consoles when loopwright.cli is first imported; whichever test imports it first (and
+# in whichever pytest-xdist worker), tables of in-process CLI tests must not wrap at 80 columns
+os.environ["COLUMNS"] = "250"
+
 PG_URI = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 
