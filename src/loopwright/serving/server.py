@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -267,15 +268,15 @@ def _serve_workers(
             proc.stdin.flush()  # stdin stays open: its end tells the worker to stop
         os.close(report_w)
         report_w = -1
-        with os.fdopen(reports, "rb", buffering=0) as channel:
-            reports = -1
-            early = _await_workers(channel, procs, stop)
+
+        def on_ready() -> None:
             holder.close()
-            if stop.is_set():
-                return
             if ready is not None:
                 ready(_url(host, bound_port))
-            _relay_reloads(channel, procs, stop, early)
+
+        with os.fdopen(reports, "rb", buffering=0) as channel:
+            reports = -1
+            _supervise(channel, procs, stop, on_ready)
     finally:
         holder.close()
         for fd in (reports, report_w):
@@ -288,48 +289,23 @@ def _serve_workers(
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _await_workers(channel: Any, procs: list[subprocess.Popen[bytes]], stop: threading.Event) -> bytes:
-    """Wait until every worker reports ``ready``; the first ``error: ...`` (or exit) fails the start.
-
-    Returns what else arrived meanwhile (a ready worker may already relay a reload).
-    """
-    import selectors
-
-    up, pending, other = 0, b"", b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(channel, selectors.EVENT_READ)
-        while up < len(procs) and not stop.is_set():
-            if selector.select(timeout=0.2):
-                chunk = channel.read(4096)
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for message in (m.decode() for m in lines):
-                    if message.startswith("error: "):
-                        raise LoopwrightError(f"a worker failed to start: {message[7:]}")
-                    if message == "ready":
-                        up += 1
-                    else:
-                        other += message.encode() + b"\n"
-                if not chunk:
-                    raise LoopwrightError("the workers exited before they were ready")
-            elif any(p.poll() is not None for p in procs):
-                raise LoopwrightError("a worker failed to start; run with workers=1 to see why")
-    return other + pending
-
-
-def _relay_reloads(
-    channel: Any, procs: list[subprocess.Popen[bytes]], stop: threading.Event, pending: bytes
+def _supervise(
+    channel: Any, procs: list[subprocess.Popen[bytes]], stop: threading.Event, on_ready: Callable[[], None]
 ) -> None:
-    """Until stopped, pass each worker's ``POST /admin/reload`` on to the others.
+    """Read the workers' reports until stopped: start-up, then reloads.
 
-    A worker writes ``reload PID`` (its own pid); every other worker gets ``reload PID`` on stdin,
-    reloads and answers ``reloaded PID``; when all have, the asking worker gets ``done``, so its
-    HTTP answer comes after every worker serves the new version.
+    Start-up: every worker reports ``ready`` (then ``on_ready()`` runs); the first ``error: ...``,
+    or a worker exiting, fails the start. Afterwards each worker's ``POST /admin/reload`` is passed
+    on: a worker writes ``reload PID`` (its own pid), every other worker gets ``reload PID`` on
+    stdin, reloads and answers ``reloaded PID SELF``; when all have, the asking worker gets
+    ``done``, so its HTTP answer comes after every worker serves the new version. A reload may
+    arrive before the last worker is ready: it is relayed the same way.
     """
     import selectors
 
     by_pid = {p.pid: p for p in procs}
     waiting: dict[int, set[int]] = {}  # asking worker -> workers still reloading for it
+    up, pending = 0, b""
 
     def tell(pid: int, message: str) -> None:
         stdin = by_pid[pid].stdin
@@ -338,16 +314,32 @@ def _relay_reloads(
                 stdin.write(message.encode() + b"\n")
                 stdin.flush()
 
+    def failure() -> str:
+        if up < len(procs):
+            return "a worker failed to start; run with workers=1 to see why"
+        return "a worker process exited; stopping the server"
+
     with selectors.DefaultSelector() as selector:
         selector.register(channel, selectors.EVENT_READ)
         while not stop.is_set():
-            if any(p.poll() is not None for p in procs):
-                raise LoopwrightError("a worker process exited; stopping the server")
-            if selector.select(timeout=0.5):
-                pending += channel.read(4096)
-            *lines, pending = pending.split(b"\n")
-            for command, *args in (line.decode().split() for line in lines if line.strip()):
-                if command == "reload":
+            if not selector.select(timeout=0.2):
+                # a report is read before an exit is noticed: a worker that failed says why first
+                if any(p.poll() is not None for p in procs):
+                    raise LoopwrightError(failure())
+                continue
+            chunk = channel.read(4096)
+            if not chunk:  # every worker closed the pipe: all have exited
+                raise LoopwrightError(failure())
+            *lines, pending = (pending + chunk).split(b"\n")
+            for message in (line.decode() for line in lines if line.strip()):
+                if message.startswith("error: "):
+                    raise LoopwrightError(f"a worker failed to start: {message[7:]}")
+                command, *args = message.split()
+                if command == "ready":
+                    up += 1
+                    if up == len(procs):
+                        on_ready()
+                elif command == "reload":
                     origin = int(args[0])
                     waiting[origin] = {pid for pid in by_pid if pid != origin}
                     for pid in waiting[origin]:
@@ -355,9 +347,9 @@ def _relay_reloads(
                 elif command == "reloaded":
                     origin, worker = int(args[0]), int(args[1])
                     waiting.get(origin, set()).discard(worker)
-                for origin in [o for o, rest in waiting.items() if not rest]:
-                    del waiting[origin]
-                    tell(origin, "done")
+            for origin in [o for o, rest in waiting.items() if not rest]:
+                del waiting[origin]
+                tell(origin, "done")
 
 
 def _stop_workers(procs: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
