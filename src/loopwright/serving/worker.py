@@ -14,6 +14,7 @@ sends ``done`` to the asking worker, which then answers the request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -22,8 +23,10 @@ from typing import Any
 
 
 def report(fd: int, message: str) -> None:
-    """Tell the parent ``ready`` or ``error: ...`` (one line)."""
-    os.write(fd, (message.replace("\n", " ") + "\n").encode())
+    """Tell the parent ``ready``, ``error: ...`` or a reload message (one line)."""
+    # a parent that stopped listening (another worker's failure ended the start) needs no answer
+    with contextlib.suppress(BrokenPipeError):
+        os.write(fd, (message.replace("\n", " ") + "\n").encode())
 
 
 # how long a reload waits for the other workers (each loads and warms the new versions)
