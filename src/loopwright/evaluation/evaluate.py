@@ -177,9 +177,8 @@ def model_input(model: LoadedModel, frame: pd.DataFrame, target: str) -> pd.Data
     """The columns the model takes: its signature's when it has a column signature, else all but the target."""
     if len(frame) == 0:
         raise InvalidInput("the evaluation data has no rows")
-    signature = model.signature
-    if signature is not None and isinstance(signature.inputs, list):
-        names = [c.name for c in signature.inputs]
+    names = model.input_columns
+    if names is not None:
         missing = [n for n in names if n not in frame.columns]
         if missing:
             raise InvalidInput(f"the data lacks the model's input column(s) {missing}")

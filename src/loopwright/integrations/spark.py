@@ -106,13 +106,11 @@ def _resolve(model_uri: str, allow_pickle: bool | None = None) -> tuple[Resolved
     parsed = parse_model_uri(model_uri)
     model = load_model(model_uri, allow_pickle=allow_pickle)
     fixed = f"models:/{parsed.name}/{model.version}" if parsed.scheme == "models" else model_uri
-    signature = model.signature
-    columns = [c.name for c in signature.inputs] if signature and isinstance(signature.inputs, list) else None
     resolved = ResolvedModel(
         uri=fixed,
         version=model.version if parsed.scheme == "models" else None,
         manifest_digest=model.manifest_digest,
-        columns=columns,
+        columns=model.input_columns,
         classes=model.classes,
         prediction_type=_prediction_type(model),
         has_proba=model.has_proba,

@@ -72,6 +72,12 @@ class LoadedModel:
         return self._predictor.has_proba
 
     @property
+    def input_columns(self) -> list[str] | None:
+        """The input column names of a column signature; ``None`` without one (tensor or none)."""
+        signature = self.signature
+        return signature.columns if signature is not None and signature.kind == "dataframe" else None
+
+    @property
     def classes(self) -> list[Any] | None:
         """Class labels in :meth:`predict_proba`'s column order, for classifiers; else ``None``."""
         labels = self._predictor.classes

@@ -165,10 +165,8 @@ def _with_predictions(
     data: pd.DataFrame | Iterable[pd.DataFrame], model: str, options: dict[str, Any]
 ) -> tuple[pd.DataFrame | Iterable[pd.DataFrame], str | None]:
     """Prepare data profiled for a version: the data plus the version's predictions."""
-    try:
-        loaded = load_model(model)
-    except LoopwrightError as error:
-        log.warning("profiling without predictions: cannot load %s (%s)", model, error)
+    loaded = _load_for_predictions(model)
+    if loaded is None:
         return data, None
     if isinstance(data, pd.DataFrame):
         predicted = with_predictions(loaded, data)
@@ -184,14 +182,6 @@ def _with_predictions(
     return result, PREDICTION
 
 
-def input_columns(model: LoadedModel) -> list[str] | None:
-    """The model's input column names, when its signature is a column signature."""
-    signature = model.signature
-    if signature is not None and isinstance(signature.inputs, list):
-        return [c.name for c in signature.inputs]
-    return None
-
-
 def with_predictions(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame | None:
     """``frame`` plus a ``prediction`` column (the model's), or None with a warning when it cannot predict.
 
@@ -201,7 +191,7 @@ def with_predictions(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame | 
         return frame
     if len(frame) == 0:
         return frame.assign(**{PREDICTION: pd.Series(dtype=np.float64)})
-    inputs = input_columns(model)
+    inputs = model.input_columns
     missing = [c for c in inputs or () if c not in frame.columns]
     if missing:
         log.warning("no predictions from %s: the data lacks its input column(s) %s", model.uri, missing)
@@ -222,13 +212,18 @@ def with_predictions(model: LoadedModel, frame: pd.DataFrame) -> pd.DataFrame | 
 
 def add_model_predictions(uri: str, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the predictions of the version ``uri`` names (unchanged when it cannot predict)."""
-    try:
-        loaded = load_model(RegistryClient().resolve(uri).uri)
-    except LoopwrightError as error:
-        log.warning("no predictions from %s: %s", uri, error)
-        return frame
-    predicted = with_predictions(loaded, frame)
+    loaded = _load_for_predictions(uri)
+    predicted = None if loaded is None else with_predictions(loaded, frame)
     return frame if predicted is None else predicted
+
+
+def _load_for_predictions(uri: str) -> LoadedModel | None:
+    """The model ``uri`` names, or None with a warning: a model that cannot load means no predictions."""
+    try:
+        return load_model(uri)
+    except LoopwrightError as error:
+        log.warning("no predictions from %s: cannot load it (%s)", uri, error)
+        return None
 
 
 def _predicted_chunks(model: LoadedModel, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
