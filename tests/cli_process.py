@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
 
 def run_cli(
     *args: str,
@@ -37,3 +39,33 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def run_cli_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The ``loopwright`` entry point in this process (no import cost): (exit code, stdout, stderr)."""
+    from loopwright.cli.main import main
+
+    argv = sys.argv
+    sys.argv = ["loopwright", *args]
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        sys.argv = argv
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str, exit_code: int = 1) -> None:
+    """A refused command: ``exit_code``, one ``error: ...`` line on stderr naming ``needles``, no traceback."""
+    lines = err.strip().splitlines()
+    assert code == exit_code, err
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], err
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """:func:`assert_one_line_error` for a finished process."""
+    assert_one_line_error(result.returncode, result.stderr, *needles)

@@ -15,36 +15,12 @@ import pandas as pd
 import pytest
 
 import loopwright as lw
-from cli_process import run_cli
-from loopwright.cli.main import main
+from cli_process import assert_one_line_error, run_cli, run_cli_here
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """``loopwright ARGS`` in a new process (the store/artifact URIs come from the environment)."""
     return run_cli(*args, cwd=cwd)
-
-
-def cli_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """The same entry point in this process: (exit code, stdout, stderr)."""
-    argv = sys.argv
-    sys.argv = ["loopwright", *args]
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        sys.argv = argv
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), out, err
-
-
-def assert_one_line_error(code: int, err: str, *needles: str, exit_code: int = 1) -> None:
-    lines = err.strip().splitlines()
-    assert code == exit_code, err
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], err
 
 
 def log_issue_snippet(folder: Path) -> str:
@@ -127,7 +103,7 @@ def test_malformed_filter_quotes_the_whole_filter(
     with pytest.raises(lw.InvalidInput) as error:
         lw.search_runs(experiment="churn", filter=bad)
     assert repr(bad) in str(error.value) and problem in str(error.value)
-    code, _, err = cli_here(capsys, "runs", "list", "--experiment", "churn", "--filter", bad)
+    code, _, err = run_cli_here(capsys, "runs", "list", "--experiment", "churn", "--filter", bad)
     assert_one_line_error(code, err, repr(bad), problem)
 
 
@@ -225,13 +201,13 @@ def test_cli_commands_of_the_issue(lw_env: Path, tmp_path: Path, monkeypatch: py
 def test_cli_usage_errors_are_one_line(
     sqlite_env: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
 ) -> None:
-    code, out, err = cli_here(capsys, *args)
+    code, out, err = run_cli_here(capsys, *args)
     assert_one_line_error(code, err, needle, exit_code=2)
     assert out == ""
 
 
 def test_cli_bare_group_prints_its_help(sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = cli_here(capsys, "runs")
+    code, out, err = run_cli_here(capsys, "runs")
     assert code == 2 and "Usage" in out + err and "error:" not in err
 
 
@@ -282,7 +258,7 @@ def test_unusable_configuration_is_one_clear_line(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     lw.reset_clients()
-    code, _, err = cli_here(capsys, "experiments", "list")
+    code, _, err = run_cli_here(capsys, "experiments", "list")
     assert_one_line_error(code, err, needle)
     assert "secret" not in err
 
@@ -301,9 +277,9 @@ def test_store_unreachable_is_unavailable_in_python(monkeypatch: pytest.MonkeyPa
 
 def test_cli_errors_keep_user_text_verbatim(sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # brackets in a name are user text, not rich markup
-    code, _, err = cli_here(capsys, "runs", "show", "x[b]y[/b]z")
+    code, _, err = run_cli_here(capsys, "runs", "show", "x[b]y[/b]z")
     assert_one_line_error(code, err, "run 'x[b]y[/b]z' not found")
-    code, _, err = cli_here(capsys, "runs", "list", "--experiment", "a[red]b")
+    code, _, err = run_cli_here(capsys, "runs", "list", "--experiment", "a[red]b")
     assert_one_line_error(code, err, "experiment 'a[red]b' not found")
 
 
@@ -311,11 +287,11 @@ def test_cli_tables_show_user_text_literally(sqlite_env: Path, capsys: pytest.Ca
     lw.set_experiment("markup")
     with lw.start_run(name="[b]wide", tags={"note": "[x]"}) as run:
         lw.log_params({"activations": "[relu, tanh]", "closing": "[/]"})
-    code, out, err = cli_here(capsys, "runs", "show", run.id)
+    code, out, err = run_cli_here(capsys, "runs", "show", run.id)
     assert code == 0, err
     for text in ("[b]wide", "[x]", "[relu, tanh]", "[/]"):
         assert text in out
-    code, out, _ = cli_here(capsys, "runs", "list", "--experiment", "markup")
+    code, out, _ = run_cli_here(capsys, "runs", "list", "--experiment", "markup")
     assert code == 0 and "[b]wide" in out
 
 

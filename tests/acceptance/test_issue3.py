@@ -19,21 +19,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import loopwright as lw
-from cli_process import run_cli
-from loopwright.cli.main import main
+from cli_process import one_line_error, run_cli, run_cli_here
 
 
 def cli(*args: str, cwd: Path | None = None, **env_extra: str) -> subprocess.CompletedProcess[str]:
     """``loopwright ARGS`` in a new process (the store/artifact URIs come from the environment)."""
     return run_cli(*args, cwd=cwd, env=env_extra)
-
-
-def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in lines[0], result.stderr
 
 
 def churn_frame(rows: int = 60) -> tuple[pd.DataFrame, pd.Series]:
@@ -266,19 +257,6 @@ def test_signature_errors_name_the_column(sqlite_env: Path) -> None:
     assert len(model.predict([{"age": 30, "balance": 0.5}])) == 1
 
 
-def cli_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """The ``loopwright`` entry point in this process (no import cost): (exit code, stderr)."""
-    argv = sys.argv
-    sys.argv = ["loopwright", *args]
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        sys.argv = argv
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), capsys.readouterr().err
-
-
 def test_predict_cli_bad_files(
     sqlite_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -300,7 +278,7 @@ def test_predict_cli_bad_files(
         ("header.csv", "p.xlsx", "p.xlsx: use a .csv, .parquet or .jsonl file"),
     ]
     for source, target, message in cases:
-        code, err = cli_here(
+        code, _, err = run_cli_here(
             capsys, "models", "predict", "models:/churn/1", "--input", source, "--output", target
         )
         lines = err.strip().splitlines()

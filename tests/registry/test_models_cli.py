@@ -7,18 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import loopwright as lw
-from cli_process import run_cli
+from cli_process import one_line_error, run_cli
 
 
 def cli(*args: str, columns: int = 250) -> subprocess.CompletedProcess[str]:
     # lw_env put the store/artifact URIs in os.environ; the child inherits them
     return run_cli("models", *args, env={"COLUMNS": str(columns), "LOOPWRIGHT_USER": "cli-user"})
-
-
-def one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert result.returncode == 1, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr, result.stderr
 
 
 def test_models_commands(package_run: Callable[..., str], lw_env: Path) -> None:
