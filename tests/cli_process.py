@@ -1,4 +1,4 @@
-"""``loopwright ARGS`` in a new process, as a user's shell runs it.
+"""``loopwright ARGS`` in a new process, as a user's shell runs it (and a served one awaited).
 
 Test modules import it as ``from cli_process import run_cli`` (``tests/`` is on ``sys.path``
 through the root conftest).
@@ -7,11 +7,14 @@ through the root conftest).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import httpx
 import pytest
 
 
@@ -69,3 +72,25 @@ def assert_one_line_error(code: int, err: str, *needles: str, exit_code: int = 1
 def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
     """:func:`assert_one_line_error` for a finished process."""
     assert_one_line_error(result.returncode, result.stderr, *needles)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    """Wait until the server ``proc`` started answers ``GET /v2/health/ready``; fail if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.communicate()[1][-2000:]}")
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not become ready")

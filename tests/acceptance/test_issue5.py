@@ -11,7 +11,6 @@ import contextlib
 import gzip
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 import loopwright as lw
+from cli_process import free_port, wait_ready
 from loopwright.serving import run_in_thread
 
 CLI = [sys.executable, "-m", "loopwright.cli"]
@@ -69,12 +69,6 @@ def _register(versions: int) -> pd.DataFrame:
     return X
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def cli_server(sqlite_env: Path) -> Iterator[str]:
     """`loopwright serve models:/churn@champion --host 127.0.0.1 --port P --workers 2 --token s3cret`."""
@@ -85,7 +79,7 @@ def cli_server(sqlite_env: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def _serve_cli(*options: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             *CLI,
@@ -106,17 +100,7 @@ def _serve_cli(*options: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {proc.communicate()[1][-2000:]}")
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
+        wait_ready(url, proc)
         yield url
     finally:
         proc.terminate()
@@ -379,7 +363,7 @@ def test_build_image_then_k8s_manifests_as_the_issue_writes_them(sqlite_env: Pat
 
 def test_serving_a_model_that_does_not_exist_says_so(sqlite_env: Path) -> None:
     r = subprocess.run(
-        [*CLI, "serve", "models:/nope@champion", "--port", str(_free_port())], capture_output=True, text=True
+        [*CLI, "serve", "models:/nope@champion", "--port", str(free_port())], capture_output=True, text=True
     )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "registered model 'nope' not found" in r.stderr and "set_alias" not in r.stderr
@@ -388,7 +372,7 @@ def test_serving_a_model_that_does_not_exist_says_so(sqlite_env: Path) -> None:
 def test_lw_serve_with_two_workers_from_a_plain_script(sqlite_env: Path, tmp_path: Path) -> None:
     """The README's `lw.serve("models:/churn@champion", port=8080, workers=2)`, no __main__ guard."""
     _register(1)
-    port = _free_port()
+    port = free_port()
     script = tmp_path / "serve_churn.py"
     script.write_text(
         f'import loopwright as lw\n\nlw.serve("models:/churn@champion", port={port}, workers=2)\n'
@@ -402,15 +386,8 @@ def test_lw_serve_with_two_workers_from_a_plain_script(sqlite_env: Path, tmp_pat
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[1][-2000:]
-            try:
-                r = httpx.post(f"{url}/endpoints/churn/predict", json={"instances": [ROW]}, timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.3)
+        wait_ready(url, proc)
+        r = httpx.post(f"{url}/endpoints/churn/predict", json={"instances": [ROW]}, timeout=5)
         assert r.status_code == 200 and r.json()["predictions"] == [1]
     finally:
         os.killpg(proc.pid, signal.SIGINT)

@@ -14,20 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import free_port
 from loopwright.artifacts import BlobStore
 from loopwright.errors import IntegrityError, InvalidInput, NotFound, Unavailable
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 server: speaks the real S3 HTTP protocol on 127.0.0.1."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import httpx
 import pytest
 import yaml
 
+from cli_process import free_port, wait_ready
 from conftest import Registered, records
 from loopwright.errors import InvalidInput
 from loopwright.serving import Deployment
@@ -63,32 +62,12 @@ endpoints:
             Deployment.from_dict(bad)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.communicate()[1][-2000:]}")
-        try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server did not become ready")
-
-
 @pytest.fixture
 def cli_server(registered: Registered) -> Iterator[callable]:  # type: ignore[valid-type]
     procs: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> str:
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [*CLI, "serve", *args, "--port", str(port), "--no-access-log"],
             stdout=subprocess.PIPE,
@@ -98,7 +77,7 @@ def cli_server(registered: Registered) -> Iterator[callable]:  # type: ignore[va
         )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, proc)
+        wait_ready(url, proc, timeout=90)
         return url
 
     yield start
@@ -140,7 +119,7 @@ def test_cli_serve_two_workers_share_the_port_and_metrics(registered: Registered
 
 def test_cli_serve_unknown_model_is_one_line_error(sqlite_env: Path) -> None:
     r = subprocess.run(
-        [*CLI, "serve", "models:/nope@champion", "--port", str(_free_port())],
+        [*CLI, "serve", "models:/nope@champion", "--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=120,
