@@ -18,6 +18,7 @@ from loopwright.models.package import ModelInfo
 from loopwright.names import validate_name, validate_version
 from loopwright.registry.actor import current_actor
 from loopwright.registry.lineage import Lineage, lineage_of
+from loopwright.store import mask_password
 from loopwright.store.entities import AuditEntry, ModelVersion, RegisteredModel
 from loopwright.tracking.client import Client, get_client
 from loopwright.uris import parse_registered_uri, parse_run_uri
@@ -58,7 +59,7 @@ class RegistryClient:
         self._actor = actor
 
     def __repr__(self) -> str:
-        return f"RegistryClient(store={self.store.uri!r})"
+        return f"RegistryClient(store={mask_password(self.store.uri)!r})"
 
     @property
     def actor(self) -> str:

@@ -7,6 +7,8 @@ Examples
 >>> type(store).__name__
 'SqlStore'
 >>> store.close()
+>>> mask_password("postgresql+psycopg://ml:s3cret@db.internal/lw")
+'postgresql+psycopg://ml:***@db.internal/lw'
 """
 
 from __future__ import annotations
@@ -30,14 +32,29 @@ from loopwright.store.entities import (
 from loopwright.store.interface import Store
 
 
+def mask_password(uri: str) -> str:
+    """``uri`` as error messages and logs show it: any password replaced by ``***``.
+
+    The password runs to the last '@', so one holding an unencoded '@' or '/' is masked whole.
+    """
+    scheme, separator, rest = uri.partition("://")
+    if not separator:
+        scheme, rest = "", uri
+    user, colon, after = rest.partition(":")
+    if not colon or "@" not in after or "/" in user or "@" in user:
+        return uri
+    return f"{scheme}{separator}{user}:***@{after.rsplit('@', 1)[1]}"
+
+
 def open_store(uri: str) -> Store:
     """Open the store a URI names: ``sqlite:///…``, ``postgresql+psycopg://…`` (``http(s)://`` later)."""
     if uri.startswith(("sqlite:", "postgresql")):
         from loopwright.store.sql import SqlStore
 
         return SqlStore(uri)
+    where = mask_password(uri)
     raise InvalidInput(
-        f"unsupported store URI {uri!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        f"unsupported store URI {where!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
     )
 
 
@@ -56,5 +73,6 @@ __all__ = [
     "Run",
     "RunStatus",
     "Store",
+    "mask_password",
     "open_store",
 ]

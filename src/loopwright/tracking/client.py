@@ -31,6 +31,7 @@ from loopwright.store import (
     MetricPoint,
     Run,
     Store,
+    mask_password,
     open_store,
 )
 from loopwright.store.entities import RunStatus, now_ms
@@ -84,7 +85,7 @@ class Client:
         self._running: set[str] = set()  # runs this client knows accept writes
 
     def __repr__(self) -> str:
-        return f"Client(store={self.store.uri!r}, artifacts={self.blobs.root!r})"
+        return f"Client(store={mask_password(self.store.uri)!r}, artifacts={self.blobs.root!r})"
 
     # -- experiments -------------------------------------------------------------------------
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:

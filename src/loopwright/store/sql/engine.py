@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from loopwright.errors import InvalidInput, Unavailable
+from loopwright.store import mask_password
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,27 @@ SQLITE_BUSY_TIMEOUT_S = 120
 
 def create_engine(uri: str) -> Engine:
     """Build an engine for ``sqlite:///…`` or ``postgresql+psycopg://…``."""
-    url = sa.make_url(uri)
-    if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    if url.get_backend_name() == "postgresql":
+    where = mask_password(uri)  # error messages never show the password
+    try:
+        url = sa.make_url(uri)
+    except (sa.exc.ArgumentError, ValueError) as error:  # a port that is not a number is a ValueError
+        raise _invalid_uri(where, error) from None
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise InvalidInput(f"unsupported store URI {where!r}: use sqlite:///PATH or postgresql+psycopg://…")
+    if "@" in (url.host or ""):
+        raise InvalidInput(f"invalid store URI {where!r}: write an '@' inside the password as %40")
+    try:
+        if backend == "sqlite":
+            return _sqlite_engine(url)
         return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-    raise InvalidInput(f"unsupported store URI {uri!r}: use sqlite:///PATH or postgresql+psycopg://…")
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:  # a bad SQLite form, no such driver
+        raise _invalid_uri(where, error) from None
+
+
+def _invalid_uri(where: str, error: Exception) -> InvalidInput:
+    reason = str(error).strip().splitlines()[0]
+    return InvalidInput(f"invalid store URI {where!r}: {reason}")
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
