@@ -242,21 +242,32 @@ class Client:
     def log_artifact(
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
     ) -> list[ArtifactRef]:
-        """Store a file or every file under a folder; names are ``artifact_path/<name>``."""
+        """Store a file or every file under a folder; names are ``artifact_path/<name>``.
+
+        Inside a folder, links are followed while they stay in it; one leading out of it is refused
+        (:func:`folder_files`) before anything is stored.
+        """
         source = Path(local_path)
-        # a trailing '/' just says "a folder"; a leading one is an absolute path and refused
-        folder = artifact_path.rstrip("/") if isinstance(artifact_path, str) else artifact_path
-        prefix = validate_artifact_path(folder) + "/" if artifact_path else ""
+        prefix = _artifact_prefix(artifact_path)
         if source.is_file():
             files = [(source, prefix + source.name)]
         elif source.is_dir():
-            files = [
-                (p, prefix + source.name + "/" + p.relative_to(source).as_posix())
-                for p in sorted(source.rglob("*"))
-                if p.is_file()
-            ]
+            files = [(path, f"{prefix}{source.name}/{name}") for path, name in folder_files(source)]
         else:
             raise NotFound(f"no such file or folder: {os.fspath(local_path)!r}")
+        return self._store_files(run_id, files)
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[ArtifactRef]:
+        """Store the files inside ``local_dir`` (not the folder's own name) under ``artifact_path``."""
+        folder = Path(local_dir)
+        if not folder.is_dir():
+            raise InvalidInput(f"{os.fspath(local_dir)!r} is not a folder")
+        prefix = _artifact_prefix(artifact_path)
+        return self._store_files(run_id, [(path, prefix + name) for path, name in folder_files(folder)])
+
+    def _store_files(self, run_id: str, files: Sequence[tuple[Path, str]]) -> list[ArtifactRef]:
         for _, name in files:
             validate_artifact_path(name)
         self._require_running(run_id)
@@ -379,6 +390,44 @@ class Client:
     def close(self) -> None:
         self._metrics.close()
         self.store.close()
+
+
+def _artifact_prefix(artifact_path: str | None) -> str:
+    """``artifact_path`` as a name prefix: a trailing '/' just says "a folder"; a leading one is refused."""
+    if not artifact_path:
+        return ""
+    folder = artifact_path.rstrip("/") if isinstance(artifact_path, str) else artifact_path
+    return validate_artifact_path(folder) + "/"
+
+
+def folder_files(folder: Path) -> list[tuple[Path, str]]:
+    """Every file under ``folder``: (where its bytes are, its name relative to the folder), by name.
+
+    Links (to files or folders) are followed while they stay inside the folder. One leading out of
+    it, or back to a folder above it (a loop), is refused with :class:`InvalidInput`: logging a folder
+    never uploads what lies outside it, such as ``/etc/passwd`` behind a link.
+    """
+    root = folder.resolve()
+    files: list[tuple[Path, str]] = []
+
+    def visit(directory: Path, relative: str, ancestors: frozenset[Path]) -> None:
+        for entry in sorted(directory.iterdir()):
+            name = relative + entry.name
+            target = entry.resolve()
+            if not target.is_relative_to(root):
+                raise InvalidInput(
+                    f"{os.fspath(entry)!r} links to {os.fspath(target)!r}, outside the folder being logged "
+                    f"({os.fspath(folder)!r}); refusing to store it (copy it in if it belongs to the run)"
+                )
+            if target.is_dir():
+                if target in ancestors:
+                    raise InvalidInput(f"{os.fspath(entry)!r} links back to a folder above it (a loop)")
+                visit(entry, name + "/", ancestors | {target})
+            elif target.is_file():  # the resolved path: what was checked is what is read
+                files.append((target, name))
+
+    visit(folder, "", frozenset({root}))
+    return files
 
 
 def _point(key: str, value: Any, step: Any, timestamp: int | None) -> MetricPoint:

@@ -25,7 +25,7 @@ from typing import Any, Literal, overload
 
 import pandas as pd
 
-from loopwright.errors import Conflict, InvalidInput
+from loopwright.errors import Conflict
 from loopwright.store import ArtifactRef, DatasetInput, Experiment, GcReport, MetricPoint, Run
 from loopwright.tracking.client import DEFAULT_EXPERIMENT, Client, get_client
 
@@ -211,13 +211,7 @@ def log_artifacts(
 ) -> list[ArtifactRef]:
     """Store the files inside ``local_dir`` (not the folder's own name) under ``artifact_path``."""
     client, rid = _run_id(run_id)
-    folder = Path(local_dir)
-    if not folder.is_dir():
-        raise InvalidInput(f"{os.fspath(local_dir)!r} is not a folder")
-    refs: list[ArtifactRef] = []
-    for child in sorted(folder.iterdir()):
-        refs += client.log_artifact(rid, child, artifact_path)
-    return refs
+    return client.log_artifacts(rid, local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_path: str, run_id: str | None = None) -> ArtifactRef:
