@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.linear_model import LinearRegression
 
 import loopwright as lw
@@ -135,3 +138,74 @@ def test_an_unset_alias_route_is_dormant_until_the_alias_is_set(
     assert versions() == {"1"}
     lw.delete_alias("price", "champion")  # the last serving route keeps its version
     assert reload()["swapped"] == [] and versions(5) == {"1"}
+
+
+def _break_package(name: str, version: int) -> None:
+    """Overwrite the stored files of a version: loading it fails its digest check."""
+    client = lw.get_client()
+    digest = client.store.get_model_version(name, version).manifest_digest
+    manifest = json.loads(client.blobs.get_bytes(digest))
+    for entry in manifest["files"]:
+        path = client.blobs.local_path(entry["sha256"])
+        assert path is not None
+        path.chmod(0o644)
+        path.write_bytes(b"not the model that was logged")
+
+
+def _predict_version(url: str) -> str:
+    row = {f: 1.0 for f in FEATURES}
+    r = httpx.post(f"{url}/endpoints/price/predict", json={"instances": [row]})
+    assert r.status_code == 200, r.text
+    return r.headers["x-model-version"]
+
+
+def test_reload_to_a_version_that_fails_answers_the_failure_and_readiness_shows_it(
+    sqlite_env: object, serve: Callable[..., ServerHandle]
+) -> None:
+    _price_versions()
+    _break_package("price", 3)
+    server = serve("models:/price@champion", poll_interval=3600)
+    lw.set_alias("price", "champion", 3)
+    r = httpx.post(f"{server.url}/admin/reload", timeout=60)
+    assert r.status_code == 502, r.text
+    answer = r.json()
+    assert "models:/price@champion version 3" in answer["error"] and "IntegrityError" in answer["error"]
+    assert "version 1 keeps serving" in answer["error"] and answer["swapped"] == []
+    assert [(f["model"], f["serving_version"], f["wanted_version"]) for f in answer["failed"]] == [
+        ("models:/price@champion", 1, 3)
+    ]
+    assert _predict_version(server.url) == "1"
+    ready = httpx.get(f"{server.url}/v2/health/ready")
+    assert ready.status_code == 200  # still serving: an operator sees the lag, the probe does not fail
+    [behind] = ready.json()["routes_behind"]
+    assert (behind["endpoint"], behind["serving_version"], behind["wanted_version"]) == ("price", 1, 3)
+    assert "IntegrityError" in behind["error"]
+
+    lw.set_alias("price", "champion", 2)  # a good version: the route catches up
+    r = httpx.post(f"{server.url}/admin/reload", timeout=60)
+    assert r.status_code == 200 and r.json()["swapped"][0]["new_version"] == 2
+    assert httpx.get(f"{server.url}/v2/health/ready").json()["routes_behind"] == []
+    assert _predict_version(server.url) == "2"
+
+
+def test_a_failing_alias_logs_one_line_not_a_traceback_every_poll(
+    sqlite_env: object, serve: Callable[..., ServerHandle], caplog: pytest.LogCaptureFixture
+) -> None:
+    _price_versions()
+    _break_package("price", 3)
+    caplog.set_level(logging.INFO, logger="loopwright.serving")
+    server = serve("models:/price@champion", poll_interval=0.05)
+    lw.set_alias("price", "champion", 3)
+    deadline = time.monotonic() + 60
+    while not httpx.get(f"{server.url}/v2/health/ready").json().get("routes_behind"):
+        assert time.monotonic() < deadline, "the poller never tried version 3"
+        time.sleep(0.05)
+    time.sleep(1.0)  # twenty more polls
+    assert _predict_version(server.url) == "1"
+    lines = [r for r in caplog.records if "price@champion" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    message = lines[0].getMessage()
+    assert lines[0].exc_info is None and "\n" not in message
+    assert "version 3" in message and "IntegrityError" in message and "version 1 keeps serving" in message
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'loopwright_model_swap_failures_total{endpoint="price"}' in metrics

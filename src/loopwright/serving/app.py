@@ -28,6 +28,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,15 +38,16 @@ from loopwright.config import get_settings
 from loopwright.errors import InvalidInput, NotFound
 from loopwright.serving.deployment import Deployment, EndpointSpec, ModelSpec
 from loopwright.serving.endpoint import Arrivals, Endpoint, Route, Slot
-from loopwright.serving.feedback import feedback_records
+from loopwright.serving.feedback import feedback_records, store_feedback
 from loopwright.serving.hotswap import AliasWatcher, Swap
 from loopwright.serving.inputs import InputSchema, ModelInput, encode_output
 from loopwright.serving.invocations import decode_csv, decode_invocations
 from loopwright.serving.metrics import ServingMetrics, VersionMetrics
 from loopwright.serving.oip import decode_infer, encode_infer, model_metadata, split_binary
-from loopwright.serving.prediction_log import PredictionLog
+from loopwright.serving.prediction_log import DEFAULT_SPOOL_BYTES, PredictionLog
 from loopwright.serving.responses import HttpError, dumps, error_body, send_response
 from loopwright.serving.sources import ModelSource
+from loopwright.serving.spool import spool_root
 from loopwright.serving.types import ModelLike, Receive, Scope, Send
 from loopwright.tracking.client import Client, get_client
 from loopwright.uris import parse_model_uri
@@ -142,6 +144,13 @@ class ServingApp:
         Keep the prediction log (``lw.get_predictions``).
     log_queue_rows:
         Rows the prediction log holds in memory before dropping (and counting) new requests.
+    log_sync:
+        Write each request to the prediction log's on-disk spool (fsync'd) before answering it:
+        a kill loses nothing answered. Default: spooled within 0.5 s (a SIGKILL loses at most the
+        requests answered in the last second).
+    log_spool_bytes:
+        Bound of the prediction log's spool per endpoint (``LOOPWRIGHT_HOME/spool``), where rows
+        wait while the store cannot take them; past it the oldest are dropped and counted as lost.
     client:
         Store and blob store for the prediction log and feedback (default: the environment's).
     source:
@@ -159,6 +168,8 @@ class ServingApp:
         prefer_onnx: bool = False,
         log_predictions: bool = True,
         log_queue_rows: int = 200_000,
+        log_sync: bool = False,
+        log_spool_bytes: int = DEFAULT_SPOOL_BYTES,
         client: Client | None = None,
         source: ModelSource | None = None,
     ):
@@ -190,8 +201,11 @@ class ServingApp:
             PredictionLog(
                 self._log_client,
                 max_queue_rows=log_queue_rows,
+                sync=log_sync,
+                spool_dir=self._spool_dir(),
+                spool_max_bytes=log_spool_bytes,
                 on_dropped=lambda e: self.metrics.log_dropped.labels(e).inc(),
-                on_written=lambda e, n: self.metrics.log_written.labels(e).inc(n),
+                on_rows=self._count_log_rows,
             )
             if log_predictions
             else None
@@ -202,7 +216,14 @@ class ServingApp:
             for route in [*endpoint.routes, *([endpoint.shadow] if endpoint.shadow else [])]
             if route.follows_alias
         ]
-        self.watcher = AliasWatcher(targets, self.source, self._make_slot, self._retire, poll_interval)
+        self.watcher = AliasWatcher(
+            targets,
+            self.source,
+            self._make_slot,
+            self._retire,
+            poll_interval,
+            on_failure=lambda e: self.metrics.swap_failures.labels(e).inc(),
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._unrouted: dict[str, VersionMetrics] = {}
@@ -309,6 +330,20 @@ class ServingApp:
     def _log_client(self) -> Client:
         return self._client if self._client is not None else get_client()
 
+    def _spool_dir(self) -> Path:
+        """The prediction log's spool for the store it writes to (known without reaching it)."""
+        if self._client is not None:
+            home = self._client.settings.home
+            return spool_root(home, self._client.store.uri, str(self._client.blobs.root))
+        settings = get_settings()
+        return spool_root(settings.home, settings.store_uri, settings.artifact_uri)
+
+    def _count_log_rows(self, event: str, endpoint: str, rows: int) -> None:
+        if event == "written":
+            self.metrics.log_written.labels(endpoint).inc(rows)
+        else:
+            self.metrics.log_rows[event].labels(endpoint).inc(rows)
+
     def start(self) -> None:
         """Bind to the running loop and start the alias watcher (lifespan startup or first request)."""
         self._loop = asyncio.get_running_loop()
@@ -316,6 +351,8 @@ class ServingApp:
         # freezing them every full collection scans them all and stalls requests 100-250 ms.
         gc.freeze()
         self.watcher.start()
+        if self.prediction_log is not None:
+            self.prediction_log.start()  # writes what an earlier run left in the spool
 
     def close(self) -> None:
         """Stop polling, write the prediction log, close the model threads."""
@@ -519,7 +556,7 @@ class ServingApp:
             if slot.retired and slot.inflight == 0:
                 slot.batcher.close()
         if self.prediction_log is not None:
-            self.prediction_log.record(
+            spooled = self.prediction_log.record(
                 endpoint.name,
                 req.request_id,
                 req.ts_ms,
@@ -530,6 +567,13 @@ class ServingApp:
                 data,
                 output,
             )
+            # the synchronous log: the answer waits for the spool, and says so when it failed
+            if spooled is not None and req.request_id in await asyncio.wrap_future(spooled):
+                raise HttpError(
+                    503,
+                    "the prediction log cannot record this request (synchronous log): "
+                    f"{self.prediction_log.degraded or 'its queue is full'}",
+                )
         return output
 
     def _shadow(
@@ -667,7 +711,7 @@ class ServingApp:
         if not isinstance(doc, dict) or "request_id" not in doc or "label" not in doc:
             raise InvalidInput('the body must be {"request_id": "...", "label": value or [values per row]}')
         records = feedback_records(endpoint.name, doc["request_id"], doc["label"])
-        await asyncio.to_thread(self._log_client().store.log_feedback, records)
+        await asyncio.to_thread(store_feedback, self._log_client, records)
         return 200, dumps({"request_id": doc["request_id"], "rows": len(records)}), []
 
     # -- metadata, health, admin -------------------------------------------------------------
@@ -678,9 +722,18 @@ class ServingApp:
         return 200, b'{"live":true}', []
 
     async def _ready(self, req: Request) -> Answer:
+        """Ready while serving; the body says what is degraded without failing the probe (a store
+        outage failing every replica's readiness would take the whole service down)."""
         if self._closing:
             raise HttpError(503, "shutting down")
-        return 200, b'{"ready":true}', []
+        answer: dict[str, Any] = {"ready": True, "prediction_log": "off"}
+        if self.prediction_log is not None:
+            problem = self.prediction_log.degraded
+            answer["prediction_log"] = "degraded" if problem else "ok"
+            if problem:
+                answer["prediction_log_error"] = problem
+        answer["routes_behind"] = [b.describe() for b in self.watcher.behind()]
+        return 200, dumps(answer), []
 
     async def _ping(self, req: Request) -> Answer:
         return 200, b"\n", []
@@ -692,6 +745,8 @@ class ServingApp:
         for endpoint in self.endpoints.values():
             for slot in endpoint.slots():
                 slot.metrics.queue.set(slot.batcher.queued_rows)
+        if self.prediction_log is not None:
+            self.metrics.log_degraded.set(1 if self.prediction_log.degraded else 0)
         body, _ = self.metrics.render()
         req.protocol = "metrics"
         return 200, body, []
@@ -726,13 +781,20 @@ class ServingApp:
         swaps = await asyncio.to_thread(self.reload)
         if self.peers_reload is not None:
             await asyncio.to_thread(self.peers_reload)
-        return (
-            200,
-            dumps(
-                {
-                    "swapped": [s.__dict__ for s in swaps],
-                    "endpoints": [e.describe() for e in self.endpoints.values()],
-                }
-            ),
-            [],
+        answer: dict[str, Any] = {
+            "swapped": [s.__dict__ for s in swaps],
+            "endpoints": [e.describe() for e in self.endpoints.values()],
+        }
+        behind = self.watcher.behind()
+        if not behind:
+            return 200, dumps(answer), []
+        # the reload did not reach what the registry names: say so (a 200 would read as done);
+        # 503 when only the registry or artifact store was unreachable, 502 for a version that
+        # cannot be served
+        status = 503 if all(b.unavailable for b in behind) else 502
+        message = "; ".join(
+            f"{b.reason}; version {b.serving_version if b.serving_version is not None else 'none'} keeps serving"
+            for b in behind
         )
+        _, error = error_body(HttpError(status, f"reload failed: {message}"), req.request_id)
+        return status, dumps({**orjson.loads(error), **answer, "failed": [b.describe() for b in behind]}), []

@@ -13,12 +13,14 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, Unavailable
 from loopwright.names import validate_name
 from loopwright.serving.prediction_log import to_ms
 from loopwright.store import FeedbackRecord
@@ -41,6 +43,26 @@ def feedback_records(endpoint: str, request_id: Any, label: Any) -> list[Feedbac
             raise InvalidInput(f"label must be a number, string or boolean, got {type(value).__name__}")
     ts = now_ms()
     return [FeedbackRecord(endpoint, request_id, row, value, ts) for row, value in enumerate(labels)]
+
+
+def store_feedback(client: Callable[[], Client], records: Sequence[FeedbackRecord]) -> None:
+    """Write validated feedback (the server's path); a store that cannot be reached raises
+    :class:`~loopwright.errors.Unavailable` (503: retry later), not an error of the request.
+
+    >>> import tempfile
+    >>> home = tempfile.mkdtemp()
+    >>> client = Client(f"sqlite:///{home}/lw.db", f"{home}/artifacts")
+    >>> store_feedback(lambda: client, feedback_records("churn", "req1", 1))
+    >>> len(client.store.get_feedback("churn"))
+    1
+    """
+    try:
+        client().store.log_feedback(records)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as error:
+        reason = " ".join(str(getattr(error, "orig", None) or error).split())
+        raise Unavailable(
+            f"cannot store feedback for {records[0].endpoint}: the store cannot be reached ({reason})"
+        ) from None
 
 
 def log_feedback(endpoint: str, request_id: str, label: Any, *, client: Client | None = None) -> None:

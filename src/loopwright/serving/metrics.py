@@ -93,6 +93,33 @@ class ServingMetrics:
             ["endpoint"],
             registry=r,
         )
+        self.log_rows = {
+            event: Counter(
+                f"loopwright_prediction_log_{event}_rows",
+                help,
+                ["endpoint"],
+                registry=r,
+            )
+            for event, help in (
+                ("spooled", "Prediction-log rows written to the on-disk spool (every logged row passes it)."),
+                (
+                    "retried",
+                    "Prediction-log rows written to the store after a failed attempt, or replayed from "
+                    "the spool a stopped or killed server left.",
+                ),
+                (
+                    "lost",
+                    "Prediction-log rows lost: neither spool nor store could take them, or the spool "
+                    "outgrew its bound and its oldest segment was dropped.",
+                ),
+            )
+        }
+        self.log_degraded = Gauge(
+            "loopwright_prediction_log_degraded",
+            "1 while the prediction log cannot write to the store (rows wait in the spool) or to its spool.",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.shadow = Counter(
             "loopwright_shadow_requests",
             "Copies of requests sent to shadow models, by outcome (ok, error, dropped).",
@@ -102,6 +129,13 @@ class ServingMetrics:
         self.swaps = Counter(
             "loopwright_model_swaps",
             "Hot swaps: a served alias moved and the new version took over.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.swap_failures = Counter(
+            "loopwright_model_swap_failures",
+            "Hot-swap attempts that failed (the version did not load, or the registry was unreachable); "
+            "the served version keeps serving.",
             ["endpoint"],
             registry=r,
         )
