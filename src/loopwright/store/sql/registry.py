@@ -46,6 +46,7 @@ from loopwright.store.sql.tables import (
 AUDIT_ENTITIES = ("registered_model", "model_version", "alias")
 MODEL_VERSION_STATUSES: tuple[ModelVersionStatus, ...] = ("ready", "archived")
 MAX_TAG_LENGTH = 65536
+AUDIT_LOCK_KEY = 7158311  # pg_advisory_xact_lock key ordering audit appends (the migration lock is 7158310)
 _CHUNK = 250  # (name, version) pairs per IN list, well under SQLite's bound-parameter cap
 
 
@@ -92,6 +93,15 @@ class RegistrySql(SqlBase):
             raise NotFound(f"registered model {name!r} not found")
         return row
 
+    def _stamp(self, conn: Connection) -> int:
+        """The time of this transaction's changes, read once its locks are held, so that times follow
+        version numbers and audit ids. Audit ids come from one sequence for every model: on PostgreSQL
+        a transaction-scoped advisory lock also orders stamping and appending across models (SQLite's
+        ``BEGIN IMMEDIATE`` admits one writer at a time already). Taken after the model's row lock."""
+        if not self._is_sqlite:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+        return now_ms()
+
     def _version_row(self, conn: Connection, name: str, version: int) -> Any:
         row = conn.execute(
             sa.select(model_versions).where(
@@ -135,7 +145,7 @@ class RegistrySql(SqlBase):
             raise InvalidInput(f"audit action must be a string of 1-32 characters, got {action!r}")
         if not isinstance(actor, str) or not actor:
             raise InvalidInput("every registry change needs an actor (who made it)")
-        stamp = now_ms() if stamp is None else stamp
+        stamp = self._stamp(conn) if stamp is None else stamp
         result = conn.execute(
             audit_log.insert().values(
                 entity=entity,
@@ -179,7 +189,6 @@ class RegistrySql(SqlBase):
         tags = {k: _tag_value(k, v) for k, v in (tags or {}).items()}
         _description(description)
         prefix = validate_artifact_path(artifact_prefix.strip("/")) if artifact_prefix else None
-        stamp = now_ms()
         with self._write() as conn:
             if run_id is not None:
                 lifecycle = conn.execute(sa.select(runs.c.lifecycle).where(runs.c.id == run_id)).scalar()
@@ -187,12 +196,14 @@ class RegistrySql(SqlBase):
                     raise NotFound(f"run {run_id!r} not found")
                 if lifecycle != "active":
                     raise Conflict(f"run {run_id!r} is deleted; restore it before registering its model")
+            first_use = now_ms()
             conn.execute(
                 self._insert(registered_models)
-                .values(name=name, last_version=0, created_ms=stamp, updated_ms=stamp)
+                .values(name=name, last_version=0, created_ms=first_use, updated_ms=first_use)
                 .on_conflict_do_nothing(index_elements=["name"])
             )
             version = self._lock_model(conn, name).last_version + 1
+            stamp = self._stamp(conn)
             conn.execute(
                 registered_models.update()
                 .where(registered_models.c.name == name)
@@ -355,7 +366,7 @@ class RegistrySql(SqlBase):
         with self._write() as conn:
             row = self._lock_model(conn, name)
             if row.description != description:
-                stamp = now_ms()
+                stamp = self._stamp(conn)
                 conn.execute(
                     registered_models.update()
                     .where(registered_models.c.name == name)
@@ -387,7 +398,7 @@ class RegistrySql(SqlBase):
                 return
             stmt = self._insert(registered_model_tags).values(name=name, key=key, value=value)
             conn.execute(stmt.on_conflict_do_update(index_elements=["name", "key"], set_={"value": value}))
-            stamp = now_ms()
+            stamp = self._stamp(conn)
             self._touch(conn, name, None, stamp)
             before = None if old is None else {"key": key, "value": old}
             after = {"key": key, "value": value}
@@ -401,7 +412,7 @@ class RegistrySql(SqlBase):
             if old is None:
                 raise NotFound(f"registered model {name!r} has no tag {key!r}")
             conn.execute(registered_model_tags.delete().where(where))
-            stamp = now_ms()
+            stamp = self._stamp(conn)
             self._touch(conn, name, None, stamp)
             before = {"key": key, "value": old}
             self._audit(conn, "registered_model", name, None, "tag_deleted", actor, before, None, stamp)
@@ -520,7 +531,7 @@ class RegistrySql(SqlBase):
             self._lock_model(conn, name)
             row = self._version_row(conn, name, number)
             if row.description != description:
-                stamp = now_ms()
+                stamp = self._stamp(conn)
                 conn.execute(
                     model_versions.update()
                     .where(model_versions.c.name == name, model_versions.c.version == number)
@@ -548,7 +559,7 @@ class RegistrySql(SqlBase):
             conn.execute(
                 stmt.on_conflict_do_update(index_elements=["name", "version", "key"], set_={"value": value})
             )
-            stamp = now_ms()
+            stamp = self._stamp(conn)
             self._touch(conn, name, number, stamp)
             before = None if old is None else {"key": key, "value": old}
             self._audit(
@@ -574,7 +585,7 @@ class RegistrySql(SqlBase):
             if old is None:
                 raise NotFound(f"version {number} of model {name!r} has no tag {key!r}")
             conn.execute(t.delete().where(where))
-            stamp = now_ms()
+            stamp = self._stamp(conn)
             self._touch(conn, name, number, stamp)
             before = {"key": key, "value": old}
             self._audit(conn, "model_version", name, number, "tag_deleted", actor, before, None, stamp)
@@ -605,7 +616,7 @@ class RegistrySql(SqlBase):
                             f"version {number} of model {name!r} holds alias {', '.join(map(repr, held))}; "
                             "move or delete the alias before archiving it"
                         )
-                stamp = now_ms()
+                stamp = self._stamp(conn)
                 conn.execute(
                     model_versions.update()
                     .where(model_versions.c.name == name, model_versions.c.version == number)
@@ -639,7 +650,7 @@ class RegistrySql(SqlBase):
                     f"version {number} of {name!r} is package {row.manifest_digest[:12]}, "
                     f"not {derived_from[:12]} the new package was derived from"
                 )
-            stamp = now_ms()
+            stamp = self._stamp(conn)
             conn.execute(
                 model_versions.update()
                 .where(model_versions.c.name == name, model_versions.c.version == number)
@@ -691,7 +702,7 @@ class RegistrySql(SqlBase):
             where = (model_aliases.c.name == name) & (model_aliases.c.alias == alias)
             current = conn.execute(sa.select(model_aliases.c.version).where(where)).scalar()
             if current != number:
-                stamp = now_ms()
+                stamp = self._stamp(conn)
                 if current is None:
                     conn.execute(
                         model_aliases.insert().values(
@@ -715,7 +726,7 @@ class RegistrySql(SqlBase):
             if current is None:
                 raise NotFound(f"registered model {name!r} has no alias {alias!r}")
             conn.execute(model_aliases.delete().where(where))
-            stamp = now_ms()
+            stamp = self._stamp(conn)
             self._touch(conn, name, None, stamp)
             before = {"alias": alias, "version": current}
             self._audit(conn, "alias", name, current, "alias_deleted", actor, before, None, stamp)
