@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -151,7 +152,7 @@ def test_tensor_validation() -> None:
     with pytest.raises(InvalidInput, match=re.escape("wrong type: expected float32 numbers, got <U1 values")):
         sig.validate(np.array([["1", "2", "3"]]))
     with pytest.raises(
-        InvalidInput, match=re.escape("NaN at index (0, 1), and the signature does not allow NaN")
+        InvalidInput, match=re.escape("NaN at index (0, 1), and the signature does not allow NaN or Inf")
     ):
         sig.validate(np.array([[1.0, np.nan, 2.0]]))
     ints = Signature(TensorSpec("int64", (-1, 2)))
@@ -164,3 +165,75 @@ def test_bad_specs_are_refused() -> None:
         ColumnSpec("x", "float")
     with pytest.raises(InvalidInput, match="duplicate column names"):
         Signature([ColumnSpec("x", "int64"), ColumnSpec("x", "int64")])
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "shown"),
+    [
+        (1e300, "int64", "1e+300"),
+        (2**63, "int64", "9223372036854775808"),
+        (2**64, "int64", "18446744073709551616"),
+        (-(2**63) - 1, "int64", "-9223372036854775809"),
+        (float(-(2**63)), "int64", "-9.223372036854776e+18"),  # what JSON parsers make of -2**63-1
+        (256, "uint8", "256"),
+        (-1, "uint64", "-1"),
+        (2**40, "int32", "1099511627776"),
+    ],
+)
+def test_out_of_range_integers_are_refused_not_wrapped(value: int | float, dtype: str, shown: str) -> None:
+    from loopwright.models.signature import integer_range
+
+    low, high = integer_range(dtype)
+    sig = Signature([ColumnSpec("n", dtype), ColumnSpec("plan", "string")])
+    expected = f"column 'n': expected {dtype} in [{low}, {high}], got {shown}"
+    with pytest.raises(InvalidInput, match=re.escape(expected)):
+        sig.validate([{"n": value, "plan": "a"}])
+    with pytest.raises(InvalidInput, match=re.escape(expected)):
+        sig.validate(pd.DataFrame({"n": [0, value], "plan": ["a", "b"]}))
+    tensor = Signature(TensorSpec(dtype, (-1,)))
+    with pytest.raises(InvalidInput, match=re.escape(f"expected {dtype} in [{low}, {high}], got {shown}")):
+        tensor.validate(np.array([value]) if type(value) is float or abs(value) < 2**63 else [value])
+
+
+def test_extreme_integers_in_range_pass_exactly() -> None:
+    sig = Signature([ColumnSpec("n", "int64"), ColumnSpec("plan", "string")])
+    out = sig.validate([{"n": 2**63 - 1, "plan": "a"}, {"n": -(2**63), "plan": "b"}])
+    assert out["n"].tolist() == [2**63 - 1, -(2**63)] and out["n"].dtype == np.int64
+    assert Signature([ColumnSpec("n", "uint64")]).validate([{"n": 2**64 - 1}])["n"].tolist() == [2**64 - 1]
+
+
+def test_non_finite_floats_refused_unless_nan_is_allowed() -> None:
+    closed = Signature([ColumnSpec("x", "float64")])
+    with pytest.raises(
+        InvalidInput, match=re.escape("column 'x': inf at row 1, and the signature allows only finite")
+    ):
+        closed.validate(pd.DataFrame({"x": [1.0, np.inf]}))
+    opened = Signature([ColumnSpec("x", "float64", allow_nan=True)])
+    assert np.isinf(opened.validate(pd.DataFrame({"x": [-np.inf]}))["x"]).all()
+    narrow = Signature([ColumnSpec("x", "float32")])
+    with pytest.raises(
+        InvalidInput, match=re.escape("column 'x': expected float32 within ±3.40282e+38, got 1e+300")
+    ):
+        narrow.validate(pd.DataFrame({"x": [1e300]}))
+    with pytest.raises(
+        InvalidInput, match=re.escape("inf at index (1,), and the signature does not allow NaN or Inf")
+    ):
+        Signature(TensorSpec("float64", (-1,))).validate(np.array([0.0, np.inf]))
+
+
+def test_loaded_model_predict_refuses_out_of_range_integers(sqlite_env: Path) -> None:
+    """Through ``LoadedModel.predict``: InvalidInput naming the column, not numpy's OverflowError."""
+    from sklearn.linear_model import LinearRegression
+
+    import loopwright as lw
+
+    X = pd.DataFrame({"n": np.arange(10, dtype="int64"), "x": np.random.default_rng(0).normal(size=10)})
+    with lw.start_run():
+        info = lw.log_model(LinearRegression().fit(X, X.n * 2.0), "model", input_example=X.head(3))
+    model = lw.load_model(info.uri)
+    for value in (2**64, 2**63, -(2**63) - 1, 1e300):
+        with pytest.raises(
+            InvalidInput, match=re.escape("column 'n': expected int64 in [-9223372036854775808")
+        ):
+            model.predict(pd.DataFrame({"n": [value], "x": [0.5]}))
+    assert model.predict(pd.DataFrame({"n": [3], "x": [0.5]})).tolist() == pytest.approx([6.0])

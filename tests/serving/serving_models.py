@@ -27,3 +27,10 @@ class Fragile(PythonModel):
         if (values[:, 0] > self.poison).any():
             raise RuntimeError("secret internal detail: poison row")
         return values.sum(axis=1)
+
+
+class Echo(PythonModel):
+    """Answers each row's first column as the model received it (shows what validation let through)."""
+
+    def predict(self, data: Any) -> np.ndarray:
+        return data.iloc[:, 0].to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)[:, 0]

@@ -10,7 +10,9 @@ Rules
 - Integer → float widening is allowed; float → integer only when every value is integral.
 - Strings are never turned into numbers (``"3"`` for an ``int64`` column is refused).
 - A missing value (NaN/None) is refused unless the column allows it (``allow_nan``, inferred
-  from whether the example had one).
+  from whether the example had one); so is ±Inf (non-finite values count as missing).
+- Integers must fit the column's dtype (``2**64`` for ``int64`` is refused, never wrapped); a float
+  for an integer column must be whole and within ±2**53, where floats still stand for one integer.
 - Categorical columns record their levels. An unseen level is accepted silently by default
   (an input example rarely shows every level, and encoders such as ``OneHotEncoder`` have
   their own ``handle_unknown`` policy); set ``allow_unseen=False`` on the column to refuse it.
@@ -56,6 +58,39 @@ _NUMPY_DTYPES = (
     "uint64",
     "bool",
 )
+
+
+EXACT_FLOAT_INTEGERS = 2**53  # beyond this magnitude a float64 no longer identifies one integer
+
+
+def integer_range(dtype: str) -> tuple[int, int]:
+    """The smallest and largest value of an integer dtype, as exact Python ints.
+
+    >>> integer_range("uint8")
+    (0, 255)
+    """
+    info = np.iinfo(np.dtype(dtype))
+    return int(info.min), int(info.max)
+
+
+def integer_refusal(value: int | float, dtype: str) -> str | None:
+    """Why ``value`` (an int or a whole float) cannot be a ``dtype`` integer, or ``None`` if it can.
+
+    Python compares ints and floats exactly, so ``2.0**63`` is out of ``int64`` range here while
+    numpy would wrap it to ``-2**63``.
+
+    >>> integer_refusal(2**63, "int64")
+    'expected int64 in [-9223372036854775808, 9223372036854775807], got 9223372036854775808'
+    >>> integer_refusal(255, "uint8") is None
+    True
+    """
+    low, high = integer_range(dtype)
+    expected = f"expected {dtype} in [{low}, {high}], got {value!r}"
+    if not low <= value <= high:
+        return expected
+    if isinstance(value, float) and abs(value) > EXACT_FLOAT_INTEGERS:
+        return f"{expected}: a float beyond ±2**53 stands for no exact integer, send an integer"
+    return None
 
 
 def _check_dtype(dtype: str) -> str:
@@ -356,6 +391,29 @@ def _nan_check(spec_name: str, column: pd.Series, allow_nan: bool) -> None:
             f"column {spec_name!r}: missing value (NaN/None) at row {rows[0] if len(rows) == 1 else rows}, "
             "and the signature does not allow NaN there"
         )
+    if column.dtype.kind == "f":
+        infinite = np.flatnonzero(np.isinf(column.to_numpy()))
+        if len(infinite):
+            raise InvalidInput(
+                f"column {spec_name!r}: {column.iloc[infinite[0]]} at row {infinite[0]}, and the signature "
+                "allows only finite values there"
+            )
+
+
+def _range_check(spec: ColumnSpec, column: pd.Series, kind: str) -> None:
+    """Integers (or whole floats) for an integer column must fit its dtype: casting would wrap them."""
+    values = column.dropna()
+    if values.empty:
+        return
+    low, high = integer_range(spec.dtype)
+    if kind == "float":  # floats are exact integers only within ±2**53
+        low, high = max(low, -EXACT_FLOAT_INTEGERS), min(high, EXACT_FLOAT_INTEGERS)
+    if low <= _plain(values.min()) and _plain(values.max()) <= high:  # Python numbers compare exactly
+        return
+    for row, value in zip(np.flatnonzero(column.notna().to_numpy()), values.tolist(), strict=True):
+        refusal = integer_refusal(value, spec.dtype)
+        if refusal is not None:
+            raise InvalidInput(f"column {spec.name!r}: {refusal} (row {row})")
 
 
 def _wrong_type(spec: ColumnSpec, column: pd.Series, kind: str) -> InvalidInput:
@@ -401,13 +459,30 @@ def _coerce_column(spec: ColumnSpec, column: pd.Series) -> pd.Series:
         finite = values[~np.isnan(values)]
         if not np.array_equal(finite, np.round(finite)):
             raise InvalidInput(f"column {spec.name!r}: expected {dtype}, got float values with fractions")
+        _range_check(spec, column, kind)
         if np.isnan(values).any():  # integers cannot hold NaN: keep floats where NaN is allowed
             return pd.Series(values, index=column.index, name=column.name)
+    elif target.kind in "iu" and kind == "int":
+        _range_check(spec, column, kind)
+    elif target.kind == "f" and kind == "float" and column.dtype != target:
+        _float_range_check(spec, column)
     if column.dtype == target:
         return column
     if target.kind == "f" or not column.isna().any():
         return column.astype(target)
     return column.astype("float64")
+
+
+def _float_range_check(spec: ColumnSpec, column: pd.Series) -> None:
+    """A float too large for a narrower float dtype would become ±Inf."""
+    limit = float(np.finfo(np.dtype(spec.dtype)).max)
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    too_large = np.flatnonzero(np.isfinite(values) & (np.abs(values) > limit))
+    if len(too_large):
+        row = int(too_large[0])
+        raise InvalidInput(
+            f"column {spec.name!r}: expected {spec.dtype} within ±{limit:.6g}, got {float(values[row])!r} (row {row})"
+        )
 
 
 def _as_category(spec: ColumnSpec, column: pd.Series) -> pd.Series:
@@ -442,20 +517,51 @@ def _validate_tensor(spec: TensorSpec, data: Any) -> np.ndarray:
     got = array.dtype
     if got == target:
         out = array
+    elif got.kind == "O" and target.kind in "iu" and all(type(v) is int for v in array.flat):
+        # Python ints beyond what any numpy integer holds: name the first that does not fit
+        index = next(i for i in np.ndindex(array.shape) if integer_refusal(array.item(i), spec.dtype))
+        raise InvalidInput(f"{integer_refusal(array.item(index), spec.dtype)} at index {index}")
     elif got.kind in "OUS":
         raise InvalidInput(f"wrong type: expected {spec.dtype} numbers, got {got} values")
     elif target.kind == "b" and got.kind != "b":
         raise InvalidInput(f"wrong type: expected bool, got {got}")
     elif target.kind in "iu" and got.kind == "f":
-        if not np.array_equal(array, np.round(array)):
-            raise InvalidInput(f"wrong type: expected {spec.dtype}, got float values with fractions")
+        if not np.isfinite(array).all() or not np.array_equal(array, np.round(array)):
+            raise InvalidInput(
+                f"wrong type: expected {spec.dtype}, got float values with fractions or NaN/Inf"
+            )
+        _tensor_range_check(spec.dtype, array, EXACT_FLOAT_INTEGERS)
+        out = array.astype(target)
+    elif target.kind in "iu" and got.kind in "iu":
+        _tensor_range_check(spec.dtype, array, None)
         out = array.astype(target)
     else:
+        if target.kind == "f" and got.itemsize > target.itemsize:  # a narrower float: ±Inf past its range
+            wide = array.astype("float64")
+            too_large = np.isfinite(wide) & (np.abs(wide) > float(np.finfo(target).max))
+            if too_large.any():
+                index = tuple(int(i) for i in np.argwhere(too_large)[0])
+                raise InvalidInput(
+                    f"{_plain(array[index])!r} at index {index} is out of range for {spec.dtype}"
+                )
         out = array.astype(target)
-    if not spec.allow_nan and out.dtype.kind == "f" and np.isnan(out).any():
-        index = tuple(int(i) for i in np.argwhere(np.isnan(out))[0])
-        raise InvalidInput(f"NaN at index {index}, and the signature does not allow NaN")
+    if not spec.allow_nan and out.dtype.kind == "f" and not np.isfinite(out).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        value = "NaN" if np.isnan(out[index]) else str(float(out[index]))
+        raise InvalidInput(f"{value} at index {index}, and the signature does not allow NaN or Inf")
     return out
+
+
+def _tensor_range_check(dtype: str, array: np.ndarray, exact_limit: int | None) -> None:
+    """Whole numbers for an integer tensor must fit its dtype (numpy's cast would wrap them)."""
+    low, high = integer_range(dtype)
+    if exact_limit is not None:
+        low, high = max(low, -exact_limit), min(high, exact_limit)
+    if array.size == 0 or (low <= _plain(array.min()) and _plain(array.max()) <= high):
+        return
+    index = tuple(int(i) for i in np.argwhere((array < low) | (array > high))[0])
+    refusal = integer_refusal(_plain(array[index]), dtype)
+    raise InvalidInput(f"{refusal} at index {index}")
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

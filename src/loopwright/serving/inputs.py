@@ -21,15 +21,17 @@ loopwright.errors.InvalidInput: field 'a' expects float64, got string 'x' (row 0
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
 
 from loopwright.errors import InvalidInput
+from loopwright.models.signature import EXACT_FLOAT_INTEGERS, integer_range, integer_refusal
 from loopwright.serving.types import SignatureLike
 
 FLOATS = frozenset({"float64", "float32", "float16"})
@@ -47,7 +49,8 @@ class ModelInput:
     columns: tuple[str, ...] | None = None  # feature names, in the order of ``data``'s columns
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """A JSON value as an error message shows it: its JSON type, and short scalars themselves."""
     kind = _JSON_NAMES.get(type(value), type(value).__name__)
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
@@ -79,6 +82,7 @@ class InputSchema:
         self.array_dtype: np.dtype[Any] = np.dtype(np.float64)
         self._fast_types: frozenset[type] = frozenset()
         self._whole: list[int] = []  # int columns of a float array: whole numbers within range
+        # (and within ±2**53: beyond it a float stands for no exact integer)
         self._whole_min = self._whole_max = np.zeros(0)
         if self.kind == "dataframe":
             self.columns = list(signature.inputs)  # type: ignore[union-attr]
@@ -95,9 +99,9 @@ class InputSchema:
                 elif self.array_dtype.kind == "f":
                     self._fast_types = frozenset({float, int})
                     self._whole = [j for j, c in enumerate(self.columns) if c.dtype in INTS]
-                    limits = [np.iinfo(np.dtype(self.columns[j].dtype)) for j in self._whole]
-                    self._whole_min = np.array([float(i.min) for i in limits])
-                    self._whole_max = np.array([float(i.max) for i in limits])
+                    limits = [integer_range(self.columns[j].dtype) for j in self._whole]
+                    self._whole_min = np.array([float(max(low, -EXACT_FLOAT_INTEGERS)) for low, _ in limits])
+                    self._whole_max = np.array([float(min(high, EXACT_FLOAT_INTEGERS)) for _, high in limits])
                 elif self.array_dtype.kind in "iu":
                     self._fast_types = frozenset({int})
                 else:
@@ -126,7 +130,7 @@ class InputSchema:
     def from_records(self, records: Any) -> ModelInput:
         """A list of records (``{"col": value}``) or of rows in signature order."""
         if not isinstance(records, list):
-            raise InvalidInput(f"instances must be a list of records, got {_describe(records)}")
+            raise InvalidInput(f"instances must be a list of records, got {describe_value(records)}")
         if not records:
             raise InvalidInput("instances is empty: send at least one row")
         if self.kind == "tensor":
@@ -134,8 +138,10 @@ class InputSchema:
         first = records[0]
         if self.kind is None:
             if isinstance(first, Mapping):
+                if not all(isinstance(rec, Mapping) for rec in records):
+                    raise InvalidInput("instances must all be objects of column values, or all be rows")
                 return ModelInput(pd.DataFrame.from_records(records), len(records), None)
-            return ModelInput(np.asarray(records), len(records), None)
+            return ModelInput(_unchecked_array(records), len(records), None)
         if isinstance(first, Mapping):
             if self.numeric:
                 try:
@@ -149,7 +155,7 @@ class InputSchema:
             return self._frame(self._columns_of(records))
         if isinstance(first, list):
             return self.from_rows(records)
-        raise InvalidInput(f"each instance must be an object of column values, got {_describe(first)}")
+        raise InvalidInput(f"each instance must be an object of column values, got {describe_value(first)}")
 
     def from_rows(self, rows: Any) -> ModelInput:
         """Rows as lists of values in signature column order."""
@@ -158,7 +164,7 @@ class InputSchema:
         if self.kind == "tensor":
             return self._tensor(rows)
         if self.kind is None:
-            return ModelInput(np.asarray(rows), len(rows), None)
+            return ModelInput(_unchecked_array(rows), len(rows), None)
         if self.numeric:
             return self._matrix(rows)
         self._check_widths(rows)
@@ -171,12 +177,19 @@ class InputSchema:
         columns, data = payload.get("columns"), payload["data"]
         if not isinstance(data, list) or not data:
             raise InvalidInput("dataframe_split.data must be a non-empty list of rows")
-        if columns is None or self.kind != "dataframe" or list(columns) == list(self.names):
+        if columns is not None and (
+            not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+        ):
+            raise InvalidInput(
+                f"dataframe_split.columns must be a list of column names, got {describe_value(columns)}"
+            )
+        if columns is not None and len(set(columns)) != len(columns):
+            raise InvalidInput(f"dataframe_split.columns names a column twice: {columns}")
+        if columns is None or self.kind != "dataframe" or columns == list(self.names):
             if self.kind is None and columns is not None:
+                self._check_widths(data, width=len(columns), names=columns)
                 return ModelInput(pd.DataFrame(data, columns=columns), len(data), tuple(columns))
             return self.from_rows(data)
-        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise InvalidInput("dataframe_split.columns must be a list of column names")
         position = {c: j for j, c in enumerate(columns)}
         missing = [n for n in self.names if n not in position]
         if missing:
@@ -230,13 +243,13 @@ class InputSchema:
                 rows.dtype == self.array_dtype or (rows.dtype.kind in "fiu" and target == "f")
             ):
                 arr = rows.astype(self.array_dtype, copy=False)
-                if self._all_whole(arr):
+                if self._fits(arr):
                     return ModelInput(arr, len(arr), self.names)
             rows = rows.tolist()
         try:
             if set(map(type, chain.from_iterable(rows))) <= self._fast_types:
                 arr = np.array(rows, dtype=self.array_dtype)
-                if arr.ndim == 2 and arr.shape[1] == len(self.names) and self._all_whole(arr):
+                if arr.ndim == 2 and arr.shape[1] == len(self.names) and self._fits(arr):
                     return ModelInput(arr, len(arr), self.names)
         except (TypeError, ValueError, OverflowError):
             pass
@@ -245,9 +258,11 @@ class InputSchema:
         arr = np.column_stack([np.asarray(v, dtype=self.array_dtype) for v in checked.values()])
         return ModelInput(arr, len(arr), self.names)
 
-    def _all_whole(self, arr: np.ndarray) -> bool:
-        """The int columns of a float array hold whole numbers in their range (else the checked
-        path names the culprit)."""
+    def _fits(self, arr: np.ndarray) -> bool:
+        """A float array is finite and its int columns hold whole numbers in their range (else the
+        checked path names the culprit, or lets NaN through where the signature allows it)."""
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            return False
         if not self._whole:
             return True
         ints = arr[:, self._whole]
@@ -275,15 +290,18 @@ class InputSchema:
             raise InvalidInput(f"tensor input expects shape {expected}, got {list(arr.shape)}")
         if arr.dtype.kind not in "fiub" and self.array_dtype.kind in "fiub":
             raise InvalidInput(f"tensor input expects {spec.dtype} values, got {arr.dtype.name}")
-        return ModelInput(arr.astype(self.array_dtype, copy=False), int(arr.shape[0]), None)
+        # the signature's own checks: whole numbers in range for int tensors, finite floats
+        return ModelInput(self.signature.validate(arr), int(arr.shape[0]), None)  # type: ignore[union-attr]
 
     def _raw_array(self, data: Any, shape: Sequence[int] | None, what: str) -> np.ndarray:
         try:
             arr = np.asarray(data)
-            if shape is not None:
-                arr = arr.reshape([int(s) for s in shape])
-        except (TypeError, ValueError) as error:
-            raise InvalidInput(f"{what} is not a rectangular array of the given shape: {error}") from None
+        except (TypeError, ValueError, OverflowError) as error:
+            raise InvalidInput(f"{what} is not a rectangular array: {error}") from None
+        if shape is not None:
+            if any(type(s) is not int or s < 0 for s in shape) or math.prod(shape) != arr.size:
+                raise InvalidInput(f"{what} has {arr.size} values, which do not fill the shape {list(shape)}")
+            arr = arr.reshape(shape)
         if arr.dtype.kind == "O":
             raise InvalidInput(f"{what} holds mixed or null values; expected {self.array_dtype.name}")
         if arr.dtype.kind in "US" and self.array_dtype.kind in "fiub":
@@ -297,7 +315,9 @@ class InputSchema:
     def _columns_of(self, records: list[Any]) -> dict[str, list[Any]]:
         for i, rec in enumerate(records):
             if not isinstance(rec, Mapping):
-                raise InvalidInput(f"instance {i} must be an object of column values, got {_describe(rec)}")
+                raise InvalidInput(
+                    f"instance {i} must be an object of column values, got {describe_value(rec)}"
+                )
             for name in self.names:
                 if name not in rec:
                     raise InvalidInput(
@@ -322,15 +342,26 @@ class InputSchema:
         self._columns_of(records)
         raise InvalidInput("instances must be objects of column values")  # pragma: no cover
 
-    def _check_widths(self, rows: Sequence[Any], width: int | None = None) -> None:
+    def _check_widths(
+        self, rows: Sequence[Any], width: int | None = None, names: Sequence[str] | None = None
+    ) -> None:
         expected = len(self.names) if width is None else width
         for i, row in enumerate(rows):
             if not isinstance(row, list | tuple | np.ndarray) or len(row) != expected:
-                got = len(row) if isinstance(row, list | tuple) else _describe(row)
-                raise InvalidInput(f"row {i} must have {expected} values {list(self.names)}, got {got}")
+                got = len(row) if isinstance(row, list | tuple) else describe_value(row)
+                shown = list(self.names if names is None else names)
+                raise InvalidInput(f"row {i} must have {expected} values {shown}, got {got}")
 
     def _dtype_of(self, name: str) -> str:
         return next(str(c.dtype) for c in self.columns if c.name == name)
+
+
+def _unchecked_array(rows: list[Any]) -> np.ndarray:
+    """Rows for a model without a signature: any rectangular array numpy can build."""
+    try:
+        return np.asarray(rows)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise InvalidInput(f"the rows do not form a rectangular array: {error}") from None
 
 
 def _numpy_dtype(dtype: str) -> str:
@@ -341,16 +372,25 @@ def _check_column(column: Any, values: list[Any]) -> np.ndarray:
     """Validate one numeric column's JSON values against its spec; name the first culprit."""
     name, dtype, allow_nan = column.name, str(column.dtype), bool(column.allow_nan)
 
-    def fail(i: int, value: Any, expected: str | None = None) -> None:
-        raise InvalidInput(f"field {name!r} expects {expected or dtype}, got {_describe(value)} (row {i})")
+    def fail(i: int, value: Any, expected: str | None = None) -> NoReturn:
+        raise InvalidInput(
+            f"field {name!r} expects {expected or dtype}, got {describe_value(value)} (row {i})"
+        )
 
     if dtype in FLOATS:
+        largest = float(np.finfo(dtype).max)  # beyond it the cast would give ±Inf
         out = []
         for i, v in enumerate(values):
-            if type(v) is float or type(v) is int:
+            if (type(v) is float or type(v) is int) and -largest <= v <= largest:
                 out.append(v)
             elif v is None and allow_nan:
                 out.append(np.nan)
+            elif type(v) is float and allow_nan and not math.isfinite(v):  # NaN/Inf, e.g. binary tensors
+                out.append(v)
+            elif type(v) is float and not math.isfinite(v):
+                fail(i, v, f"finite {dtype} values (the signature does not allow NaN/Inf)")
+            elif type(v) is float or type(v) is int:
+                fail(i, v, f"{dtype} within ±{largest:.6g}")
             else:
                 fail(i, v)
         return np.array(out, dtype=dtype)
@@ -358,10 +398,10 @@ def _check_column(column: Any, values: list[Any]) -> np.ndarray:
         for i, v in enumerate(values):
             if not (type(v) is int or (type(v) is float and v.is_integer())):
                 fail(i, v)
-        try:
-            return np.array(values, dtype=dtype)
-        except OverflowError:
-            raise InvalidInput(f"field {name!r} expects {dtype}, got a value out of range") from None
+            refusal = integer_refusal(v, dtype)
+            if refusal is not None:
+                raise InvalidInput(f"field {name!r}: {refusal} (row {i})")
+        return np.array(values, dtype=dtype)
     if dtype == "bool":
         for i, v in enumerate(values):
             if type(v) is not bool:

@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from itertools import chain
 from typing import Any
@@ -18,7 +19,7 @@ import orjson
 import pandas as pd
 
 from loopwright.errors import InvalidInput
-from loopwright.serving.inputs import InputSchema, ModelInput, encode_output
+from loopwright.serving.inputs import InputSchema, ModelInput, describe_value, encode_output
 
 DATATYPES = {
     "float64": "FP64",
@@ -74,23 +75,55 @@ def split_binary(body: bytes, header_length: int) -> Any:
         doc = orjson.loads(body[:header_length])
     except orjson.JSONDecodeError as error:
         raise JsonError(f"malformed JSON header: {error}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"the inference header must be a JSON object, got {describe_value(doc)}")
+    tensors = doc.get("inputs", [])
+    if not isinstance(tensors, list):
+        raise InvalidInput(f'"inputs" must be a list of tensors, got {describe_value(tensors)}')
     offset = header_length
-    for t in doc.get("inputs", []) if isinstance(doc, Mapping) else []:
-        size = (t.get("parameters") or {}).get("binary_data_size") if isinstance(t, Mapping) else None
+    for t in tensors:
+        if not isinstance(t, dict):
+            continue  # decode_infer names it
+        name = tensor_name(t)
+        parameters = t.get("parameters")
+        if parameters is None:
+            continue
+        if not isinstance(parameters, dict):
+            raise InvalidInput(
+                f"input {name!r}: parameters must be an object, got {describe_value(parameters)}"
+            )
+        size = parameters.get("binary_data_size")
         if size is None:
             continue
-        if not isinstance(size, int) or size < 0 or offset + size > len(body):
-            raise InvalidInput(f"input {t.get('name')!r}: binary_data_size does not match the body")
+        if type(size) is not int or size < 0 or offset + size > len(body):
+            raise InvalidInput(
+                f"input {name!r}: binary_data_size must be a byte count within the body's "
+                f"{len(body) - offset} remaining bytes, got {describe_value(size)}"
+            )
         chunk = body[offset : offset + size]
         offset += size
         datatype = t.get("datatype")
         if datatype == "BYTES":
-            t["data"] = _binary_strings(chunk, t.get("name"))
-        elif datatype in BINARY_DTYPES:
-            t["data"] = np.frombuffer(chunk, dtype=BINARY_DTYPES[datatype]).tolist()
+            t["data"] = _binary_strings(chunk, name)
+        elif isinstance(datatype, str) and datatype in BINARY_DTYPES:
+            dtype = np.dtype(BINARY_DTYPES[datatype])
+            if size % dtype.itemsize:
+                raise InvalidInput(
+                    f"input {name!r}: binary_data_size {size} is not a whole number of {datatype} "
+                    f"values ({dtype.itemsize} bytes each)"
+                )
+            t["data"] = np.frombuffer(chunk, dtype=dtype).tolist()
         else:
-            raise InvalidInput(f"input {t.get('name')!r}: unsupported datatype {datatype!r}")
+            raise InvalidInput(f"input {name!r}: unsupported datatype {describe_value(datatype)}")
     return doc
+
+
+def tensor_name(tensor: Mapping[str, Any]) -> str:
+    """An input tensor's ``name``, which must be a string (it is matched against column names)."""
+    name = tensor.get("name")
+    if not isinstance(name, str):
+        raise InvalidInput(f'each input tensor needs a string "name", got {describe_value(name)}')
+    return name
 
 
 def _binary_strings(chunk: bytes, name: Any) -> list[str]:
@@ -122,9 +155,12 @@ def decode_infer(doc: Any, schema: InputSchema) -> ModelInput:
     for t in tensors:
         if not isinstance(t, Mapping) or "name" not in t or "data" not in t:
             raise InvalidInput('each input tensor needs "name", "shape", "datatype" and "data"')
+        name = tensor_name(t)
         shape = t.get("shape")
-        if shape is not None and (not isinstance(shape, list) or not all(isinstance(s, int) for s in shape)):
-            raise InvalidInput(f"input {t['name']!r}: shape must be a list of integers")
+        if shape is not None and (
+            not isinstance(shape, list) or not all(type(s) is int and s >= 0 for s in shape)
+        ):
+            raise InvalidInput(f"input {name!r}: shape must be a list of sizes (integers ≥ 0)")
     if schema.kind == "dataframe":
         by_name = {t["name"]: t for t in tensors}
         if len(tensors) == 1 and tensors[0]["name"] not in schema.names:
@@ -158,10 +194,12 @@ def _column_values(tensor: Mapping[str, Any]) -> list[Any]:
     data = tensor["data"]
     if not isinstance(data, list):
         raise InvalidInput(f"input {tensor['name']!r}: data must be a list")
-    if data and isinstance(data[0], list):
+    if data and isinstance(data[0], list):  # rows of an [N, 1] tensor
+        if not all(type(row) is list for row in data):
+            raise InvalidInput(f"input {tensor['name']!r}: data mixes rows (lists) and single values")
         data = list(chain.from_iterable(data))
     shape = tensor.get("shape")
-    if shape and int(np.prod(shape)) != len(data):
+    if shape and math.prod(shape) != len(data):
         raise InvalidInput(f"input {tensor['name']!r}: shape {shape} does not match {len(data)} values")
     return data
 
