@@ -13,7 +13,6 @@ Order of operations (nothing is deserialised until step 4):
 from __future__ import annotations
 
 import shutil
-import tempfile
 import weakref
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from loopwright.models.flavors import get_flavor
 from loopwright.models.flavors.onnx import OnnxPredictor, session
 from loopwright.models.loaded import LoadedModel
 from loopwright.models.manifest import MANIFEST_NAME, file_entries, parse_manifest
+from loopwright.models.tempdirs import new_model_folder
 from loopwright.tracking.client import Client, get_client
 from loopwright.uris import ModelUri, parse_model_uri
 
@@ -128,7 +128,7 @@ def load_model_from_manifest(
                 f"{label} is a pickle-based model (logged with allow_pickle=True); unpickling can run arbitrary "
                 "code, so it loads only with lw.load_model(uri, allow_pickle=True) or LOOPWRIGHT_ALLOW_PICKLE=1"
             )
-    folder = Path(tempfile.mkdtemp(prefix="loopwright-model-"))
+    folder = new_model_folder()
     try:
         _fetch_verified(client, manifest, folder, label)
         options = manifest.get("flavor_options") or {}
