@@ -144,6 +144,7 @@ def _break_package(name: str, version: int) -> None:
     """Overwrite the stored files of a version: loading it fails its digest check."""
     client = lw.get_client()
     digest = client.store.get_model_version(name, version).manifest_digest
+    assert digest is not None
     manifest = json.loads(client.blobs.get_bytes(digest))
     for entry in manifest["files"]:
         path = client.blobs.local_path(entry["sha256"])

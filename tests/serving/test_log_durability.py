@@ -64,7 +64,7 @@ def _logged(client: Client) -> dict[str, int]:
     frame = lw.get_predictions("churn", client=client)
     keys = list(zip(frame["request_id"], frame["row"], strict=True))
     assert len(keys) == len(set(keys)), "rows logged twice"
-    return frame.groupby("request_id").size().to_dict()
+    return {str(rid): int(n) for rid, n in frame.groupby("request_id").size().items()}
 
 
 def _log(server: ServerHandle) -> PredictionLog:
