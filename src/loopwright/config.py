@@ -9,6 +9,8 @@ LOOPWRIGHT_ARTIFACT_URI blob store (folder, memory://, s3://)      ``$HOME/artif
 LOOPWRIGHT_TOKEN       bearer token for servers (predict role)      unset
 LOOPWRIGHT_ADMIN_TOKEN bearer token for admin routes (admin role)  unset
 LOOPWRIGHT_ALLOW_PICKLE allow loading pickle-based model packages  unset (refused)
+LOOPWRIGHT_TRUSTED_MODULES modules whose code packages may import  unset (see models/trust.py)
+                       (comma-separated; ``acme.`` is a prefix)
 ====================== =========================================== ================================
 
 Examples
@@ -39,6 +41,7 @@ class Settings:
     token: str | None = None
     allow_pickle: bool = False
     admin_token: str | None = None
+    trusted_modules: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,7 +52,8 @@ class Settings:
         token = env.get("LOOPWRIGHT_TOKEN") or None
         allow_pickle = env.get("LOOPWRIGHT_ALLOW_PICKLE", "").lower() in {"1", "true", "yes"}
         admin_token = env.get("LOOPWRIGHT_ADMIN_TOKEN") or None
-        return cls(home, store_uri, artifact_uri, token, allow_pickle, admin_token)
+        trusted = tuple(m.strip() for m in env.get("LOOPWRIGHT_TRUSTED_MODULES", "").split(",") if m.strip())
+        return cls(home, store_uri, artifact_uri, token, allow_pickle, admin_token, trusted)
 
 
 def get_settings() -> Settings:

@@ -328,7 +328,10 @@ def test_skops_file_with_foreign_types_is_refused_even_with_valid_digests(sqlite
             ],
         )
     with pytest.raises(
-        PermissionDenied, match=re.escape("model.skops asks to load types outside the trusted set")
+        PermissionDenied,
+        match=re.escape(
+            "model.skops asks to construct types Loopwright does not trust: ['example_models.signed_log']"
+        ),
     ):
         lw.load_model(f"runs:/{run.id}/forged")
 

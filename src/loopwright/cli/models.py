@@ -13,6 +13,7 @@ from rich.tree import Tree
 
 from loopwright.cli.render import console, fmt, key_values, table
 from loopwright.errors import IntegrityError, InvalidInput
+from loopwright.models.trust import code_summary
 from loopwright.registry.client import RegistryClient, uses_pickle
 from loopwright.store.entities import ModelVersion
 
@@ -40,6 +41,17 @@ def _package_flag(registry: RegistryClient, version: ModelVersion) -> str:
     return "pickle" if uses_pickle(manifest) else ""
 
 
+def _code(registry: RegistryClient, version: ModelVersion) -> str:
+    """The class loading this version imports and whether Loopwright allows it (models/trust.py)."""
+    try:
+        manifest = registry.get_manifest(version)
+        if manifest is None or version.manifest_digest is None:
+            return ""
+        return code_summary(manifest, registry.store, version.manifest_digest)
+    except (IntegrityError, InvalidInput):  # a tampered manifest is flagged in the flags column
+        return ""
+
+
 def _versions_table(registry: RegistryClient, title: str, versions: list[ModelVersion], uri: bool) -> Any:
     """One row per version; ``uri`` names the model too (for results spanning several models)."""
     return table(
@@ -52,6 +64,7 @@ def _versions_table(registry: RegistryClient, title: str, versions: list[ModelVe
             "created",
             "created_by",
             "tags",
+            "code",
             "flags",
         ],
         [
@@ -63,6 +76,7 @@ def _versions_table(registry: RegistryClient, title: str, versions: list[ModelVe
                 v.created_at,
                 v.created_by,
                 _tags(v.tags),
+                _code(registry, v),
                 _package_flag(registry, v),
             )
             for v in versions
@@ -137,6 +151,7 @@ def show(
                 "created": mv.created_at,
                 "created by": mv.created_by,
                 "pickle": "yes (loads only with allow_pickle=True)" if flag == "pickle" else "no",
+                "code": _code(registry, mv) or "none",
                 **({"warning": flag} if flag not in ("", "pickle") else {}),
             },
         )

@@ -5,7 +5,8 @@ Order of operations (nothing is deserialised until step 4):
 1. the URI resolves to the manifest digest the store recorded (run artifact or registry version);
 2. the manifest blob is read and must hash to that digest;
 3. a pickle-based package is refused unless pickle is allowed (``allow_pickle=True`` or
-   ``LOOPWRIGHT_ALLOW_PICKLE=1``);
+   ``LOOPWRIGHT_ALLOW_PICKLE=1``), and so is a package naming code Loopwright does not trust
+   (:mod:`loopwright.models.trust`);
 4. every file the manifest lists is copied into a private temporary folder and must hash to its
    recorded digest; only then does the flavor read them.
 """
@@ -25,6 +26,7 @@ from loopwright.models.flavors.onnx import OnnxPredictor, session
 from loopwright.models.loaded import LoadedModel
 from loopwright.models.manifest import MANIFEST_NAME, file_entries, parse_manifest
 from loopwright.models.tempdirs import new_model_folder
+from loopwright.models.trust import check_code, is_vouched
 from loopwright.tracking.client import Client, get_client
 from loopwright.uris import ModelUri, parse_model_uri
 
@@ -121,22 +123,26 @@ def load_model_from_manifest(
     label = uri or f"model {manifest_digest[:12]}"
     manifest = read_manifest(manifest_digest, client, uri)
     flavor = get_flavor(str(manifest["flavor"]))
-    if flavor.uses_pickle or manifest.get("allow_pickle"):
-        permitted = get_settings().allow_pickle if allow_pickle is None else allow_pickle
-        if not permitted:
-            raise PermissionDenied(
-                f"{label} is a pickle-based model (logged with allow_pickle=True); unpickling can run arbitrary "
-                "code, so it loads only with lw.load_model(uri, allow_pickle=True) or LOOPWRIGHT_ALLOW_PICKLE=1"
-            )
+    options = manifest.get("flavor_options") or {}
+    if not isinstance(options, dict):
+        raise IntegrityError(f"{MANIFEST_NAME} of {label}: flavor_options must be an object")
+    permitted = get_settings().allow_pickle if allow_pickle is None else allow_pickle
+    if (flavor.uses_pickle or manifest.get("allow_pickle")) and not permitted:
+        raise PermissionDenied(
+            f"{label} is a pickle-based model (logged with allow_pickle=True); unpickling can run arbitrary "
+            "code, so it loads only with lw.load_model(uri, allow_pickle=True) or LOOPWRIGHT_ALLOW_PICKLE=1"
+        )
+    code = flavor.code(options)
+    if code is not None:
+        check_code(code, is_vouched(client.store, manifest_digest, code), label)
     folder = new_model_folder()
     try:
         _fetch_verified(client, manifest, folder, label)
-        options = manifest.get("flavor_options") or {}
         section = manifest.get("onnx")
         if prefer_onnx and section:
             predictor: Any = OnnxPredictor.from_section(session(folder / section["path"]), section)
         else:
-            predictor = flavor.wrap(flavor.load(folder, options), options)
+            predictor = flavor.wrap(flavor.load(folder, options, allow_pickle=permitted), options)
         uses_onnx = flavor.name == "onnx" or (prefer_onnx and bool(section))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

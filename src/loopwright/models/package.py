@@ -24,6 +24,7 @@ from loopwright.models.flavors import Flavor, Predictor, UnsupportedModel, detec
 from loopwright.models.loading import load_model_from_manifest, read_manifest, resolve_manifest_digest
 from loopwright.models.manifest import FORMAT, MANIFEST_NAME, FileEntry, encode_example, manifest_bytes
 from loopwright.models.signature import Signature, infer_signature
+from loopwright.models.trust import CODE_OWNER
 from loopwright.names import validate_artifact_path
 from loopwright.store import ArtifactRef
 from loopwright.store.entities import now_ms
@@ -163,6 +164,11 @@ def log_model(
         "files": [e.to_dict() for e in entries],
     }
     manifest_digest, manifest_size = client.blobs.put_bytes(manifest_bytes(manifest))
+    code = chosen.code(options)
+    if code is not None:  # vouch for the class this package imports (models/trust.py), before it exists
+        client.store.record_artifacts(
+            CODE_OWNER, manifest_digest, [ArtifactRef(code, manifest_digest, manifest_size)]
+        )
     refs = [ArtifactRef(f"{artifact_path}/{e.path}", e.sha256, e.size) for e in entries]
     refs.append(ArtifactRef(f"{artifact_path}/{MANIFEST_NAME}", manifest_digest, manifest_size))
     client.store.record_artifacts("run", rid, refs)

@@ -76,8 +76,16 @@ class Flavor(ABC):
         """Write ``model``'s files into ``folder``; return the options :meth:`load` needs."""
 
     @abstractmethod
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
-        """Read the native object back from verified files in ``folder``."""
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
+        """Read the native object back from verified files in ``folder``.
+
+        ``allow_pickle``: the caller consented to code execution on load (see
+        :mod:`loopwright.models.trust`); without it a flavor constructs only what Loopwright vouches for.
+        """
+
+    def code(self, options: dict[str, Any]) -> str | None:
+        """The ``module:QualName`` that :meth:`load` imports, if any (checked before loading)."""
+        return None
 
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
         """A :class:`Predictor` over the native object."""

@@ -32,7 +32,7 @@ class KerasFlavor(Flavor):
         model.save(folder / FILE)
         return {"file": FILE, "backend": keras.backend.backend()}
 
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         if "keras" not in sys.modules and options.get("backend"):
             os.environ.setdefault("KERAS_BACKEND", str(options["backend"]))
         import keras

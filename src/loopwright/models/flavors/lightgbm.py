@@ -33,7 +33,7 @@ class LightGBMFlavor(Flavor):
             "classes": None if classes is None else np.asarray(classes).tolist(),
         }
 
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         import lightgbm
 
         return lightgbm.Booster(model_file=str(folder / options.get("file", FILE)))

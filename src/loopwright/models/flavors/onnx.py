@@ -39,7 +39,7 @@ class OnnxFlavor(Flavor):
         (folder / FILE).write_bytes(model.SerializeToString())
         return {"file": FILE}
 
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         return session(folder / options.get("file", FILE))
 
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:

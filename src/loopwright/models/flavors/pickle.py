@@ -34,7 +34,7 @@ class PickleFlavor(Flavor):
             raise InvalidInput(f"cannot pickle {type(model).__name__}: {exc}") from None
         return {"file": FILE, "class": f"{type(model).__module__}:{type(model).__qualname__}"}
 
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         return pickle.loads(
             (folder / options.get("file", FILE)).read_bytes()
         )  # opt-in; the loader checked permission

@@ -94,7 +94,10 @@ class PyfuncFlavor(Flavor):
         # a pyfunc only works after load(context): run the saved package, as a fresh process would
         return self.wrap(self.load(folder, options), options)
 
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+    def code(self, options: dict[str, Any]) -> str | None:
+        return str(options.get("class", ""))
+
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         cls = import_class(str(options["class"]))
         if not isinstance(cls, type):
             raise InvalidInput(f"{options['class']!r} is not a class")

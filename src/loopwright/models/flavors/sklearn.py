@@ -1,9 +1,11 @@
 """scikit-learn estimators and pipelines, saved with skops (no pickle) and loaded with trusted-type checks.
 
-Only types from scikit-learn, NumPy and SciPy may be trusted; anything else (a custom transformer
-class, a lambda) is refused at log time with the list of types, so the user can wrap the model in a
-pyfunc or opt in to pickle. Every decision tree that comes back is bounds-checked (child indices,
-feature indices) before it is used, since a crafted tree could make scikit-learn read out of bounds.
+Beyond what skops trusts itself (estimators, ufuncs, containers), a file may only construct the exact
+types :func:`loopwright.models.trust.safe_type_names` lists; anything else (a custom transformer class,
+a lambda, a function) is refused at log time with the list of types, so the user can wrap the model
+in a pyfunc or opt in to pickle, and refused at load time unless the caller allows pickle. Every
+decision tree that comes back is bounds-checked (child indices, feature indices) before it is used,
+since a crafted tree could make scikit-learn read out of bounds.
 """
 
 from __future__ import annotations
@@ -17,19 +19,15 @@ import numpy as np
 
 from loopwright.errors import IntegrityError, PermissionDenied
 from loopwright.models.flavors.base import Flavor, MethodPredictor, Predictor, UnsupportedModel, mro_modules
+from loopwright.models.trust import refused_types, safe_type_names
 
 FILE = "model.skops"
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 _FORESTS = {
     "RandomForestClassifier",
     "ExtraTreesClassifier",
     "RandomForestRegressor",
     "ExtraTreesRegressor",
 }
-
-
-def _untrusted(names: list[str]) -> list[str]:
-    return [t for t in names if not t.startswith(TRUSTED_PREFIXES)]
 
 
 # scikit-learn's vendored array-API shim for torch: importing it imports torch itself
@@ -77,7 +75,7 @@ class SklearnFlavor(Flavor):
         except Exception as exc:
             raise UnsupportedModel(f"skops cannot save {type(model).__name__}: {exc}") from None
         needed = skops_io.get_untrusted_types(file=path)
-        outside = _untrusted(needed)
+        outside = refused_types(needed)
         if outside:
             path.unlink()
             raise UnsupportedModel(
@@ -90,19 +88,30 @@ class SklearnFlavor(Flavor):
             "trusted_types": needed,
         }
 
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         skops_io = _skops_io()
         from skops.io.exceptions import UntrustedTypesFoundException
 
-        path = folder / options.get("file", FILE)
-        # trust only what the package lists AND lies inside scikit-learn/NumPy/SciPy; skops refuses
-        # anything else in the file. One parse instead of get_untrusted_types + load.
-        listed = [str(t) for t in options.get("trusted_types", [])]
-        trusted = [t for t in listed if t not in _untrusted(listed)]
+        path = folder / _file_name(options)
+        # the package's own trusted_types list plays no part: trust is decided by Loopwright. skops
+        # audits the whole file against it before constructing anything (one parse).
         try:
+            trusted = skops_io.get_untrusted_types(file=path) if allow_pickle else sorted(safe_type_names())
             model = skops_io.load(path, trusted=trusted)
-        except UntrustedTypesFoundException as exc:
-            raise PermissionDenied(f"{path.name} asks to load types outside the trusted set: {exc}") from None
+        except UntrustedTypesFoundException:
+            refused = sorted(
+                refused_types(skops_io.get_untrusted_types(file=path))
+            )  # a second parse, to name them
+            raise PermissionDenied(
+                f"{path.name} asks to construct types Loopwright does not trust: {refused}; constructing "
+                "them can run code, so this model loads only with allow_pickle=True"
+            ) from None
+        except PermissionDenied:
+            raise
+        except Exception as exc:  # a malformed archive or schema is corrupt data, not a crash
+            raise IntegrityError(
+                f"{path.name} is not a readable skops file ({type(exc).__name__}: {exc})"
+            ) from None
         check_trees(model, path.name)
         return model
 
@@ -115,6 +124,13 @@ class SklearnFlavor(Flavor):
         ):
             return ForestPredictor(native)
         return MethodPredictor(native)
+
+
+def _file_name(options: dict[str, Any]) -> str:
+    name = options.get("file", FILE)
+    if name != FILE:  # the manifest lists files by digest; this one name is all the flavor reads
+        raise IntegrityError(f"sklearn flavor_options.file must be {FILE!r}, got {name!r}")
+    return FILE
 
 
 class ForestPredictor(Predictor):
@@ -177,7 +193,7 @@ class ForestPredictor(Predictor):
 
 
 def check_trees(model: Any, where: str) -> None:
-    """Refuse decision trees whose node arrays point outside themselves."""
+    """Refuse decision trees (and histogram-boosting tree predictors) whose nodes point outside themselves."""
     seen: set[int] = set()
     stack: list[Any] = [model]
     while stack:
@@ -188,6 +204,10 @@ def check_trees(model: Any, where: str) -> None:
         tree = getattr(obj, "tree_", None)
         if tree is not None and type(tree).__module__.startswith("sklearn.tree"):
             _check_tree(tree, int(getattr(obj, "n_features_in_", tree.n_features)), where)
+        predictors = getattr(obj, "_predictors", None)
+        if predictors is not None and type(obj).__module__.startswith("sklearn.ensemble"):
+            for predictor in (p for row in predictors for p in row):
+                _check_hist_predictor(predictor, int(obj.n_features_in_), where)
         if isinstance(obj, (list, tuple)):
             stack.extend(obj)
         elif isinstance(obj, dict):
@@ -212,3 +232,25 @@ def _check_tree(tree: Any, n_features: int, where: str) -> None:
     )
     if not ok:
         raise IntegrityError(f"{where} holds a decision tree whose node indices point outside the tree")
+
+
+def _check_hist_predictor(predictor: Any, n_features: int, where: str) -> None:
+    nodes = getattr(predictor, "nodes", None)
+    if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None:
+        raise IntegrityError(f"{where} holds a histogram-boosting tree without a node array")
+    count = len(nodes)
+    inner = nodes["is_leaf"] == 0
+    left, right, feature = nodes["left"][inner], nodes["right"][inner], nodes["feature_idx"][inner]
+    bitsets = getattr(predictor, "raw_left_cat_bitsets", np.empty(0))
+    categorical = inner & (nodes["is_categorical"] != 0)
+    ok = (
+        count > 0
+        and bool(np.all((left > 0) & (left < count)))
+        and bool(np.all((right > 0) & (right < count)))
+        and bool(np.all((feature >= 0) & (feature < n_features)))
+        and bool(np.all(nodes["bitset_idx"][categorical] < len(bitsets)))
+    )
+    if not ok:
+        raise IntegrityError(
+            f"{where} holds a histogram-boosting tree whose node indices point outside the tree"
+        )

@@ -56,7 +56,10 @@ class TorchFlavor(Flavor):
             ) from None
         return options
 
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+    def code(self, options: dict[str, Any]) -> str | None:
+        return str(options.get("class", ""))
+
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         import safetensors.torch
         import torch
 

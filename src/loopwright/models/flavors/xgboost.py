@@ -24,7 +24,7 @@ class XGBoostFlavor(Flavor):
         model.save_model(folder / FILE)
         return {"file": FILE, "class": type(model).__name__}
 
-    def load(self, folder: Path, options: dict[str, Any]) -> Any:
+    def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         import xgboost
 
         name = options.get("class")
