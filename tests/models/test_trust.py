@@ -329,3 +329,31 @@ def test_histogram_boosting_trees_are_bounds_checked() -> None:
     nodes["left"][inner] = len(nodes) + 5
     with pytest.raises(IntegrityError, match="histogram-boosting tree"):
         check_trees(model, "model.skops")
+
+
+@pytest.mark.parametrize(
+    ("flavor", "options"),
+    [
+        ("xgboost", {"file": "/etc/passwd", "class": "XGBClassifier"}),
+        ("onnx", {"file": "../../../../etc/passwd"}),
+        (
+            "pyfunc",
+            {"class": "example_models:ScaleModel", "config": {"factor": 1}, "artifacts": {"w": "/etc"}},
+        ),
+    ],
+)
+def test_a_manifest_cannot_point_a_flavor_outside_its_package(
+    flavor: str, options: dict[str, Any], sqlite_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopwright.errors import IntegrityError
+
+    monkeypatch.setenv("LOOPWRIGHT_TRUSTED_MODULES", "example_models")
+    manifest = {
+        "format": "loopwright.model/1",
+        "flavor": flavor,
+        "flavor_options": options,
+        "allow_pickle": False,
+    }
+    uri = _register_folder(_package(tmp_path / flavor, manifest, {"model.bin": b"0"}), f"escape-{flavor}")
+    with pytest.raises(IntegrityError, match="is not a file of the package"):
+        lw.load_model(uri)

@@ -22,6 +22,7 @@ from loopwright.artifacts import check_digest
 from loopwright.config import get_settings
 from loopwright.errors import IntegrityError, NotFound, PermissionDenied
 from loopwright.models.flavors import get_flavor
+from loopwright.models.flavors.base import package_file
 from loopwright.models.flavors.onnx import OnnxPredictor, session
 from loopwright.models.loaded import LoadedModel
 from loopwright.models.manifest import MANIFEST_NAME, file_entries, parse_manifest
@@ -138,9 +139,11 @@ def load_model_from_manifest(
     folder = new_model_folder()
     try:
         _fetch_verified(client, manifest, folder, label)
-        section = manifest.get("onnx")
+        section = manifest.get("onnx") if isinstance(manifest.get("onnx"), dict) else None
         if prefer_onnx and section:
-            predictor: Any = OnnxPredictor.from_section(session(folder / section["path"]), section)
+            predictor: Any = OnnxPredictor.from_section(
+                session(package_file(folder, section.get("path"), "onnx.path")), section
+            )
         else:
             predictor = flavor.wrap(flavor.load(folder, options, allow_pickle=permitted), options)
         uses_onnx = flavor.name == "onnx" or (prefer_onnx and bool(section))

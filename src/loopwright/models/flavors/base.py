@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import IntegrityError, InvalidInput
 
 
 class UnsupportedModel(InvalidInput):
@@ -122,6 +122,21 @@ def class_path(cls: type) -> str:
             "process can load it"
         )
     return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def package_file(folder: Path, relative: object, what: str = "flavor_options.file") -> Path:
+    """``folder / relative`` if that names a file or folder inside the package (manifests are untrusted).
+
+    >>> package_file(Path("/tmp"), "/etc/passwd")
+    Traceback (most recent call last):
+    ...
+    loopwright.errors.IntegrityError: the manifest's flavor_options.file '/etc/passwd' is not a file of the package
+    """
+    root = folder.resolve()
+    path = (root / relative).resolve() if isinstance(relative, str) and relative else None
+    if path is None or path == root or not path.is_relative_to(root) or not path.exists():
+        raise IntegrityError(f"the manifest's {what} {relative!r} is not a file of the package")
+    return path
 
 
 def import_class(path: str) -> Any:

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from loopwright.models.flavors.base import Flavor, Predictor, mro_modules
+from loopwright.errors import IntegrityError
+from loopwright.models.flavors.base import Flavor, Predictor, mro_modules, package_file
 
 FILE = "model.keras"
+BACKENDS = frozenset({"tensorflow", "jax", "torch", "numpy", "openvino"})
 
 
 class KerasFlavor(Flavor):
@@ -33,11 +35,18 @@ class KerasFlavor(Flavor):
         return {"file": FILE, "backend": keras.backend.backend()}
 
     def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
-        if "keras" not in sys.modules and options.get("backend"):
-            os.environ.setdefault("KERAS_BACKEND", str(options["backend"]))
+        backend = options.get("backend")
+        if backend is not None and backend not in BACKENDS:  # it becomes a process-wide variable
+            raise IntegrityError(
+                f"keras flavor_options.backend must be one of {sorted(BACKENDS)}, got {backend!r}"
+            )
+        if "keras" not in sys.modules and backend:
+            os.environ.setdefault("KERAS_BACKEND", str(backend))
         import keras
 
-        return keras.saving.load_model(folder / options.get("file", FILE), compile=False, safe_mode=True)
+        return keras.saving.load_model(
+            package_file(folder, options.get("file", FILE)), compile=False, safe_mode=True
+        )
 
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
         return KerasPredictor(native)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from loopwright.models.flavors.base import Flavor, Predictor, mro_modules
+from loopwright.models.flavors.base import Flavor, Predictor, mro_modules, package_file
 
 FILE = "model.txt"
 
@@ -36,7 +36,7 @@ class LightGBMFlavor(Flavor):
     def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         import lightgbm
 
-        return lightgbm.Booster(model_file=str(folder / options.get("file", FILE)))
+        return lightgbm.Booster(model_file=str(package_file(folder, options.get("file", FILE))))
 
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
         classes = options.get("classes")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from loopwright.errors import InvalidInput
-from loopwright.models.flavors.base import Flavor, Predictor, mro_modules
+from loopwright.models.flavors.base import Flavor, Predictor, mro_modules, package_file
 
 FILE = "model.onnx"
 _TYPES: dict[str, np.dtype[Any]] = {
@@ -40,7 +40,7 @@ class OnnxFlavor(Flavor):
         return {"file": FILE}
 
     def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
-        return session(folder / options.get("file", FILE))
+        return session(package_file(folder, options.get("file", FILE)))
 
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
         if type(native).__name__ == "ModelProto":  # a live proto at log time

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loopwright.errors import InvalidInput
-from loopwright.models.flavors.base import Flavor
+from loopwright.models.flavors.base import Flavor, package_file
 
 FILE = "model.pkl"
 
@@ -36,5 +36,5 @@ class PickleFlavor(Flavor):
 
     def load(self, folder: Path, options: dict[str, Any], *, allow_pickle: bool = False) -> Any:
         return pickle.loads(
-            (folder / options.get("file", FILE)).read_bytes()
+            (package_file(folder, options.get("file", FILE))).read_bytes()
         )  # opt-in; the loader checked permission

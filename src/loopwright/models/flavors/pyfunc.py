@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loopwright.errors import InvalidInput
-from loopwright.models.flavors.base import Flavor, Predictor, class_path, import_class
+from loopwright.errors import IntegrityError, InvalidInput
+from loopwright.models.flavors.base import Flavor, Predictor, class_path, import_class, package_file
 from loopwright.names import validate_name
 
 FOLDER = "artifacts"
@@ -107,6 +107,9 @@ class PyfuncFlavor(Flavor):
             raise InvalidInput(
                 f"pyfunc class {options['class']} must be constructible with no arguments: {exc}"
             ) from None
-        artifacts = {name: folder / rel for name, rel in options.get("artifacts", {}).items()}
+        stored = options.get("artifacts") or {}
+        if not isinstance(stored, dict):
+            raise IntegrityError("the manifest's flavor_options.artifacts must be an object")
+        artifacts = {name: package_file(folder, rel, f"artifact {name!r}") for name, rel in stored.items()}
         model.load(PyfuncContext(artifacts=artifacts, config=dict(options.get("config") or {})))
         return model

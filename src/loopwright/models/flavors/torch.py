@@ -21,6 +21,7 @@ from loopwright.models.flavors.base import (
     class_path,
     import_class,
     mro_modules,
+    package_file,
 )
 
 FILE = "weights.safetensors"
@@ -67,7 +68,7 @@ class TorchFlavor(Flavor):
         if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
             raise InvalidInput(f"{options['class']!r} is not a torch.nn.Module class")
         model = cls(**options.get("init_kwargs", {}))
-        safetensors.torch.load_model(model, str(folder / options.get("file", FILE)), strict=True)
+        safetensors.torch.load_model(model, str(package_file(folder, options.get("file", FILE))), strict=True)
         return model.eval()
 
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:

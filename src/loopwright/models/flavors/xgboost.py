@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from loopwright.errors import IntegrityError
-from loopwright.models.flavors.base import Flavor, MethodPredictor, Predictor, mro_modules
+from loopwright.models.flavors.base import Flavor, MethodPredictor, Predictor, mro_modules, package_file
 
 FILE = "model.json"
 # the classes a package may name; never an arbitrary import path
@@ -31,7 +31,7 @@ class XGBoostFlavor(Flavor):
         if name not in CLASSES:
             raise IntegrityError(f"xgboost package names an unknown class {name!r}")
         model = getattr(xgboost, str(name))()
-        model.load_model(folder / options.get("file", FILE))
+        model.load_model(package_file(folder, options.get("file", FILE)))
         return model
 
     def wrap(self, native: Any, options: dict[str, Any]) -> Predictor:
