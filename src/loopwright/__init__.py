@@ -97,6 +97,7 @@ from loopwright.store.entities import (
     RegisteredModel,
     Run,
 )
+from loopwright.tracking.abandoned import AbandonedRun
 from loopwright.tracking.client import Client, get_client, reset_clients
 from loopwright.tracking.fluent import (
     ActiveRun,
@@ -125,6 +126,7 @@ from loopwright.tracking.fluent import (
     log_param,
     log_params,
     log_text,
+    mark_failed_runs,
     restore_experiment,
     restore_run,
     search_runs,
@@ -135,6 +137,7 @@ from loopwright.tracking.fluent import (
 )
 
 __all__ = [
+    "AbandonedRun",
     "ActiveRun",
     "AlertConfig",
     "AlreadyExists",
@@ -235,6 +238,7 @@ __all__ = [
     "log_params",
     "log_text",
     "loguniform",
+    "mark_failed_runs",
     "monitor",
     "monitor_report",
     "pipeline",

@@ -1,4 +1,5 @@
-"""``loopwright runs …`` — mirrors ``lw.search_runs`` / ``lw.get_run`` / ``lw.delete_run``."""
+"""``loopwright runs …`` — mirrors ``lw.search_runs`` / ``lw.get_run`` / ``lw.delete_run`` /
+``lw.mark_failed_runs``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from loopwright.cli.render import console, key_values, table
 from loopwright.store import Run
 from loopwright.tracking import fluent
 
-app = typer.Typer(help="Search, show, delete and restore runs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Search, show, delete and restore runs; end runs whose process died.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -93,3 +96,25 @@ def restore(run_id: str) -> None:
     """Restore a deleted run."""
     fluent.restore_run(run_id)
     console.print(f"restored run {run_id}")
+
+
+@app.command("mark-failed")
+def mark_failed(
+    stale: str = typer.Option(
+        None, "--stale", help="Also end runs without activity for this long (30m, 1h, 2d)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, end nothing."),
+) -> None:
+    """End running runs whose process is gone (judged on its own host) or, with --stale, that went quiet."""
+    found = fluent.mark_failed_runs(stale, dry_run=dry_run)
+    title = "runs to mark failed (dry run: nothing ended)" if dry_run else "runs marked failed"
+    if not found:
+        console.print("no abandoned runs" + (" (dry run)" if dry_run else ""))
+        return
+    console.print(
+        table(
+            title,
+            ["run_id", "name", "started", "last activity", "reason"],
+            [(a.run.id, a.run.name, a.run.start_time, a.run.last_activity, a.reason) for a in found],
+        )
+    )

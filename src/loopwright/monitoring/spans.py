@@ -1,4 +1,4 @@
-"""Durations (``"1h"``, ``"5m"``) and the fixed grid of monitoring windows.
+"""Time bounds and the fixed grid of monitoring windows (durations come from :mod:`loopwright.durations`).
 
 Windows are aligned to the UTC epoch: a ``1h`` window always starts on the hour, a ``1d`` one at
 midnight UTC, so every run (and every process) cuts the same windows and storing a window again
@@ -14,39 +14,14 @@ Examples
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from loopwright.errors import InvalidInput
+from loopwright.durations import is_duration, parse_duration
 from loopwright.serving.prediction_log import to_ms
 from loopwright.store.entities import now_ms
 
-_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-
 TimeBound = datetime | str | int | float | timedelta
-
-
-def parse_duration(value: str | int | float | timedelta, *, allow_zero: bool = False) -> int:
-    """A duration in milliseconds: ``"30s"``, ``"5m"``, ``"1h"``, ``"1d"``, ``"1w"``, a ``timedelta``,
-    or a number of milliseconds. Negative durations are refused, and zero unless ``allow_zero``."""
-    if isinstance(value, timedelta):
-        ms = int(value.total_seconds() * 1000)
-    elif isinstance(value, bool):
-        raise InvalidInput(f"not a duration: {value!r}")
-    elif isinstance(value, int | float):
-        ms = int(value)
-    else:
-        match = _DURATION.match(str(value))
-        if match is None:
-            raise InvalidInput(
-                f"not a duration: {value!r} (use a number and a unit: 500ms, 30s, 5m, 1h, 1d, 1w)"
-            )
-        ms = int(float(match.group(1)) * _UNITS[match.group(2)])
-    if ms < 0 or (ms == 0 and not allow_zero):
-        raise InvalidInput(f"a duration must be positive, got {value!r}")
-    return ms
 
 
 def time_ms(value: TimeBound | None, now: int | None = None) -> int | None:
@@ -57,7 +32,7 @@ def time_ms(value: TimeBound | None, now: int | None = None) -> int | None:
     >>> time_ms("6h", now=6 * 3_600_000), time_ms("1767225600000")
     (0, 1767225600000)
     """
-    if isinstance(value, str) and _DURATION.match(value):
+    if isinstance(value, str) and is_duration(value):
         return (now if now is not None else now_ms()) - parse_duration(value)
     if isinstance(value, str) and value.strip().isdigit():
         return to_ms(int(value))

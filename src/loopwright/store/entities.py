@@ -98,6 +98,8 @@ class Run:
     lifecycle: Lifecycle = "active"
     # tags Loopwright sets itself (``loopwright.source.git_commit`` …), kept apart from the user's tags
     system_tags: dict[str, str] = field(default_factory=dict)
+    # the last write to the run (start, param, metric, tag, artifact, dataset, status change)
+    last_activity: datetime | None = None
 
     @property
     def info(self) -> Run:

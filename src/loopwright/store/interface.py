@@ -90,6 +90,12 @@ class Store(ABC):
         """Move a run to ``status``; ``finished``/``failed`` also set its end time."""
 
     @abstractmethod
+    def fail_abandoned_run(self, run_id: str, last_activity_ms: int, error: str) -> Run | None:
+        """End a running run as ``failed`` with ``error``, its end time its last activity, unless it
+        was written to after ``last_activity_ms`` (then it is alive after all) or has ended; the
+        ended run, else ``None``."""
+
+    @abstractmethod
     def delete_run(self, run_id: str) -> None: ...
 
     @abstractmethod

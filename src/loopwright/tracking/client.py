@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from loopwright.artifacts import BlobStore
 from loopwright.config import Settings, get_settings
+from loopwright.durations import parse_duration
 from loopwright.errors import Conflict, InvalidInput, NotFound
 from loopwright.names import validate_artifact_path, validate_key, validate_name
 from loopwright.store import (
@@ -35,6 +37,7 @@ from loopwright.store import (
     open_store,
 )
 from loopwright.store.entities import RunStatus, now_ms
+from loopwright.tracking.abandoned import AbandonedRun, find_abandoned, last_activity_ms, owner_tags
 from loopwright.tracking.buffer import MetricBuffer
 from loopwright.tracking.datasets import fingerprint
 from loopwright.tracking.source import source_tags
@@ -42,6 +45,7 @@ from loopwright.tracking.source import source_tags
 log = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "Default"
+_ALL_RUNS = 1_000_000  # a search limit above any count of running runs
 
 
 class Client:
@@ -136,8 +140,9 @@ class Client:
         parent_id: str | None = None,
     ) -> Run:
         exp = self.get_or_create_experiment(experiment)
-        # the code version (entry script, git commit) is recorded at start; the caller's tags win
-        all_tags = {**source_tags(), **_str_map(tags, "tag")}
+        # the code version (entry script, git commit) and the owning process are recorded at start;
+        # the caller's tags win
+        all_tags = {**source_tags(), **owner_tags(), **_str_map(tags, "tag")}
         run = self.store.create_run(exp.id, name=name, tags=all_tags, parent_id=parent_id)
         self._running.add(run.id)
         return run
@@ -154,9 +159,36 @@ class Client:
         return self.store.set_run_status(run_id, status, error=error)
 
     def resume_run(self, run_id: str) -> Run:
-        run = self.store.set_run_status(run_id, "running")
+        self.store.set_run_status(run_id, "running")
+        self.store.set_tags(run_id, owner_tags())  # this process owns it now
         self._running.add(run_id)
-        return run
+        return self.store.get_run(run_id)
+
+    def mark_failed_runs(
+        self, stale: str | float | timedelta | None = None, dry_run: bool = False
+    ) -> list[AbandonedRun]:
+        """End the running runs nobody will end: those whose process is gone (a run records its
+        owner at start; judged on the owner's own host) and, with ``stale`` (``"1h"``), those without
+        activity (a param, metric, tag, artifact or dataset write, or the start) for that long.
+
+        Each ends ``failed``, at its last activity, with the reason as its error; a run written to
+        meanwhile is left running. ``dry_run`` lists them and ends nothing.
+        """
+        stale_ms = None if stale is None else parse_duration(stale)
+        self._flush_quietly()
+        running = self.store.search_runs(None, "status = 'running'", ["start_time ASC"], _ALL_RUNS, 0, True)
+        found = find_abandoned(running, stale_ms, now_ms())
+        if dry_run:
+            return found
+        ended = []
+        for item in found:
+            run = self.store.fail_abandoned_run(
+                item.run.id, last_activity_ms(item.run), f"marked failed: {item.reason}"
+            )
+            if run is not None:
+                self._running.discard(run.id)
+                ended.append(AbandonedRun(run, item.reason))
+        return ended
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(run_id)

@@ -19,6 +19,7 @@ import os
 import threading
 import traceback
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -27,6 +28,7 @@ import pandas as pd
 
 from loopwright.errors import Conflict
 from loopwright.store import ArtifactRef, DatasetInput, Experiment, GcReport, MetricPoint, Run
+from loopwright.tracking.abandoned import AbandonedRun
 from loopwright.tracking.client import DEFAULT_EXPERIMENT, Client, get_client
 
 
@@ -334,6 +336,17 @@ def delete_experiment(name_or_id: str) -> None:
 
 def restore_experiment(name_or_id: str) -> None:
     get_client().restore_experiment(name_or_id)
+
+
+def mark_failed_runs(
+    stale: str | float | timedelta | None = None, dry_run: bool = False
+) -> list[AbandonedRun]:
+    """End running runs whose process is gone (this host) or, with ``stale="1h"``, that went quiet.
+
+    ``loopwright runs mark-failed [--stale 1h] [--dry-run]`` does the same; see
+    :meth:`loopwright.tracking.Client.mark_failed_runs`.
+    """
+    return get_client().mark_failed_runs(stale, dry_run)
 
 
 def gc(grace_seconds: float = 3600.0) -> GcReport:

@@ -53,6 +53,8 @@ runs = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("start_ms", Millis, nullable=False),
     sa.Column("end_ms", Millis, nullable=True),
+    # the last write (param, metric, tag, artifact, dataset, status); NULL: none since the start
+    sa.Column("updated_ms", Millis, nullable=True),
     sa.Column("parent_id", RunId, nullable=True, index=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("lifecycle", sa.String(16), nullable=False, server_default="active"),

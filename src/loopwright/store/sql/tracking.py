@@ -192,6 +192,7 @@ class TrackingSql(SqlBase):
             parent_id=parent_id,
             tags=user_tags,
             system_tags=system_tags,
+            last_activity=ms_to_datetime(start_ms),
         )
 
     def get_run(self, run_id: str) -> Run:
@@ -243,6 +244,7 @@ class TrackingSql(SqlBase):
                     system_tags=system_tags,
                     error=row.error,
                     lifecycle=row.lifecycle,
+                    last_activity=ms_to_datetime(row.updated_ms or row.start_ms),
                 )
             )
         return runs_out
@@ -252,13 +254,26 @@ class TrackingSql(SqlBase):
     ) -> Run:
         if status not in RUN_STATUSES:
             raise InvalidInput(f"run status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
-        values: dict[str, Any] = {"status": status, "error": error}
-        values["end_ms"] = None if status == "running" else (end_ms or now_ms())
+        values: dict[str, Any] = {"status": status, "error": error, "updated_ms": now_ms()}
+        values["end_ms"] = None if status == "running" else (end_ms or values["updated_ms"])
         with self._write() as conn:
             result = conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
             if result.rowcount == 0:
                 raise NotFound(f"run {run_id!r} not found")
         return self.get_run(run_id)
+
+    def fail_abandoned_run(self, run_id: str, last_activity_ms: int, error: str) -> Run | None:
+        with self._write() as conn:
+            ended = conn.execute(
+                runs.update()
+                .where(
+                    runs.c.id == run_id,
+                    runs.c.status == "running",
+                    sa.func.coalesce(runs.c.updated_ms, runs.c.start_ms) <= last_activity_ms,
+                )
+                .values(status="failed", end_ms=last_activity_ms, error=error)
+            ).rowcount
+        return self.get_run(run_id) if ended else None
 
     def delete_run(self, run_id: str) -> None:
         self._set_run_lifecycle(run_id, "deleted")
@@ -275,8 +290,20 @@ class TrackingSql(SqlBase):
             if result.rowcount == 0:
                 raise NotFound(f"run {run_id!r} not found")
 
-    def _require_running(self, conn: Connection, run_ids: Iterable[str]) -> None:
+    def _touch_run(self, conn: Connection, run_id: str) -> bool:
+        """Record a write to a run; False if there is no such run."""
+        return bool(
+            conn.execute(runs.update().where(runs.c.id == run_id).values(updated_ms=now_ms())).rowcount
+        )
+
+    def _touch_running(self, conn: Connection, run_ids: Iterable[str]) -> None:
+        """Record a write to running runs (their last activity); refuse missing and ended runs."""
         wanted = set(run_ids)
+        touched = conn.execute(
+            runs.update().where(runs.c.id.in_(wanted), runs.c.status == "running").values(updated_ms=now_ms())
+        ).rowcount
+        if touched == len(wanted):
+            return
         found = dict(conn.execute(sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(wanted))).all())
         for run_id in wanted:
             status = found.get(run_id)
@@ -294,7 +321,7 @@ class TrackingSql(SqlBase):
                     f"param {key!r} is {len(value)} characters long; the limit is {MAX_PARAM_LENGTH}"
                 )
         with self._write() as conn:
-            self._require_running(conn, [run_id])
+            self._touch_running(conn, [run_id])
             conn.execute(
                 self._insert(params).on_conflict_do_nothing(index_elements=["run_id", "key"]),
                 [{"run_id": run_id, "key": k, "value": v} for k, v in params_.items()],
@@ -320,7 +347,7 @@ class TrackingSql(SqlBase):
             if len(value) > MAX_TAG_LENGTH:
                 raise InvalidInput(f"tag {key!r} is longer than {MAX_TAG_LENGTH} characters")
         with self._write() as conn:
-            if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+            if not self._touch_run(conn, run_id):
                 raise NotFound(f"run {run_id!r} not found")
             stmt = self._insert(run_tags)
             conn.execute(
@@ -335,6 +362,7 @@ class TrackingSql(SqlBase):
             result = conn.execute(run_tags.delete().where(run_tags.c.run_id == run_id, run_tags.c.key == key))
             if result.rowcount == 0:
                 raise NotFound(f"run {run_id!r} has no tag {key!r}")
+            self._touch_run(conn, run_id)
 
     def log_metrics(self, points: Sequence[tuple[str, MetricPoint]]) -> None:
         if not points:
@@ -360,7 +388,7 @@ class TrackingSql(SqlBase):
             ):
                 newest[slot] = row
         with self._write() as conn:
-            self._require_running(conn, {run_id for run_id, _ in points})
+            self._touch_running(conn, {run_id for run_id, _ in points})
             conn.execute(metrics.insert(), history)
             stmt = self._insert(latest_metrics)
             excluded = stmt.excluded
@@ -453,7 +481,7 @@ class TrackingSql(SqlBase):
         if not datasets:
             return
         with self._write() as conn:
-            self._require_running(conn, [run_id])
+            self._touch_running(conn, [run_id])
             conn.execute(dataset_inputs.insert(), dataset_input_rows(run_id, datasets))
 
     def get_dataset_inputs(self, run_id: str) -> list[DatasetInput]:
@@ -492,7 +520,7 @@ class TrackingSql(SqlBase):
             return
         with self._write() as conn:
             if owner_type == "run":
-                self._require_running(conn, [owner_id])
+                self._touch_running(conn, [owner_id])
             stmt = self._insert(artifacts)
             conn.execute(
                 stmt.on_conflict_do_update(
