@@ -2,7 +2,9 @@
 
 The code part covers the step function's source and, transitively, the source of the user
 functions it calls (functions whose file lives outside the standard library and site-packages),
-so editing a helper reruns the steps that use it while upgrading a library does not.
+so editing a helper reruns the steps that use it while upgrading a library does not. Functions are
+named by their module's import name (:func:`import_name`), so ``python wine_pipe.py`` (module
+``__main__``) and ``loopwright pipeline run wine_pipe:wine`` share one cache.
 
 Examples
 --------
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
+import sys
 import sysconfig
 import textwrap
 import types
@@ -57,6 +61,39 @@ def cache_key(source: str, arguments: Mapping[str, Any], files: Mapping[str, str
     return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
+def import_name(module: str) -> str:
+    """The name ``module`` is imported by: ``__main__`` becomes the running script's module name.
+
+    A script run as ``python wine_pipe.py`` defines its functions in ``__main__``; importing the
+    same file (``loopwright pipeline run wine_pipe:wine``) names them ``wine_pipe``. Resolved from
+    ``__main__.__spec__`` (``python -m pkg.mod``), else from the script's path relative to the
+    first ``sys.path`` entry that holds it; ``__main__`` stays when there is no file (a REPL).
+
+    Examples
+    --------
+    >>> import_name("sklearn.linear_model")
+    'sklearn.linear_model'
+    """
+    if module != "__main__":
+        return module
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":
+        return str(spec.name)
+    file = getattr(main, "__file__", None)
+    if not file:
+        return module
+    script = Path(file).resolve()
+    for entry in sys.path:
+        try:
+            parts = script.relative_to(Path(entry or os.getcwd()).resolve()).with_suffix("").parts
+        except ValueError:
+            continue
+        if parts and all(part.isidentifier() for part in parts):
+            return ".".join(parts)
+    return script.stem
+
+
 def _unwrap(fn: Any) -> Any:
     while hasattr(fn, "__wrapped__"):
         fn = fn.__wrapped__
@@ -67,7 +104,7 @@ def _sources(fn: Any, seen: set[int]) -> Iterator[tuple[str, str]]:
     if id(fn) in seen or not isinstance(fn, types.FunctionType):
         return
     seen.add(id(fn))
-    yield f"{fn.__module__}.{fn.__qualname__}", _source_text(fn)
+    yield f"{import_name(fn.__module__)}.{fn.__qualname__}", _source_text(fn)
     called = []
     for name in sorted(_global_names(fn.__code__)):
         target = _unwrap(fn.__globals__.get(name))
@@ -113,4 +150,4 @@ def _is_user_code(fn: types.FunctionType) -> bool:
     return not resolved.startswith(_library_roots())
 
 
-__all__ = ["cache_key", "source_digest"]
+__all__ = ["cache_key", "import_name", "source_digest"]

@@ -35,6 +35,7 @@ from typing import Any
 
 from loopwright.errors import InvalidInput, InvalidParameter, NotFound
 from loopwright.names import validate_name
+from loopwright.pipelines.fingerprints import import_name
 from loopwright.pipelines.graph import Graph, building, current_graph
 from loopwright.pipelines.params import check_value, parameter_hints
 from loopwright.pipelines.results import PipelineResult
@@ -63,8 +64,8 @@ class Pipeline:
 
     @property
     def ref(self) -> str:
-        """``module:name``, what the CLI imports."""
-        return f"{self.fn.__module__}:{self.fn.__qualname__}"
+        """``module:name``, what the CLI imports (a script's ``__main__`` as its module name)."""
+        return f"{import_name(self.fn.__module__)}:{self.fn.__qualname__}"
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"
