@@ -476,7 +476,9 @@ class _Passes:
 
 
 def _reason(error: BaseException) -> str:
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"[:500]
+    """One short line: a database driver's own message, not SQLAlchemy's statement and parameters."""
+    cause = getattr(error, "orig", None) or error
+    return f"{type(cause).__name__}: {' '.join(str(cause).split())}"[:300]
 
 
 def _table(group: list[_Entry]) -> pa.Table:
