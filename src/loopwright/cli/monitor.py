@@ -88,7 +88,10 @@ def drift_(
     report: Path = typer.Option(None, "--report", "-o", help="Also write the HTML report here."),
     drift_share: float = typer.Option(0.0, help="Share of drifted features that makes the dataset drift."),
     fail_on_drift: bool = typer.Option(
-        False, "--fail-on-drift", help="Exit 1 when the dataset drifted, 2 when nothing could be tested."
+        False,
+        "--fail-on-drift",
+        help="Exit 1 when the dataset drifted, 2 when it cannot be judged (features missing, "
+        "of another type or without values) or nothing could be tested.",
     ),
 ) -> None:
     """Compare current data with reference data feature by feature and print the verdicts."""
@@ -132,16 +135,12 @@ def drift_(
             ],
         )
     )
-    if result.verdict == "no verdict":
-        console.print("NO VERDICT: no feature could be tested (see the statuses), which is not 'no drift'")
-    else:
-        verdict = "DRIFT" if result.drifted else "no drift"
-        console.print(f"{verdict}: {len(result.drifted_features)} of {len(result.features)} features drifted")
+    console.print(result.headline(), markup=False, highlight=False)
     for message in result.messages:
-        console.print(f"note: {message}")
+        console.print(f"note: {message}", markup=False, highlight=False)
     if report is not None:
         console.print(f"report written to {result.to_html(report)}")
-    if fail_on_drift and result.verdict == "no verdict":
+    if fail_on_drift and result.verdict in ("no verdict", "cannot judge"):
         raise typer.Exit(2)
     if fail_on_drift and result.drifted:
         raise typer.Exit(1)

@@ -40,7 +40,9 @@ Bad input never crashes and never turns into a silent "no drift": every feature 
 ``message``), ``constant`` (tested as described above), ``empty`` (a side has no rows),
 ``all_missing`` (a side has no non-missing values), ``missing_in_current`` /
 ``missing_in_reference`` (the column is absent on one side), ``type_mismatch`` — and features that
-cannot be tested have ``drifted = None`` with a message, listed in ``DriftReport.problems``.
+cannot be tested have ``drifted = None`` with a message, listed in ``DriftReport.problems``. Then,
+unless a tested feature drifted, the verdict is ``"cannot judge"`` (not "no drift") and
+``DriftReport.passed`` is false: a broken schema must fail a check, not pass it.
 
 Examples
 --------
@@ -153,12 +155,56 @@ class DriftReport:
 
     @property
     def verdict(self) -> str:
-        """``"drift"``, ``"no drift"``, or ``"no verdict"`` when nothing could be tested (no rows on a
-        side, or every feature and the prediction untestable) — which is not "no drift"."""
+        """``"drift"``, ``"no drift"``, ``"cannot judge"`` or ``"no verdict"``.
+
+        ``"drift"`` wins whenever a tested feature (or the prediction) drifted, even if others could
+        not be tested. Otherwise any untestable feature (missing on a side, another type, no values)
+        makes it ``"cannot judge"``: a broken schema is not "no drift". ``"no verdict"`` means nothing
+        at all could be tested (no rows on a side, or every feature untestable).
+        """
         everything = [*self.features.values(), *([self.prediction] if self.prediction else [])]
         if self.status == "empty" or all(f.drifted is None for f in everything):
             return "no verdict"
-        return "drift" if self.drifted else "no drift"
+        if self.drifted:
+            return "drift"
+        return "cannot judge" if self.problems else "no drift"
+
+    @property
+    def passed(self) -> bool:
+        """True only for the verdict ``"no drift"``: what a gate or a CI check should require.
+
+        ``report.drifted`` stays a plain "did a tested feature drift"; ``passed`` is also false when
+        the data could not be judged.
+        """
+        return self.verdict == "no drift"
+
+    def headline(self) -> str:
+        """The verdict in one line, naming the drifted and the untestable features.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> ref = pd.DataFrame({"a": [1.0, 2.0, 3.0] * 100, "b": [0.5, 1.5, 2.5] * 100})
+        >>> drift(ref, ref[["a"]]).headline()
+        'CANNOT JUDGE: could not test b (missing_in_current); none of the 1 of 2 features tested drifted'
+        """
+        verdict = self.verdict
+        if verdict == "no verdict":
+            return "NO VERDICT: no feature could be tested (see the statuses), which is not 'no drift'"
+        untested = _named([f"{f.name} ({f.status})" for f in self.problems])
+        if verdict == "cannot judge":
+            tested = len(self.features) - sum(f.drifted is None for f in self.features.values())
+            return (
+                f"CANNOT JUDGE: could not test {untested}; "
+                f"none of the {tested} of {len(self.features)} features tested drifted"
+            )
+        drifted = self.drifted_features
+        line = f"{len(drifted)} of {len(self.features)} features drifted"
+        if verdict == "no drift":
+            return f"no drift: {line}"
+        line += f" ({_named(drifted)})" if drifted else ""
+        line += ", and the prediction" if self.prediction is not None and self.prediction.drifted else ""
+        return f"DRIFT: {line}" + (f"; could not test {untested}" if self.problems else "")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per feature (the prediction last), indexed by name."""
@@ -179,6 +225,7 @@ class DriftReport:
             "n_reference": self.reference.n_rows,
             "n_current": self.current.n_rows,
             "drifted_features": self.drifted_features,
+            "problems": [{"name": f.name, "status": f.status, "message": f.message} for f in self.problems],
             "messages": list(self.messages),
             "features": {name: f.to_dict() for name, f in self.features.items()},
             "prediction": self.prediction.to_dict() if self.prediction else None,
@@ -522,6 +569,12 @@ def _reaches(r: FeatureDrift) -> bool:
 def _untestable(out: FeatureDrift, status: str, message: str) -> FeatureDrift:
     out.status, out.message, out.drifted = status, message, None
     return out
+
+
+def _named(names: Sequence[str], shown: int = 10) -> str:
+    """The first ``shown`` names and how many more: a headline stays one line however many there are."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" +{more} more" if more > 0 else "")
 
 
 def _rate(value: float) -> float | None:

@@ -106,6 +106,8 @@ def _verdict(report: DriftReport, label: str = "") -> str:
         badge = '<span class="badge empty">NO DATA</span>'
     elif report.verdict == "no verdict":
         badge = '<span class="badge empty">NO VERDICT</span>'
+    elif report.verdict == "cannot judge":
+        badge = '<span class="badge partial">CANNOT JUDGE</span>'
     elif report.drifted:
         badge = '<span class="badge drift">DRIFT DETECTED</span>'
     else:
