@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +186,9 @@ def test_a_much_slower_candidate_fails_the_latency_ratio(sqlite_env: Path) -> No
         latency.candidate == verdict.candidate.latency.p99_ms
         and latency.champion == verdict.champion.latency.p99_ms
     )
-    assert latency.reason == f"ratio {latency.candidate / latency.champion:.4g}, not ratio <= 1.2"
+    assert latency.reason.startswith(f"ratio {latency.candidate / latency.champion:.4g} (")
+    assert latency.reason.endswith("across 5 timing rounds), not ratio <= 1.2")
+    assert latency.spread is not None and latency.spread[0] > 1.2 and not latency.inconclusive
     assert checks["mae", "threshold"].passed and checks["rmse", "versus_champion"].passed
     assert verdict.candidate.latency.single_rows == verdict.champion.latency.single_rows == 8
 
@@ -284,3 +288,64 @@ def test_cli_exit_codes_table_and_promotion(sqlite_env: Path, tmp_path: Path) ->
     )
     assert shown.returncode == 0, shown.stderr
     assert "roc_auc" in shown.stdout and "region=north" in shown.stdout and "report" in shown.stdout
+
+
+def _busy(stop: threading.Event) -> None:
+    while not stop.is_set():
+        sum(i * i for i in range(10_000))
+
+
+def test_a_latency_ratio_between_equal_models_never_fails_under_load(sqlite_env: Path) -> None:
+    """The README's {max_ratio: 1.2}: the same model twice, with the machine busy, passes or is inconclusive."""
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"x": rng.normal(size=300)})
+    frame["y"] = 2 * frame["x"] + rng.normal(scale=0.1, size=300)
+    model = LinearRegression().fit(frame[["x"]], frame["y"])
+    register(model, "twin", frame[["x"]], alias="champion")
+    register(model, "twin", frame[["x"]])
+    policy = {"versus_champion": {"latency_p99_ms": {"max_ratio": 1.2}, "latency_p50_ms": {"max_ratio": 1.2}}}
+    stop = threading.Event()
+    noise = [threading.Thread(target=_busy, args=(stop,), daemon=True) for _ in range(2)]
+    for thread in noise:
+        thread.start()
+    try:
+        for _ in range(3):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                verdict = lw.gate("models:/twin/2", policy, frame, "y", latency_sample=40)
+            for check in verdict.checks:
+                assert check.passed and check.spread is not None, check
+                assert check.spread[0] <= 1.2  # equal models: the spread always reaches below the bound
+                if check.inconclusive:
+                    assert check.reason.startswith("inconclusive: ") and check.reason.endswith(
+                        "counted as pass"
+                    )
+                    assert any(check.metric in str(w.message) for w in caught)
+                    assert any(check.metric in note for note in verdict.notes)
+    finally:
+        stop.set()
+
+
+def test_an_inconclusive_latency_rule_counts_as_the_policy_says() -> None:
+    from loopwright.evaluation.gate import GateCheck, _judged
+    from loopwright.evaluation.policy import GatePolicy, Rule
+
+    rule = Rule("max_ratio", 1.2)
+    check = GateCheck("latency_p99_ms", "overall", "versus_champion", str(rule), 1.1, 1.0, False)
+    straddling = [1.0, 1.1, 1.3, 1.4, 1.25]
+    counted_pass = _judged(check, rule, 1.1, straddling, "ratio", "pass")
+    counted_fail = _judged(check, rule, 1.1, straddling, "ratio", "fail")
+    assert counted_pass.inconclusive and counted_pass.passed
+    assert counted_fail.inconclusive and not counted_fail.passed
+    assert "straddles ratio <= 1.2; counted as fail" in counted_fail.reason
+    assert _judged(check, rule, 1.1, [2.0, 2.1, 2.2], "ratio", "pass").passed is False
+    assert (
+        GatePolicy.from_dict(
+            {"versus_champion": {"latency_p99_ms": {"max_ratio": 1.2}}, "inconclusive": "fail"}
+        ).inconclusive
+        == "fail"
+    )
+    with pytest.raises(lw.InvalidInput, match="inconclusive: use pass or fail"):
+        GatePolicy.from_dict(
+            {"versus_champion": {"latency_p99_ms": {"max_ratio": 1.2}}, "inconclusive": "maybe"}
+        )

@@ -38,11 +38,14 @@ True
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from loopwright.errors import InvalidInput, NotFound
@@ -68,6 +71,8 @@ from loopwright.store.entities import ModelVersion
 from loopwright.tracking.client import get_client
 from loopwright.tracking.fluent import active_run, chosen_experiment
 
+log = logging.getLogger("loopwright.gate")
+
 AUDIT_ACTION = "gate_verdict"
 VERDICT_ARTIFACT = "gate/verdict.json"
 NO_CHAMPION = "no champion"
@@ -86,6 +91,10 @@ class GateCheck:
     champion: float | None
     passed: bool
     reason: str = ""
+    #: latency rules: the interquartile range, across timing rounds, of what the rule bounds
+    spread: tuple[float, float] | None = None
+    #: that range straddled the bound, so ``passed`` is the policy's ``inconclusive`` setting
+    inconclusive: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -238,6 +247,11 @@ def gate(
         notes = [*notes, f"the candidate is the champion (version {version})"]
     checks = _checks(rules, results[0], results[1] if champion is not None else None)
     passed = all(c.passed for c in checks)
+    for check in checks:
+        if check.inconclusive:  # the caller should know a rule could not judge, whatever it counted as
+            notes = [*notes, f"{check.metric} {check.rule}: {check.reason}"]
+            log.warning("gate %s: %s %s: %s", candidate.uri, check.metric, check.rule, check.reason)
+            warnings.warn(f"gate {candidate.uri}: {check.metric} {check.rule}: {check.reason}", stacklevel=2)
 
     client = get_client()
     parent = active_run()
@@ -325,7 +339,13 @@ def _fmt(value: float) -> str:
 
 
 def _bound(
-    metric: str, scope: str, kind: CheckKind, rule: Rule, cand: EvaluationResult, champ: float | None
+    metric: str,
+    scope: str,
+    kind: CheckKind,
+    rule: Rule,
+    cand: EvaluationResult,
+    champ: float | None,
+    inconclusive: str = "pass",
 ) -> GateCheck:
     value = cand.value(metric, scope)
     if value is None:
@@ -333,13 +353,19 @@ def _bound(
         return GateCheck(
             metric, scope, kind, str(rule), None, champ, False, f"candidate {metric} undefined: {reason}"
         )
-    ok = rule.holds(value)
-    return GateCheck(
-        metric, scope, kind, str(rule), value, champ, ok, "" if ok else f"{_fmt(value)} is not {rule}"
+    samples = cand.latency.rounds.get(metric, []) if cand.latency is not None else []
+    return _judged(
+        GateCheck(metric, scope, kind, str(rule), value, champ, False), rule, value, samples, "", inconclusive
     )
 
 
-def _versus(metric: str, rule: Rule, cand: EvaluationResult, champ: EvaluationResult | None) -> GateCheck:
+def _versus(
+    metric: str,
+    rule: Rule,
+    cand: EvaluationResult,
+    champ: EvaluationResult | None,
+    inconclusive: str = "pass",
+) -> GateCheck:
     value = cand.value(metric)
     if champ is None:
         return GateCheck(metric, OVERALL, "versus_champion", str(rule), value, None, True, NO_CHAMPION)
@@ -348,27 +374,54 @@ def _versus(metric: str, rule: Rule, cand: EvaluationResult, champ: EvaluationRe
         who, result = ("candidate", cand) if value is None else ("champion", champ)
         reason = f"{who} {metric} undefined: {result.reason(metric) or 'not computed'}"
         return GateCheck(metric, OVERALL, "versus_champion", str(rule), value, reference, False, reason)
+    check = GateCheck(metric, OVERALL, "versus_champion", str(rule), value, reference, False)
+    # the candidate's and champion's rounds ran interleaved, so round k of one pairs with round k of the other
+    paired = zip(
+        *(r.latency.rounds.get(metric, []) if r.latency else [] for r in (cand, champ)), strict=False
+    )
     if rule.op.endswith("_ratio"):
         if reference == 0:
-            reason = f"champion {metric} is 0: no ratio"
-            return GateCheck(metric, OVERALL, "versus_champion", str(rule), value, reference, False, reason)
-        observed, label = value / reference, "ratio"
-    else:
-        observed, label = value - reference, "delta"
-    ok = rule.holds(observed)
-    reason = f"{label} {observed:+.4g}" if label == "delta" else f"{label} {observed:.4g}"
-    if not ok:
-        reason += f", not {rule}"
-    return GateCheck(metric, OVERALL, "versus_champion", str(rule), value, reference, ok, reason)
+            return replace(check, reason=f"champion {metric} is 0: no ratio")
+        samples = [c / h for c, h in paired if h > 0]
+        return _judged(check, rule, value / reference, samples, "ratio", inconclusive)
+    return _judged(check, rule, value - reference, [c - h for c, h in paired], "delta", inconclusive)
+
+
+def _judged(
+    check: GateCheck, rule: Rule, observed: float, samples: list[float], label: str, inconclusive: str
+) -> GateCheck:
+    """``check`` judged on ``observed``, or, for latency, on the spread of ``samples`` across timing rounds.
+
+    A latency figure is noise-prone: the rule judges only when the interquartile range of its per-round
+    values lies wholly on one side of the bound; otherwise the check is inconclusive and counts as
+    the policy's ``inconclusive`` setting (default pass).
+    """
+    shown = f"{label} {observed:+.4g}" if label == "delta" else f"{label} {observed:.4g}" if label else ""
+    if len(samples) < 3:
+        ok = rule.holds(observed)
+        reason = shown if ok else f"{shown or _fmt(observed)}{', ' if shown else ' is '}not {rule}"
+        return replace(check, passed=ok, reason=reason)
+    low, high = (float(v) for v in np.percentile(samples, [25, 75]))
+    spread = f"{_fmt(low)} to {_fmt(high)} across {len(samples)} timing rounds"
+    what = f"{shown} ({spread})" if shown else f"{_fmt(observed)} ({spread})"
+    holds_low, holds_high = rule.holds(low), rule.holds(high)
+    if holds_low and holds_high:
+        return replace(check, passed=True, reason=what, spread=(low, high))
+    if not holds_low and not holds_high:
+        return replace(check, passed=False, reason=f"{what}, not {rule}", spread=(low, high))
+    reason = f"inconclusive: {what} straddles {rule}; counted as {inconclusive}"
+    return replace(check, passed=inconclusive == "pass", reason=reason, spread=(low, high), inconclusive=True)
 
 
 def _checks(policy: GatePolicy, cand: EvaluationResult, champ: EvaluationResult | None) -> list[GateCheck]:
     checks = []
     for metric, found in policy.metric_thresholds.items():
         reference = None if champ is None else champ.value(metric)
-        checks += [_bound(metric, OVERALL, "threshold", rule, cand, reference) for rule in found]
+        checks += [
+            _bound(metric, OVERALL, "threshold", rule, cand, reference, policy.inconclusive) for rule in found
+        ]
     for metric, found in policy.versus_champion.items():
-        checks += [_versus(metric, rule, cand, champ) for rule in found]
+        checks += [_versus(metric, rule, cand, champ, policy.inconclusive) for rule in found]
     for column, metrics in policy.slices.items():
         scopes = [key for key in cand.slices if key.partition("=")[0] == column]
         for scope in scopes:

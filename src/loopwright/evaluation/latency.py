@@ -13,8 +13,11 @@ interrupted; on a busy 2-core machine two identical models then differed by up t
 which made a gate rule like ``latency_p99_ms: {max_ratio: 1.2}`` a coin toss (with the best of 5
 passes they stayed within about 12 %). When several models are measured (a gate's candidate and
 champion) they take turns row by row, in alternating order, so a noisy neighbour or a CPU
-frequency change hits both alike and the ratio between them is fair. Batch throughput is the best of ``repeats`` timed calls on up to
-``batch_rows`` rows, again in turns. The garbage collector is paused while timing.
+frequency change hits both alike and the ratio between them is fair. Batch throughput is the best of
+``repeats`` timed calls on up to ``batch_rows`` rows, again in turns. The garbage collector is paused
+while timing. Each figure is also kept per round (``Latency.rounds``; per batch call for throughput):
+their spread is the measurement noise a gate rule must see past before it judges (see
+:mod:`loopwright.evaluation.gate`).
 
 Examples
 --------
@@ -32,7 +35,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -69,6 +72,8 @@ class Latency:
     single_rows: int
     throughput_rows_per_s: float
     batch_rows: int
+    #: the same figures from each timing round (each batch call) alone: their spread is the noise
+    rounds: dict[str, list[float]] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, float]:
         """The values gates compare: ``latency_p50_ms``, ``latency_p99_ms``, ``throughput_rows_per_s``."""
@@ -77,6 +82,14 @@ class Latency:
             "latency_p99_ms": self.p99_ms,
             "throughput_rows_per_s": self.throughput_rows_per_s,
         }
+
+    def spread(self, metric: str) -> tuple[float, float] | None:
+        """The interquartile range of ``metric`` over the timing rounds (``None`` with fewer than 3 rounds)."""
+        values = self.rounds.get(metric, [])
+        if len(values) < 3:
+            return None
+        low, high = np.percentile(values, [25, 75])
+        return float(low), float(high)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,8 +141,8 @@ def measure_latency(
         for _ in range(WARM_UP_CALLS):
             model.predict(singles[m][0])
     order = list(range(len(models)))
-    best_ns = np.full((len(models), len(rows)), np.iinfo(np.int64).max, dtype=np.int64)
-    best_batch = [float("inf")] * len(models)
+    round_ns = np.zeros((len(models), rounds, len(rows)), dtype=np.int64)
+    batch_s = np.zeros((len(models), repeats))
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -139,28 +152,34 @@ def measure_latency(
                     row = singles[m][j]
                     started = time.perf_counter_ns()
                     models[m].predict(row)
-                    best_ns[m, j] = min(best_ns[m, j], time.perf_counter_ns() - started)
+                    round_ns[m, k, j] = time.perf_counter_ns() - started
         for r in range(repeats):
             for m in order if r % 2 == 0 else order[::-1]:
                 batch = batches[m]
                 started = time.perf_counter_ns()
                 models[m].predict(batch)
-                best_batch[m] = min(best_batch[m], (time.perf_counter_ns() - started) / 1e9)
+                batch_s[m, r] = max((time.perf_counter_ns() - started) / 1e9, 1e-9)
     finally:
         if was_enabled:
             gc.enable()
     out = []
     for m in order:
-        ms = best_ns[m] / 1e6
+        ms = round_ns[m].min(axis=0) / 1e6
         p50, p99 = np.percentile(ms, [50, 99])
+        per_round = np.percentile(round_ns[m] / 1e6, [50, 99], axis=1)
         out.append(
             Latency(
                 p50_ms=float(p50),
                 p99_ms=float(p99),
                 mean_ms=float(ms.mean()),
                 single_rows=len(rows),
-                throughput_rows_per_s=len(batches[m]) / max(best_batch[m], 1e-9),
+                throughput_rows_per_s=len(batches[m]) / float(batch_s[m].min()),
                 batch_rows=len(batches[m]),
+                rounds={
+                    "latency_p50_ms": per_round[0].tolist(),
+                    "latency_p99_ms": per_round[1].tolist(),
+                    "throughput_rows_per_s": (len(batches[m]) / batch_s[m]).tolist(),
+                },
             )
         )
     return out

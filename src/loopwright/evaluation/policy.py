@@ -11,6 +11,8 @@ The format (YAML or JSON file, or the same as a dict)::
   ``min_ratio`` / ``max_ratio`` bound ``candidate / champion``. Without a champion they pass
   with the note "no champion".
 - ``slices``: ``{COLUMN: {METRIC: {min|max: …}}}``, checked on every value of the column.
+- ``inconclusive``: ``pass`` (default, with a warning) or ``fail``: what a latency rule does when the
+  measurement's spread across timing rounds straddles its bound (see :mod:`loopwright.evaluation.gate`).
 
 Every section is optional, but a policy needs at least one rule. Metric names are those
 :func:`loopwright.evaluate` reports (latency ones only overall and against the champion).
@@ -43,6 +45,8 @@ from loopwright.errors import InvalidInput
 from loopwright.evaluation.metrics import CLASSIFICATION_METRICS, LATENCY_METRICS, REGRESSION_METRICS
 
 SECTIONS = ("metric_thresholds", "versus_champion", "slices")
+SETTINGS = ("inconclusive",)
+INCONCLUSIVE = ("pass", "fail")
 KNOWN_METRICS = tuple(sorted({*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *LATENCY_METRICS}))
 BOUNDS = ("min", "max")
 COMPARISONS = ("min_delta", "max_delta", "min_ratio", "max_ratio")
@@ -74,6 +78,8 @@ class GatePolicy:
     metric_thresholds: dict[str, list[Rule]] = field(default_factory=dict)
     versus_champion: dict[str, list[Rule]] = field(default_factory=dict)
     slices: dict[str, dict[str, list[Rule]]] = field(default_factory=dict)
+    #: what an inconclusive latency check counts as
+    inconclusive: Literal["pass", "fail"] = "pass"
 
     @property
     def slice_columns(self) -> list[str]:
@@ -120,9 +126,14 @@ class GatePolicy:
             raise InvalidInput(
                 f"{where} must be a mapping with {', '.join(SECTIONS)}, got {type(data).__name__}"
             )
-        unknown = [str(k) for k in data if k not in SECTIONS]
+        unknown = [str(k) for k in data if k not in SECTIONS + SETTINGS]
         if unknown:
-            raise InvalidInput(f"{where}: unknown section {unknown[0]!r}; use {', '.join(SECTIONS)}")
+            raise InvalidInput(
+                f"{where}: unknown section {unknown[0]!r}; use {', '.join(SECTIONS + SETTINGS)}"
+            )
+        inconclusive = data.get("inconclusive", "pass")
+        if inconclusive not in INCONCLUSIVE:
+            raise InvalidInput(f"{where} inconclusive: use pass or fail, got {inconclusive!r}")
         thresholds = _metric_rules(data.get("metric_thresholds"), "metric_thresholds", BOUNDS, where)
         versus = _metric_rules(data.get("versus_champion"), "versus_champion", COMPARISONS, where)
         slices: dict[str, dict[str, list[Rule]]] = {}
@@ -147,7 +158,7 @@ class GatePolicy:
                 if not parsed:
                     raise InvalidInput(f"{where} slices.{column}: no rules")
                 slices[column] = parsed
-        policy = cls(thresholds, versus, slices)
+        policy = cls(thresholds, versus, slices, inconclusive)
         if not policy.metrics:
             raise InvalidInput(f"{where} has no rules: add metric_thresholds, versus_champion or slices")
         return policy
@@ -165,6 +176,8 @@ class GatePolicy:
             out["versus_champion"] = rules(self.versus_champion)
         if self.slices:
             out["slices"] = {column: rules(found) for column, found in self.slices.items()}
+        if self.inconclusive != "pass":
+            out["inconclusive"] = self.inconclusive
         return out
 
 

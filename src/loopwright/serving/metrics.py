@@ -146,6 +146,18 @@ class ServingMetrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.worker_restarts = Counter(
+            "loopwright_worker_restarts",
+            "Worker processes started in place of one that died (serve with workers > 1).",
+            registry=r,
+        )
+        self.connections_closed = Counter(
+            "loopwright_connections_closed",
+            "Connections the server closed: header_timeout, body_timeout (the request did not arrive "
+            "in time), idle (keep-alive timeout), no_room (past what the open-files limit allows).",
+            ["reason"],
+            registry=r,
+        )
 
     def for_version(self, endpoint: str, version: str) -> VersionMetrics:
         """Children bound to one endpoint and model version."""
