@@ -24,6 +24,8 @@ def gate_rows(verdict: GateResult) -> list[tuple[str, ...]]:
     for check in verdict.checks:
         metric = check.metric if check.scope == "overall" else f"{check.metric} [{check.scope}]"
         result = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
+        if check.inconclusive:  # counted as the policy says; the word tells the reader it was not judged
+            result = f"[yellow]inconclusive[/] ({'pass' if check.passed else 'fail'})"
         cells = (escape(metric), fmt(check.candidate), fmt(check.champion), check.rule)
         rows.append((*cells, result, escape(check.reason)))
     return rows
