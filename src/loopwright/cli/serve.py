@@ -45,6 +45,18 @@ def serve(
     access_log: bool = typer.Option(
         True, "--access-log/--no-access-log", help="One JSON line per request on stdout."
     ),
+    timeout_keep_alive: float = typer.Option(
+        5.0, "--timeout-keep-alive", help="Seconds an idle keep-alive connection stays open."
+    ),
+    header_timeout: float = typer.Option(
+        10.0, "--header-timeout", help="Seconds a request's headers may take to arrive (then 408, closed)."
+    ),
+    body_timeout: float = typer.Option(
+        30.0, "--body-timeout", help="Seconds a request's body may take after its headers (then 408, closed)."
+    ),
+    max_connections: int = typer.Option(
+        4096, "--max-connections", help="Open connections per worker; requests past it get 503."
+    ),
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2, MLflow /invocations and /endpoints/NAME/predict."""
     from loopwright.serving.deployment import Deployment
@@ -78,6 +90,10 @@ def serve(
         workers=workers,
         access_log=access_log,
         ready=ready,
+        timeout_keep_alive=timeout_keep_alive,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
         token=token,
         admin_token=admin_token,
         prefer_onnx=onnx,

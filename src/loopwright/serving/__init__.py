@@ -9,7 +9,7 @@ returns a handle with ``.url`` and ``.stop()``. Served requests land in the pred
 from loopwright.serving.deployment import BatchingSpec, Deployment, EndpointSpec, RouteSpec
 from loopwright.serving.feedback import get_feedback, log_feedback
 from loopwright.serving.prediction_log import get_predictions
-from loopwright.serving.server import ServerHandle, build_app, run_in_thread, serve
+from loopwright.serving.server import ServerHandle, ServerLimits, build_app, run_in_thread, serve
 
 __all__ = [
     "BatchingSpec",
@@ -17,6 +17,7 @@ __all__ = [
     "EndpointSpec",
     "RouteSpec",
     "ServerHandle",
+    "ServerLimits",
     "build_app",
     "get_feedback",
     "get_predictions",
