@@ -8,6 +8,8 @@ Examples
 (3600000, 90000, 250)
 >>> is_duration("1d"), is_duration("2026-01-01")
 (True, False)
+>>> format_duration(83_000), format_duration(7_116_500)
+('1m 23s', '1h 58m')
 """
 
 from __future__ import annotations
@@ -45,3 +47,22 @@ def parse_duration(value: str | int | float | timedelta, *, allow_zero: bool = F
     if ms < 0 or (ms == 0 and not allow_zero):
         raise InvalidInput(f"a duration must be positive, got {value!r}")
     return ms
+
+
+def format_duration(ms: int) -> str:
+    """A duration for people, to its two largest units (``500ms``, ``4.2s``, ``1m 23s``, ``1h 58m``,
+    ``3d 4h``); the inverse of :func:`parse_duration` up to rounding.
+
+    >>> [format_duration(ms) for ms in (500, 4_200, 60_000, 90_061_000)]
+    ['500ms', '4.2s', '1m 0s', '1d 1h']
+    """
+    if ms < 1000:
+        return f"{ms}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    seconds = ms // 1000
+    if seconds >= 86_400:
+        return f"{seconds // 86_400}d {seconds % 86_400 // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 60}m {seconds % 60}s"

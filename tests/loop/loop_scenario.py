@@ -86,6 +86,8 @@ def config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "policy": POLICY,
         "holdout": str(holdout),
         "target": TARGET,
+        # pipeline-built packages carry no signature until issue 11 item 1 lands in pipelines/
+        "allow_unsigned": True,
     }
     return {**base, **overrides}
 

@@ -11,9 +11,10 @@ from rich.markup import escape
 
 from loopwright.cli.gate import gate_rows
 from loopwright.cli.render import console, fmt, table
+from loopwright.durations import format_duration
 from loopwright.errors import InvalidInput
 from loopwright.loop import Loop, LoopResult, get_loop_history, get_loop_state
-from loopwright.store.entities import LoopState, LoopTransition
+from loopwright.store.entities import LoopState, LoopTransition, now_ms
 from loopwright.tracking.client import get_client
 
 app = typer.Typer(
@@ -40,10 +41,18 @@ def _time(ms: int | None) -> str:
     return "" if not ms else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _duration(transition: LoopTransition, latest: bool) -> str:
+    """How long the loop stayed in the state this transition entered; the latest: so far."""
+    if transition.duration_ms is not None:
+        return format_duration(transition.duration_ms)
+    so_far = now_ms() - transition.time_ms
+    return f"{format_duration(so_far)} so far" if latest and so_far >= 0 else ""
+
+
 def _transitions(title: str, transitions: list[LoopTransition]) -> object:
     return table(
         title,
-        ["#", "cycle", "time (UTC)", "from", "to", "version", "reason"],
+        ["#", "cycle", "time (UTC)", "from", "to", "duration", "version", "reason"],
         [
             (
                 t.id,
@@ -51,10 +60,11 @@ def _transitions(title: str, transitions: list[LoopTransition]) -> object:
                 _time(t.time_ms),
                 _state(t.from_state),
                 _state(t.to_state),
+                _duration(t, k == len(transitions) - 1),
                 t.version,
                 escape(t.reason),
             )
-            for t in transitions
+            for k, t in enumerate(transitions)
         ],
         markup=True,
     )

@@ -21,6 +21,7 @@ The format (a YAML file, or the same as a dict)::
       metrics: {accuracy: {min_delta: -0.02}}
       timeout: 1d
     promote_alias: champion
+    allow_unsigned: false             # true: promote a candidate without a signature (else refused)
 
 Relative paths (``policy``, ``holdout``, a ``.py`` pipeline, ``monitor.alerts``) are relative to
 the YAML file's folder; ``params`` are passed to the pipeline as they are.
@@ -65,6 +66,7 @@ TRIGGERS: tuple[str, ...] = ("drift", "alerts", "always", "never")
 KEYS = (
     "model", "endpoint", "pipeline", "params", "model_step", "reference_step", "policy", "holdout",
     "target", "trigger", "monitor", "canary", "promote_alias", "cache", "actor", "retrain_timeout",
+    "allow_unsigned",
 )  # fmt: skip
 REQUIRED = ("model", "pipeline", "policy", "holdout", "target")
 CANARY_KEYS = ("alias", "min_requests", "min_labels", "max_error_rate", "metrics", "timeout")
@@ -139,6 +141,7 @@ class LoopConfig:
     cache: bool = True
     actor: str = DEFAULT_ACTOR
     retrain_timeout_ms: int = 6 * 3_600_000
+    allow_unsigned: bool = False
     source: str = ""
 
     @classmethod
@@ -213,9 +216,7 @@ class LoopConfig:
             pipeline = _pipeline_ref(pipeline, base, fail)
         elif not isinstance(pipeline, Pipeline):
             raise fail(f"pipeline must be 'module:attr' or a @pipeline, got {type(pipeline).__name__}")
-        cache = doc.get("cache", True)
-        if not isinstance(cache, bool):
-            raise fail(f"cache must be true or false, got {cache!r}")
+        cache = _flag(doc.get("cache", True), "cache", fail)
         return cls(
             model=model,
             endpoint=endpoint,
@@ -233,6 +234,7 @@ class LoopConfig:
             cache=cache,
             actor=_text(doc.get("actor", DEFAULT_ACTOR), "actor", fail),
             retrain_timeout_ms=_duration(doc.get("retrain_timeout", "6h"), "retrain_timeout", fail),
+            allow_unsigned=_flag(doc.get("allow_unsigned", False), "allow_unsigned", fail),
             source=source,
         )
 
@@ -240,6 +242,12 @@ class LoopConfig:
 def _text(value: Any, key: str, fail: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise fail(f"{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _flag(value: Any, key: str, fail: Any) -> bool:
+    if not isinstance(value, bool):
+        raise fail(f"{key} must be true or false, got {value!r}")
     return value
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -64,18 +65,27 @@ ENDING_STATES = ("promoted", "rolled_back", "failed")
 
 
 class _Step:
-    """One call of :meth:`Loop.step`: its clock, the transitions it made, what it learned."""
+    """One call of :meth:`Loop.step`: its clock, the transitions it made, what it learned.
+
+    ``clock`` is when the step started (the real time, or a replayed one); :meth:`now` advances it
+    by the time the step has worked since, so each transition carries the time it happened.
+    """
 
     def __init__(self, store: Store, model: str, clock: int):
         self.store = store
         self.model = model
         self.clock = clock
+        self._started = time.monotonic_ns()
         self.moves = 0
         self.triggered = False
         self.reason = ""
         self.candidate: ModelVersion | None = None
         self.gate: GateResult | None = None
         self.canary: CanaryReport | None = None
+
+    def now(self) -> int:
+        """The step's clock now: its start plus the time elapsed since."""
+        return self.clock + (time.monotonic_ns() - self._started) // 1_000_000
 
     def move(
         self,
@@ -88,6 +98,7 @@ class _Step:
         details: Mapping[str, Any] | None = None,
     ) -> LoopState:
         """Transition from ``state`` (compare-and-set); a cycle's end sets the watermark to now."""
+        stamp = self.now()
         new = self.store.transition_loop(
             self.model,
             to,
@@ -96,8 +107,8 @@ class _Step:
             version=state.version if version == -1 else version,
             reason=reason,
             details=state.details if details is None else details,
-            watermark_ms=self.clock if to in ENDING_STATES else state.watermark_ms,
-            time_ms=self.clock,
+            watermark_ms=stamp if to in ENDING_STATES else state.watermark_ms,
+            time_ms=stamp,
         )
         self.moves += 1
         log.info("loop %s cycle %d: %s -> %s: %s", self.model, new.cycle, state.state, to, reason)
@@ -206,7 +217,7 @@ class Loop:
             step.triggered = True
             state = self._retrain(step, state)
         elif state.state == "retraining":
-            age = clock - state.since_ms
+            age = step.now() - state.since_ms
             if age < config.retrain_timeout_ms:
                 return step.result(state, f"cycle {state.cycle} is retraining in another controller")
             state = step.move(state, "failed", f"retraining abandoned: no progress for {age // 1000} s")
@@ -306,6 +317,15 @@ class Loop:
         if not state.details.get("passed"):
             self.registry.set_model_version_tag(config.model, version, REJECTED_TAG, state.reason)
             return step.move(state, "rolled_back", f"{state.reason}; no traffic was routed to v{version}")
+        if not config.allow_unsigned and not self._signed(version):
+            # without a signature the endpoint cannot validate requests: bad input becomes a 500
+            reason = (
+                f"gate passed, but v{version} has no signature (an endpoint serving it cannot refuse "
+                "bad input with 422); not promoted: log the model with an input example, or set "
+                "allow_unsigned: true in the loop config"
+            )
+            self.registry.set_model_version_tag(config.model, version, REJECTED_TAG, reason)
+            return step.move(state, "rolled_back", reason)
         promote = config.promote_alias
         if config.canary is None:
             self.registry.set_alias(config.model, promote, version)
@@ -313,7 +333,7 @@ class Loop:
         alias = config.canary.alias
         champion = self._alias_version(promote)
         self.registry.set_alias(config.model, alias, version)
-        details = {**state.details, "canary_started_ms": step.clock, "champion_version": champion}
+        details = {**state.details, "canary_started_ms": step.now(), "champion_version": champion}
         return step.move(
             state, "canary", f"gate passed; {alias} -> v{version} takes canary traffic", details=details
         )
@@ -337,7 +357,7 @@ class Loop:
             version=version,
             champion=champion,
             started_ms=int(state.details.get("canary_started_ms", state.since_ms)),
-            now_ms=step.clock,
+            now_ms=step.now(),
             client=get_client(),
         )
         step.canary = report
@@ -361,6 +381,10 @@ class Loop:
             return self.registry.get_model_version_by_alias(self.config.model, alias).version
         except NotFound:
             return None
+
+    def _signed(self, version: int) -> bool:
+        manifest = self.registry.get_manifest(self.registry.get_model_version(self.config.model, version))
+        return bool(manifest and manifest.get("signature"))
 
     def _version_with(self, manifest_digest: str) -> ModelVersion | None:
         try:

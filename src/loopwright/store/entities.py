@@ -453,6 +453,8 @@ class LoopTransition:
     version: int | None
     time_ms: int
     details: dict[str, Any] = field(default_factory=dict)
+    # how long the loop stayed in ``to_state``: until the model's next transition (None: still there)
+    duration_ms: int | None = None
 
     @property
     def time(self) -> datetime:

@@ -143,10 +143,16 @@ class LoopSql(SqlBase):
         self, model: str, cycle: int | None = None, max_results: int | None = None
     ) -> list[LoopTransition]:
         t = loop_transitions
-        query = sa.select(t).where(t.c.model == model)
+        # the next transition's time over the model's whole history, before the cycle filter cuts it
+        moves = (
+            sa.select(t, sa.func.lead(t.c.time_ms).over(order_by=t.c.id).label("next_ms"))
+            .where(t.c.model == model)
+            .subquery()
+        )
+        query = sa.select(moves)
         if cycle is not None:
-            query = query.where(t.c.cycle == cycle)
-        query = query.order_by(t.c.id.desc())
+            query = query.where(moves.c.cycle == cycle)
+        query = query.order_by(moves.c.id.desc())
         if max_results is not None:
             query = query.limit(max_results)
         with self._read() as conn:
@@ -162,6 +168,7 @@ class LoopSql(SqlBase):
                 version=r["version"],
                 time_ms=r["time_ms"],
                 details=orjson.loads(r["details"]),
+                duration_ms=None if r["next_ms"] is None else r["next_ms"] - r["time_ms"],
             )
             for r in reversed(rows)
         ]
