@@ -146,6 +146,12 @@ def test_malformed_bodies_are_4xx_naming_the_problem(
             {"json": {"instances": [[1.0, 2.0, 3.0, 4.0, 5.0], 7]}},
             "row 1",
         ),
+        # a float64 the signature allows but the tree model's float32 input check refuses
+        (
+            f"{server.url}/endpoints/churn/predict",
+            {"json": {"instances": [[0.0, 0.0, 0.0, 0.0, 3.5e38]]}},
+            "float32",
+        ),
     ]
     wrong = []
     with caplog.at_level(logging.INFO, logger="loopwright.serving.access"):

@@ -70,7 +70,9 @@ def split_binary(body: bytes, header_length: int) -> Any:
     header, in input order (little-endian; ``BYTES`` elements are 4-byte-length prefixed).
     """
     if header_length < 0 or header_length > len(body):
-        raise InvalidInput("Inference-Header-Content-Length is larger than the body")
+        raise InvalidInput(
+            f"Inference-Header-Content-Length must be a byte count within the {len(body)}-byte body"
+        )
     try:
         doc = orjson.loads(body[:header_length])
     except orjson.JSONDecodeError as error:

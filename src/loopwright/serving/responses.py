@@ -49,12 +49,30 @@ class HttpError(Exception):
 
 
 def status_of(error: BaseException) -> int:
-    """Our errors map to their ``http_status``; anything else is a 500."""
+    """Our errors map to their ``http_status``; the model's own input check refusing values is a 422;
+    anything else is a 500."""
     if isinstance(error, HttpError):
         return error.status
     if isinstance(error, LoopwrightError) and error.http_status != 500:
         return error.http_status
+    if refused_by_model_input_check(error):
+        return 422
     return 500
+
+
+def refused_by_model_input_check(error: BaseException) -> bool:
+    """scikit-learn's input check (``sklearn.utils.validation``) raised the error itself.
+
+    Values the signature allows can still be outside what the estimator takes (tree models work in
+    float32, so a float64 past 3.4e38 is refused there): that is the input's fault. Only an error
+    raised inside that module counts, so a model's own bugs stay 500s.
+    """
+    if not isinstance(error, ValueError):
+        return False
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and frame.tb_frame.f_globals.get("__name__") == "sklearn.utils.validation"
 
 
 def error_body(error: BaseException, request_id: str) -> tuple[int, bytes]:
@@ -64,8 +82,12 @@ def error_body(error: BaseException, request_id: str) -> tuple[int, bytes]:
         message = (
             f"the model failed on this request; the server log has details under request id {request_id}"
         )
+    elif isinstance(error, HttpError):
+        message = error.message
+    elif isinstance(error, LoopwrightError):
+        message = str(error)
     else:
-        message = error.message if isinstance(error, HttpError) else str(error)
+        message = f"the model's input check refused this request: {error}"
     body = {
         "error": message,
         "error_code": ERROR_CODES.get(status, "ERROR"),
