@@ -45,6 +45,7 @@ from loopwright.serving.invocations import decode_csv, decode_invocations
 from loopwright.serving.metrics import ServingMetrics, VersionMetrics
 from loopwright.serving.oip import decode_infer, encode_infer, model_metadata, split_binary
 from loopwright.serving.prediction_log import DEFAULT_SPOOL_BYTES, PredictionLog
+from loopwright.serving.request_ids import RecentRequestIds
 from loopwright.serving.responses import HttpError, dumps, error_body, send_response
 from loopwright.serving.sources import ModelSource
 from loopwright.serving.spool import spool_root
@@ -67,6 +68,7 @@ class Request:
 
     __slots__ = (
         "authorization",
+        "client_id",
         "content_encoding",
         "content_length",
         "content_type",
@@ -112,7 +114,9 @@ class Request:
                 request_id = value.decode("latin-1")
             elif key == b"inference-header-content-length":
                 self.inference_header = int(value) if value.isdigit() else -1
-        self.request_id = request_id if request_id and _REQUEST_ID.fullmatch(request_id) else uuid.uuid4().hex
+        # a client's id is kept (and must be unique per endpoint); a missing or malformed one is replaced
+        self.client_id = bool(request_id and _REQUEST_ID.fullmatch(request_id))
+        self.request_id = request_id if request_id and self.client_id else uuid.uuid4().hex
         self.endpoint: str | None = None
         self.slot: Slot | None = None
         self.protocol: str | None = None
@@ -183,10 +187,10 @@ class ServingApp:
         self.admin_token = (settings.admin_token if admin_token is None else admin_token) or None
         predict = [t for t in (self.token, self.admin_token) if t]
         admin = [self.admin_token] if self.admin_token else predict
-        # accepted Authorization headers per role; an empty list means the role is open
+        # accepted bearer tokens per role; an empty list means the role is open
         self._accepted: dict[str, list[bytes]] = {
-            "predict": [b"Bearer " + t.encode() for t in predict] if self.token else [],
-            "admin": [b"Bearer " + t.encode() for t in admin],
+            "predict": [t.encode() for t in predict] if self.token else [],
+            "admin": [t.encode() for t in admin],
         }
         self.max_body_bytes = max_body_bytes
         # set by a worker of serve(workers=N): makes the other workers reload too, and waits
@@ -197,6 +201,7 @@ class ServingApp:
         for spec in self.deployment.endpoints:
             self.endpoints[spec.name] = self._build_endpoint(spec)
         self.default_endpoint = self.endpoints[self.deployment.endpoints[0].name]
+        self._request_ids = {name: RecentRequestIds() for name in self.endpoints}
         self.prediction_log = (
             PredictionLog(
                 self._log_client,
@@ -419,6 +424,7 @@ class ServingApp:
                     methods, args = candidate, m.groups()
                     break
             else:
+                self._authorize(req)  # with auth on, only a token holder learns which paths exist
                 raise HttpError(404, f"no route {req.path!r}; see GET /endpoints and /v2/models/{{name}}")
         handler = methods.get(req.method)
         if handler is None:
@@ -461,17 +467,27 @@ class ServingApp:
             raise NotFound(f"no endpoint or model named {name!r}; serving {sorted(self.endpoints)}")
         return endpoint
 
+    def _authorized_endpoint(self, req: Request, name: str, protocol: str | None = None) -> Endpoint:
+        """Authenticate, then look the endpoint up: a 404 before the token check would tell anyone
+        which endpoints exist."""
+        known = self.endpoints.get(name)
+        if known is not None and protocol is not None:
+            req.endpoint, req.protocol = known.name, protocol  # refusals count in its metrics
+        self._authorize(req)
+        return self._endpoint(name)
+
     def _authorize(self, req: Request, role: str = "predict") -> None:
         accepted = self._accepted[role]
         if not accepted:
             return
-        if req.authorization is None:
+        scheme, _, credentials = (req.authorization or b"").partition(b" ")
+        if scheme.lower() != b"bearer":  # auth schemes are case-insensitive (RFC 7235)
             raise HttpError(
                 401,
                 "a token is required: send 'Authorization: Bearer <token>'",
                 [(b"www-authenticate", b"Bearer")],
             )
-        given = req.authorization
+        given = credentials.strip(b" ")
         # compare against every accepted token (constant time each) so timing reveals nothing
         if not any([hmac.compare_digest(given, expected) for expected in accepted]):
             if role == "admin" and any(
@@ -543,6 +559,13 @@ class ServingApp:
         redecode: Callable[[InputSchema], ModelInput] | None,
     ) -> Any:
         """Submit to the slot's batcher (and a copy to the shadow), await, log."""
+        ids = self._request_ids[endpoint.name] if req.client_id else None
+        if ids is not None and not ids.claim(req.request_id):
+            raise HttpError(
+                409,
+                f"request id {req.request_id!r} was already used on endpoint {endpoint.name!r}: feedback "
+                "joins predictions on it, so send a new X-Request-ID (or none, and the server assigns one)",
+            )
         req.slot = slot
         req.rows = data.rows
         slot.inflight += 1
@@ -551,6 +574,10 @@ class ServingApp:
             if redecode is not None and endpoint.shadow is not None:
                 self._shadow(req, endpoint, slot, data, redecode)
             output = await future
+        except BaseException:
+            if ids is not None:  # nothing was predicted: the id may be used again
+                ids.release(req.request_id)
+            raise
         finally:
             slot.inflight -= 1
             if slot.retired and slot.inflight == 0:
@@ -636,9 +663,7 @@ class ServingApp:
 
     # -- predict routes ----------------------------------------------------------------------
     async def _predict(self, req: Request, name: str) -> Answer:
-        endpoint = self._endpoint(name)
-        req.endpoint, req.protocol = endpoint.name, "predict"
-        self._authorize(req)
+        endpoint = self._authorized_endpoint(req, name, "predict")
         doc = await self._json(req, endpoint)
         if not isinstance(doc, dict) or "instances" not in doc:
             raise InvalidInput('the body must be {"instances": [{column: value, ...}, ...]}')
@@ -657,9 +682,7 @@ class ServingApp:
         return 200, body, [(b"x-model-version", slot.label_bytes)]
 
     async def _infer(self, req: Request, name: str, version: str | None = None) -> Answer:
-        endpoint = self._endpoint(name)
-        req.endpoint, req.protocol = endpoint.name, "oip"
-        self._authorize(req)
+        endpoint = self._authorized_endpoint(req, name, "oip")
         if req.inference_header is not None:  # Triton's binary tensor extension
             doc = split_binary(await self._body(req, endpoint), req.inference_header)
         else:
@@ -705,8 +728,7 @@ class ServingApp:
         return 200, dumps({"predictions": encode_output(output)}), [(b"x-model-version", slot.label_bytes)]
 
     async def _feedback(self, req: Request, name: str) -> Answer:
-        endpoint = self._endpoint(name)
-        self._authorize(req)
+        endpoint = self._authorized_endpoint(req, name)
         doc = await self._json(req, None)
         if not isinstance(doc, dict) or "request_id" not in doc or "label" not in doc:
             raise InvalidInput('the body must be {"request_id": "...", "label": value or [values per row]}')
