@@ -191,7 +191,9 @@ class AliasWatcher:
         what = f"loading {route.uri} version {version}" if version is not None else f"resolving {route.uri}"
         previous = self._behind.get(route)
         attempts = previous.attempts + 1 if previous is not None and previous.wanted_version == version else 1
-        delay = min(self.interval * 2 ** (attempts - 1), MAX_RETRY_DELAY_S)
+        delay = min(
+            self.interval * 2 ** min(attempts - 1, 16), MAX_RETRY_DELAY_S
+        )  # capped: no float overflow
         self._behind[route] = RouteBehind(
             endpoint.name,
             str(route.uri),

@@ -363,8 +363,9 @@ class PredictionLog:
             self._uploaded.finished()
             if stopping:
                 return
-            failures = failures + 1 if self._store_error is not None else 0
-            delay = min(self.flush_interval * 2 ** min(failures, 8), MAX_RETRY_DELAY_S)
+            # while the store refuses: 5 s, 10 s, 20 s ... 60 s (exponent capped: no float overflow)
+            failures = min(failures + 1, 16) if self._store_error is not None else 0
+            delay = min(self.flush_interval * 2 ** max(failures - 1, 0), MAX_RETRY_DELAY_S)
 
     def _upload_pass(self) -> None:
         written = 0
