@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import orjson
 import pandas as pd
 import pytest
@@ -219,3 +220,33 @@ def test_out_of_range_integers_are_422_naming_column_and_range(
     }
     oip["inputs"][0]["data"] = [1e300]
     assert INT64_RANGE in _refused(http.post(f"{server.url}/v2/models/echo/infer", json=oip))
+
+
+def test_tensor_signature_checks_range_and_finiteness(
+    sqlite_env: Path, serve: Callable[..., ServerHandle], http: httpx.Client
+) -> None:
+    """A tensor model's input goes through its signature too (the cast used to wrap and let NaN in)."""
+    with lw.start_run():
+        info = lw.log_model(Echo(), "model", input_example=np.array([[1, 2]], dtype="int32"))
+    lw.register_model(info.uri, "ints")
+    server = serve("models:/ints/1")
+    url = f"{server.url}/v2/models/ints/infer"
+
+    def infer(data: list[Any], datatype: str = "INT64") -> httpx.Response:
+        return http.post(
+            url, json={"inputs": [{"name": "input", "shape": [1, 2], "datatype": datatype, "data": data}]}
+        )
+
+    assert "[-2147483648, 2147483647], got 1099511627776" in _refused(infer([2**40, 1]))
+    assert "fractions" in _refused(infer([1.5, 1], "FP64"))
+    r = infer([2**31 - 1, -(2**31)])
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][0]["data"] == [2**31 - 1]
+    chunk = struct.pack("<2d", float("nan"), 1.0)
+    header = {
+        "inputs": [
+            {"name": "input", "shape": [1, 2], "datatype": "FP64", "parameters": {"binary_data_size": 16}}
+        ]
+    }
+    body, headers = binary_infer(header, chunk)
+    assert "NaN" in _refused(http.post(url, content=body, headers=headers))
