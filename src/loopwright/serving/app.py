@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -57,10 +57,14 @@ log = logging.getLogger("loopwright.serving")
 access_log = logging.getLogger("loopwright.serving.access")
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+# bodies from this size on are parsed and validated in a thread, one at a time (see _decode)
+DECODE_IN_THREAD_BYTES = 256 * 1024
 SHADOW_BACKLOG_ROWS = 4096  # shadow copies beyond this many queued rows are dropped, never waited for
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 Handler = Callable[..., Awaitable[Answer]]
+Redecode = Callable[[InputSchema], ModelInput]
+T = TypeVar("T")
 
 
 class Request:
@@ -193,6 +197,7 @@ class ServingApp:
             "admin": [t.encode() for t in admin],
         }
         self.max_body_bytes = max_body_bytes
+        self._large_decodes = asyncio.Semaphore(1)
         # set by a worker of serve(workers=N): makes the other workers reload too, and waits
         self.peers_reload: Callable[[], None] | None = None
         self.metrics = ServingMetrics()
@@ -538,17 +543,27 @@ class ServingApp:
                 endpoint.arrivals.count -= 1
                 endpoint.poke()
 
-    async def _json(self, req: Request, endpoint: Endpoint | None) -> Any:
+    async def _json_body(self, req: Request, endpoint: Endpoint | None) -> bytes:
         ct = req.content_type
         if ct is not None and not ct.lower().startswith(b"application/json"):
             raise HttpError(
                 415, f"content type {ct.decode('latin-1')!r} is not supported; send application/json"
             )
-        body = await self._body(req, endpoint)
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as error:
-            raise HttpError(400, f"malformed JSON: {error}") from None
+        return await self._body(req, endpoint)
+
+    async def _json(self, req: Request, endpoint: Endpoint | None) -> Any:
+        body = await self._json_body(req, endpoint)
+        return await self._decode(len(body), partial(_parse_json, body))
+
+    async def _decode(self, size: int, decode: Callable[[], T]) -> T:
+        """Parse and validate a body of ``size`` bytes: a small one right here, a large one in a thread,
+        one at a time. A 10 MB body takes a few hundred ms and ~60 MB of Python objects to decode: on
+        the event loop four of them stalled health probes for seconds, and decoded side by side
+        their objects added up."""
+        if size < DECODE_IN_THREAD_BYTES:
+            return decode()
+        async with self._large_decodes:
+            return await asyncio.to_thread(decode)
 
     async def _run(
         self,
@@ -664,13 +679,21 @@ class ServingApp:
     # -- predict routes ----------------------------------------------------------------------
     async def _predict(self, req: Request, name: str) -> Answer:
         endpoint = self._authorized_endpoint(req, name, "predict")
-        doc = await self._json(req, endpoint)
-        if not isinstance(doc, dict) or "instances" not in doc:
-            raise InvalidInput('the body must be {"instances": [{column: value, ...}, ...]}')
-        instances = doc["instances"]
+        body = await self._json_body(req, endpoint)
         slot = endpoint.pick(req.routing_key)
-        data = slot.schema.from_records(instances)
-        output = await self._run(req, endpoint, slot, data, lambda schema: schema.from_records(instances))
+        shadowed = endpoint.shadow is not None
+
+        def decode() -> tuple[ModelInput, Redecode | None]:
+            doc = _parse_json(body)
+            if not isinstance(doc, dict) or "instances" not in doc:
+                raise InvalidInput('the body must be {"instances": [{column: value, ...}, ...]}')
+            instances = doc["instances"]
+            # the parsed records outlive decoding only when a shadow needs them
+            redecode = (lambda schema: schema.from_records(instances)) if shadowed else None
+            return slot.schema.from_records(instances), redecode
+
+        data, redecode = await self._decode(len(body), decode)
+        output = await self._run(req, endpoint, slot, data, redecode)
         body = dumps(
             {
                 "predictions": encode_output(output),
@@ -683,10 +706,8 @@ class ServingApp:
 
     async def _infer(self, req: Request, name: str, version: str | None = None) -> Answer:
         endpoint = self._authorized_endpoint(req, name, "oip")
-        if req.inference_header is not None:  # Triton's binary tensor extension
-            doc = split_binary(await self._body(req, endpoint), req.inference_header)
-        else:
-            doc = await self._json(req, endpoint)
+        binary = req.inference_header  # Triton's binary tensor extension
+        body = await (self._json_body(req, endpoint) if binary is None else self._body(req, endpoint))
         if version is None:
             slot = endpoint.pick(req.routing_key)
         else:
@@ -694,10 +715,16 @@ class ServingApp:
             if found is None:
                 raise NotFound(f"model {name!r} has no version {version!r} being served")
             slot = found
-        data = decode_infer(doc, slot.schema)
-        redecode = (lambda schema: decode_infer(doc, schema)) if version is None else None
+        shadowed = version is None and endpoint.shadow is not None
+
+        def decode() -> tuple[ModelInput, Redecode | None, Any]:
+            doc = _parse_json(body) if binary is None else split_binary(body, binary)
+            data = decode_infer(doc, slot.schema)
+            redecode = (lambda schema: decode_infer(doc, schema)) if shadowed else None
+            return data, redecode, doc.get("id")
+
+        data, redecode, given = await self._decode(len(body), decode)
         output = await self._run(req, endpoint, slot, data, redecode)
-        given = doc.get("id")
         response_id = given if isinstance(given, str) else req.request_id
         return (
             200,
@@ -711,19 +738,23 @@ class ServingApp:
         self._authorize(req)
         slot = endpoint.pick(req.routing_key)
         ct = (req.content_type or b"").lower()
-        if ct.startswith(b"text/csv"):
-            raw = await self._body(req, endpoint)
-            data = decode_csv(raw, slot.schema)
-            redecode: Callable[[InputSchema], ModelInput] = partial(decode_csv, raw)
-        else:
-            if req.content_type is not None and not ct.startswith(b"application/json"):
-                raise HttpError(
-                    415,
-                    f"content type {ct.decode('latin-1')!r} is not supported; send application/json or text/csv",
-                )
-            doc = await self._json(req, endpoint)
-            data = decode_invocations(doc, slot.schema)
-            redecode = partial(decode_invocations, doc)
+        csv = ct.startswith(b"text/csv")
+        if not csv and req.content_type is not None and not ct.startswith(b"application/json"):
+            raise HttpError(
+                415,
+                f"content type {ct.decode('latin-1')!r} is not supported; send application/json or text/csv",
+            )
+        raw = await self._body(req, endpoint)
+        shadowed = endpoint.shadow is not None
+
+        def decode() -> tuple[ModelInput, Redecode | None]:
+            if csv:
+                return decode_csv(raw, slot.schema), partial(decode_csv, raw) if shadowed else None
+            doc = _parse_json(raw)
+            redecode = partial(decode_invocations, doc) if shadowed else None
+            return decode_invocations(doc, slot.schema), redecode
+
+        data, redecode = await self._decode(len(raw), decode)
         output = await self._run(req, endpoint, slot, data, redecode)
         return 200, dumps({"predictions": encode_output(output)}), [(b"x-model-version", slot.label_bytes)]
 
@@ -820,3 +851,10 @@ class ServingApp:
         )
         _, error = error_body(HttpError(status, f"reload failed: {message}"), req.request_id)
         return status, dumps({**orjson.loads(error), **answer, "failed": [b.describe() for b in behind]}), []
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise HttpError(400, f"malformed JSON: {error}") from None
