@@ -275,3 +275,47 @@ def test_kill_9_loses_at_most_the_last_second_and_nothing_with_log_sync(
         assert lost_ages == []
     else:  # the documented bound is 1 s; 1 s more for a loaded test machine
         assert all(age < 2.0 for age in lost_ages), (len(lost_ages), max(lost_ages))
+
+
+def test_unwritable_spool_sends_rows_straight_to_the_store(
+    sqlite_env: Path, serve: Callable[..., ServerHandle], http: httpx.Client
+) -> None:
+    _churn()
+    (sqlite_env / "spool").write_text("a file where the spool folder should be (a full disk, say)")
+    server = serve("models:/churn@champion")
+    sent = _send(http, server.url, 5)
+    assert not _log(server).flush()  # written, but the log is not healthy: no spool, no kill safety
+    assert _logged(lw.get_client()) == sent
+    ready = http.get(f"{server.url}/v2/health/ready").json()
+    assert (
+        ready["prediction_log"] == "degraded" and "cannot write to the spool" in ready["prediction_log_error"]
+    )
+    metrics = http.get(f"{server.url}/metrics").text
+    assert _counter(metrics, "loopwright_prediction_log_written_total") == sum(sent.values())
+    assert _counter(metrics, "loopwright_prediction_log_lost_rows_total") == 0
+
+
+def test_log_sync_answers_503_when_neither_spool_nor_store_can_record(
+    sqlite_env: Path, serve: Callable[..., ServerHandle], http: httpx.Client
+) -> None:
+    _churn()
+    spool = sqlite_env / "spool"
+    spool.write_text("a file where the spool folder should be")
+    blocker = sqlite_env / "blocked"
+    blocker.write_text("a file where the artifact root's folder should be")
+    client = Client(None, str(blocker / "artifacts"))
+    server = serve("models:/churn@champion", client=client, log_sync=True)
+    X, _ = training_data()
+    url = f"{server.url}/endpoints/churn/predict"
+    r = http.post(url, json={"instances": records(X.iloc[:2])})
+    assert r.status_code == 503, r.text
+    assert "the prediction log cannot record this request (synchronous log)" in r.json()["error"]
+    metrics = http.get(f"{server.url}/metrics").text
+    assert _counter(metrics, "loopwright_prediction_log_lost_rows_total") == 2
+
+    spool.unlink()  # the disk has room again: answered once spooled, written when the store is back
+    r = http.post(url, json={"instances": records(X.iloc[:3])})
+    assert r.status_code == 200, r.text
+    blocker.unlink()
+    assert _log(server).flush()
+    assert _logged(client) == {r.json()["request_id"]: 3}

@@ -299,11 +299,18 @@ class PredictionLog:
             groups.setdefault((e[0], id(e[3]), e[4], e[5], e[9], e[2] // HOUR_MS), []).append(e)
         failed: set[str] = set()
         active: set[Group] = set()
-        for (endpoint, _, name, version, shadow, hour), group in groups.items():
-            key = Group(endpoint, name, version, shadow, hour)
-            active.add(key)
-            if not self._spool_group(key, group):
-                failed.update(e[1] for e in group)
+        try:
+            for (endpoint, _, name, version, shadow, hour), group in groups.items():
+                key = Group(endpoint, name, version, shadow, hour)
+                active.add(key)
+                if not self._spool_group(key, group):
+                    failed.update(e[1] for e in group)
+            self._seal_and_bound(active)
+        finally:  # sync mode: the answers wait for this, whatever happened
+            if tick is not None:
+                tick.set_result(frozenset(failed))
+
+    def _seal_and_bound(self, active: set[Group]) -> None:
         if self._spooled.done + 1 <= self._seal_through:
             sealed = self.spool.seal()
         else:
@@ -319,8 +326,6 @@ class PredictionLog:
                 )
         if sealed and self._store_error is None:  # while the store is down the backoff decides
             self._upload_wake.set()
-        if tick is not None:
-            tick.set_result(frozenset(failed))
 
     def _spool_group(self, key: Group, group: list[_Entry]) -> bool:
         """Spool one group's rows (else write them straight to the store); False if they are lost."""

@@ -181,9 +181,9 @@ class Spool:
     def segments(self) -> list[Path]:
         """Every segment of every endpoint, oldest first (removing stale ``.tmp`` leftovers)."""
         found: list[Path] = []
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # no spool yet, or none possible (then appends say why)
             for folder in self.root.iterdir():
-                with contextlib.suppress(NotADirectoryError, FileNotFoundError):
+                with contextlib.suppress(OSError):
                     for path in folder.iterdir():
                         if path.suffix == SUFFIX:
                             found.append(path)
@@ -196,9 +196,9 @@ class Spool:
         the rows dropped."""
         folder = self.root / endpoint
         sizes = []
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             for path in folder.iterdir():
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):
                     sizes.append((path.name, path, path.stat().st_size))
         total = sum(size for _, _, size in sizes)
         dropped = 0
