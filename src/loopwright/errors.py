@@ -71,6 +71,15 @@ class IntegrityError(LoopwrightError):
     http_status = 500
 
 
+class LoopwrightWarning(UserWarning):
+    """Base class of the warnings Loopwright issues; each is also logged as one WARNING line."""
+
+
+class UnsignedModelWarning(LoopwrightWarning):
+    """A model version without a signature is being registered, gated or promoted: serving cannot
+    check its requests (a string in a numeric column reaches the model) and OIP metadata lists no inputs."""
+
+
 __all__ = [
     "AlreadyExists",
     "Conflict",
@@ -78,7 +87,9 @@ __all__ = [
     "InvalidInput",
     "InvalidParameter",
     "LoopwrightError",
+    "LoopwrightWarning",
     "NotFound",
     "PermissionDenied",
     "Unavailable",
+    "UnsignedModelWarning",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 
 import typer
 from rich.markup import escape
@@ -27,7 +28,7 @@ from loopwright.cli import (
     spark,
 )
 from loopwright.cli.render import console, err_console, error_line
-from loopwright.errors import LoopwrightError
+from loopwright.errors import LoopwrightError, LoopwrightWarning
 
 try:  # typer >= 0.22 vendors its own click (and no longer depends on the click package)
     from typer._click.exceptions import ClickException
@@ -71,6 +72,8 @@ def _root(
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    # each Loopwright warning is also logged as one WARNING line: show that, not Python's two-line display
+    warnings.simplefilter("ignore", LoopwrightWarning)
 
 
 @app.command()

@@ -65,8 +65,10 @@ from loopwright.evaluation.metrics import CLASSIFICATION_METRICS, REGRESSION_MET
 from loopwright.evaluation.policy import GatePolicy, Rule
 from loopwright.evaluation.result import OVERALL, EvaluationResult
 from loopwright.models.loaded import LoadedModel
+from loopwright.models.signature import Signature
 from loopwright.names import validate_name
 from loopwright.registry.client import RegistryClient
+from loopwright.registry.signatures import signature_differences, warn_unsigned
 from loopwright.store.entities import ModelVersion
 from loopwright.tracking.client import get_client
 from loopwright.tracking.fluent import active_run, chosen_experiment
@@ -76,7 +78,8 @@ log = logging.getLogger("loopwright.gate")
 AUDIT_ACTION = "gate_verdict"
 VERDICT_ARTIFACT = "gate/verdict.json"
 NO_CHAMPION = "no champion"
-CheckKind = Literal["threshold", "versus_champion", "slice"]
+SIGNATURE_RULE = "takes the champion's inputs"
+CheckKind = Literal["threshold", "versus_champion", "slice", "signature"]
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,13 @@ def gate(
     elif champion.version == version:
         notes = [*notes, f"the candidate is the champion (version {version})"]
     checks = _checks(rules, results[0], results[1] if champion is not None else None)
+    if candidate.model.signature is None:
+        notes = [*notes, warn_unsigned(candidate.uri, "gating")]
+    elif champion is not None and champion.model.signature is not None:
+        checks = [
+            *_signature_check(candidate.model.signature, champion.model.signature, champion.uri),
+            *checks,
+        ]
     passed = all(c.passed for c in checks)
     for check in checks:
         if check.inconclusive:  # the caller should know a rule could not judge, whatever it counted as
@@ -411,6 +421,15 @@ def _judged(
         return replace(check, passed=False, reason=f"{what}, not {rule}", spread=(low, high))
     reason = f"inconclusive: {what} straddles {rule}; counted as {inconclusive}"
     return replace(check, passed=inconclusive == "pass", reason=reason, spread=(low, high), inconclusive=True)
+
+
+def _signature_check(candidate: Signature, champion: Signature, champion_uri: str) -> list[GateCheck]:
+    """A failing ``signature`` check when the candidate would refuse requests the champion takes."""
+    differences = signature_differences(candidate, champion)
+    if not differences:
+        return []
+    reason = f"{'; '.join(differences)} ({champion_uri})"
+    return [GateCheck("signature", OVERALL, "signature", SIGNATURE_RULE, None, None, False, reason)]
 
 
 def _checks(policy: GatePolicy, cand: EvaluationResult, champ: EvaluationResult | None) -> list[GateCheck]:

@@ -193,7 +193,7 @@ def _attempts(
             traceback.print_exc(file=logs)
             continue
         try:
-            outputs, datasets = _materialise(task, value, blobs, run_id)
+            outputs, datasets = _materialise(task, value, blobs, run_id, arguments)
         except Exception as exc:  # not retried: the same value fails the same way
             traceback.print_exc(file=logs)
             return _summary(exc), attempt + 1, [], []
@@ -202,7 +202,7 @@ def _attempts(
 
 
 def _materialise(
-    task: StepTask, value: Any, blobs: Any, run_id: str
+    task: StepTask, value: Any, blobs: Any, run_id: str, arguments: dict[str, Any]
 ) -> tuple[list[StepIO], list[DatasetInput]]:
     n = task.step.n_outputs
     if n > 1:
@@ -221,7 +221,7 @@ def _materialise(
         kind = type(part)
         type_name = f"{kind.__module__}.{kind.__qualname__}"
         if is_model(part):
-            digest = log_value_model(part, run_id, stem)
+            digest = log_value_model(part, run_id, stem, inputs=arguments)  # signed by its training frame
             outputs.append(StepIO("out", name, "artifact", digest, None, MODEL, type_name, stem))
             continue
         try:

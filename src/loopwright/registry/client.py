@@ -18,6 +18,7 @@ from loopwright.models.package import ModelInfo
 from loopwright.names import validate_name, validate_version
 from loopwright.registry.actor import current_actor
 from loopwright.registry.lineage import Lineage, lineage_of
+from loopwright.registry.signatures import warn_unsigned
 from loopwright.store import mask_password
 from loopwright.store.entities import AuditEntry, ModelVersion, RegisteredModel
 from loopwright.tracking.client import Client, get_client
@@ -77,7 +78,8 @@ class RegistryClient:
 
         The package's files are recorded for the version too (so ``gc`` keeps them after
         the run is deleted), its manifest digest is stored on the version, and a lineage
-        edge run → model version is added.
+        edge run → model version is added. A package without a signature is registered with an
+        :class:`~loopwright.errors.UnsignedModelWarning` (and a WARNING log line).
         """
         validate_name(name, "model name")
         if not isinstance(model_uri, str):
@@ -98,7 +100,7 @@ class RegistryClient:
                 f"run {run.id!r} has no model at {target.path!r} (no {manifest_path}); "
                 f"log one with lw.log_model(model, {target.path!r})"
             ) from None
-        return self.store.create_model_version(
+        version = self.store.create_model_version(
             name,
             str(target),
             actor=self.actor,
@@ -108,6 +110,9 @@ class RegistryClient:
             tags=_tag_map(tags),
             description=description,
         )
+        if not (self.get_manifest(version) or {}).get("signature"):
+            warn_unsigned(version.uri, "registering")
+        return version
 
     # -- registered models ---------------------------------------------------------------------
     def get_registered_model(self, name: str) -> RegisteredModel:
