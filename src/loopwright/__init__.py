@@ -21,7 +21,17 @@ from loopwright.errors import (
 )
 from loopwright.evaluation import EvaluationResult, GatePolicy, GateResult, evaluate, gate
 from loopwright.integrations.kubernetes import build_image, k8s_manifests
-from loopwright.loop import Loop, LoopConfig, LoopResult, close_loop, get_loop_history, get_loop_state
+from loopwright.loop import (
+    Loop,
+    LoopConfig,
+    LoopResult,
+    close_loop,
+    get_loop_history,
+    get_loop_state,
+    pause_loop,
+    resume_loop,
+    rollback_loop,
+)
 from loopwright.models import (
     ColumnSpec,
     LoadedModel,
@@ -241,6 +251,7 @@ __all__ = [
     "mark_failed_runs",
     "monitor",
     "monitor_report",
+    "pause_loop",
     "pipeline",
     "profile",
     "randint",
@@ -250,6 +261,8 @@ __all__ = [
     "restore_experiment",
     "restore_model_version",
     "restore_run",
+    "resume_loop",
+    "rollback_loop",
     "search_model_versions",
     "search_registered_models",
     "search_runs",

@@ -87,3 +87,44 @@ def test_two_controllers_starting_at_once_one_wins(store_uri: str) -> None:
     probe = SqlStore(store_uri)
     assert [t.to_state for t in probe.get_loop_history("churn")] == ["retraining"]
     probe.close()
+
+
+def test_pause_marks_and_actors(store: SqlStore) -> None:
+    store.transition_loop(
+        "churn", "retraining", expect=["idle"], cycle=1, version=None, reason="drift", time_ms=1000,
+        details={"owner": {"pid": 1}}, actor="loopwright-loop",
+    )  # fmt: skip
+    paused = store.set_loop_paused("churn", True, actor="ada", reason="paused by ada", time_ms=2000)
+    assert (paused.state, paused.paused, paused.paused_by, paused.paused_ms, paused.since_ms) == (
+        "retraining", True, "ada", 2000, 1000,
+    )  # fmt: skip
+    with pytest.raises(Conflict, match="already paused"):
+        store.set_loop_paused("churn", True, actor="bob", reason="again")
+    assert store.get_loop_state("churn").paused_by == "ada"
+    # a takeover is compare-and-set on the recorded owner too
+    with pytest.raises(Conflict, match="changed its owner"):
+        store.transition_loop(
+            "churn", "retraining", expect=["retraining"], cycle=1, version=None, reason="take over",
+            expect_details={"owner": {"pid": 2}},
+        )  # fmt: skip
+    moved = store.transition_loop(
+        "churn", "gated", expect=["retraining"], cycle=1, version=2, reason="gate passed", time_ms=3000,
+        expect_details={"owner": {"pid": 1}},
+    )  # fmt: skip
+    assert moved.paused and moved.paused_by == "ada"  # a move keeps the pause
+    resumed = store.set_loop_paused("churn", False, actor="bob", reason="resumed by bob", time_ms=4000)
+    assert not resumed.paused and not store.get_loop_state("churn").paused
+    with pytest.raises(Conflict, match="not paused"):
+        store.set_loop_paused("churn", False, actor="bob", reason="again")
+    history = store.get_loop_history("churn")
+    assert [(t.from_state, t.to_state, t.actor, t.reason) for t in history] == [
+        ("idle", "retraining", "loopwright-loop", "drift"),
+        ("retraining", "retraining", "ada", "paused by ada"),
+        ("retraining", "gated", None, "gate passed"),
+        ("gated", "gated", "bob", "resumed by bob"),
+    ]
+    store.mark_loop_checked("churn", 9000)
+    store.mark_loop_checked("churn", 5000)  # never back in time
+    assert store.get_loop_state("churn").checked_ms == 9000
+    store.mark_loop_checked("fresh", 7000)
+    assert (store.get_loop_state("fresh").state, store.get_loop_state("fresh").checked_ms) == ("idle", 7000)

@@ -1,5 +1,6 @@
-"""``loopwright loop run|status`` — mirrors ``lw.close_loop`` / ``Loop.run_forever`` and
-``lw.get_loop_state`` / ``lw.get_loop_history``."""
+"""``loopwright loop run|status|pause|resume|rollback`` — mirrors ``lw.close_loop`` /
+``Loop.run_forever``, ``lw.get_loop_state`` / ``lw.get_loop_history`` and ``lw.pause_loop`` /
+``lw.resume_loop`` / ``lw.rollback_loop``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from loopwright.cli.gate import gate_rows
 from loopwright.cli.render import console, fmt, table
 from loopwright.durations import format_duration
 from loopwright.errors import InvalidInput
-from loopwright.loop import Loop, LoopResult, get_loop_history, get_loop_state
+from loopwright.loop import (
+    Loop,
+    LoopResult,
+    get_loop_history,
+    get_loop_state,
+    pause_loop,
+    resume_loop,
+    rollback_loop,
+)
 from loopwright.store.entities import LoopState, LoopTransition, now_ms
 from loopwright.tracking.client import get_client
 
@@ -52,7 +61,7 @@ def _duration(transition: LoopTransition, latest: bool) -> str:
 def _transitions(title: str, transitions: list[LoopTransition]) -> object:
     return table(
         title,
-        ["#", "cycle", "time (UTC)", "from", "to", "duration", "version", "reason"],
+        ["#", "cycle", "time (UTC)", "from", "to", "duration", "version", "by", "reason"],
         [
             (
                 t.id,
@@ -62,6 +71,7 @@ def _transitions(title: str, transitions: list[LoopTransition]) -> object:
                 _state(t.to_state),
                 _duration(t, k == len(transitions) - 1),
                 t.version,
+                escape(t.actor or ""),
                 escape(t.reason),
             )
             for k, t in enumerate(transitions)
@@ -152,11 +162,22 @@ def run_(
         console.print("stopped")
 
 
+def _paused(state: LoopState) -> str:
+    return (
+        f"[bold yellow]by {escape(state.paused_by or '')} since {_time(state.paused_ms)}[/]"
+        if state.paused
+        else ""
+    )
+
+
 def _states_table(states: list[LoopState]) -> object:
     return table(
         "loops",
-        ["model", "state", "cycle", "version", "since (UTC)", "reason"],
-        [(s.model, _state(s.state), s.cycle, s.version, _time(s.since_ms), escape(s.reason)) for s in states],
+        ["model", "state", "cycle", "version", "since (UTC)", "paused", "reason"],
+        [
+            (s.model, _state(s.state), s.cycle, s.version, _time(s.since_ms), _paused(s), escape(s.reason))
+            for s in states
+        ],
         markup=True,
     )
 
@@ -181,3 +202,40 @@ def status(
         console.print(_transitions(f"history of {model}", history))
     else:
         console.print(f"the loop of {model!r} has not run yet")
+
+
+REASON = typer.Option(None, "--reason", "-r", help="Why (kept in the loop's history and the audit log).")
+
+
+def _controlled(state: LoopState) -> None:
+    """The loop after an operator's control: its state and the move just recorded."""
+    console.print(_states_table([state]))
+    console.print(_transitions(f"recorded for {state.model}", get_loop_history(state.model, max_results=1)))
+
+
+@app.command("pause")
+def pause(
+    model: str = typer.Argument(..., help="The registered model whose loop to pause."),
+    reason: str = REASON,
+) -> None:
+    """Pause a loop: no trigger starts a cycle, and a canary stays where it is (lw.pause_loop)."""
+    _controlled(pause_loop(model, reason))
+
+
+@app.command("resume")
+def resume(
+    model: str = typer.Argument(..., help="The registered model whose loop to resume."),
+    reason: str = REASON,
+) -> None:
+    """Resume a paused loop from the state it was paused in (lw.resume_loop)."""
+    _controlled(resume_loop(model, reason))
+
+
+@app.command("rollback")
+def rollback(
+    model: str = typer.Argument(..., help="The registered model whose loop to roll back."),
+    reason: str = REASON,
+) -> None:
+    """End the canary now, or move the promote alias back to the version it held before the loop's
+    last promotion (lw.rollback_loop)."""
+    _controlled(rollback_loop(model, reason))

@@ -13,7 +13,9 @@ Examples
 from loopwright.loop.canary import CanaryCheck, CanaryReport
 from loopwright.loop.config import CanaryConfig, CanaryRule, LoopConfig, MonitorSpec
 from loopwright.loop.controller import Loop, close_loop, get_loop_history, get_loop_state
+from loopwright.loop.controls import pause_loop, resume_loop, rollback_loop
 from loopwright.loop.result import LoopResult
+from loopwright.loop.schedule import CronSchedule
 from loopwright.loop.triggers import TriggerCheck, check_trigger
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "CanaryConfig",
     "CanaryReport",
     "CanaryRule",
+    "CronSchedule",
     "Loop",
     "LoopConfig",
     "LoopResult",
@@ -30,4 +33,7 @@ __all__ = [
     "close_loop",
     "get_loop_history",
     "get_loop_state",
+    "pause_loop",
+    "resume_loop",
+    "rollback_loop",
 ]

@@ -12,6 +12,7 @@ The format (a YAML file, or the same as a dict)::
     holdout: data/holdout.parquet     # labelled data the gate evaluates on (path or DataFrame)
     target: churned
     trigger: drift                    # drift | alerts | always | never (manual: --force)
+                                      # or {schedule: "0 3 * * 1"}: cron, UTC, whatever the monitors say
     monitor: {window: 1h}             # optional: run one monitoring pass before each step
     canary:                           # optional: without it a passing gate promotes directly
       alias: challenger
@@ -39,7 +40,10 @@ Examples
 >>> LoopConfig.from_dict({**doc, "trigger": "hourly"}, check_files=False)
 Traceback (most recent call last):
 ...
-loopwright.errors.InvalidInput: loop config: trigger must be one of drift, alerts, always, never, got 'hourly'
+loopwright.errors.InvalidInput: loop config: trigger must be one of drift, alerts, always, never or {schedule: CRON}, got 'hourly'
+>>> config = LoopConfig.from_dict({**doc, "trigger": {"schedule": "0 3 * * 1"}}, check_files=False)
+>>> config.trigger, config.schedule
+('schedule', '0 3 * * 1')
 """
 
 from __future__ import annotations
@@ -56,12 +60,13 @@ import yaml
 
 from loopwright.errors import InvalidInput
 from loopwright.evaluation.policy import GatePolicy
+from loopwright.loop.schedule import CronSchedule
 from loopwright.monitoring.alerts import AlertConfig
 from loopwright.monitoring.spans import parse_duration
 from loopwright.names import validate_name
 from loopwright.pipelines.pipeline import Pipeline
 
-TriggerKind = Literal["drift", "alerts", "always", "never"]
+TriggerKind = Literal["drift", "alerts", "always", "never", "schedule"]
 TRIGGERS: tuple[str, ...] = ("drift", "alerts", "always", "never")
 KEYS = (
     "model", "endpoint", "pipeline", "params", "model_step", "reference_step", "policy", "holdout",
@@ -135,6 +140,7 @@ class LoopConfig:
     model_step: str | None = None
     reference_step: str | None = None
     trigger: TriggerKind = "drift"
+    schedule: str | None = None  # the cron expression of trigger {schedule: …}
     monitor: MonitorSpec | None = None
     canary: CanaryConfig | None = None
     promote_alias: str = "champion"
@@ -192,9 +198,7 @@ class LoopConfig:
             promote = _alias(doc.get("promote_alias", "champion"), "promote_alias", fail)
         except InvalidInput as error:
             raise fail(str(error)) from None
-        trigger = doc.get("trigger", "drift")
-        if trigger not in TRIGGERS:
-            raise fail(f"trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")
+        trigger, schedule = _trigger(doc.get("trigger", "drift"), fail)
         params = doc.get("params") or {}
         if not isinstance(params, Mapping):
             raise fail(f"params must be a mapping of pipeline parameters, got {type(params).__name__}")
@@ -228,6 +232,7 @@ class LoopConfig:
             holdout=holdout,
             target=_text(doc["target"], "target", fail),
             trigger=trigger,
+            schedule=schedule,
             monitor=_monitor(doc["monitor"], base, fail, check_files) if doc.get("monitor") else None,
             canary=canary,
             promote_alias=promote,
@@ -237,6 +242,22 @@ class LoopConfig:
             allow_unsigned=_flag(doc.get("allow_unsigned", False), "allow_unsigned", fail),
             source=source,
         )
+
+
+def _trigger(value: Any, fail: Any) -> tuple[TriggerKind, str | None]:
+    """``drift|alerts|always|never``, or ``{schedule: CRON}`` → ("schedule", its expression)."""
+    if isinstance(value, Mapping):
+        if set(value) != {"schedule"}:
+            raise fail(
+                f"trigger as a mapping takes one key, schedule (a cron expression), got {dict(value)!r}"
+            )
+        try:
+            return "schedule", CronSchedule.parse(value["schedule"]).expression
+        except InvalidInput as error:
+            raise fail(f"trigger: {error}") from None
+    if value not in TRIGGERS:
+        raise fail(f"trigger must be one of {', '.join(TRIGGERS)} or {{schedule: CRON}}, got {value!r}")
+    return value, None
 
 
 def _text(value: Any, key: str, fail: Any) -> str:

@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loopwright.errors import Conflict, LoopwrightError, NotFound
@@ -40,11 +40,12 @@ from loopwright.loop.canary import CanaryReport, judge_canary
 from loopwright.loop.config import LoopConfig
 from loopwright.loop.result import LoopResult
 from loopwright.loop.retrain import retrain
-from loopwright.loop.triggers import check_trigger
+from loopwright.loop.triggers import TriggerCheck, check_trigger
 from loopwright.monitoring.live import monitor
 from loopwright.monitoring.reference import profile
 from loopwright.monitoring.spans import TimeBound, parse_duration, time_ms
 from loopwright.pipelines.results import PipelineFailed
+from loopwright.processes import pid_space, process_gone
 from loopwright.registry.client import RegistryClient
 from loopwright.store.entities import (
     LoopState,
@@ -64,6 +65,25 @@ PIPELINE_RUN_TAG = "loopwright.loop.pipeline_run_id"
 ENDING_STATES = ("promoted", "rolled_back", "failed")
 
 
+def _owner() -> dict[str, Any]:
+    """This controller, as a retraining cycle records its owner."""
+    return {"pid": os.getpid(), "pid_space": pid_space()}
+
+
+def _gone(owner: Mapping[str, Any]) -> bool:
+    """The recorded owner of a retraining cycle is a process that no longer exists (on this host)."""
+    return process_gone(int(owner.get("pid", 0)), str(owner.get("pid_space")))
+
+
+def paused_reason(state: LoopState) -> str:
+    """Why a paused loop does nothing, and how to resume it."""
+    since = datetime.fromtimestamp((state.paused_ms or 0) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"the loop of {state.model!r} is paused (by {state.paused_by} since {since}; it stays {state.state}): "
+        f"loopwright loop resume {state.model}"
+    )
+
+
 class _Step:
     """One call of :meth:`Loop.step`: its clock, the transitions it made, what it learned.
 
@@ -71,10 +91,11 @@ class _Step:
     by the time the step has worked since, so each transition carries the time it happened.
     """
 
-    def __init__(self, store: Store, model: str, clock: int):
+    def __init__(self, store: Store, model: str, clock: int, actor: str):
         self.store = store
         self.model = model
         self.clock = clock
+        self.actor = actor
         self._started = time.monotonic_ns()
         self.moves = 0
         self.triggered = False
@@ -96,8 +117,10 @@ class _Step:
         cycle: int | None = None,
         version: int | None = -1,
         details: Mapping[str, Any] | None = None,
+        expect_details: Mapping[str, Any] | None = None,
     ) -> LoopState:
-        """Transition from ``state`` (compare-and-set); a cycle's end sets the watermark to now."""
+        """Transition from ``state`` (compare-and-set on its name, and on ``expect_details``); a
+        cycle's end sets the watermark to now."""
         stamp = self.now()
         new = self.store.transition_loop(
             self.model,
@@ -109,6 +132,8 @@ class _Step:
             details=state.details if details is None else details,
             watermark_ms=stamp if to in ENDING_STATES else state.watermark_ms,
             time_ms=stamp,
+            actor=self.actor,
+            expect_details=expect_details,
         )
         self.moves += 1
         log.info("loop %s cycle %d: %s -> %s: %s", self.model, new.cycle, state.state, to, reason)
@@ -195,37 +220,61 @@ class Loop:
         if config.monitor is not None:
             spec = config.monitor
             monitor(config.endpoint, spec.window, now=clock, alerts=spec.alerts, grace=spec.grace)
-        step = _Step(self.store, config.model, clock)
+        step = _Step(self.store, config.model, clock, config.actor)
         state = self.store.get_loop_state(config.model)
-        if state.resting:
-            width = parse_duration(config.monitor.window) if config.monitor is not None else None
-            check = check_trigger(config.trigger, config.endpoint, state, self.store, width)
-            if not (check.fired or force):
-                return step.result(state, check.reason)
-            reason = check.reason if check.fired else f"forced ({check.reason})"
-            try:
+        if state.paused:
+            return step.result(state, paused_reason(state))
+        try:
+            if state.resting:
+                check = self._check_trigger(state, clock)
+                if not (check.fired or force):
+                    return step.result(state, check.reason)
+                reason = check.reason if check.fired else f"forced ({check.reason})"
+                details = {"trigger": check.evidence, "forced": not check.fired, "owner": _owner()}
                 state = step.move(
-                    state,
-                    "retraining",
-                    reason,
-                    cycle=state.cycle + 1,
-                    version=None,
-                    details={"trigger": check.evidence, "forced": not check.fired},
+                    state, "retraining", reason, cycle=state.cycle + 1, version=None, details=details
                 )
-            except Conflict as error:
-                return step.result(self.store.get_loop_state(config.model), str(error))
-            step.triggered = True
-            state = self._retrain(step, state)
-        elif state.state == "retraining":
-            age = step.now() - state.since_ms
-            if age < config.retrain_timeout_ms:
-                return step.result(state, f"cycle {state.cycle} is retraining in another controller")
-            state = step.move(state, "failed", f"retraining abandoned: no progress for {age // 1000} s")
-        if state.state == "gated":
-            state = self._after_gate(step, state)
-        if state.state == "canary":
-            state = self._judge_canary(step, state)
+                step.triggered = True
+                state = self._retrain(step, state)
+            elif state.state == "retraining":
+                owner = state.details.get("owner")
+                if isinstance(owner, dict) and _gone(owner):
+                    # its controller was killed: take the cycle over (compare-and-set on the owner, so
+                    # only one of several new controllers does) and run it again from the pipeline
+                    reason = (
+                        f"resumed: the controller retraining cycle {state.cycle} (pid {owner['pid']}) is gone"
+                    )
+                    details = {**state.details, "owner": _owner()}
+                    state = step.move(
+                        state, "retraining", reason, details=details, expect_details={"owner": owner}
+                    )
+                    state = self._retrain(step, state)
+                else:
+                    age = step.now() - state.since_ms
+                    if age < config.retrain_timeout_ms:
+                        return step.result(state, f"cycle {state.cycle} is retraining in another controller")
+                    state = step.move(
+                        state, "failed", f"retraining abandoned: no progress for {age // 1000} s"
+                    )
+            if state.state == "gated" and not state.paused:
+                state = self._after_gate(step, state)
+            if state.state == "canary" and not state.paused:
+                state = self._judge_canary(step, state)
+        except Conflict as error:  # another controller (or an operator) moved the loop first
+            return step.result(self.store.get_loop_state(config.model), str(error))
+        if state.paused:
+            return step.result(state, paused_reason(state))
         return step.result(state, step.reason or state.reason)
+
+    def _check_trigger(self, state: LoopState, clock: int) -> TriggerCheck:
+        config = self.config
+        width = parse_duration(config.monitor.window) if config.monitor is not None else None
+        check = check_trigger(
+            config.trigger, config.endpoint, state, self.store, width, schedule=config.schedule, now_ms=clock
+        )
+        if config.trigger == "schedule":
+            self.store.mark_loop_checked(config.model, clock)
+        return check
 
     def run_forever(
         self,
@@ -260,21 +309,26 @@ class Loop:
         except LoopwrightError as error:
             return step.move(state, "failed", f"retraining failed: {error}")
         run_id = retrained.result.run_id
-        details: dict[str, Any] = {**state.details, "pipeline_run_id": run_id}
-        same = self._version_with(retrained.manifest_digest)
-        if same is not None:
-            reason = (
-                f"the pipeline returned the package of version {same.version} again (its steps were "
-                "cached: nothing changed); nothing new to gate"
+        details: dict[str, Any] = {k: v for k, v in state.details.items() if k != "owner"}
+        details["pipeline_run_id"] = run_id
+        # a controller killed after registering left this cycle's version: gate that one, not a second
+        candidate = self._cycle_version(state.cycle)
+        if candidate is None:
+            same = self._version_with(retrained.manifest_digest)
+            if same is not None:
+                reason = (
+                    f"the pipeline returned the package of version {same.version} again (its steps were "
+                    "cached: nothing changed); nothing new to gate"
+                )
+                return step.move(state, "failed", reason, details=details)
+            candidate = self.registry.register_model(
+                retrained.model_uri,
+                config.model,
+                tags={CYCLE_TAG: state.cycle, PIPELINE_RUN_TAG: run_id},
+                description=f"retrained by the loop (cycle {state.cycle}): {state.reason}",
             )
-            return step.move(state, "failed", reason, details=details)
-        candidate = self.registry.register_model(
-            retrained.model_uri,
-            config.model,
-            tags={CYCLE_TAG: state.cycle, PIPELINE_RUN_TAG: run_id},
-            description=f"retrained by the loop (cycle {state.cycle}): {state.reason}",
-        )
         step.candidate = candidate
+        log.info("loop %s cycle %d: %s registered; gating it", config.model, state.cycle, candidate.uri)
         if retrained.reference is not None:
             profile(retrained.reference, model=candidate.uri)
         else:
@@ -307,7 +361,14 @@ class Loop:
             if verdict.passed
             else "gate failed: " + "; ".join(failures)
         )
-        details.update(passed=verdict.passed, gate_run_id=verdict.run_id, failures=failures)
+        details.update(
+            passed=verdict.passed,
+            gate_run_id=verdict.run_id,
+            failures=failures,
+            # what a rollback after the promotion moves the promote alias back to
+            promote_alias=config.promote_alias,
+            champion_version=self._alias_version(config.promote_alias),
+        )
         return step.move(state, "gated", reason, version=candidate.version, details=details)
 
     def _after_gate(self, step: _Step, state: LoopState) -> LoopState:
@@ -327,13 +388,19 @@ class Loop:
             self.registry.set_model_version_tag(config.model, version, REJECTED_TAG, reason)
             return step.move(state, "rolled_back", reason)
         promote = config.promote_alias
+        champion = state.details.get("champion_version", self._alias_version(promote))
         if config.canary is None:
-            self.registry.set_alias(config.model, promote, version)
-            return step.move(state, "promoted", f"gate passed; {promote} -> v{version}")
+            details = {**state.details, "promote_alias": promote, "previous_version": champion}
+            self._set_alias(promote, version)
+            return step.move(state, "promoted", f"gate passed; {promote} -> v{version}", details=details)
         alias = config.canary.alias
-        champion = self._alias_version(promote)
-        self.registry.set_alias(config.model, alias, version)
-        details = {**state.details, "canary_started_ms": step.now(), "champion_version": champion}
+        self._set_alias(alias, version)
+        details = {
+            **state.details,
+            "canary_started_ms": step.now(),
+            "canary_alias": alias,
+            "champion_version": champion,
+        }
         return step.move(
             state, "canary", f"gate passed; {alias} -> v{version} takes canary traffic", details=details
         )
@@ -344,12 +411,22 @@ class Loop:
         assert version is not None and canary is not None
         self._note_candidate(step, version)
         alias, promote = canary.alias, config.promote_alias
+        champion = self._alias_version(promote)
         current = self._alias_version(alias)
+        if champion == version:
+            # a controller killed mid-promotion moved the promote alias already: finish its work
+            if current == version:
+                self.registry.delete_alias(config.model, alias)
+            details = {**state.details, "previous_version": state.details.get("champion_version")}
+            reason = f"{promote} -> v{version} (an interrupted promotion, finished), {alias} removed"
+            return step.move(state, "promoted", reason, details=details)
         if current != version:
+            rejected = self.registry.get_model_version(config.model, version).tags.get(REJECTED_TAG)
+            if rejected is not None:  # a controller killed mid-rollback removed the alias already
+                return step.move(state, "rolled_back", f"{rejected}; {alias} removed")
             now = f"v{current}" if current is not None else "unset"
             reason = f"{alias} was moved outside the loop (now {now}): the canary of v{version} is over"
             return step.move(state, "rolled_back", reason)
-        champion = self._alias_version(promote)
         report = judge_canary(
             canary,
             endpoint=config.endpoint,
@@ -366,12 +443,14 @@ class Loop:
             step.reason = report.reason
             return state
         if report.verdict == "pass":
-            self.registry.set_alias(config.model, promote, version)
+            self._set_alias(promote, version)
             self.registry.delete_alias(config.model, alias)
             reason = f"{report.reason}; {promote} -> v{version}, {alias} removed"
+            details["previous_version"] = champion
             return step.move(state, "promoted", reason, details=details)
-        self.registry.delete_alias(config.model, alias)
+        # tagged before the alias goes, so a controller resuming after a kill knows it was a rollback
         self.registry.set_model_version_tag(config.model, version, REJECTED_TAG, report.reason)
+        self.registry.delete_alias(config.model, alias)
         kept = f"{promote} stays on v{champion}" if champion is not None else f"{promote} is unchanged"
         return step.move(state, "rolled_back", f"{report.reason}; {alias} removed, {kept}", details=details)
 
@@ -382,16 +461,25 @@ class Loop:
         except NotFound:
             return None
 
+    def _set_alias(self, alias: str, version: int) -> None:
+        self.registry.set_alias(self.config.model, alias, version)
+        log.info("loop %s: %s -> v%d", self.config.model, alias, version)
+
     def _signed(self, version: int) -> bool:
         manifest = self.registry.get_manifest(self.registry.get_model_version(self.config.model, version))
         return bool(manifest and manifest.get("signature"))
 
-    def _version_with(self, manifest_digest: str) -> ModelVersion | None:
+    def _versions(self) -> list[ModelVersion]:
         try:
-            versions = self.registry.search_model_versions(f"name = '{self.config.model}'")
+            return self.registry.search_model_versions(f"name = '{self.config.model}'")
         except NotFound:
-            return None
-        return next((v for v in versions if v.manifest_digest == manifest_digest), None)
+            return []
+
+    def _version_with(self, manifest_digest: str) -> ModelVersion | None:
+        return next((v for v in self._versions() if v.manifest_digest == manifest_digest), None)
+
+    def _cycle_version(self, cycle: int) -> ModelVersion | None:
+        return next((v for v in self._versions() if v.tags.get(CYCLE_TAG) == str(cycle)), None)
 
     def _note_candidate(self, step: _Step, version: int) -> None:
         if step.candidate is None:

@@ -6,6 +6,8 @@ before a promotion, or the drift that started the last cycle, never starts anoth
 
 - ``drift``: the latest closed window with a drift verdict drifted;
 - ``alerts``: an alert rule of the endpoint is firing, judged on such a window;
+- ``schedule``: a cron slot (UTC) the loop has not looked past yet, whatever the monitors say
+  (see :mod:`loopwright.loop.schedule`);
 - ``always``: every resting step starts a cycle; ``never``: only a forced step does.
 
 Examples
@@ -17,15 +19,20 @@ Examples
 "no closed monitoring window of endpoint 'churn' with a drift verdict yet"
 >>> check_trigger("always", "churn", store.get_loop_state("churn"), store).fired
 True
+>>> monday_0300 = 1_767_582_000_000
+>>> check_trigger("schedule", "churn", store.get_loop_state("churn"), store,
+...               schedule="0 3 * * 1", now_ms=monday_0300 + 20_000).reason
+"schedule '0 3 * * 1': slot 2026-01-05 03:00:00 UTC"
 >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from loopwright.errors import InvalidInput
+from loopwright.loop.schedule import CronSchedule, clock
 from loopwright.store.entities import LoopState, MonitorWindow
 from loopwright.store.interface import Store
 
@@ -40,12 +47,24 @@ class TriggerCheck:
 
 
 def check_trigger(
-    kind: str, endpoint: str, state: LoopState, store: Store, width_ms: int | None = None
+    kind: str,
+    endpoint: str,
+    state: LoopState,
+    store: Store,
+    width_ms: int | None = None,
+    *,
+    schedule: str | None = None,
+    now_ms: int | None = None,
 ) -> TriggerCheck:
     """Judge trigger ``kind`` for ``endpoint`` against the evidence newer than ``state.watermark_ms``.
 
-    ``width_ms`` limits the evidence to monitoring windows of that length.
+    ``width_ms`` limits the evidence to monitoring windows of that length; ``schedule`` (a cron
+    expression) and ``now_ms`` are what the ``schedule`` trigger judges.
     """
+    if kind == "schedule":
+        if schedule is None or now_ms is None:
+            raise InvalidInput("the schedule trigger needs its cron expression and the time now")
+        return _schedule(CronSchedule.parse(schedule), state, now_ms)
     if kind == "always":
         return TriggerCheck(True, "trigger 'always'")
     if kind == "never":
@@ -101,7 +120,15 @@ def _alerts(endpoint: str, windows: list[MonitorWindow], mark: int | None, store
     return TriggerCheck(True, reason, {"rules": rules, "window_end": max(s.last_end_ms for s in fresh)})
 
 
+def _schedule(schedule: CronSchedule, state: LoopState, now_ms: int) -> TriggerCheck:
+    name = f"schedule {schedule.expression!r}"
+    slot = schedule.due(now_ms, state.checked_ms, state.watermark_ms)
+    if slot is not None:
+        return TriggerCheck(
+            True, f"{name}: slot {clock(slot)}", {"schedule": schedule.expression, "slot_ms": slot}
+        )
+    return TriggerCheck(False, f"{name}: no slot due (next: {clock(schedule.next_slot(now_ms))})")
+
+
 def _clock(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "" if ms is None else clock(ms)

@@ -422,6 +422,8 @@ class LoopState:
     registered); ``since_ms`` is when the state was entered; ``watermark_ms`` is when the last cycle
     ended: trigger evidence must come from a monitoring window that started at or after it.
     ``details`` is the JSON the controller keeps for the state (gate verdict, canary start …).
+    ``paused_ms`` / ``paused_by``: when and by whom an operator paused the loop (None: running);
+    ``checked_ms``: when the schedule trigger last looked for a cron slot.
     """
 
     model: str
@@ -433,16 +435,27 @@ class LoopState:
     watermark_ms: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
     updated_ms: int = 0
+    paused_ms: int | None = None
+    paused_by: str | None = None
+    checked_ms: int | None = None
 
     @property
     def resting(self) -> bool:
         """True between cycles (idle, or the last cycle ended)."""
         return self.state in LOOP_RESTING_STATES
 
+    @property
+    def paused(self) -> bool:
+        """An operator paused the loop: it triggers nothing and leaves its state as it is."""
+        return self.paused_ms is not None
+
 
 @dataclass(frozen=True)
 class LoopTransition:
-    """One recorded move of a model's loop: from which state to which, why, and when."""
+    """One recorded move of a model's loop: from which state to which, why, when and by whom.
+
+    A pause or resume is recorded as a move from a state to itself, with the operator as ``actor``.
+    """
 
     id: int
     model: str
@@ -455,6 +468,7 @@ class LoopTransition:
     details: dict[str, Any] = field(default_factory=dict)
     # how long the loop stayed in ``to_state``: until the model's next transition (None: still there)
     duration_ms: int | None = None
+    actor: str | None = None
 
     @property
     def time(self) -> datetime:

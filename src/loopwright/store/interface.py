@@ -367,10 +367,24 @@ class Store(ABC):
         details: Mapping[str, Any] | None = None,
         watermark_ms: int | None = None,
         time_ms: int | None = None,
+        actor: str | None = None,
+        expect_details: Mapping[str, Any] | None = None,
     ) -> LoopState:
-        """Move the model's loop to ``to_state`` and append the transition, in one transaction under
-        the state row's lock. ``Conflict`` (naming the state found) if the loop is not in one of the
-        ``expect`` states any more, i.e. another controller moved it first."""
+        """Move the model's loop to ``to_state`` and append the transition (made by ``actor``), in one
+        transaction under the state row's lock. ``Conflict`` (naming the state found) if the loop is
+        not in one of the ``expect`` states any more, or its details differ from ``expect_details``
+        (a controller taking over a cycle), i.e. another controller moved it first."""
+
+    @abstractmethod
+    def set_loop_paused(
+        self, model: str, paused: bool, *, actor: str, reason: str, time_ms: int | None = None
+    ) -> LoopState:
+        """Pause or resume the model's loop and append the move (state to itself) with the actor;
+        ``Conflict`` if it is already paused (or, resuming, not paused)."""
+
+    @abstractmethod
+    def mark_loop_checked(self, model: str, time_ms: int) -> None:
+        """Record that the schedule trigger looked at ``time_ms`` (never moves back in time)."""
 
     @abstractmethod
     def get_loop_history(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
@@ -37,7 +39,14 @@ def _state(row: Any) -> LoopState:
         watermark_ms=row["watermark_ms"],
         details=orjson.loads(row["details"]),
         updated_ms=row["updated_ms"],
+        paused_ms=row["paused_ms"],
+        paused_by=row["paused_by"],
+        checked_ms=row["checked_ms"],
     )
+
+
+def _clock(ms: int | None) -> str:
+    return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class LoopSql(SqlBase):
@@ -66,6 +75,8 @@ class LoopSql(SqlBase):
         details: Mapping[str, Any] | None = None,
         watermark_ms: int | None = None,
         time_ms: int | None = None,
+        actor: str | None = None,
+        expect_details: Mapping[str, Any] | None = None,
     ) -> LoopState:
         validate_name(model, "model name")
         if to_state not in LOOP_STATES:
@@ -78,6 +89,13 @@ class LoopSql(SqlBase):
                     f"the loop of {model!r} is {current.state} (cycle {current.cycle}), not "
                     f"{' or '.join(expect)}: another controller moved it"
                 )
+            stale = sorted(k for k, v in (expect_details or {}).items() if current.details.get(k) != v)
+            if stale:
+                raise Conflict(
+                    f"the loop of {model!r} changed its {', '.join(stale)} (cycle {current.cycle}): "
+                    "another controller took it over"
+                )
+            details_json = _dumps(dict(details or {}))
             values = {
                 "state": to_state,
                 "cycle": cycle,
@@ -85,32 +103,82 @@ class LoopSql(SqlBase):
                 "reason": reason,
                 "since_ms": stamp,
                 "watermark_ms": watermark_ms,
-                "details": _dumps(dict(details or {})),
+                "details": details_json,
                 "updated_ms": now_ms(),
             }
             conn.execute(loop_states.update().where(loop_states.c.model == model).values(**values))
-            conn.execute(
-                loop_transitions.insert().values(
-                    model=model,
-                    cycle=cycle,
-                    from_state=current.state,
-                    to_state=to_state,
-                    reason=reason,
-                    version=version,
-                    time_ms=stamp,
-                    details=values["details"],
+            self._append(conn, current, to_state, cycle, version, reason, stamp, details_json, actor)
+        return replace(
+            current,
+            state=to_state,
+            cycle=cycle,
+            version=version,
+            reason=reason,
+            since_ms=stamp,
+            watermark_ms=watermark_ms,
+            details=dict(details or {}),
+            updated_ms=cast(int, values["updated_ms"]),
+        )
+
+    def set_loop_paused(
+        self, model: str, paused: bool, *, actor: str, reason: str, time_ms: int | None = None
+    ) -> LoopState:
+        validate_name(model, "model name")
+        stamp = time_ms if time_ms is not None else now_ms()
+        with self._write() as conn:
+            current = self._lock_state(conn, model, stamp)
+            if paused and current.paused:
+                raise Conflict(
+                    f"the loop of {model!r} is already paused (by {current.paused_by} at "
+                    f"{_clock(current.paused_ms)})"
                 )
+            if not paused and not current.paused:
+                raise Conflict(f"the loop of {model!r} is not paused")
+            paused_ms, paused_by = (stamp, actor) if paused else (None, None)
+            conn.execute(
+                loop_states.update()
+                .where(loop_states.c.model == model)
+                .values(paused_ms=paused_ms, paused_by=paused_by)
             )
-        return LoopState(
-            model,
-            to_state,
-            cycle,
-            version,
-            reason,
-            stamp,
-            watermark_ms,
-            dict(details or {}),
-            cast(int, values["updated_ms"]),
+            details = _dumps({"paused": paused})
+            self._append(
+                conn, current, current.state, current.cycle, current.version, reason, stamp, details, actor
+            )
+        return replace(current, paused_ms=paused_ms, paused_by=paused_by)
+
+    def mark_loop_checked(self, model: str, time_ms: int) -> None:
+        validate_name(model, "model name")
+        with self._write() as conn:
+            current = self._lock_state(conn, model, time_ms)
+            if current.checked_ms is None or time_ms > current.checked_ms:
+                conn.execute(
+                    loop_states.update().where(loop_states.c.model == model).values(checked_ms=time_ms)
+                )
+
+    @staticmethod
+    def _append(
+        conn: Connection,
+        current: LoopState,
+        to_state: str,
+        cycle: int,
+        version: int | None,
+        reason: str,
+        stamp: int,
+        details: str,
+        actor: str | None,
+    ) -> None:
+        conn.execute(
+            loop_transitions.insert().values(
+                model=current.model,
+                cycle=cycle,
+                from_state=current.state,
+                to_state=to_state,
+                reason=reason,
+                version=version,
+                time_ms=stamp,
+                details=details,
+                actor=actor,
+            )
         )
 
     def _lock_state(self, conn: Connection, model: str, stamp: int) -> LoopState:
@@ -169,6 +237,7 @@ class LoopSql(SqlBase):
                 time_ms=r["time_ms"],
                 details=orjson.loads(r["details"]),
                 duration_ms=None if r["next_ms"] is None else r["next_ms"] - r["time_ms"],
+                actor=r["actor"],
             )
             for r in reversed(rows)
         ]

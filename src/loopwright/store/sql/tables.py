@@ -392,6 +392,11 @@ loop_states = sa.Table(
     sa.Column("watermark_ms", Millis, nullable=True),
     sa.Column("details", sa.Text, nullable=False),
     sa.Column("updated_ms", Millis, nullable=False),
+    # an operator's pause (``loopwright loop pause``): the loop triggers and advances nothing meanwhile
+    sa.Column("paused_ms", Millis, nullable=True),
+    sa.Column("paused_by", sa.String(128), nullable=True),
+    # the schedule trigger's last look: a cron slot fires only if it falls after it
+    sa.Column("checked_ms", Millis, nullable=True),
 )
 
 # ... and every transition it made, in order.
@@ -407,5 +412,6 @@ loop_transitions = sa.Table(
     sa.Column("version", sa.Integer, nullable=True),
     sa.Column("time_ms", Millis, nullable=False),
     sa.Column("details", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=True),
     sa.Index(None, "model", "id"),
 )
