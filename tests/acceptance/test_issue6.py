@@ -203,7 +203,8 @@ def test_drift_bad_input_never_reads_as_no_drift(tmp_path: Path, sqlite_env: Pat
 
     nan = lw.drift(reference=ref, current=cur.assign(monthly=np.nan))
     assert nan.features["monthly"].status == "all_missing" and nan.features["monthly"].drifted is None
-    assert nan.verdict == "no drift" and nan.status == "partial"
+    # issue 11 item 3: an untestable feature is not "no drift"
+    assert nan.verdict == "cannot judge" and nan.status == "partial" and not nan.passed
 
     gone = lw.drift(reference=ref, current=cur.drop(columns=["monthly"]))
     assert (

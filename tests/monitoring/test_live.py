@@ -51,7 +51,7 @@ def test_windows_drift_metrics_estimates_and_idempotency(lw_env: Path) -> None:
     now = T0 + 4 * HOUR + 120_000
     windows = lw.monitor("churn", window="1h", since=T0, now=now, alerts=alerts, include_open=False)
     assert [(w.start_ms - T0) // HOUR for w in windows] == [0, 1, 2, 3]
-    assert [w.status for w in windows] == ["ok", "ok", "empty", "ok"]
+    assert [w.status for w in windows] == ["ok", "drifted", "empty", "ok"]  # drifting is never "ok"
     assert [w.drifted for w in windows] == [False, True, None, False]  # empty: no verdict, not "no drift"
     assert windows[1].drifted_features == ["f0", "f1"]
     assert [w.n_rows for w in windows] == [2000, 2000, 0, 2000]
@@ -99,7 +99,7 @@ def test_windows_drift_metrics_estimates_and_idempotency(lw_env: Path) -> None:
     assert len(again) == 4 and len(lw.get_monitor_windows("churn")) == 4
     assert len(store.list_alert_events("churn")) == len(events)
     frame = lw.get_monitor_windows("churn", window="1h").to_frame()
-    assert list(frame["status"]) == ["ok", "ok", "empty", "ok"]
+    assert list(frame["status"]) == ["ok", "drifted", "empty", "ok"]
     assert {"accuracy", "roc_auc", "estimated_accuracy", "estimated_roc_auc"} <= set(frame.columns)
     assert str(frame["start"].dt.tz) == "UTC"
 
@@ -175,7 +175,8 @@ def test_bad_input_gets_clear_statuses(sqlite_env: Path) -> None:
     windows = lw.monitor("churn", window="1h", since=T0, now=T0 + 5 * HOUR + 60_000, include_open=False)
     odd, empty, unprofiled, mixed, unregistered = windows
 
-    assert odd.status == "partial" and odd.drifted is not None
+    # drifting (the unseen category) wins the status; the untestable features are still listed
+    assert odd.status == "drifted" and odd.drifted is True and odd.verdict == "drift"
     assert odd.problems == {
         "f1": "missing_in_current",
         "f2": "all_missing",
@@ -192,7 +193,9 @@ def test_bad_input_gets_clear_statuses(sqlite_env: Path) -> None:
     assert unprofiled.status == "no_reference" and unprofiled.drifted is None
     assert unprofiled.model_versions == ["churn/2"]
     assert "lw.profile(training_data, model='models:/churn/2')" in unprofiled.messages[0]
-    assert mixed.model_versions == ["churn/1", "churn/2"] and mixed.status == "partial"
+    # churn/1's logged predictions (all 0) drifted from its reference; churn/2 has no reference
+    assert mixed.model_versions == ["churn/1", "churn/2"] and mixed.status == "drifted"
+    assert mixed.drifted_versions == ["churn/1"] and mixed.headline().startswith("DRIFT in churn/1:")
     assert mixed.versions["churn/2"]["status"] == "no_reference"
     assert mixed.versions["churn/1"]["rows"] == 400 and mixed.drifted is not None
     assert unregistered.status == "no_reference" and unregistered.model_versions == ["unregistered"]

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import typer
@@ -27,6 +28,7 @@ from loopwright.monitoring import (
     monitor_report,
     profile,
 )
+from loopwright.monitoring.window import DRIFT_CELLS, version_verdict
 
 app = typer.Typer(
     help="Profile data, check it for drift, and monitor a serving endpoint's live traffic.",
@@ -147,6 +149,8 @@ def drift_(
 
 
 def windows_table(title: str, windows: Sequence[WindowSummary]) -> Table:
+    """One row per window; a window served by several versions is followed by a row per version
+    (its rows, status, drift verdict and drifted features against its own reference)."""
     realised = sorted({k for w in windows for k in w.metrics})
     estimated = sorted({k for w in windows for k in w.estimated})
     metrics = sorted(set(realised) | set(estimated))
@@ -163,7 +167,7 @@ def windows_table(title: str, windows: Sequence[WindowSummary]) -> Table:
             w.status + ("" if w.closed else " (open)"),
             ", ".join(w.model_versions),
             w.n_rows,
-            "n/a" if w.drifted is None else ("yes" if w.drifted else "no"),
+            DRIFT_CELLS[w.verdict],
             _few(w.drifted_features),
             f"{w.labelled} ({w.label_status})" if w.label_status else w.labelled,
         ]
@@ -175,7 +179,23 @@ def windows_table(title: str, windows: Sequence[WindowSummary]) -> Table:
         # "firing: dataset drift: 5 feature(s) drifted (…)" → "firing: dataset drift"; the log line has it all
         cells.append("; ".join(":".join(a.split(":")[:2]) for a in w.alerts))
         rows.append(cells)
+        if len(w.versions) > 1:
+            rows += [_version_row(key, detail, len(columns)) for key, detail in w.versions.items()]
     return table(title, columns, rows)
+
+
+def _version_row(key: str, detail: dict[str, Any], width: int) -> list[object]:
+    """A served version's own verdict, under its window's row (metrics are the window's: blank)."""
+    untested = detail.get("problems") or []
+    cells: list[object] = [
+        "  └ version",
+        detail.get("status", ""),
+        key,
+        detail.get("rows", 0),
+        DRIFT_CELLS[version_verdict(detail)],
+        _few(detail.get("drifted_features") or []) + (f" (not tested: {_few(untested)})" if untested else ""),
+    ]
+    return cells + [""] * (width - len(cells))
 
 
 def _short(value: float | None) -> str:
@@ -268,4 +288,16 @@ def report_(
 ) -> None:
     """Write the endpoint's self-contained offline monitoring report (HTML)."""
     path = monitor_report(endpoint, output, window=window, since=since, limit=limit)
+    # the page's headline, here too: every version the latest window served
+    history = get_monitor_windows(endpoint, window=window or _latest_width(endpoint), since=since)
+    latest = history.latest_with_traffic()
+    if latest is not None:
+        console.print(windows_table(f"latest window with traffic, {endpoint}", [latest]))
+        console.print(latest.headline(), markup=False, highlight=False)
     console.print(f"report written to {path} ({path.stat().st_size / 1024:.0f} KiB)")
+
+
+def _latest_width(endpoint: str) -> int | None:
+    """The length of the endpoint's newest stored window (what the report covers by default)."""
+    stored = get_monitor_windows(endpoint)
+    return stored[-1].end_ms - stored[-1].start_ms if stored else None

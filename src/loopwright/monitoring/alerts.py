@@ -152,7 +152,10 @@ class AlertRule:
                 else "no feature drifted"
             )
             pred = ", and the prediction" if window.prediction_drifted else ""
-            return window.drifted, window.share_drifted, f"dataset drift: {what}{pred}"
+            # name the versions that drifted: a canary's drift must not read as the champion's
+            versions = window.drifted_versions
+            where = f" in {', '.join(versions)}" if window.drifted and versions else ""
+            return window.drifted, window.share_drifted, f"dataset drift{where}: {what}{pred}"
         if self.kind == "feature_drift":
             assert self.target is not None
             if window.drifted is None or self.target not in window.effects:

@@ -45,7 +45,7 @@ import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -71,10 +71,15 @@ log = logging.getLogger(__name__)
 
 Task = Literal["classification", "regression"]
 UNREGISTERED = "unregistered"
+MAX_VERSIONS_CHARTED = 4  # a report charts at most this many versions of its latest window
 
 
 class MonitorWindows(list[WindowSummary]):
     """Monitoring windows, oldest first; :meth:`to_frame` gives one row per window."""
+
+    def latest_with_traffic(self) -> WindowSummary | None:
+        """The newest window that served any rows (what a report's headline and ``monitor report`` show)."""
+        return next((w for w in reversed(self) if w.n_rows > 0), None)
 
     def to_frame(self) -> pd.DataFrame:
         """Columns ``start``, ``end`` (UTC), ``status``, ``closed``, ``model_versions``, ``rows``,
@@ -336,10 +341,11 @@ class Monitor:
                 report = drift(reference, _current(rows, reference))
                 reports.append((key, report, len(rows)))
                 detail.update(
-                    status=report.status,
+                    status="drifted" if report.drifted else report.status,
                     drifted=report.drifted,
                     share_drifted=report.share_drifted,
                     drifted_features=report.drifted_features,
+                    problems=[f.name for f in report.problems],
                 )
             summary.versions[key] = detail
         if not reports:
@@ -362,8 +368,9 @@ class Monitor:
                     summary.messages.append(
                         f"{f.name}: {f.message}" if f.message else f"{f.name}: {f.status}"
                     )
-        untested = any(f.drifted is None for _, r, _ in reports for f in r.problems)
-        summary.status = "partial" if untested or len(reports) < len(summary.model_versions) else "ok"
+        untested = any(r.problems for _, r, _ in reports) or len(reports) < len(summary.model_versions)
+        # a drifting window is "drifted" whatever else is true of it: never "ok", open or closed
+        summary.status = "drifted" if summary.drifted else ("partial" if untested else "ok")
 
     def _reference(self, name: str | None, version: int | None) -> Profile | str:
         key = (name, version)
@@ -726,35 +733,24 @@ def monitor_report(
         width = windows[-1].end_ms - windows[-1].start_ms
         windows = MonitorWindows(w for w in windows if w.end_ms - w.start_ms == width)
     windows = MonitorWindows(windows[-limit:])
-    latest, label = _latest_drift(endpoint, windows)
+    latest = windows.latest_with_traffic()
     return write_report(
         output,
-        latest,
         windows=windows,
         title=title or f"Monitoring: {endpoint}",
-        drift_label=label,
+        latest=latest,
+        by_version=_drift_by_version(endpoint, latest) if latest is not None else {},
     )
 
 
-def _latest_drift(endpoint: str, windows: MonitorWindows) -> tuple[DriftReport | None, str]:
-    """The drift of the latest window with traffic, recomputed from the log with its profiles."""
-    for w in reversed(windows):
-        if w.n_rows == 0 or w.status == "no_reference":
-            continue
-        frame = get_predictions(endpoint, since=w.start_ms, until=w.end_ms)
-        if frame.empty:  # the log files are gone (retention); the trends still render
-            return None, ""
-        groups = sorted(_by_version(frame), key=lambda g: -len(g[1]))
-        for (name, version), rows in groups:
-            reference = reference_for(name, version)
-            if isinstance(reference, Profile):
-                span = f"{_clock(w.start_ms)} to {_clock(w.end_ms)} UTC"
-                return drift(reference, _current(rows, reference)), (
-                    f"latest window {span}, models:/{name}/{version} against its reference profile"
-                )
-        return None, ""
-    return None, ""
-
-
-def _clock(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _drift_by_version(endpoint: str, window: WindowSummary) -> dict[str, DriftReport]:
+    """Each version's traffic in ``window`` against its own reference profile, recomputed from the
+    log (drifted versions first, then by rows); empty when the log files are gone (retention)."""
+    frame = get_predictions(endpoint, since=window.start_ms, until=window.end_ms)
+    reports: dict[str, DriftReport] = {}
+    for (name, version), rows in _by_version(frame):
+        reference = reference_for(name, version)
+        if isinstance(reference, Profile):
+            reports[f"{name}/{version}"] = drift(reference, _current(rows, reference))
+    order = sorted(reports, key=lambda k: (not reports[k].drifted, -reports[k].current.n_rows))
+    return {key: reports[key] for key in order[:MAX_VERSIONS_CHARTED]}

@@ -23,7 +23,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -34,7 +34,7 @@ import numpy as np
 from loopwright.errors import InvalidInput
 from loopwright.monitoring.histogram import Histogram
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile
-from loopwright.monitoring.window import WindowSummary
+from loopwright.monitoring.window import DRIFT_CELLS, WindowSummary, version_verdict
 from loopwright.reports.charts import (
     CURRENT_COLOR,
     REFERENCE_COLOR,
@@ -51,12 +51,27 @@ if TYPE_CHECKING:
 MAX_CATEGORIES_SHOWN = 10
 
 
+def versions_cell(w: WindowSummary) -> str:
+    """The versions a window served; with several, each marked with its own verdict.
+
+    >>> versions_cell(WindowSummary(0, 1, 9, True, 1.0, versions={
+    ...     "churn/1": {"drifted": False}, "churn/2": {"drifted": True}}))
+    'churn/1 (no drift), churn/2 (drifted)'
+    """
+    if len(w.versions) < 2:
+        return ", ".join(w.model_versions)
+    marks = {True: "drifted", False: "no drift", None: "not judged"}
+    return ", ".join(f"{key} ({marks[d.get('drifted')]})" for key, d in w.versions.items())
+
+
 def render_report(
     drift: DriftReport | None = None,
     *,
     windows: Sequence[WindowSummary] = (),
     title: str = "Drift report",
     drift_label: str = "",
+    latest: WindowSummary | None = None,
+    by_version: Mapping[str, DriftReport] | None = None,
 ) -> str:
     """The report as one HTML string.
 
@@ -70,16 +85,44 @@ def render_report(
         Page title.
     drift_label : str
         What the drift report compares, shown under its verdict (e.g. the window and version).
+    latest : WindowSummary, optional
+        The window the page leads with: its verdict covers every version it served (any drifted
+        version makes it drifted), with a row per version and the window's alerts.
+    by_version : mapping of ``NAME/VERSION`` to DriftReport, optional
+        That window's traffic of each version against the version's own reference: a section each
+        (feature table and charts), headed by the version, so no version's verdict stands for the window.
 
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from loopwright.monitoring.drift import drift
+    >>> ref = pd.DataFrame({"x": [float(i % 50) for i in range(1000)]})
+    >>> w = WindowSummary(0, 3_600_000, 2000, True, 1.0, ["x"], status="drifted", versions={
+    ...     "churn/1": {"rows": 1000, "status": "ok", "drifted": False},
+    ...     "churn/2": {"rows": 1000, "status": "drifted", "drifted": True, "drifted_features": ["x"]}})
+    >>> html = render_report(windows=[w], latest=w, by_version={"churn/2": drift(ref, ref + 9)})
+    >>> head = html.split("<section>")[1]
+    >>> "DRIFT DETECTED" in head, "churn/2 drifted" in head, "models:/churn/2" in html
+    (True, True, True)
     """
     if drift is None and not windows:
         raise InvalidInput("a report needs a drift report, monitoring windows, or both")
     body: list[str] = []
+    if latest is not None:
+        body.append(_window_verdict(latest))
+    for k, (key, report) in enumerate((by_version or {}).items()):
+        label = f"the latest window's {report.current.n_rows:,} rows of models:/{key} against its reference profile"
+        body += [
+            _verdict(report, label, heading=f"models:/{key}"),
+            _table(report, with_filter=k == 0, of=f"models:/{key}"),
+            _charts(report, of=f"models:/{key}"),
+        ]
     if drift is not None:
-        body += [_verdict(drift, drift_label), _table(drift), _charts(drift)]
+        body += [_verdict(drift, drift_label), _table(drift, with_filter=not by_version), _charts(drift)]
     if windows:
         body += _timeline(sorted(windows, key=lambda w: w.end_ms))
     return render_page(title, "\n".join(body), note="from profiles and window summaries (no raw rows).")
@@ -92,16 +135,72 @@ def write_report(
     windows: Sequence[WindowSummary] = (),
     title: str = "Drift report",
     drift_label: str = "",
+    latest: WindowSummary | None = None,
+    by_version: Mapping[str, DriftReport] | None = None,
 ) -> Path:
-    """Render the report and write it to ``path`` (parent folders are created); returns the path."""
+    """Render the report (see :func:`render_report`) and write it to ``path`` (parent folders are
+    created); returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    html = render_report(drift, windows=windows, title=title, drift_label=drift_label)
+    html = render_report(
+        drift, windows=windows, title=title, drift_label=drift_label, latest=latest, by_version=by_version
+    )
     target.write_text(html, encoding="utf-8")
     return target
 
 
-def _verdict(report: DriftReport, label: str = "") -> str:
+_WINDOW_BADGES = {
+    "drift": '<span class="badge drift">DRIFT DETECTED</span>',
+    "no drift": '<span class="badge ok">NO DRIFT</span>',
+    "cannot judge": '<span class="badge partial">CANNOT JUDGE</span>',
+    "no verdict": '<span class="badge empty">NO VERDICT</span>',
+}
+
+
+def _window_verdict(w: WindowSummary) -> str:
+    """The headline: the window's verdict over every version it served, a row per version, its alerts."""
+    span = f"{_clock(w.start_ms)} to {_clock(w.end_ms)} UTC" + ("" if w.closed else " (open)")
+    rows = []
+    for key, d in w.versions.items():
+        verdict = DRIFT_CELLS[version_verdict(d)]
+        css = {"yes": "yes", "no": "no"}.get(verdict, "na")
+        share = d.get("share_drifted")
+        rows.append(
+            f"<tr><td>{escape(key)}</td>"
+            f"{_num(float(d.get('rows', 0)), '{:,.0f}')}<td>{escape(str(d.get('status', '')))}</td>"
+            f'<td class="{css}">{verdict}</td>{_num(share, "{:.0%}")}'
+            f"<td>{escape(', '.join(d.get('drifted_features') or []))}</td>"
+            f"<td>{escape(', '.join(d.get('problems') or []) or str(d.get('message', '')))}</td></tr>"
+        )
+    heads = "".join(
+        f"<th>{h}</th>"
+        for h in ("version", "rows", "status", "drifted", "share drifted", "drifted features", "not tested")
+    )
+    table = (
+        f'<table class="sortable"><thead><tr>{heads}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        if rows
+        else ""
+    )
+    alerts = "".join(f"<li>{escape(a)}</li>" for a in w.alerts)
+    return (
+        f"<section><h2>Verdict {_WINDOW_BADGES[w.verdict]}</h2>"
+        f'<p class="muted">latest window with traffic, {span}: every version it served</p>'
+        f"<p><b>{escape(w.headline())}</b></p>"
+        f'<div class="stats"><div><b>{w.n_rows:,}</b>rows</div>'
+        f"<div><b>{len(w.versions)}</b>versions served</div>"
+        f"<div><b>{len(w.drifted_versions)}</b>versions drifted</div>"
+        f"<div><b>{escape(w.status)}</b>window status</div></div>"
+        f"{table}"
+        + (f'<h3>Alerts in this window</h3><ul class="messages">{alerts}</ul>' if alerts else "")
+        + "</section>"
+    )
+
+
+def _clock(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _verdict(report: DriftReport, label: str = "", heading: str = "Verdict") -> str:
     if report.status == "empty":
         badge = '<span class="badge empty">NO DATA</span>'
     elif report.verdict == "no verdict":
@@ -117,7 +216,7 @@ def _verdict(report: DriftReport, label: str = "") -> str:
     pred_text = "—" if pred is None else {True: "drifted", False: "stable", None: pred.status}[pred.drifted]
     messages = "".join(f"<li>{escape(m)}</li>" for m in report.messages)
     return (
-        f"<section><h2>Verdict {badge}</h2>"
+        f"<section><h2>{escape(heading)} {badge}</h2>"
         + (f'<p class="muted">{escape(label)}</p>' if label else "")
         + f'<div class="stats">'
         f"<div><b>{report.reference.n_rows:,}</b>reference rows</div>"
@@ -147,7 +246,7 @@ def _flag(f: FeatureDrift) -> str:
     return '<td class="yes" data-sort="2">yes</td>' if f.drifted else '<td class="no" data-sort="0">no</td>'
 
 
-def _table(report: DriftReport) -> str:
+def _table(report: DriftReport, with_filter: bool = True, of: str = "") -> str:
     heads = ["feature", "kind", "status", "drifted", "test", "statistic", "p-value", "p adj.", "effect",
              "threshold", "PSI", "JS dist.", "W norm.", "missing ref", "missing cur", "message"]  # fmt: skip
     rows = []
@@ -164,13 +263,15 @@ def _table(report: DriftReport) -> str:
             f"<td>{escape(f.message)}</td></tr>"
         )
     head = "".join(f"<th>{h}</th>" for h in heads)
+    # one "only drifted" checkbox per page: it filters every table and card
+    toggle = '<label class="filter"><input type="checkbox" id="only-drifted"> only drifted</label>'
     return (
-        '<section><h2>Features <label class="filter"><input type="checkbox" id="only-drifted"> only drifted</label></h2>'
+        f"<section><h2>Features{escape(f' of {of}' if of else '')} {toggle if with_filter else ''}</h2>"
         f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>'
     )
 
 
-def _charts(report: DriftReport) -> str:
+def _charts(report: DriftReport, of: str = "") -> str:
     legend = (
         f'<div class="legend"><span><i style="background:{REFERENCE_COLOR}"></i>reference</span>'
         f'<span><i style="background:{CURRENT_COLOR}"></i>current</span></div>'
@@ -195,7 +296,8 @@ def _charts(report: DriftReport) -> str:
             f'<div class="card{" drifted" if f.drifted else ""}" data-drifted="{str(bool(f.drifted)).lower()}">'
             f"<h3><span>{escape(f.name)}</span>{verdict}</h3>{chart}<p>{effect}</p>{note}</div>"
         )
-    return f'<section><h2>Distributions</h2>{legend}<div class="grid-cards">{"".join(cards)}</div></section>'
+    heading = "Distributions" + escape(f" of {of}" if of else "")
+    return f'<section><h2>{heading}</h2>{legend}<div class="grid-cards">{"".join(cards)}</div></section>'
 
 
 def _feature_chart(ref: object, cur: object) -> str:
@@ -279,7 +381,7 @@ def _window_table(windows: list[WindowSummary], realised: list[str], estimated: 
              "labels", *realised, *(f"{m} (est.)" for m in estimated)]  # fmt: skip
     rows = []
     for w in reversed(windows):
-        verdict = "n/a" if w.drifted is None else ("yes" if w.drifted else "no")
+        verdict = DRIFT_CELLS[w.verdict]
         css = {"yes": "yes", "no": "no"}.get(verdict, "na")
         labels = f"{w.labelled:,} ({w.label_status})" if w.label_status else f"{w.labelled:,}"
         status = w.status + ("" if w.closed else " (open)")
@@ -289,7 +391,7 @@ def _window_table(windows: list[WindowSummary], realised: list[str], estimated: 
         rows.append(
             f'<tr title="{title}"><td>{datetime.fromtimestamp(w.start_ms / 1000, UTC):%Y-%m-%d %H:%M:%S}</td>'
             f"<td>{datetime.fromtimestamp(w.end_ms / 1000, UTC):%H:%M:%S}</td><td>{escape(status)}</td>"
-            f"<td>{escape(', '.join(w.model_versions))}</td>{_num(float(w.n_rows), '{:,.0f}')}"
+            f"<td>{escape(versions_cell(w))}</td>{_num(float(w.n_rows), '{:,.0f}')}"
             f'<td class="{css}">{verdict}</td><td>{escape(", ".join(w.drifted_features))}</td>'
             f"<td>{escape(labels)}</td>{metric_cells}{estimate_cells}</tr>"
         )

@@ -31,9 +31,12 @@ class WindowSummary:
 
     ``drifted`` and ``share_drifted`` are ``None`` when the window has no drift verdict: no traffic
     (``status="empty"``) or no reference profile for the versions that served it
-    (``status="no_reference"``); ``"partial"`` means some features (or versions) could not be
-    tested, ``problems`` maps those features to their status. ``label_status`` says whether the
-    realised ``metrics`` are ``"pending"`` (no labels yet), ``"partial"`` or ``"complete"``.
+    (``status="no_reference"``). A window any served version drifted in is ``drifted=True`` with
+    ``status="drifted"`` (never ``"ok"``, open or closed); otherwise ``"partial"`` means some features
+    (or versions) could not be tested, ``problems`` maps features to their drift status. ``versions``
+    holds each served version's own verdict (``rows``, ``status``, ``drifted``, ``share_drifted``,
+    ``drifted_features``, ``message``). ``label_status`` says whether the realised ``metrics`` are
+    ``"pending"`` (no labels yet), ``"partial"`` or ``"complete"``.
     """
 
     start_ms: int
@@ -73,6 +76,7 @@ class WindowSummary:
     ) -> WindowSummary:
         """Summarise a drift report (and optional metrics/alerts) for the window ``[start_ms, end_ms)``."""
         empty = report.status == "empty"  # no verdict, which is not "no drift"
+        status = "drifted" if report.drifted and not empty else report.status
         return cls(
             start_ms=start_ms,
             end_ms=end_ms,
@@ -85,9 +89,47 @@ class WindowSummary:
             metrics=dict(metrics or {}),
             estimated=dict(estimated or {}),
             alerts=list(alerts),
-            status=report.status,
+            status=status,
             problems={f.name: f.status for f in report.problems},
         )
+
+    @property
+    def drifted_versions(self) -> list[str]:
+        """The served versions (``NAME/VERSION``) whose traffic drifted from their own reference."""
+        return [key for key, detail in self.versions.items() if detail.get("drifted")]
+
+    @property
+    def verdict(self) -> str:
+        """``"drift"`` (some served version drifted), ``"no drift"``, ``"cannot judge"`` (features
+        untestable or a version without a reference, and nothing drifted) or ``"no verdict"``."""
+        if self.drifted is None:
+            return "no verdict"
+        if self.drifted:
+            return "drift"
+        unjudged = any(version_verdict(d) != "no drift" for d in self.versions.values()) or any(
+            status in UNTESTABLE for status in self.problems.values()
+        )
+        return "cannot judge" if unjudged else "no drift"
+
+    def headline(self) -> str:
+        """The window's verdict in one line, covering every version it served.
+
+        Examples
+        --------
+        >>> w = WindowSummary(0, 3_600_000, 2500, True, 0.5, ["f0"], versions={
+        ...     "churn/1": {"rows": 1500, "status": "ok", "drifted": False},
+        ...     "churn/2": {"rows": 1000, "status": "drifted", "drifted": True, "drifted_features": ["f0"]}})
+        >>> w.headline()
+        'DRIFT in churn/2: churn/2 drifted (1,000 rows; f0); churn/1 no drift (1,500 rows)'
+        """
+        if self.status == "empty":
+            return "NO VERDICT: no traffic in this window"
+        parts = [_version_line(key, detail) for key, detail in self.versions.items()]
+        detail = "; ".join(sorted(parts, key=lambda line: " drifted (" not in line))
+        verdict = self.verdict
+        if verdict == "drift":
+            return f"DRIFT in {', '.join(self.drifted_versions) or 'this window'}: {detail}"
+        return f"{'no drift' if verdict == 'no drift' else verdict.upper()}: {detail}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -97,3 +139,45 @@ class WindowSummary:
     def from_dict(cls, data: Mapping[str, Any]) -> WindowSummary:
         """Inverse of :meth:`to_dict`."""
         return cls(**dict(data))
+
+
+# a window's verdict in a table's "drift" column (the report's and the CLI's)
+DRIFT_CELLS = {"drift": "yes", "no drift": "no", "cannot judge": "cannot judge", "no verdict": "n/a"}
+# drift statuses of features that could not be tested (see loopwright.monitoring.drift)
+UNTESTABLE = frozenset(
+    {"empty", "all_missing", "missing_in_current", "missing_in_reference", "type_mismatch"}
+)
+
+
+def version_verdict(detail: Mapping[str, Any]) -> str:
+    """One served version's verdict from its ``WindowSummary.versions`` entry: ``"drift"``,
+    ``"no drift"``, ``"cannot judge"`` (features untestable) or ``"no verdict"`` (no reference).
+
+    >>> version_verdict({"status": "partial", "drifted": False, "problems": ["f3"]})
+    'cannot judge'
+    """
+    drifted = detail.get("drifted")
+    if drifted is None:
+        return "no verdict"
+    if drifted:
+        return "drift"
+    return "no drift" if detail.get("status") == "ok" else "cannot judge"
+
+
+def _version_line(key: str, detail: Mapping[str, Any]) -> str:
+    """``churn/2 drifted (1,000 rows; f0, f1)``: one served version's verdict for a headline."""
+    rows = f"{detail.get('rows', 0):,} rows"
+    if detail.get("drifted") is None:
+        return f"{key} not judged ({rows}; {detail.get('status', 'no verdict')})"
+    if detail["drifted"]:
+        features = detail.get("drifted_features") or []
+        return f"{key} drifted ({rows}" + (f"; {_few(features)})" if features else ")")
+    if detail.get("status") == "ok":
+        return f"{key} no drift ({rows})"
+    untested = detail.get("problems") or []
+    return f"{key} cannot judge ({rows}" + (f"; could not test {_few(untested)})" if untested else ")")
+
+
+def _few(names: Sequence[str], shown: int = 5) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" +{more} more" if more > 0 else "")
