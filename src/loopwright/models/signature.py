@@ -361,20 +361,52 @@ def _to_frame(data: Any, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({name: array[:, i] for i, name in enumerate(columns)}).infer_objects()
 
 
+#: how many missing (and how many unknown) fields an error names before it says "and N more"
+FIELDS_NAMED = 5
+
+
+def field_mismatch(specs: Sequence[ColumnSpec], given: Sequence[str], noun: str = "column") -> str | None:
+    """One message naming every missing and every unknown field (up to :data:`FIELDS_NAMED` of each), or ``None``.
+
+    >>> specs = [ColumnSpec("alcohol", "float64"), ColumnSpec("ash", "float64")]
+    >>> field_mismatch(specs, ["alcohol_pct", "ash"])
+    "missing column 'alcohol' (float64); unknown column 'alcohol_pct': the signature expects ['alcohol', 'ash']"
+    """
+    names = [c.name for c in specs]
+    known, offered = set(names), set(given)
+    missing = [f"{c.name!r} ({c.dtype})" for c in specs if c.name not in offered]
+    unknown = [repr(g) for g in given if g not in known]
+    parts = [
+        _listed(adjective, noun, found)
+        for adjective, found in (("missing", missing), ("unknown", unknown))
+        if found
+    ]
+    if not parts:
+        return None
+    message = "; ".join(parts)
+    if unknown:  # a client sending the wrong feature set needs the right one
+        message += (
+            f": the signature expects {names}" if len(names) <= 20 else f" (the signature has {len(names)})"
+        )
+    return message
+
+
+def _listed(adjective: str, noun: str, items: list[str]) -> str:
+    if len(items) == 1:
+        return f"{adjective} {noun} {items[0]}"
+    if len(items) <= FIELDS_NAMED:
+        return f"{adjective} {noun}s {', '.join(items)}"
+    shown = ", ".join(items[:FIELDS_NAMED])
+    return f"{adjective} {len(items)} {noun}s: {shown} and {len(items) - FIELDS_NAMED} more"
+
+
 def _validate_frame(specs: list[ColumnSpec], data: Any) -> pd.DataFrame:
     names = [c.name for c in specs]
     frame = _to_frame(data, names)
     present = [str(c) for c in frame.columns]
-    missing = [c for c in specs if c.name not in present]
-    if missing:
-        wanted = ", ".join(f"{c.name!r} ({c.dtype})" for c in missing)
-        raise InvalidInput(f"missing column{'s' if len(missing) > 1 else ''} {wanted}")
-    unknown = [c for c in present if c not in names]
-    if unknown:
-        raise InvalidInput(
-            f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: "
-            f"the signature expects {names}"
-        )
+    mismatch = field_mismatch(specs, present)
+    if mismatch:
+        raise InvalidInput(mismatch)
     if frame.columns.duplicated().any():
         raise InvalidInput(f"duplicate columns in the input: {present}")
     out = {spec.name: _coerce_column(spec, frame[spec.name]) for spec in specs}

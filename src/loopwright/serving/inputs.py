@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from loopwright.errors import InvalidInput
-from loopwright.models.signature import EXACT_FLOAT_INTEGERS, integer_range, integer_refusal
+from loopwright.models.signature import EXACT_FLOAT_INTEGERS, field_mismatch, integer_range, integer_refusal
 from loopwright.serving.types import SignatureLike
 
 FLOATS = frozenset({"float64", "float32", "float16"})
@@ -191,10 +191,7 @@ class InputSchema:
                 return ModelInput(pd.DataFrame(data, columns=columns), len(data), tuple(columns))
             return self.from_rows(data)
         position = {c: j for j, c in enumerate(columns)}
-        missing = [n for n in self.names if n not in position]
-        if missing:
-            raise InvalidInput(f"missing field {missing[0]!r} (expects {self._dtype_of(missing[0])})")
-        self._check_known(columns, "in dataframe_split.columns")
+        self._check_fields(columns, "in dataframe_split.columns")
         self._check_widths(data, width=len(columns))
         order = [position[n] for n in self.names]
         return self.from_rows([[row[j] for j in order] for row in data])
@@ -212,10 +209,7 @@ class InputSchema:
         if self.kind is None:
             frame = pd.DataFrame(values)
             return ModelInput(frame, len(frame), tuple(frame.columns))
-        for name in self.names:
-            if name not in values:
-                raise InvalidInput(f"missing field {name!r} (expects {self._dtype_of(name)})")
-        self._check_known(values, "in inputs")
+        self._check_fields(values, "in inputs")
         return self._frame({n: values[n] for n in self.names})
 
     def from_tensor(self, data: Any, shape: Sequence[int] | None = None) -> ModelInput:
@@ -318,25 +312,15 @@ class InputSchema:
                 raise InvalidInput(
                     f"instance {i} must be an object of column values, got {describe_value(rec)}"
                 )
-            for name in self.names:
-                if name not in rec:
-                    raise InvalidInput(
-                        f"missing field {name!r} (expects {self._dtype_of(name)}) in instance {i}"
-                    )
-            if len(rec) != len(self.names):
-                self._check_known(rec, f"in instance {i}")
+            if len(rec) != len(self.names) or any(name not in rec for name in self.names):
+                self._check_fields(rec, f"in instance {i}")
         return {n: [rec[n] for rec in records] for n in self.names}
 
-    def _check_known(self, given: Iterable[Any], where: str) -> None:
-        """Refuse fields the signature does not have: a client sending the wrong feature set."""
-        names = set(self.names)
-        unknown = [g for g in given if g not in names]
-        if unknown:
-            expected = ", ".join(f"{c.name}: {c.dtype}" for c in self.columns)
-            raise InvalidInput(
-                f"unknown field {unknown[0]!r} {where}: the model's signature has no such column "
-                f"(it expects {expected})"
-            )
+    def _check_fields(self, given: Iterable[Any], where: str) -> None:
+        """Refuse a wrong feature set, naming every missing and unknown field at once."""
+        mismatch = field_mismatch(self.columns, [str(g) for g in given], noun="field")
+        if mismatch:
+            raise InvalidInput(f"{where.removeprefix('in ')}: {mismatch}")
 
     def _missing(self, records: list[Any]) -> None:
         self._columns_of(records)
@@ -351,9 +335,6 @@ class InputSchema:
                 got = len(row) if isinstance(row, list | tuple) else describe_value(row)
                 shown = list(self.names if names is None else names)
                 raise InvalidInput(f"row {i} must have {expected} values {shown}, got {got}")
-
-    def _dtype_of(self, name: str) -> str:
-        return next(str(c.dtype) for c in self.columns if c.name == name)
 
 
 def _unchecked_array(rows: list[Any]) -> np.ndarray:
