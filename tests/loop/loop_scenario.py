@@ -3,6 +3,7 @@ a registered champion with its reference profile, and traffic written to the pre
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,18 @@ def churn_training(data: str, C: float = 1.0, noise: bool = False) -> Any:
     return train(load(data), C, noise)
 
 
+@lw.step
+def train_logged(frame: pd.DataFrame) -> LogisticRegression:
+    """Logs before it fits: a test's barrier can stop (and kill) the controller mid-pipeline."""
+    logging.getLogger(__name__).info("fitting the model")
+    return LogisticRegression().fit(frame[FEATURES], frame[TARGET])
+
+
+@lw.pipeline
+def churn_logged(data: str) -> Any:
+    return train_logged(load(data))
+
+
 def register_champion(frame: pd.DataFrame, name: str = "churn") -> int:
     """Version 1, alias champion, with its reference profile (what monitoring compares with)."""
     model = LogisticRegression().fit(frame[FEATURES], frame[TARGET])
@@ -86,8 +99,6 @@ def config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "policy": POLICY,
         "holdout": str(holdout),
         "target": TARGET,
-        # pipeline-built packages carry no signature until issue 11 item 1 lands in pipelines/
-        "allow_unsigned": True,
     }
     return {**base, **overrides}
 
