@@ -83,8 +83,9 @@ class MonitorWindows(list[WindowSummary]):
 
     def to_frame(self) -> pd.DataFrame:
         """Columns ``start``, ``end`` (UTC), ``status``, ``closed``, ``model_versions``, ``rows``,
-        ``drifted``, ``share_drifted``, ``drifted_features``, ``labelled``, ``label_status``, the
-        realised metrics by name, the estimated ones as ``estimated_<name>``, and ``alerts``."""
+        ``drifted``, ``verdict`` (:attr:`WindowSummary.verdict`), ``share_drifted``,
+        ``drifted_features``, ``labelled``, ``label_status``, the realised metrics by name, the
+        estimated ones as ``estimated_<name>``, and ``alerts``."""
         metric_names = sorted({k for w in self for k in w.metrics})
         estimated_names = sorted({k for w in self for k in w.estimated})
         rows = []
@@ -97,6 +98,7 @@ class MonitorWindows(list[WindowSummary]):
                 "model_versions": ", ".join(w.model_versions),
                 "rows": w.n_rows,
                 "drifted": w.drifted,
+                "verdict": w.verdict,
                 "share_drifted": w.share_drifted,
                 "drifted_features": ", ".join(w.drifted_features),
                 "labelled": w.labelled,
@@ -107,8 +109,8 @@ class MonitorWindows(list[WindowSummary]):
             row["alerts"] = "; ".join(w.alerts)
             rows.append(row)
         columns = [
-            "start", "end", "status", "closed", "model_versions", "rows", "drifted", "share_drifted",
-            "drifted_features", "labelled", "label_status", *metric_names,
+            "start", "end", "status", "closed", "model_versions", "rows", "drifted", "verdict",
+            "share_drifted", "drifted_features", "labelled", "label_status", *metric_names,
             *(f"estimated_{m}" for m in estimated_names), "alerts",
         ]  # fmt: skip
         return pd.DataFrame(rows, columns=columns)

@@ -115,7 +115,8 @@ def render_report(
     if latest is not None:
         body.append(_window_verdict(latest))
     for k, (key, report) in enumerate((by_version or {}).items()):
-        label = f"the latest window's {report.current.n_rows:,} rows of models:/{key} against its reference profile"
+        rows = report.current.n_rows
+        label = f"the latest window's {rows:,} rows of models:/{key} against its reference profile"
         body += [
             _verdict(report, label, heading=f"models:/{key}"),
             _table(report, with_filter=k == 0, of=f"models:/{key}"),
