@@ -60,15 +60,20 @@ def serve(
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2, MLflow /invocations and /endpoints/NAME/predict."""
     from loopwright.serving.deployment import Deployment
+    from loopwright.serving.server import configure_server_logging
     from loopwright.serving.server import serve as run
 
+    configure_server_logging()
     deployment = Deployment.load(target)
 
     def ready(url: str) -> None:
         rows: list[tuple[Any, ...]] = []
         for e in deployment.endpoints:
             for r in e.routes:
-                rows.append((e.name, "route", r.model, r.weight, f"{url}/endpoints/{e.name}/predict"))
+                model = r.model
+                if isinstance(model, str) and model.startswith("models:/") and "@" in model:
+                    model = f"{model} → version {_version_of(model)}"
+                rows.append((e.name, "route", model, r.weight, f"{url}/endpoints/{e.name}/predict"))
             if e.shadow is not None:
                 rows.append((e.name, "shadow", e.shadow, "", ""))
         console.print(
@@ -102,6 +107,19 @@ def serve(
         log_predictions=log_predictions,
         log_sync=log_sync,
     )
+
+
+def _version_of(uri: str) -> str:
+    """The version an alias URI resolves to right now (``unset`` for a dormant route)."""
+    from loopwright.errors import LoopwrightError
+    from loopwright.registry.fluent import get_model_version_by_alias
+    from loopwright.uris import parse_model_uri
+
+    parsed = parse_model_uri(uri)
+    try:
+        return str(get_model_version_by_alias(str(parsed.name), str(parsed.alias)).version)
+    except LoopwrightError:
+        return "unset"
 
 
 def build_image(

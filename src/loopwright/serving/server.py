@@ -257,6 +257,16 @@ def _uvicorn_config(app: Any, host: str, port: int, limits: ServerLimits) -> uvi
     )
 
 
+def configure_server_logging() -> None:
+    """A server process's logging: one line per record, and every hot swap (from → to) shown by default.
+
+    Only ``loopwright serve`` and its worker processes call this; an app mounted in a user's process
+    leaves logging to the user.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("loopwright.serving.hotswap").setLevel(logging.INFO)
+
+
 def _configure_access_log(enabled: bool) -> None:
     access = logging.getLogger("loopwright.serving.access")
     if enabled and not access.handlers:

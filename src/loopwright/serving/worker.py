@@ -61,8 +61,10 @@ def main() -> None:
         _listen_socket,
         _server,
         build_app,
+        configure_server_logging,
     )
 
+    configure_server_logging()
     _configure_access_log(bool(config["access_log"]))
     host, port = str(config["host"]), int(config["port"])
     pid = os.getpid()
