@@ -32,7 +32,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli("monitor", *args, env={"LOOPWRIGHT_HOME": str(tmp_path / "home")})
 
 
-def test_missing_and_mistyped_features_cannot_be_judged() -> None:
+def test_missing_and_mistyped_features_cannot_be_judged(tmp_path: Path) -> None:
     report = lw.drift(_wine_like(3000, 1), _broken(2))
     assert report.drifted is False and report.drifted_features == []  # the existing API still answers
     assert report.verdict == "cannot judge"
@@ -44,6 +44,8 @@ def test_missing_and_mistyped_features_cannot_be_judged() -> None:
         ("x3", "missing_in_current"),
         ("x7", "type_mismatch"),
     ]
+    page = report.to_html(tmp_path / "drift.html").read_text()
+    assert "CANNOT JUDGE" in page and "NO DRIFT" not in page
     # all values missing is untestable as well
     empty_column = _wine_like(3000, 3).assign(x5=np.nan)
     assert lw.drift(_wine_like(3000, 1), empty_column).verdict == "cannot judge"
