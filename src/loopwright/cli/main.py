@@ -5,55 +5,129 @@ Errors print one line and exit non-zero; set ``LOOPWRIGHT_DEBUG=1`` for a traceb
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
 import warnings
+from typing import Any
 
 import typer
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from loopwright import __version__
-from loopwright.cli import (
-    db,
-    evaluate,
-    experiments,
-    gate,
-    loop,
-    models,
-    monitor,
-    pipeline,
-    runs,
-    serve,
-    spark,
-)
 from loopwright.cli.render import console, err_console, error_line
 from loopwright.errors import LoopwrightError, LoopwrightWarning
 
 try:  # typer >= 0.22 vendors its own click (and no longer depends on the click package)
+    from typer._click import Command, Context
     from typer._click.exceptions import ClickException
 except ImportError:  # older typer runs on click itself
+    from click import Command, Context  # type: ignore[assignment]
     from click.exceptions import ClickException  # type: ignore[assignment]
 
+# name → (module, attribute: a typer app or a command function, one-line help). Command modules import
+# pandas, SQLAlchemy and scikit-learn; loading only the one a command line names keeps `--version` and
+# `--help` fast (tests/cli/test_startup.py checks each help line against its module).
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "experiments": ("loopwright.cli.experiments", "app", "List, create, delete and restore experiments."),
+    "runs": (
+        "loopwright.cli.runs",
+        "app",
+        "Search, show, delete and restore runs; end runs whose process died.",
+    ),
+    "models": (
+        "loopwright.cli.models",
+        "app",
+        "The model registry: versions, aliases, lineage and the audit log.",
+    ),
+    "db": ("loopwright.cli.db", "app", "Metadata store schema."),
+    "pipeline": ("loopwright.cli.pipeline", "app", "Run, inspect and export pipelines."),
+    "monitor": (
+        "loopwright.cli.monitor",
+        "app",
+        "Profile data, check it for drift, and monitor a serving endpoint's live traffic.",
+    ),
+    "loop": (
+        "loopwright.cli.loop",
+        "app",
+        "Close the loop: trigger → retrain → gate → canary → promote or roll back.",
+    ),
+    "k8s": ("loopwright.cli.serve", "k8s_app", "Kubernetes manifests for a model server."),
+    "spark": ("loopwright.cli.spark", "app", "Batch scoring on Spark."),
+    "serve": (
+        "loopwright.cli.serve",
+        "serve",
+        "Serve models over HTTP: Open Inference Protocol v2, MLflow /invocations and /endpoints/NAME/predict.",
+    ),
+    "build-image": (
+        "loopwright.cli.serve",
+        "build_image",
+        "Write a Dockerfile serving the model (and build it when Docker is reachable).",
+    ),
+    "evaluate": (
+        "loopwright.cli.evaluate",
+        "evaluate_command",
+        "Compute metrics overall and per slice and the predict latency, log them to a run, write the report.",
+    ),
+    "gate": (
+        "loopwright.cli.gate",
+        "gate_command",
+        "Evaluate a candidate and the champion on the same data and check a policy; exit 1 when it fails.",
+    ),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The root command: sub-commands are imported when a command line names them, not at start-up."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*SUBCOMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return super().get_command(ctx, cmd_name)
+        if self._listing:  # the root's help lists names and help lines only
+            return TyperCommand(cmd_name, help=SUBCOMMANDS[cmd_name][2])
+        return load_subcommand(cmd_name)
+
+    def format_help(self, ctx: Context, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def load_subcommand(name: str) -> Command:
+    """The real command behind ``name`` (importing its module), as ``app.add_typer`` would have made it."""
+    module, attribute, _ = SUBCOMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer(add_completion=False)
+    holder.callback()(_no_options)  # a callback keeps the holder a group even with one command
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands[name]
+
+
+def _no_options() -> None:
+    """(the holder group's callback: takes nothing)"""
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     help="Loopwright: pipelines, tracking, gates, registry, serving and monitoring in one loop.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(experiments.app, name="experiments")
-app.add_typer(runs.app, name="runs")
-app.add_typer(models.app, name="models")
-app.add_typer(db.app, name="db")
-app.add_typer(pipeline.app, name="pipeline")
-app.add_typer(monitor.app, name="monitor")
-app.add_typer(loop.app, name="loop")
-app.add_typer(serve.k8s_app, name="k8s")
-app.add_typer(spark.app, name="spark")
-app.command("serve")(serve.serve)
-app.command("build-image")(serve.build_image)
-app.command("evaluate")(evaluate.evaluate_command)
-app.command("gate")(gate.gate_command)
 
 
 def _version(value: bool) -> None:
