@@ -33,7 +33,13 @@ def gate_rows(verdict: GateResult) -> list[tuple[str, ...]]:
 
 def gate_command(
     model_uri: str = typer.Argument(..., help="The candidate: models:/NAME/VERSION (or models:/NAME@ALIAS)."),
-    policy: Path = typer.Option(..., "--policy", "-p", help="The gate policy (.yaml or .json)."),
+    policy: str = typer.Option(
+        ...,
+        "--policy",
+        "-p",
+        help="The gate policy: a .yaml/.json file, or the YAML text itself "
+        '("metric_thresholds: {roc_auc: {min: 0.8}}"), as lw.gate takes it.',
+    ),
     data: Path = typer.Option(..., "--data", "-d", help="Labelled hold-out data (.parquet or .csv)."),
     target: str = typer.Option(..., "--target", "-t", help="The label column."),
     task: str = typer.Option(None, "--task", help="classification or regression (default: inferred)."),
