@@ -43,3 +43,13 @@ def test_the_banner_names_the_version_and_a_swap_is_logged(sqlite_env: Path) -> 
         out, err = proc.communicate(timeout=60)
     assert "models:/banner@champion → version 1" in out, out
     assert "hot swap: endpoint banner now serves models:/banner@champion version 2 (was 1)" in err, err
+
+
+def test_serve_refuses_a_public_interface_without_a_token(sqlite_env: Path) -> None:
+    from cli_process import one_line_error, run_cli
+
+    env = {"LOOPWRIGHT_TOKEN": ""}
+    result = run_cli(
+        "serve", "models:/nothing@champion", "--host", "0.0.0.0", "--port", str(free_port()), env=env
+    )
+    one_line_error(result, "refusing to listen on 0.0.0.0 without a token", "--allow-unauthenticated")

@@ -57,6 +57,11 @@ def serve(
     max_connections: int = typer.Option(
         4096, "--max-connections", help="Open connections per worker; requests past it get 503."
     ),
+    allow_unauthenticated: bool = typer.Option(
+        False,
+        "--allow-unauthenticated",
+        help="Listen on a non-loopback --host without a token (a network policy or proxy must guard it).",
+    ),
 ) -> None:
     """Serve models over HTTP: Open Inference Protocol v2, MLflow /invocations and /endpoints/NAME/predict."""
     from loopwright.serving.deployment import Deployment
@@ -99,6 +104,7 @@ def serve(
         header_timeout=header_timeout,
         body_timeout=body_timeout,
         max_connections=max_connections,
+        allow_unauthenticated=allow_unauthenticated,
         token=token,
         admin_token=admin_token,
         prefer_onnx=onnx,

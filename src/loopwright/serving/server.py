@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -44,7 +45,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopwright.errors import InvalidInput, LoopwrightError
+from loopwright.config import get_settings
+from loopwright.errors import InvalidInput, LoopwrightError, PermissionDenied
 from loopwright.serving.deployment import Deployment
 from loopwright.serving.sources import ModelSource
 from loopwright.uris import parse_model_uri
@@ -257,6 +259,20 @@ def _uvicorn_config(app: Any, host: str, port: int, limits: ServerLimits) -> uvi
     )
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
 def configure_server_logging() -> None:
     """A server process's logging: one line per record, and every hot swap (from → to) shown by default.
 
@@ -291,6 +307,7 @@ def serve(
     header_timeout: float = ServerLimits.header_timeout,
     body_timeout: float = ServerLimits.body_timeout,
     max_connections: int = ServerLimits.max_connections,
+    allow_unauthenticated: bool = False,
     **options: Any,
 ) -> None:
     """Serve models over HTTP until interrupted (``loopwright serve`` runs this).
@@ -312,6 +329,9 @@ def serve(
         Called with the URL once every worker is accepting connections.
     timeout_keep_alive, header_timeout, body_timeout, max_connections:
         Connection limits per worker, see :class:`ServerLimits`.
+    allow_unauthenticated:
+        Listen on a non-loopback ``host`` without a token (``token=`` / ``LOOPWRIGHT_TOKEN``): only when
+        something else (a network policy, an authenticating proxy) guards the port. Refused otherwise.
     options:
         Passed to :class:`~loopwright.serving.app.ServingApp` (``token``, ``max_body_bytes``,
         ``poll_interval``, ``prefer_onnx``, ``log_predictions``, ``log_queue_rows``).
@@ -323,6 +343,16 @@ def serve(
     """
     if workers < 1:
         raise InvalidInput("workers must be at least 1")
+    if (
+        not allow_unauthenticated
+        and not is_loopback(host)
+        and not (options.get("token") or get_settings().token)
+    ):
+        raise PermissionDenied(
+            f"refusing to listen on {host} without a token: anyone who can reach it could predict and reload "
+            "models; set --token or LOOPWRIGHT_TOKEN, or pass --allow-unauthenticated when a network policy "
+            "or an authenticating proxy guards the port"
+        )
     limits = ServerLimits(timeout_keep_alive, header_timeout, body_timeout, max_connections)
     _configure_access_log(access_log)
     if workers == 1:

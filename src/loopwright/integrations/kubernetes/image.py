@@ -11,7 +11,7 @@ Examples
 >>> "HEALTHCHECK" in text and "/v2/health/ready" in text
 True
 >>> [line for line in text.splitlines() if line.startswith("CMD")]
-['CMD ["loopwright", "serve", "models:/churn@champion", "--host", "0.0.0.0", "--port", "8080", "--workers", "1"]']
+['CMD ["loopwright", "serve", "models:/churn@champion", "--host", "0.0.0.0", "--port", "8080", "--workers", "1", "--allow-unauthenticated"]']
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def dockerfile(
         str(port),
         "--workers",
         str(workers),
+        "--allow-unauthenticated",  # the pod's network (Service, NetworkPolicy) guards it; set a token to add auth
     ]
     packages = [f"loopwright[serve]=={__version__}", *sorted(set(requirements))]
     lines = [

@@ -73,7 +73,18 @@ def k8s_manifests(
     container: dict[str, Any] = {
         "name": "server",
         "image": image or default_tag(deployment.endpoints[0].name),
-        "args": ["serve", serve_target, "--host", "0.0.0.0", "--port", str(port), "--workers", str(workers)],
+        # inside the pod's network; drop the flag and set LOOPWRIGHT_TOKEN from a Secret to require a token
+        "args": [
+            "serve",
+            serve_target,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--allow-unauthenticated",
+        ],
         "ports": [{"name": "http", "containerPort": port}],
         "livenessProbe": _probe("/v2/health/live", port, period=10, failures=3),
         "readinessProbe": _probe("/v2/health/ready", port, period=5, failures=2),
