@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 import loopwright as lw
 from conftest import Registered, records
@@ -94,3 +95,11 @@ def test_duplicate_client_request_id_is_refused_per_endpoint(
         [0, 1],
         [0, 1],
     ]
+
+
+@pytest.mark.parametrize("request_id", ["a\x00b", "line\nbreak", "\x1b[31m"])
+def test_feedback_refuses_request_ids_with_control_characters(request_id: str) -> None:
+    from loopwright.serving.feedback import feedback_records
+
+    with pytest.raises(lw.InvalidInput, match="printable characters only"):
+        feedback_records("churn", request_id, 1)

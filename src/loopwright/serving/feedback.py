@@ -35,6 +35,8 @@ def feedback_records(endpoint: str, request_id: Any, label: Any) -> list[Feedbac
     validate_name(endpoint, "endpoint name")
     if not isinstance(request_id, str) or not request_id or len(request_id) > MAX_REQUEST_ID:
         raise InvalidInput(f"request_id must be a string of 1-{MAX_REQUEST_ID} characters")
+    if not request_id.isprintable():  # NUL and control characters: PostgreSQL refuses NUL in text
+        raise InvalidInput("request_id must hold printable characters only")
     labels = label if isinstance(label, list) else [label]
     if not labels:
         raise InvalidInput("label is an empty list: send one label per row of the request")
