@@ -34,3 +34,27 @@ class Echo(PythonModel):
 
     def predict(self, data: Any) -> np.ndarray:
         return data.iloc[:, 0].to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)[:, 0]
+
+
+class ColumnSum(PythonModel):
+    """Reads its columns by name, as a pyfunc written against ``lw.load_model(...).predict(df)`` does."""
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray:
+        return (data["a"] + data["b"]).to_numpy()
+
+
+class TwoOutputs(PythonModel):
+    """Several named outputs: a number and a string per row."""
+
+    def predict(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
+        total = (data["a"] + data["b"]).to_numpy()
+        return {"total": total, "label": np.where(total > 0, "up", "down")}
+
+
+class PlanPrice(PythonModel):
+    """A model with a string column: the price of ``seats`` on ``plan``."""
+
+    PRICES = {"basic": 10.0, "pro": 25.0}
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray:
+        return (data["plan"].map(self.PRICES) * data["seats"]).to_numpy()

@@ -87,7 +87,7 @@ class Slot:
         self.label = str(version) if version is not None else "none"
         self.label_bytes = self.label.encode()
         self.role = role
-        self.schema = InputSchema(getattr(model, "signature", None), frame_only=_fitted_in_other_order(model))
+        self.schema = InputSchema(getattr(model, "signature", None), frame_only=_needs_frame(model))
         self.has_proba = bool(getattr(model, "has_proba", False))
         self.metrics = metrics.for_version(endpoint, self.label)
         self.inflight = 0
@@ -116,6 +116,18 @@ class Slot:
     def describe(self) -> dict[str, Any]:
         """JSON-able summary for ``GET /endpoints`` and ``POST /admin/reload``."""
         return {"model_name": self.name, "model_version": self.version, "role": self.role}
+
+
+# flavors whose predictor takes a numeric 2-D array exactly as it takes the signature's DataFrame
+# (columns by position); every other flavor (pyfunc, torch, keras, pickle) gets the DataFrame its local
+# ``predict`` gets, since user code may read columns by name
+ARRAY_FLAVORS = frozenset({"sklearn", "xgboost", "lightgbm", "onnx"})
+
+
+def _needs_frame(model: ModelLike) -> bool:
+    """Whether requests must reach ``model`` as a DataFrame rather than the numeric array fast path."""
+    flavor = getattr(model, "flavor", None)
+    return (flavor is not None and flavor not in ARRAY_FLAVORS) or _fitted_in_other_order(model)
 
 
 def _fitted_in_other_order(model: ModelLike) -> bool:
