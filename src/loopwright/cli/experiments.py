@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import typer
 
-from loopwright.cli.render import console, table
+from loopwright.cli.render import FullIdsOption, Output, OutputOption, console, render
 from loopwright.tracking import fluent
 
 app = typer.Typer(help="List, create, delete and restore experiments.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_(all: bool = typer.Option(False, "--all", help="Include deleted experiments.")) -> None:
+def list_(
+    all: bool = typer.Option(False, "--all", help="Include deleted experiments."),
+    output: Output = OutputOption,
+    full_ids: bool = FullIdsOption,
+) -> None:
     """List experiments."""
     experiments = fluent.list_experiments(include_deleted=all)
-    console.print(
-        table(
-            "experiments",
-            ["id", "name", "lifecycle", "created"],
-            [(e.id, e.name, e.lifecycle, e.created_at) for e in experiments],
-        )
+    render(
+        output,
+        experiments,
+        "experiments",
+        ["id", "name", "lifecycle", "created"],
+        [(e.id, e.name, e.lifecycle, e.created_at) for e in experiments],
+        ids={"id"},
+        full_ids=full_ids,
     )
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from loopwright.cli.gate import gate_rows
-from loopwright.cli.render import console, fmt, table
+from loopwright.cli.render import Output, OutputOption, console, fmt, print_json, render, table
 from loopwright.durations import format_duration
 from loopwright.errors import InvalidInput
 from loopwright.loop import (
@@ -59,8 +59,11 @@ def _duration(transition: LoopTransition, latest: bool) -> str:
 
 
 def _transitions(title: str, transitions: list[LoopTransition]) -> object:
-    return table(
-        title,
+    return table(title, *_transitions_rows(transitions), markup=True)
+
+
+def _transitions_rows(transitions: list[LoopTransition]) -> tuple[list[str], list[tuple[object, ...]]]:
+    return (
         ["#", "cycle", "time (UTC)", "from", "to", "duration", "version", "by", "reason"],
         [
             (
@@ -76,7 +79,6 @@ def _transitions(title: str, transitions: list[LoopTransition]) -> object:
             )
             for k, t in enumerate(transitions)
         ],
-        markup=True,
     )
 
 
@@ -171,14 +173,16 @@ def _paused(state: LoopState) -> str:
 
 
 def _states_table(states: list[LoopState]) -> object:
-    return table(
-        "loops",
+    return table("loops", *_states_rows(states), markup=True)
+
+
+def _states_rows(states: list[LoopState]) -> tuple[list[str], list[tuple[object, ...]]]:
+    return (
         ["model", "state", "cycle", "version", "since (UTC)", "paused", "reason"],
         [
             (s.model, _state(s.state), s.cycle, s.version, _time(s.since_ms), _paused(s), escape(s.reason))
             for s in states
         ],
-        markup=True,
     )
 
 
@@ -186,18 +190,29 @@ def _states_table(states: list[LoopState]) -> object:
 def status(
     model: str = typer.Argument(None, help="The registered model (default: every model's loop)."),
     limit: int = typer.Option(50, help="Show at most this many of the latest transitions."),
+    output: Output = OutputOption,
 ) -> None:
-    """Print where a model's loop stands and its history of transitions."""
+    """Print where a model's loop stands and its history of transitions (json: every loop's state, or
+    the model's state with its transitions under ``history``)."""
     if model is None:
         states = get_client().store.list_loop_states()
+        if output is not Output.table:
+            render(output, states, None, *_states_rows(states), markup=True)
+            return
         if not states:
             console.print("no loop has run yet")
             return
         console.print(_states_table(states))
         return
     state = get_loop_state(model)
-    console.print(_states_table([state]))
     history = get_loop_history(model, max_results=limit)
+    if output is Output.json:
+        print_json({**state.to_dict(), "history": [t.to_dict() for t in history]})
+        return
+    if output is Output.csv:
+        render(output, history, None, *_transitions_rows(history), markup=True)
+        return
+    console.print(_states_table([state]))
     if history:
         console.print(_transitions(f"history of {model}", history))
     else:

@@ -11,7 +11,17 @@ from rich.markup import escape
 from rich.text import Text
 from rich.tree import Tree
 
-from loopwright.cli.render import console, fmt, key_values, table
+from loopwright.cli.render import (
+    FullIdsOption,
+    Output,
+    OutputOption,
+    console,
+    fmt,
+    key_values,
+    render,
+    render_one,
+    table,
+)
 from loopwright.errors import IntegrityError, InvalidInput
 from loopwright.models.trust import code_summary
 from loopwright.registry.client import RegistryClient, uses_pickle
@@ -52,9 +62,18 @@ def _code(registry: RegistryClient, version: ModelVersion) -> str:
         return ""
 
 
-def _versions_table(registry: RegistryClient, title: str, versions: list[ModelVersion], uri: bool) -> Any:
-    """One row per version; ``uri`` names the model too (for results spanning several models)."""
-    return table(
+def _versions_table(
+    registry: RegistryClient,
+    title: str,
+    versions: list[ModelVersion],
+    uri: bool,
+    output: Output = Output.table,
+    full_ids: bool = False,
+) -> None:
+    """Print one row per version; ``uri`` names the model too (for results spanning several models)."""
+    render(
+        output,
+        versions,
         title,
         [
             "uri" if uri else "version",
@@ -81,6 +100,8 @@ def _versions_table(registry: RegistryClient, title: str, versions: list[ModelVe
             )
             for v in versions
         ],
+        ids={"run_id"},
+        full_ids=full_ids,
     )
 
 
@@ -88,25 +109,26 @@ def _versions_table(registry: RegistryClient, title: str, versions: list[ModelVe
 def list_(
     filter: str = typer.Option(None, "--filter", "-f", help="e.g. \"name LIKE 'churn%'\""),
     max_results: int = typer.Option(100, "--max-results", "-n"),
+    output: Output = OutputOption,
 ) -> None:
     """List registered models with their latest version and aliases."""
     models = _registry().search_registered_models(filter, max_results=max_results)
-    console.print(
-        table(
-            "registered models",
-            ["name", "latest version", "aliases", "tags", "description", "updated"],
-            [
-                (
-                    m.name,
-                    m.latest_version,
-                    ", ".join(f"{a}→{v}" for a, v in m.aliases.items()),
-                    _tags(m.tags),
-                    m.description,
-                    m.updated_at,
-                )
-                for m in models
-            ],
-        )
+    render(
+        output,
+        models,
+        "registered models",
+        ["name", "latest version", "aliases", "updated", "tags", "description"],
+        [
+            (
+                m.name,
+                m.latest_version,
+                ", ".join(f"{a}→{v}" for a, v in m.aliases.items()),
+                m.updated_at,
+                _tags(m.tags),
+                m.description,
+            )
+            for m in models
+        ],
     )
 
 
@@ -114,11 +136,16 @@ def list_(
 def show(
     name: str,
     version: int = typer.Option(None, "--version", "-v", help="Show one version in detail."),
+    output: Output = OutputOption,
+    full_ids: bool = FullIdsOption,
 ) -> None:
-    """Show a registered model and its versions, or one version with its files."""
+    """Show a registered model and its versions, or one version with its files (json: the model's or
+    the version's to_dict())."""
     registry = _registry()
     if version is None:
         model = registry.get_registered_model(name)
+        if render_one(output, model):
+            return
         console.print(
             key_values(
                 f"model {model.name}",
@@ -133,9 +160,11 @@ def show(
             )
         )
         versions = registry.search_model_versions(f"name = '{name}'", max_results=100_000)
-        console.print(_versions_table(registry, "versions", versions, uri=False))
+        _versions_table(registry, "versions", versions, uri=False, full_ids=full_ids)
         return
     mv = registry.get_model_version(name, version)
+    if render_one(output, mv):
+        return
     flag = _package_flag(registry, mv)
     console.print(
         key_values(
@@ -170,11 +199,13 @@ def search(
     filter: str = typer.Argument(None, help="e.g. \"name = 'churn' and alias = 'champion'\""),
     order_by: list[str] = typer.Option(None, "--order-by", "-o", help="e.g. 'version DESC' (repeatable)."),
     max_results: int = typer.Option(100, "--max-results", "-n"),
+    output: Output = OutputOption,
+    full_ids: bool = FullIdsOption,
 ) -> None:
     """Search model versions (mirrors lw.search_model_versions)."""
     registry = _registry()
     versions = registry.search_model_versions(filter, order_by or None, max_results)
-    console.print(_versions_table(registry, "model versions", versions, uri=True))
+    _versions_table(registry, "model versions", versions, uri=True, output=output, full_ids=full_ids)
 
 
 @app.command()
@@ -299,18 +330,32 @@ def audit(
     name: str,
     version: int = typer.Option(None, "--version", "-v", help="Only this version's entries."),
     action: str = typer.Option(None, "--action", "-a", help="Only this action (e.g. alias_moved)."),
+    output: Output = OutputOption,
 ) -> None:
-    """Show who changed what in a registered model, oldest first."""
+    """Show who changed what in a registered model, oldest first, one line per change (the entity
+    is the version when one is given, else the model; json and csv have it)."""
     entries = _registry().get_audit_log(name, version, action)
-    console.print(
-        table(
-            f"audit log of {name}",
-            ["id", "time", "actor", "entity", "version", "action", "before", "after"],
-            [
-                (e.id, e.time, e.actor, e.entity, e.version, e.action, _compact(e.before), _compact(e.after))
-                for e in entries
-            ],
-        )
+    columns = ["id", "time", "actor", "action", "version", "before", "after"]
+    if output is Output.csv:
+        columns.insert(3, "entity")
+    render(
+        output,
+        entries,
+        f"audit log of {name}",
+        columns,
+        [
+            (
+                e.id,
+                e.time,
+                e.actor,
+                *([e.entity] if output is Output.csv else []),
+                e.action,
+                e.version,
+                _compact(e.before),
+                _compact(e.after),
+            )
+            for e in entries
+        ],
     )
 
 

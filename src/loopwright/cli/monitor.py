@@ -7,7 +7,9 @@ reference may also be a model URI whose version carries a reference profile.
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from loopwright.cli.render import console, table
+from loopwright.cli.render import Output, OutputOption, console, print_json, table
 from loopwright.errors import InvalidInput
 from loopwright.monitoring import (
     Monitor,
@@ -181,7 +183,32 @@ def windows_table(title: str, windows: Sequence[WindowSummary]) -> Table:
         rows.append(cells)
         if len(w.versions) > 1:
             rows += [_version_row(key, detail, len(columns)) for key, detail in w.versions.items()]
-    return table(title, columns, rows)
+    return table(title, columns, rows, whole={"window (UTC)"})
+
+
+def _windows_csv(windows: Sequence[WindowSummary]) -> None:
+    """One row per window: the table's columns with exact numbers and every drifted feature."""
+    table_ = windows_table("", windows)
+    columns = [str(c.header) for c in table_.columns]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for w in windows:
+        cells = {
+            "window (UTC)": f"{datetime.fromtimestamp(w.start_ms / 1000, UTC).isoformat()}/"
+            f"{datetime.fromtimestamp(w.end_ms / 1000, UTC).isoformat()}",
+            "status": w.status + ("" if w.closed else " (open)"),
+            "versions": " ".join(w.model_versions),
+            "rows": w.n_rows,
+            "drift": DRIFT_CELLS[w.verdict],
+            "drifted features": " ".join(w.drifted_features),
+            "labels": w.labelled,
+            "alerts": "; ".join(w.alerts),
+        }
+        for m, v in w.metrics.items():
+            cells[m] = v
+        for m, v in w.estimated.items():
+            cells[f"{m} (est.)"] = v
+        writer.writerow(["" if cells.get(c) is None else cells.get(c) for c in columns])
 
 
 def _version_row(key: str, detail: dict[str, Any], width: int) -> list[object]:
@@ -269,9 +296,16 @@ def windows_(
     window: str = typer.Option(None, "--window", "-w", help="Only windows of this length."),
     since: str = typer.Option(None, help="Only windows from this time (ISO 8601, or 24h = a day ago)."),
     limit: int = typer.Option(50, help="Show at most this many of the most recent windows."),
+    output: Output = OutputOption,
 ) -> None:
     """List an endpoint's stored monitoring windows, oldest first."""
     history = get_monitor_windows(endpoint, window=window, since=since)
+    if output is Output.json:  # the windows' to_dict(), an empty list when there are none
+        print_json([w.to_dict() for w in history[-limit:]])
+        return
+    if output is Output.csv:
+        _windows_csv(history[-limit:])
+        return
     if not history:
         console.print(f"no monitoring windows stored for endpoint {endpoint!r}")
         return

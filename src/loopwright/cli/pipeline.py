@@ -20,16 +20,25 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from loopwright.cli.render import console, fmt, key_values, table
+from loopwright.cli.render import (
+    FullIdsOption,
+    Output,
+    OutputOption,
+    console,
+    fmt,
+    key_values,
+    render,
+    render_one,
+    table,
+)
 from loopwright.errors import InvalidInput, NotFound
 from loopwright.pipelines import Pipeline, PipelineResult, StepEvent, get_pipeline_run, list_pipeline_runs
-from loopwright.pipelines.kubeflow import compile_pipeline, placeholder_graph
+from loopwright.pipelines.kubeflow import compile_pipeline, placeholder_graph, run_kfp_step
 from loopwright.pipelines.lineage import get_pipeline_lineage
 from loopwright.pipelines.params import from_text, parameter_hints
 from loopwright.pipelines.pipeline import load_pipeline
-from loopwright.pipelines.tasks import Spec, StepTask, execute
+from loopwright.pipelines.tasks import Spec
 from loopwright.store.entities import PipelineRun, StepRun
-from loopwright.tracking.client import get_client
 
 app = typer.Typer(help="Run, inspect and export pipelines.", no_args_is_help=True)
 
@@ -149,45 +158,51 @@ def _summary(result: PipelineResult) -> None:
 def runs_(
     pipeline: str = typer.Option(None, "--pipeline", help="Only runs of this pipeline."),
     max_results: int = typer.Option(20, "--max-results", "-n"),
+    output: Output = OutputOption,
+    full_ids: bool = FullIdsOption,
 ) -> None:
     """List pipeline runs, newest first."""
     found = list_pipeline_runs(pipeline, max_results)
-    console.print(
-        table(
-            "pipeline runs",
-            [
-                "run_id",
-                "pipeline",
-                "status",
-                "executor",
-                "started",
-                "duration s",
-                "steps",
-                "cached",
-                "failed",
-            ],
-            [
-                (
-                    r.id,
-                    r.pipeline,
-                    r.status,
-                    r.executor,
-                    r.start_time,
-                    r.duration,
-                    len(r.steps),
-                    sum(s.cache_hit for s in r.steps),
-                    sum(s.status == "failed" for s in r.steps),
-                )
-                for r in found
-            ],
-        )
+    render(
+        output,
+        found,
+        "pipeline runs",
+        [
+            "run_id",
+            "pipeline",
+            "status",
+            "executor",
+            "started",
+            "duration s",
+            "steps",
+            "cached",
+            "failed",
+        ],
+        [
+            (
+                r.id,
+                r.pipeline,
+                r.status,
+                r.executor,
+                r.start_time,
+                r.duration,
+                len(r.steps),
+                sum(s.cache_hit for s in r.steps),
+                sum(s.status == "failed" for s in r.steps),
+            )
+            for r in found
+        ],
+        ids={"run_id"},
+        full_ids=full_ids,
     )
 
 
 @app.command()
-def show(run_id: str) -> None:
+def show(run_id: str, output: Output = OutputOption) -> None:
     """Show one pipeline run: parameters and the DAG as a tree with each step's status."""
     run = get_pipeline_run(run_id).run
+    if render_one(output, run):
+        return
     console.print(
         key_values(
             f"pipeline run {run.id}",
@@ -267,16 +282,17 @@ def compile_(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
 def exec_step(ctx: typer.Context, ref: str, node: str) -> None:
-    """Run one node in a Kubeflow pod: ``--param K V``, ``--json K V``, ``--ref K INDEX OUTPUTS``, ``--outputs-path P``."""
+    """Run one node in a Kubeflow pod: ``--param K V``, ``--json K V``, ``--ref K INDEX OUTPUTS``,
+    ``--kfp-run ID`` (the steps of one KFP run join one pipeline run), ``--outputs-path P``."""
     pipeline = load_pipeline(ref)
     graph = placeholder_graph(pipeline)
     if node not in graph.nodes:
         raise NotFound(f"pipeline {pipeline.name!r} has no step {node!r}")
-    step = graph.nodes[node].step
-    hints = parameter_hints(step.fn)
+    hints = parameter_hints(graph.nodes[node].step.fn)
     args = list(ctx.args)
     arguments: dict[str, Spec] = {}
     outputs_path = None
+    kfp_run = None
     while args:
         flag = args.pop(0)
         if flag == "--param":
@@ -291,26 +307,14 @@ def exec_step(ctx: typer.Context, ref: str, node: str) -> None:
             arguments[key] = (
                 parts[index] if index >= 0 else (parts[0] if len(parts) == 1 else {"$tuple": parts})
             )
+        elif flag == "--kfp-run":
+            kfp_run = args.pop(0)
         elif flag == "--outputs-path":
             outputs_path = Path(args.pop(0))
         else:
             raise InvalidInput(f"exec-step: unexpected argument {flag!r}")
-    client = get_client()
-    task = StepTask(
-        step,
-        node,
-        "",
-        experiment=pipeline.name,
-        parent_run_id=None,
-        arguments=arguments,
-        store_uri=client.store.uri,
-        artifact_uri=client.blobs.root,
-        home=str(client.settings.home),
-    )
-    outcome = execute(task, in_process=True)
-    if outcome.status != "done":
-        raise InvalidInput(f"step {node!r} failed: {outcome.error}")
-    payload = json.dumps([{"digest": o.digest, "materializer": o.materializer} for o in outcome.outputs])
+    outputs = run_kfp_step(pipeline, node, arguments, kfp_run)
+    payload = json.dumps([{"digest": o.digest, "materializer": o.materializer} for o in outputs])
     if outputs_path is not None:
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(payload)

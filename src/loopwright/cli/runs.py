@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import typer
 
-from loopwright.cli.render import console, key_values, table
+from loopwright.cli.render import (
+    FullIdsOption,
+    Output,
+    OutputOption,
+    console,
+    key_values,
+    render,
+    render_one,
+    table,
+)
 from loopwright.store import Run
 from loopwright.tracking import fluent
 
@@ -22,26 +31,32 @@ def list_(
         None, "--order-by", "-o", help="e.g. 'metrics.auc DESC' (repeatable)."
     ),
     max_results: int = typer.Option(50, "--max-results", "-n"),
+    output: Output = OutputOption,
+    full_ids: bool = FullIdsOption,
 ) -> None:
-    """List runs, newest first, with their metrics."""
+    """List runs, newest first, with their metrics (the first ones that fit; csv and json have all)."""
     runs = fluent.search_runs(experiment, filter, order_by or None, max_results, output="list")
-    metric_keys = sorted({k for r in runs for k in r.metrics})[:6]
-    console.print(
-        table(
-            f"runs{' in ' + experiment if experiment else ''}",
-            ["run_id", "name", "status", "started", "duration s", *metric_keys],
-            [
-                (r.id, r.name, r.status, r.start_time, r.duration, *(r.metrics.get(k) for k in metric_keys))
-                for r in runs
-            ],
-        )
+    metric_keys = sorted({k for r in runs for k in r.metrics})
+    render(
+        output,
+        runs,
+        f"runs{' in ' + experiment if experiment else ''}",
+        ["run_id", "name", "status", "started", "duration s", *metric_keys],
+        [
+            (r.id, r.name, r.status, r.start_time, r.duration, *(r.metrics.get(k) for k in metric_keys))
+            for r in runs
+        ],
+        ids={"run_id"},
+        full_ids=full_ids,
     )
 
 
 @app.command()
-def show(run_id: str) -> None:
+def show(run_id: str, output: Output = OutputOption) -> None:
     """Show one run: attributes, params, metrics, tags, datasets and artifacts."""
     run: Run = fluent.get_run(run_id)
+    if render_one(output, run):
+        return
     console.print(
         key_values(
             f"run {run.id}",
@@ -116,5 +131,6 @@ def mark_failed(
             title,
             ["run_id", "name", "started", "last activity", "reason"],
             [(a.run.id, a.run.name, a.run.start_time, a.run.last_activity, a.reason) for a in found],
+            ids={"run_id"},
         )
     )

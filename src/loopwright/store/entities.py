@@ -6,7 +6,7 @@ Times are timezone-aware UTC datetimes; metric timestamps are integer millisecon
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -37,8 +37,33 @@ def ms_to_datetime(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def _plain(value: Any) -> Any:
+    """A field as JSON has it: aware datetimes as ISO 8601 strings, containers walked."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, ToDict):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class ToDict:
+    """``to_dict()`` for the entity dataclasses: what ``--output json`` prints and REST clients read.
+
+    >>> Experiment("e1", "churn").to_dict()["name"]
+    'churn'
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON values (nested entities too; datetimes as ISO 8601)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class Experiment:
+class Experiment(ToDict):
     """A named group of runs."""
 
     id: str
@@ -60,7 +85,7 @@ class MetricPoint:
 
 
 @dataclass(frozen=True)
-class DatasetInput:
+class DatasetInput(ToDict):
     """A fingerprint of a dataset a run read: digest, schema and size, never the rows."""
 
     name: str
@@ -72,7 +97,7 @@ class DatasetInput:
 
 
 @dataclass(frozen=True)
-class ArtifactRef:
+class ArtifactRef(ToDict):
     """A logical artifact name inside an owner's namespace, pointing to a blob digest."""
 
     path: str
@@ -81,7 +106,7 @@ class ArtifactRef:
 
 
 @dataclass(frozen=True)
-class Run:
+class Run(ToDict):
     """One execution of training or evaluation code, with what it logged."""
 
     id: str
@@ -140,7 +165,7 @@ LineageDirection = Literal["upstream", "downstream", "both"]
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
+class RegisteredModel(ToDict):
     """A named model; its versions are numbered 1, 2, … and aliases point to them."""
 
     name: str
@@ -153,7 +178,7 @@ class RegisteredModel:
 
 
 @dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(ToDict):
     """One immutable registered package: where it came from and the digest of its manifest.
 
     ``manifest_digest`` is the SHA-256 of the package's ``manifest.json`` blob; loading checks
@@ -185,7 +210,7 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
-class AuditEntry:
+class AuditEntry(ToDict):
     """One change to the registry: who did what, when, and the state before and after."""
 
     id: int
@@ -200,7 +225,7 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
-class LineageEdge:
+class LineageEdge(ToDict):
     """A directed ``src → dst`` link between two records (``dataset``, ``run``, ``model_version``, …)."""
 
     src_type: str
@@ -217,7 +242,7 @@ PipelineStatus = Literal["running", "finished", "failed"]
 
 
 @dataclass(frozen=True)
-class StepIO:
+class StepIO(ToDict):
     """One input or output of a step run.
 
     ``kind`` is ``artifact`` (a blob written by a materialiser, or a model package's manifest when
@@ -237,7 +262,7 @@ class StepIO:
 
 
 @dataclass(frozen=True)
-class StepRun:
+class StepRun(ToDict):
     """One node of a pipeline run: its status, timing, cache use and what it read and wrote."""
 
     id: str
@@ -279,7 +304,7 @@ class CacheHit:
 
 
 @dataclass(frozen=True)
-class PipelineRun:
+class PipelineRun(ToDict):
     """One execution of a pipeline; its id is also the id of its tracking run."""
 
     id: str
@@ -350,7 +375,7 @@ class FeedbackLabels:
 
 
 @dataclass(frozen=True)
-class MonitorWindow:
+class MonitorWindow(ToDict):
     """One live-monitoring window of an endpoint: ``[start_ms, end_ms)``, its verdicts and metrics.
 
     ``drift``, ``metrics`` and ``estimated`` are JSON documents (the monitor decides their shape);
@@ -415,7 +440,7 @@ LOOP_RESTING_STATES: tuple[str, ...] = ("idle", "promoted", "rolled_back", "fail
 
 
 @dataclass(frozen=True)
-class LoopState:
+class LoopState(ToDict):
     """Where the loop of one registered model stands.
 
     ``cycle`` counts triggers (0 before the first); ``version`` is the cycle's candidate (once
@@ -451,7 +476,7 @@ class LoopState:
 
 
 @dataclass(frozen=True)
-class LoopTransition:
+class LoopTransition(ToDict):
     """One recorded move of a model's loop: from which state to which, why, when and by whom.
 
     A pause or resume is recorded as a move from a state to itself, with the operator as ``actor``.
