@@ -1,7 +1,9 @@
 """The end-to-end demo ``make demo`` runs: the whole loop on embedded defaults and offline data.
 
 tracking → cached pipeline → registry (champion + reference profile) → gate a challenger →
-serve the champion and send traffic → detect injected drift in the served traffic → HTML report.
+serve the champion and send traffic → detect injected drift in the served traffic → HTML report →
+the loop closing itself (:mod:`loopwright.demo.loop`): drift in live traffic starts a retrain, the
+candidate is gated, canaried and promoted; a worse candidate is rejected; the loop's history.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import loopwright as lw
 from loopwright.cli.gate import gate_rows
 from loopwright.cli.monitor import windows_table
 from loopwright.cli.render import table
+from loopwright.demo.loop import MODEL as LOOP_MODEL
+from loopwright.demo.loop import run_loop_demo
 from loopwright.demo.pipeline import TARGET, cancer, cancer_data, split_data
 from loopwright.demo.traffic import drifted, send, wait_for_next_window
 
@@ -154,8 +158,10 @@ def run_demo(console: Console, home: Path | None = None) -> None:
             f"[yellow]drift detected[/] in {len(drifted_windows)} window(s): {', '.join(features_seen)}"
         )
     console.print(f"HTML report: {report}")
+
+    run_loop_demo(console, home or Path(lw.get_client().settings.home))
     console.print(
         f"[green]demo finished in {time.perf_counter() - started:.0f} s[/] — try `loopwright runs list --experiment "
         f"{EXPERIMENT}`, `loopwright models show {MODEL}`, `loopwright models audit {MODEL}`, "
-        f"`loopwright monitor windows --endpoint {MODEL}`"
+        f"`loopwright monitor windows --endpoint {MODEL}`, `loopwright loop status {LOOP_MODEL}`"
     )
