@@ -105,7 +105,7 @@ def run_pipeline(
         exp.id,
         pipeline.name,
         [(n.name, n.step.name, n.upstream) for n in graph.nodes.values()],
-        {k: _param_record(v) for k, v in bound.items()},
+        {k: param_record(v) for k, v in bound.items()},
         executor_impl.label,
         cache=cache,
         ref=pipeline.ref,
@@ -227,36 +227,9 @@ class _Coordinator:
 
     def _prepare(self, node: Node) -> _Prepared:
         arguments = {arg: self._resolve(spec) for arg, spec in self.specs[node.name].items()}
-        files: dict[str, str] = {}
-        inputs: list[StepIO] = []
-        params: dict[str, str] = {}
-        for arg, spec in arguments.items():
-            if "$value" in spec or "$path" in spec:
-                value = spec["$value"] if "$value" in spec else spec["$path"]
-                if not isinstance(value, (dict, list)):
-                    params[arg] = str(value)[:MAX_PARAM_TEXT]
-                file = _local_file(value)
-                if file is not None:
-                    digest, size = file
-                    files[arg] = digest
-                    inputs.append(StepIO("in", arg, "file", digest, size, path=os.path.abspath(value)))
-        datasets: list[DatasetInput] = []
-        for name, blob in _blobs(arguments):
-            dataset = self.state.datasets.get(blob["digest"])
-            if dataset is not None:
-                datasets.append(_as_input(dataset, f"{node.name}.{name}"))
-            inputs.append(
-                StepIO(
-                    "in",
-                    name,
-                    "artifact",
-                    blob["digest"],
-                    materializer=blob["materializer"],
-                    dataset_digest=dataset.digest if dataset else None,
-                    num_rows=dataset.num_rows if dataset else None,
-                )
-            )
-        key = cache_key(node.step.source_digest, arguments, files)
+        key, inputs, datasets, params = describe_arguments(
+            node.name, node.step, arguments, self.state.datasets
+        )
         return _Prepared(node, self.step_run_ids[node.name], arguments, key, inputs, datasets, params)
 
     # -- scheduling ----------------------------------------------------------------------------
@@ -418,7 +391,48 @@ class _Coordinator:
         raise InvalidInput("not a storable pipeline result")
 
 
-def _param_record(value: Any) -> Any:
+def describe_arguments(
+    node: str, step: Any, arguments: Mapping[str, Spec], known: Mapping[str, DatasetInput]
+) -> tuple[str, list[StepIO], list[DatasetInput], dict[str, str]]:
+    """A node's resolved arguments as its cache key, input records, dataset inputs and params.
+
+    The key covers the step's source, the argument values and blob digests, and the *content* of
+    any local file a string argument names (so a file changed under the same path misses).
+    ``known`` maps blob digests to the fingerprints of the frames they hold.
+    """
+    files: dict[str, str] = {}
+    inputs: list[StepIO] = []
+    params: dict[str, str] = {}
+    for arg, spec in arguments.items():
+        if "$value" in spec or "$path" in spec:
+            value = spec["$value"] if "$value" in spec else spec["$path"]
+            if not isinstance(value, (dict, list)):
+                params[arg] = str(value)[:MAX_PARAM_TEXT]
+            file = _local_file(value)
+            if file is not None:
+                digest, size = file
+                files[arg] = digest
+                inputs.append(StepIO("in", arg, "file", digest, size, path=os.path.abspath(value)))
+    datasets: list[DatasetInput] = []
+    for name, blob in _blobs(arguments):
+        dataset = known.get(blob["digest"])
+        if dataset is not None:
+            datasets.append(_as_input(dataset, f"{node}.{name}"))
+        inputs.append(
+            StepIO(
+                "in",
+                name,
+                "artifact",
+                blob["digest"],
+                materializer=blob["materializer"],
+                dataset_digest=dataset.digest if dataset else None,
+                num_rows=dataset.num_rows if dataset else None,
+            )
+        )
+    return cache_key(step.source_digest, arguments, files), inputs, datasets, params
+
+
+def param_record(value: Any) -> Any:
     """A parameter as the pipeline run records it: JSON as is, a path as text, else its type."""
     if is_jsonable(value):
         return value
@@ -471,4 +485,4 @@ def _local_file(value: Any) -> tuple[str, int] | None:
     return _file_digests[memo]
 
 
-__all__ = ["Progress", "StepEvent", "run_pipeline"]
+__all__ = ["Progress", "StepEvent", "describe_arguments", "run_pipeline"]
