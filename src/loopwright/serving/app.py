@@ -43,7 +43,16 @@ from loopwright.serving.hotswap import AliasWatcher, Swap
 from loopwright.serving.inputs import InputSchema, ModelInput, encode_output
 from loopwright.serving.invocations import decode_csv, decode_invocations
 from loopwright.serving.metrics import ServingMetrics, VersionMetrics
-from loopwright.serving.oip import decode_infer, encode_infer, model_metadata, split_binary
+from loopwright.serving.oip import (
+    EXTENSIONS,
+    OutputRequest,
+    TensorError,
+    decode_infer,
+    encode_infer,
+    model_metadata,
+    output_request,
+    split_binary,
+)
 from loopwright.serving.prediction_log import DEFAULT_SPOOL_BYTES, PredictionLog
 from loopwright.serving.request_ids import RecentRequestIds
 from loopwright.serving.responses import HttpError, dumps, error_body, send_response
@@ -71,6 +80,7 @@ class Request:
     """What a handler needs from one HTTP request, read from the ASGI scope once."""
 
     __slots__ = (
+        "answer_type",
         "authorization",
         "client_id",
         "content_encoding",
@@ -125,6 +135,7 @@ class Request:
         self.slot: Slot | None = None
         self.protocol: str | None = None
         self.rows = 0
+        self.answer_type = b"application/json"  # a handler answering otherwise sets it
 
 
 class ServingApp:
@@ -402,13 +413,12 @@ class ServingApp:
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
         req = Request(scope, receive, path, t0)
-        content_type = b"application/json"
         try:
             handler, args = self._route(req)
             status, body, headers = await handler(req, *args)
-            if req.protocol == "metrics":
-                content_type = b"text/plain; version=0.0.4; charset=utf-8"
+            content_type = req.answer_type
         except Exception as error:
+            content_type = b"application/json"
             status, body = error_body(error, req.request_id)
             headers = error.headers if isinstance(error, HttpError) else []
             if req.slot is not None:  # the model that failed still names itself
@@ -431,9 +441,15 @@ class ServingApp:
             else:
                 self._authorize(req)  # with auth on, only a token holder learns which paths exist
                 raise HttpError(404, f"no route {req.path!r}; see GET /endpoints and /v2/models/{{name}}")
-        handler = methods.get(req.method)
+        # HEAD is GET without the body (probes use it): uvicorn drops the body and keeps the headers
+        handler = methods.get("GET" if req.method == "HEAD" else req.method)
         if handler is None:
-            raise HttpError(405, f"{req.method} is not allowed on {req.path}; use {', '.join(methods)}")
+            allowed = [*methods, "HEAD"] if "GET" in methods else list(methods)
+            raise HttpError(
+                405,
+                f"{req.method} is not allowed on {req.path}; use {', '.join(allowed)}",
+                [(b"allow", ", ".join(allowed).encode())],
+            )
         return handler, args
 
     def _account(self, req: Request, status: int) -> None:
@@ -717,20 +733,24 @@ class ServingApp:
             slot = found
         shadowed = version is None and endpoint.shadow is not None
 
-        def decode() -> tuple[ModelInput, Redecode | None, Any]:
+        def decode() -> tuple[ModelInput, Redecode | None, Any, OutputRequest]:
             doc = _parse_json(body) if binary is None else split_binary(body, binary)
             data = decode_infer(doc, slot.schema)
             redecode = (lambda schema: decode_infer(doc, schema)) if shadowed else None
-            return data, redecode, doc.get("id")
+            return data, redecode, doc.get("id"), output_request(doc)
 
-        data, redecode, given = await self._decode(len(body), decode)
+        data, redecode, given, asked = await self._decode(len(body), decode)
+        proba = "predict_proba" in asked.names
+        if proba and not slot.has_proba:
+            raise TensorError(f"unknown output 'predict_proba': model {name!r} has no class probabilities")
         output = await self._run(req, endpoint, slot, data, redecode)
+        # probabilities only when asked: a second model call that /predict and /invocations never pay
+        extra = {"predict_proba": await asyncio.to_thread(slot.predict_proba, data.data)} if proba else None
         response_id = given if isinstance(given, str) else req.request_id
-        return (
-            200,
-            dumps(encode_infer(output, endpoint.name, slot.label, response_id)),
-            [(b"x-model-version", slot.label_bytes)],
-        )
+        answer, headers = encode_infer(output, endpoint.name, slot.label, response_id, asked, extra)
+        if headers:
+            req.answer_type = b"application/octet-stream"
+        return 200, answer, [*headers, (b"x-model-version", slot.label_bytes)]
 
     async def _invocations(self, req: Request) -> Answer:
         endpoint = self.default_endpoint
@@ -769,7 +789,7 @@ class ServingApp:
 
     # -- metadata, health, admin -------------------------------------------------------------
     async def _server_metadata(self, req: Request) -> Answer:
-        return 200, dumps({"name": "loopwright", "version": __version__, "extensions": []}), []
+        return 200, dumps({"name": "loopwright", "version": __version__, "extensions": EXTENSIONS}), []
 
     async def _live(self, req: Request) -> Answer:
         return 200, b'{"live":true}', []
@@ -802,6 +822,7 @@ class ServingApp:
             self.metrics.log_degraded.set(1 if self.prediction_log.degraded else 0)
         body, _ = self.metrics.render()
         req.protocol = "metrics"
+        req.answer_type = b"text/plain; version=0.0.4; charset=utf-8"
         return 200, body, []
 
     async def _model_metadata(self, req: Request, name: str, version: str | None = None) -> Answer:
@@ -815,13 +836,22 @@ class ServingApp:
             raise NotFound(f"model {name!r} has no version {version!r} being served")
         versions = list(dict.fromkeys(s.label for s in endpoint.slots()))
         flavor = getattr(slot.model, "flavor", None)
-        return 200, dumps(model_metadata(endpoint.name, versions, slot.schema, flavor)), []
+        classes = None
+        if slot.has_proba:
+            labels = getattr(slot.model, "classes", None)
+            classes = len(labels) if labels is not None else -1
+        return 200, dumps(model_metadata(endpoint.name, versions, slot.schema, flavor, classes)), []
 
     async def _model_ready(self, req: Request, name: str, version: str | None = None) -> Answer:
         endpoint = self._endpoint(name)
         if version is not None and endpoint.slot_for_version(version) is None:
             raise NotFound(f"model {name!r} has no version {version!r} being served")
-        return 200, dumps({"name": endpoint.name, "ready": not self._closing}), []
+        # not ready is a non-200 status: clients (tritonclient, probes) read the status, not the body
+        if self._closing:
+            raise HttpError(503, f"model {endpoint.name!r} is not ready: the server is shutting down")
+        if not endpoint.active_routes:
+            raise HttpError(503, f"model {endpoint.name!r} is not ready: every alias it follows is unset")
+        return 200, dumps({"name": endpoint.name, "ready": True}), []
 
     async def _list_endpoints(self, req: Request) -> Answer:
         return 200, dumps({"endpoints": [e.describe() for e in self.endpoints.values()]}), []

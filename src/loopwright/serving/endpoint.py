@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
+
 from loopwright.serving.batching import Batcher
 from loopwright.serving.deployment import BatchingSpec
 from loopwright.serving.inputs import InputSchema
@@ -108,6 +110,12 @@ class Slot:
         if self._validate_kw:
             return self._predict_fn(data, validate=False)
         return self._predict_fn(data)
+
+    def predict_proba(self, data: Any) -> Any:
+        """Class probabilities for validated input (the ``predict_proba`` output of OIP)."""
+        if self._validate_kw:
+            return np.asarray(self.model.predict_proba(data, validate=False))
+        return np.asarray(self.model.predict_proba(data))
 
     def _observe(self, rows: int, reason: str) -> None:
         self.metrics.batch(rows, reason)

@@ -3,14 +3,22 @@
 Examples
 --------
 >>> import numpy as np
->>> encode_infer(np.array([0, 1]), "churn", "3", "r1")["outputs"]
-[{'name': 'predict', 'datatype': 'INT64', 'shape': [2], 'data': array([0, 1])}]
+>>> body, headers = encode_infer(np.array([0, 1]), "churn", "3", "r1")
+>>> orjson.loads(body)["outputs"]
+[{'name': 'predict', 'datatype': 'INT64', 'shape': [2], 'parameters': {}, 'data': [0, 1]}]
+>>> asked = output_request({"outputs": [{"name": "predict", "parameters": {"binary_data": True}}]})
+>>> body, headers = encode_infer(np.array([0, 1]), "churn", "3", "r1", asked)
+>>> headers
+[(b'inference-header-content-length', b'131')]
+>>> np.frombuffer(body[131:], "<i8").tolist()
+[0, 1]
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -19,7 +27,12 @@ import orjson
 import pandas as pd
 
 from loopwright.errors import InvalidInput
-from loopwright.serving.inputs import InputSchema, ModelInput, describe_value, encode_output
+from loopwright.serving.inputs import NUMERIC, InputSchema, ModelInput, describe_value, encode_output
+from loopwright.serving.responses import dumps
+
+#: ``GET /v2`` ``extensions``: Triton's binary tensor data extension (binary inputs and outputs) and
+#: the parameters extension (``parameters`` on requests, tensors and responses)
+EXTENSIONS = ["binary_tensor_data", "parameters"]
 
 DATATYPES = {
     "float64": "FP64",
@@ -61,6 +74,21 @@ BINARY_DTYPES = {
     "UINT8": "u1",
     "BOOL": "?",
 }
+
+
+OIP_DATATYPES = frozenset(BINARY_DTYPES) | {"BYTES"}
+_INT_RANGES = {
+    name: (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+    for name, dtype in BINARY_DTYPES.items()
+    if name.startswith(("INT", "UINT"))
+}
+
+
+class TensorError(InvalidInput):
+    """A tensor of an inference request contradicts the protocol: an unknown ``datatype``, data that is
+    not of its declared datatype, a ``shape`` its data does not fill, a malformed ``outputs`` (HTTP 400)."""
+
+    http_status = 400
 
 
 def split_binary(body: bytes, header_length: int) -> Any:
@@ -157,16 +185,13 @@ def decode_infer(doc: Any, schema: InputSchema) -> ModelInput:
     for t in tensors:
         if not isinstance(t, Mapping) or "name" not in t or "data" not in t:
             raise InvalidInput('each input tensor needs "name", "shape", "datatype" and "data"')
-        name = tensor_name(t)
-        shape = t.get("shape")
-        if shape is not None and (
-            not isinstance(shape, list) or not all(type(s) is int and s >= 0 for s in shape)
-        ):
-            raise InvalidInput(f"input {name!r}: shape must be a list of sizes (integers ≥ 0)")
+        _check_tensor(t, tensor_name(t))
     if schema.kind == "dataframe":
         by_name = {t["name"]: t for t in tensors}
         if len(tensors) == 1 and tensors[0]["name"] not in schema.names:
             t = tensors[0]
+            if schema.numeric and t["datatype"] == "BYTES":
+                raise TensorError(f"input {t['name']!r}: datatype BYTES, but the model's inputs are numeric")
             return schema.from_tensor(t["data"], t.get("shape"))
         unknown = [t["name"] for t in tensors if t["name"] not in schema.names]
         if unknown:
@@ -182,14 +207,82 @@ def decode_infer(doc: Any, schema: InputSchema) -> ModelInput:
                 raise InvalidInput(
                     f"missing input {column.name!r} (expects {datatype_of(column.dtype)}, shape [-1])"
                 )
+            _check_fits(t, datatype_of(column.dtype), column.dtype in NUMERIC)
+            shape = t["shape"]
+            if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+                raise TensorError(f"input {column.name!r}: a column takes shape [N] or [N, 1], got {shape}")
             columns[column.name] = _column_values(t)
+        rows = {len(v) for v in columns.values()}
+        if len(rows) > 1:
+            counts = {name: len(v) for name, v in columns.items()}
+            raise TensorError(f"the input tensors must have the same number of rows, got {counts}")
         return schema.from_columns(columns)
     if len(tensors) == 1:
         t = tensors[0]
+        if schema.kind == "tensor":
+            _check_fits(t, datatype_of(schema.tensor.dtype), schema.array_dtype.kind in "fiub")
         return schema.from_tensor(t["data"], t.get("shape"))
     if schema.kind is None:
         return schema.from_columns({t["name"]: _column_values(t) for t in tensors})
     raise InvalidInput(f"this model takes one input tensor, got {len(tensors)}")
+
+
+def _check_tensor(tensor: Mapping[str, Any], name: str) -> None:
+    """The protocol's own rules for one input tensor: a known ``datatype``, a ``shape`` of sizes that
+    its data fills, and data that is of that datatype (checked before any column or signature rule)."""
+    datatype = tensor.get("datatype")
+    if datatype not in OIP_DATATYPES:
+        raise TensorError(
+            f"input {name!r}: datatype must be one of {', '.join(sorted(OIP_DATATYPES))}, "
+            f"got {describe_value(datatype)}"
+        )
+    shape = tensor.get("shape")
+    if not isinstance(shape, list) or not all(type(s) is int and s >= 0 for s in shape):
+        raise TensorError(f"input {name!r}: shape must be a list of sizes (integers ≥ 0), got {shape!r}")
+    data = tensor["data"]
+    if not isinstance(data, list):
+        raise TensorError(f"input {name!r}: data must be a list, got {describe_value(data)}")
+    values = data
+    while values and type(values[0]) is list:  # nested row-major data
+        if not all(type(v) is list for v in values):
+            raise TensorError(f"input {name!r}: data mixes nested lists and single values")
+        values = list(chain.from_iterable(values))
+    if math.prod(shape) != len(values):
+        raise TensorError(f"input {name!r}: shape {shape} needs {math.prod(shape)} values, got {len(values)}")
+    _check_values(values, datatype, name)
+
+
+def _check_values(values: list[Any], datatype: str, name: str) -> None:
+    """Every value is of ``datatype``: whole numbers in range for INT/UINT, numbers for FP (null is
+    left to the column's NaN rule), booleans for BOOL, strings for BYTES."""
+    types = set(map(type, values))
+    if datatype == "BYTES":
+        allowed: set[type] = {str}
+    elif datatype == "BOOL":
+        allowed = {bool}
+    elif datatype.startswith("FP"):
+        allowed = {float, int, type(None)}
+    else:
+        allowed = {int}
+    if types <= allowed:
+        if datatype in _INT_RANGES and values:
+            low, high = _INT_RANGES[datatype]
+            if min(values) < low or max(values) > high:
+                culprit = next(v for v in values if not low <= v <= high)
+                raise TensorError(f"input {name!r}: {datatype} holds [{low}, {high}], got {culprit}")
+        return
+    culprit = next(v for v in values if type(v) not in allowed)
+    raise TensorError(f"input {name!r}: datatype {datatype} cannot hold {describe_value(culprit)}")
+
+
+def _check_fits(tensor: Mapping[str, Any], expected: str, numeric: bool) -> None:
+    """A tensor's declared datatype suits the model input it feeds: text for text, numbers for numbers
+    (numeric kinds may differ: the column's own check then rules on each value)."""
+    if (tensor["datatype"] == "BYTES") == numeric:
+        raise TensorError(
+            f"input {tensor['name']!r}: datatype {tensor['datatype']} does not fit the model's "
+            f"{expected} input"
+        )
 
 
 def _column_values(tensor: Mapping[str, Any]) -> list[Any]:
@@ -206,34 +299,142 @@ def _column_values(tensor: Mapping[str, Any]) -> list[Any]:
     return data
 
 
-def encode_infer(output: Any, model_name: str, version: str, response_id: str) -> dict[str, Any]:
-    """Model output → inference response body (data flattened row-major, as the spec shows)."""
+@dataclass(frozen=True)
+class RequestedOutput:
+    """One entry of a request's ``outputs``: the tensor's name and whether it goes back as binary data."""
+
+    name: str
+    binary: bool
+
+
+@dataclass(frozen=True)
+class OutputRequest:
+    """What an inference request asks back: named outputs (``None``: every output the model predicts)
+    and the request-wide ``binary_data_output`` default."""
+
+    outputs: tuple[RequestedOutput, ...] | None = None
+    binary: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [o.name for o in self.outputs or ()]
+
+
+EVERY_OUTPUT = OutputRequest()
+
+
+def output_request(doc: Any) -> OutputRequest:
+    """The ``outputs`` and ``parameters.binary_data_output`` of an inference request, type-checked.
+
+    >>> output_request({"outputs": [{"name": "predict_proba"}], "parameters": {"binary_data_output": True}})
+    OutputRequest(outputs=(RequestedOutput(name='predict_proba', binary=True),), binary=True)
+    """
+    parameters = doc.get("parameters", {}) if isinstance(doc, Mapping) else {}
+    if not isinstance(parameters, Mapping):
+        raise TensorError(f"parameters must be an object, got {describe_value(parameters)}")
+    binary = parameters.get("binary_data_output", False)
+    if type(binary) is not bool:
+        raise TensorError(f"parameters.binary_data_output must be a boolean, got {describe_value(binary)}")
+    given = doc.get("outputs") if isinstance(doc, Mapping) else None
+    if given is None:
+        return OutputRequest(None, binary)
+    if not isinstance(given, list):
+        raise TensorError(f'"outputs" must be a list of {{"name": ...}} objects, got {describe_value(given)}')
+    outputs: list[RequestedOutput] = []
+    for o in given:
+        name = o.get("name") if isinstance(o, Mapping) else None
+        if not isinstance(name, str):
+            raise TensorError(f'each requested output needs a string "name", got {describe_value(o)}')
+        params = o.get("parameters", {})
+        if not isinstance(params, Mapping):
+            raise TensorError(f"output {name!r}: parameters must be an object, got {describe_value(params)}")
+        own = params.get("binary_data", binary)
+        if type(own) is not bool:
+            raise TensorError(
+                f"output {name!r}: parameters.binary_data must be a boolean, got {describe_value(own)}"
+            )
+        if name in {r.name for r in outputs}:
+            raise TensorError(f"output {name!r} is requested twice")
+        outputs.append(RequestedOutput(name, own))
+    return OutputRequest(tuple(outputs), binary)
+
+
+def output_tensors(output: Any) -> dict[str, np.ndarray]:
+    """A model's answer as named output tensors: ``predict`` for one array, one per column of a
+    DataFrame or key of a dict (several outputs), ``output_0``, ``output_1``, … for a list of arrays."""
     if isinstance(output, pd.DataFrame):
-        outputs = [
-            {
-                "name": str(c),
-                "datatype": datatype_of(output[c].dtype) if output[c].dtype.kind in "fiub" else "BYTES",
-                "shape": [len(output)],
-                "data": encode_output(output[c].to_numpy()),
-            }
-            for c in output.columns
-        ]
+        return {str(c): output[c].to_numpy() for c in output.columns}
+    if isinstance(output, Mapping):
+        return {str(k): np.asarray(v) for k, v in output.items()}
+    if isinstance(output, list) and output and all(isinstance(o, np.ndarray) for o in output):
+        return {f"output_{i}": o for i, o in enumerate(output)}
+    return {"predict": output if isinstance(output, np.ndarray) else np.asarray(output)}
+
+
+def encode_infer(
+    output: Any,
+    model_name: str,
+    version: str,
+    response_id: str,
+    request: OutputRequest = EVERY_OUTPUT,
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """Model output → inference response body and its extra headers.
+
+    Every output tensor, or those ``request`` names (``extra`` holds outputs computed besides
+    ``predict``, e.g. ``predict_proba``); data row-major. Outputs asked as binary (the binary tensor
+    data extension) carry ``parameters.binary_data_size`` instead of ``data`` and follow the JSON
+    header, whose length the ``Inference-Header-Content-Length`` header gives.
+    """
+    tensors = {**output_tensors(output), **(extra or {})}
+    if request.outputs is None:
+        wanted = [RequestedOutput(name, request.binary) for name in output_tensors(output)]
     else:
-        arr = output if isinstance(output, np.ndarray) else np.asarray(output)
-        numeric = arr.dtype.kind in "fiub"
-        outputs = [
-            {
-                "name": "predict",
-                "datatype": datatype_of(arr.dtype) if numeric else "BYTES",
-                "shape": list(arr.shape),
-                "data": encode_output(arr.ravel()) if numeric else [str(v) for v in arr.ravel().tolist()],
-            }
-        ]
-    return {"model_name": model_name, "model_version": version, "id": response_id, "outputs": outputs}
+        wanted = list(request.outputs)
+        missing = [o.name for o in wanted if o.name not in tensors]
+        if missing:
+            raise TensorError(f"unknown output {missing[0]!r}: the model's outputs are {sorted(tensors)}")
+    outputs, chunks = [], []
+    for o in wanted:
+        arr = tensors[o.name]
+        datatype = datatype_of(arr.dtype) if arr.dtype.kind in "fiub" else "BYTES"
+        tensor: dict[str, Any] = {"name": o.name, "datatype": datatype, "shape": list(arr.shape)}
+        if o.binary:
+            chunk = _binary_tensor(arr, datatype)
+            tensor["parameters"] = {"binary_data_size": len(chunk)}
+            chunks.append(chunk)
+        else:
+            tensor["parameters"] = {}
+            flat = arr.ravel()
+            tensor["data"] = encode_output(flat) if datatype != "BYTES" else [str(v) for v in flat.tolist()]
+        outputs.append(tensor)
+    header = dumps(
+        {
+            "model_name": model_name,
+            "model_version": version,
+            "id": response_id,
+            "parameters": {},
+            "outputs": outputs,
+        }
+    )
+    if not chunks:
+        return header, []
+    return b"".join([header, *chunks]), [(b"inference-header-content-length", str(len(header)).encode())]
 
 
-def model_metadata(name: str, versions: list[str], schema: InputSchema, flavor: str | None) -> dict[str, Any]:
-    """``GET /v2/models/{name}``: inputs from the signature."""
+def _binary_tensor(arr: np.ndarray, datatype: str) -> bytes:
+    """Raw row-major little-endian bytes; ``BYTES`` elements as 4-byte length + UTF-8."""
+    if datatype == "BYTES":
+        encoded = [str(v).encode() for v in arr.ravel().tolist()]
+        return b"".join(len(e).to_bytes(4, "little") + e for e in encoded)
+    return np.ascontiguousarray(arr, dtype=BINARY_DTYPES[datatype]).tobytes()
+
+
+def model_metadata(
+    name: str, versions: list[str], schema: InputSchema, flavor: str | None, classes: int | None = None
+) -> dict[str, Any]:
+    """``GET /v2/models/{name}``: inputs and outputs from the signature; ``predict_proba`` (``[-1,
+    classes]``) too when ``classes`` is given (``-1``: a model with probabilities but no class list)."""
     if schema.kind == "dataframe":
         inputs = [{"name": c.name, "datatype": datatype_of(c.dtype), "shape": [-1]} for c in schema.columns]
     elif schema.kind == "tensor":
@@ -247,6 +448,8 @@ def model_metadata(name: str, versions: list[str], schema: InputSchema, flavor: 
     else:
         inputs = []
     outputs = _outputs_of(schema.signature)
+    if classes is not None:
+        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, classes]})
     return {
         "name": name,
         "versions": versions,
