@@ -9,8 +9,8 @@ Examples
 >>> asked = output_request({"outputs": [{"name": "predict", "parameters": {"binary_data": True}}]})
 >>> body, headers = encode_infer(np.array([0, 1]), "churn", "3", "r1", asked)
 >>> headers
-[(b'inference-header-content-length', b'131')]
->>> np.frombuffer(body[131:], "<i8").tolist()
+[(b'inference-header-content-length', b'167')]
+>>> np.frombuffer(body[167:], "<i8").tolist()
 [0, 1]
 """
 
