@@ -41,6 +41,7 @@ from loopwright.evaluation.latency import DEFAULT_SAMPLE, measure_latency
 from loopwright.evaluation.metrics import MetricSet, classification_metrics, regression_metrics
 from loopwright.evaluation.report import render_evaluation
 from loopwright.evaluation.result import OVERALL, EvaluationResult
+from loopwright.frames import is_spark_dataframe, read_path, spark_to_pandas, to_pandas
 from loopwright.models.loaded import LoadedModel
 from loopwright.models.loading import load_model
 from loopwright.store.entities import LineageEdge
@@ -71,7 +72,7 @@ class Subject:
 
 def evaluate(
     model: str | LoadedModel,
-    data: pd.DataFrame | str | os.PathLike[str],
+    data: Any,
     target: str,
     task: str | None = None,
     slices: Sequence[str] | None = None,
@@ -87,9 +88,11 @@ def evaluate(
     ----------
     model : str or LoadedModel
         ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``runs:/RUN_ID/PATH``, or a loaded model.
-    data : DataFrame or path
-        Features and the target; a path to a ``.parquet`` or ``.csv`` file is read. When the model
-        has a column signature, only its columns go to the model (slice columns may be extra).
+    data : frame, path or records
+        Features and the target: a pandas, polars or pyarrow table (anything
+        :func:`loopwright.frames.to_pandas` takes), a ``.parquet``/``.csv`` path, a list of records, a
+        dict of columns, or a Spark DataFrame of up to 1,000,000 rows (collected to the driver). When
+        the model has a column signature, only its columns go to the model (slice columns may be extra).
     target : str
         The label column. Rows without a label are left out (and counted in ``notes``).
     task : {"classification", "regression"}, optional
@@ -145,19 +148,21 @@ def load_subject(model: str | LoadedModel) -> Subject:
     return Subject(loaded, loaded.uri, source_run_id=parsed.run_id)
 
 
-def read_data(data: pd.DataFrame | str | os.PathLike[str]) -> tuple[pd.DataFrame, str | None]:
-    """The evaluation frame and, when read from a file, its path."""
-    if isinstance(data, pd.DataFrame):
-        return data, None
-    if not isinstance(data, str | os.PathLike):
-        raise InvalidInput(f"data must be a DataFrame or a .parquet/.csv path, got {type(data).__name__}")
-    path = Path(data)
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".pq", ".csv"):
-        raise InvalidInput(f"unsupported data file {path.name!r}: use .parquet or .csv")
-    if not path.is_file():
-        raise InvalidInput(f"no such data file: {path}")
-    return (pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)), str(path)
+def read_data(data: Any) -> tuple[pd.DataFrame, str | None]:
+    """The evaluation frame and, when read from a file, its path.
+
+    Takes every frame :func:`loopwright.frames.to_pandas` does, and a Spark DataFrame of up to
+    :data:`~loopwright.frames.SPARK_COLLECT_ROWS` rows (collected through Arrow: the metrics need
+    every prediction on the driver).
+
+    >>> read_data([{"x": 1, "y": 0}])[0].shape
+    (1, 2)
+    """
+    if isinstance(data, str | os.PathLike):
+        return read_path(data), os.fspath(data)
+    if is_spark_dataframe(data):
+        return spark_to_pandas(data), None
+    return to_pandas(data), None
 
 
 def labelled_rows(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, list[str]]:

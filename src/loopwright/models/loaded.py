@@ -8,6 +8,7 @@ validated already, so the array or frame goes straight to the predictor (for ONN
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from loopwright.errors import InvalidInput
+from loopwright.frames import is_frame, is_spark_dataframe, to_pandas
 from loopwright.models.flavors import Predictor
 from loopwright.models.manifest import decode_example
 from loopwright.models.signature import Signature
@@ -84,14 +86,28 @@ class LoadedModel:
         return None if labels is None else np.asarray(labels).tolist()
 
     def _prepare(self, data: Any) -> Any:
+        if type(data) is not pd.DataFrame and type(data) is not np.ndarray:
+            data = self._local(data)
         prepared = self.signature.validate(data) if self.signature is not None else _as_input(data)
         if isinstance(prepared, (pd.DataFrame, np.ndarray)) and prepared.ndim and not len(prepared):
             # every flavor would fail on its own terms (scikit-learn: "Found array with 0 sample(s)")
             raise InvalidInput(f"no rows to predict: {self.uri} got an empty input")
         return prepared
 
+    def _local(self, data: Any) -> Any:
+        """A polars/pyarrow (any narwhals) frame as pandas; a Spark DataFrame refused with the way to score it."""
+        if is_spark_dataframe(data):
+            raise InvalidInput(
+                f"LoadedModel.predict takes local data, not a Spark DataFrame: score it on the executors "
+                f"with loopwright.integrations.spark.score(df, {self.uri!r}) or `loopwright spark score`"
+            )
+        if is_frame(data) or isinstance(data, str | os.PathLike):
+            return to_pandas(data, what="the input")  # a path is a .parquet/.csv file of rows
+        return data
+
     def predict(self, data: Any, validate: bool = True) -> Any:
-        """Predictions for ``data`` (DataFrame, numpy array, list of records or rows).
+        """Predictions for ``data``: a pandas/polars/pyarrow frame, a .parquet/.csv path, a numpy array,
+        a list of records or of rows, or a dict of columns.
 
         Returns a numpy array, or a DataFrame for models with several named outputs.
         With ``validate=False`` the data goes to the model as given (the caller validated it).

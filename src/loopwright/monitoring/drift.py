@@ -63,7 +63,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +71,7 @@ import pandas as pd
 from scipy import special
 
 from loopwright.errors import InvalidInput
+from loopwright.frames import to_pandas
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile, Profile
 from loopwright.monitoring.reference import (
     PREDICTION,
@@ -243,8 +244,8 @@ class DriftReport:
 
 
 def drift(
-    reference: pd.DataFrame | Profile | str,
-    current: pd.DataFrame | Profile | SparkDataFrame,
+    reference: Any,
+    current: Any,
     *,
     categorical: Sequence[str] | None = None,
     prediction: str | None = None,
@@ -258,13 +259,15 @@ def drift(
 
     Parameters
     ----------
-    reference : DataFrame, Profile or str
-        The reference data, its profile, or a model URI (``"models:/churn@champion"``) whose
-        version carries a stored reference profile. When that profile has the version's
-        predictions and ``current`` is a DataFrame without a ``prediction`` column, the version
-        predicts on ``current`` so the prediction distribution is compared too.
-    current : DataFrame, Profile or Spark DataFrame
-        The data to check; a Spark DataFrame is profiled on Spark (see
+    reference : frame, path, records, Profile or str
+        The reference data (a pandas, polars or pyarrow table, a ``.parquet``/``.csv`` path, a list
+        of records or a dict of columns: anything :func:`loopwright.frames.to_pandas` takes), its
+        profile, or a model URI (``"models:/churn@champion"``) whose version carries a stored
+        reference profile. When that profile has the version's predictions and ``current`` is data
+        without a ``prediction`` column, the version predicts on ``current`` so the prediction
+        distribution is compared too.
+    current : frame, path, records, Profile or Spark DataFrame
+        The data to check, in any of the reference's forms; a Spark DataFrame is profiled on Spark (see
         :func:`loopwright.integrations.spark.profile_spark`), scored there when the reference
         profile has predictions.
     categorical : list of str, optional
@@ -305,9 +308,9 @@ def drift(
     if is_spark_dataframe(current):
         cur = _spark_profile(reference, current, ref, categorical, pred_name)
     else:
-        local = cast("pd.DataFrame | Profile", current)
+        local = current if isinstance(current, Profile) else to_pandas(current, what="current")
         if (
-            isinstance(reference, str)
+            _is_model_uri(reference)
             and isinstance(local, pd.DataFrame)
             and pred_name == PREDICTION
             and PREDICTION not in local.columns
@@ -346,26 +349,33 @@ def drift(
     return DriftReport(features, dataset, pred, share, drift_share, alpha, ref, cur, messages)
 
 
+def _is_model_uri(reference: Any) -> bool:
+    """Whether ``reference`` names a model version (any other string is a data file's path)."""
+    return isinstance(reference, str) and reference.startswith("models:/")
+
+
 def _reference_profile(
-    reference: pd.DataFrame | Profile | str,
+    reference: Any,
     categorical: Sequence[str] | None,
     prediction: str | None,
     columns: Sequence[str] | None,
 ) -> Profile:
     if isinstance(reference, Profile):
         return reference
-    if isinstance(reference, str):
+    if _is_model_uri(reference):
         return load_profile(reference)
-    if isinstance(reference, pd.DataFrame):
+    if is_spark_dataframe(reference):
+        from loopwright.integrations.spark import profile_spark  # the one upward call, as for current
+
         cols = None if columns is None else [c for c in columns if c in reference.columns]
-        return Profile.from_frame(reference, categorical, prediction, columns=cols)
-    raise InvalidInput(
-        f"reference must be a DataFrame, a Profile or a model URI, got {type(reference).__name__}"
-    )
+        return profile_spark(reference, columns=cols, categorical=categorical, prediction=prediction)
+    frame = to_pandas(reference, what="reference")
+    cols = None if columns is None else [c for c in columns if c in frame.columns]
+    return Profile.from_frame(frame, categorical, prediction, columns=cols)
 
 
 def _spark_profile(
-    reference: pd.DataFrame | Profile | str,
+    reference: Any,
     current: SparkDataFrame,
     ref: Profile,
     categorical: Sequence[str] | None,
@@ -374,7 +384,7 @@ def _spark_profile(
     """Profile a Spark DataFrame the way the reference was profiled (scored on Spark when needed)."""
     from loopwright.integrations.spark import profile_spark, with_spark_predictions
 
-    if isinstance(reference, str) and prediction == PREDICTION and PREDICTION not in current.columns:
+    if _is_model_uri(reference) and prediction == PREDICTION and PREDICTION not in current.columns:
         current, _ = with_spark_predictions(current, RegistryClient().resolve(reference).uri, {})
     kinds = sorted(set(ref.categorical) | set(categorical or ()))
     present = [c for c in current.columns if c in ref.features]

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeGuard
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from loopwright.errors import IntegrityError, InvalidInput, LoopwrightError, NotFound
+from loopwright.frames import ACCEPTED, is_frame, is_spark_dataframe, to_pandas, type_name
 from loopwright.models.loaded import LoadedModel
 from loopwright.models.loading import load_model
 from loopwright.monitoring.profile import Profile, profile_chunks
@@ -49,8 +51,8 @@ PROFILE_PATH = "profile.json"
 
 
 def profile(
-    *args: pd.DataFrame | Iterable[pd.DataFrame] | SparkDataFrame | str,
-    data: pd.DataFrame | Iterable[pd.DataFrame] | SparkDataFrame | None = None,
+    *args: Any,
+    data: Any = None,
     categorical: Sequence[str] | None = None,
     prediction: str | None = None,
     model: str | None = None,
@@ -64,8 +66,11 @@ def profile(
 
     Parameters
     ----------
-    data : DataFrame, iterable of DataFrames, or Spark DataFrame
+    data : frame, path, records, iterable of frames, or Spark DataFrame
         The data, whole or in chunks (e.g. Parquet row groups); chunks are profiled and merged. A
+        pandas, polars or pyarrow table, a ``.parquet``/``.csv`` path, a list of records or a dict of
+        columns (anything :func:`loopwright.frames.to_pandas` takes) is one frame; chunks may be any
+        of those frames too. A
         Spark DataFrame is profiled per partition on the executors and merged on the driver (see
         :func:`loopwright.integrations.spark.profile_spark`); with ``model=`` it is scored on Spark.
     categorical : list of str, optional
@@ -97,16 +102,13 @@ def profile(
     data, model = _data_and_model(args, data, model)
     if is_spark_dataframe(data):
         return _profile_spark(data, model, categorical, prediction, options)
+    data = local_data(data)
     if model is not None and prediction is None:
         data, prediction = _with_predictions(data, model, options)
     if isinstance(data, pd.DataFrame):
         result = Profile.from_frame(data, categorical, prediction, **options)
-    elif isinstance(data, Iterable) and not isinstance(data, str | bytes):
-        result = profile_chunks(data, categorical, prediction, **options)
     else:
-        raise InvalidInput(
-            f"data must be a DataFrame or an iterable of DataFrames, got {type(data).__name__}"
-        )
+        result = profile_chunks(data, categorical, prediction, **options)
     if model is not None:
         save_profile(result, model)
     return result
@@ -130,13 +132,29 @@ def _profile_spark(
     return result
 
 
-def is_spark_dataframe(data: Any) -> TypeGuard[SparkDataFrame]:
-    """Whether ``data`` is a Spark DataFrame (classic or Connect), told without importing pyspark.
+def local_data(data: Any) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """One pandas frame from any frame, path or records (:func:`~loopwright.frames.to_pandas`), or chunks.
 
-    >>> is_spark_dataframe(pd.DataFrame()), is_spark_dataframe([1, 2])
-    (False, False)
+    An iterable that is not a frame, a path, a dict or a list of records is taken as chunks, each
+    converted as it comes (so a generator of polars row groups streams).
+
+    >>> import polars as pl
+    >>> local_data(pl.DataFrame({"x": [1]})).shape, local_data([{"x": 1}, {"x": 2}]).shape
+    ((1, 1), (2, 1))
+    >>> [c.shape for c in local_data([pl.DataFrame({"x": [1]}), pd.DataFrame({"x": [2, 3]})])]
+    [(1, 1), (2, 1)]
     """
-    return type(data).__module__.startswith("pyspark.sql") and hasattr(data, "mapInPandas")
+    if isinstance(data, pd.DataFrame):
+        return data
+    if is_frame(data) or isinstance(data, str | os.PathLike | Mapping):
+        return to_pandas(data)
+    if isinstance(data, Sequence) and data and all(isinstance(row, Mapping) for row in data):
+        return to_pandas(data)  # records, not chunks
+    if isinstance(data, Iterable) and not isinstance(data, bytes):
+        return (to_pandas(chunk, what="each chunk of data") for chunk in data)
+    raise InvalidInput(
+        f"data must be {ACCEPTED}, an iterable of such chunks or a Spark DataFrame; got {type_name(data)}"
+    )
 
 
 def _data_and_model(

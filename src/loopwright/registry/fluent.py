@@ -19,9 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
-from loopwright.errors import InvalidInput
+from loopwright.frames import is_spark_dataframe, to_pandas
 from loopwright.models.package import ModelInfo
 from loopwright.registry.client import RegistryClient
 from loopwright.registry.lineage import Lineage
@@ -37,7 +35,7 @@ def register_model(
     name: str,
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
-    reference_data: pd.DataFrame | None = None,
+    reference_data: Any = None,
 ) -> ModelVersion:
     """Register the package at ``runs:/RUN_ID/PATH`` as the next version (1, 2, …) of ``name``.
 
@@ -52,6 +50,8 @@ def register_model(
     reference_data:
         Training features (without the target): profiled and stored as the version's reference
         profile, with the version's predictions on them, for ``lw.drift`` and live monitoring.
+        A pandas, polars or pyarrow table, a ``.parquet``/``.csv`` path, a list of records, a dict
+        of columns (see :func:`loopwright.frames.to_pandas`) or a Spark DataFrame.
         The same as calling ``lw.profile(mv.uri, reference_data)`` afterwards.
 
     Returns
@@ -59,8 +59,9 @@ def register_model(
     ModelVersion
         Immutable: its source and manifest digest never change.
     """
-    if reference_data is not None and not isinstance(reference_data, pd.DataFrame):
-        raise InvalidInput(f"reference_data must be a pandas DataFrame, got {type(reference_data).__name__}")
+    if reference_data is not None and not is_spark_dataframe(reference_data):
+        # converted (or refused) before anything is registered; a Spark frame is profiled on Spark
+        reference_data = to_pandas(reference_data, what="reference_data")
     mv = _registry().register_model(model_uri, name, tags=tags, description=description)
     if reference_data is not None:
         from loopwright.monitoring.reference import profile  # monitoring builds on the registry

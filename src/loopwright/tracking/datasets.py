@@ -13,21 +13,30 @@ True
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from loopwright.errors import InvalidInput
+from loopwright.frames import to_pandas
 from loopwright.store.entities import DatasetInput
 
 
 def fingerprint(data: Any, name: str, context: str = "input", source: str | None = None) -> DatasetInput:
-    """Fingerprint a pandas/polars DataFrame, a pyarrow Table, a numpy array or a Series.
+    """Fingerprint a frame, a data file, records, a numpy array or a Series.
 
-    The digest covers values, column names, dtypes and order, computed vectorised
-    (``pandas.util.hash_pandas_object``), so a million-row frame takes milliseconds.
+    ``data`` is anything :func:`loopwright.frames.to_pandas` takes (pandas, polars or pyarrow table,
+    ``.parquet``/``.csv`` path — then also the ``source`` unless given —, list of records, dict of
+    columns), a numpy array or a pandas Series. The digest covers values, column names, dtypes and
+    order, computed vectorised (``pandas.util.hash_pandas_object``), so a million-row frame takes
+    milliseconds; the same rows give the same digest whichever library holds them.
+
+    >>> fingerprint([{"x": 1}, {"x": 2}], name="t").digest == fingerprint({"x": [1, 2]}, name="t").digest
+    True
     """
+    if source is None and isinstance(data, str | os.PathLike):
+        source = os.fspath(data)
     frame = _as_frame(data)
     schema = {str(col): _dtype_name(dtype) for col, dtype in frame.dtypes.items()}
     hasher = hashlib.sha256()
@@ -62,11 +71,4 @@ def _as_frame(data: Any) -> pd.DataFrame:
         if data.ndim == 2:
             return pd.DataFrame(data, columns=[str(i) for i in range(data.shape[1])])
         return pd.DataFrame({"0": list(data.reshape(data.shape[0], -1))}).map(lambda v: v.tobytes())
-    module = type(data).__module__
-    if module.startswith("polars"):
-        return data.to_pandas()
-    if module.startswith("pyarrow"):
-        return data.to_pandas()
-    raise InvalidInput(
-        f"cannot fingerprint a {type(data).__name__}; give a pandas/polars DataFrame, a pyarrow Table or a numpy array"
-    )
+    return to_pandas(data, what="the dataset")
