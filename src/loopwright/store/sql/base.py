@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from loopwright.errors import InvalidInput, NotFound
 from loopwright.store.sql.engine import read_transaction, write_transaction
 
 
@@ -38,3 +39,21 @@ class SqlBase:
     @property
     def _is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+
+#: the shortest id prefix a lookup accepts (what the CLI's tables show at least)
+MIN_ID_PREFIX = 8
+
+
+def unique_prefix_row(conn: Connection, table: sa.Table, prefix: str, what: str) -> Any:
+    """The one row of ``table`` whose ``id`` starts with ``prefix``; NotFound or InvalidInput otherwise."""
+    if len(prefix) < MIN_ID_PREFIX or not all(c in "0123456789abcdef" for c in prefix):
+        raise NotFound(f"{what} {prefix!r} not found")
+    rows = conn.execute(sa.select(table).where(table.c.id.startswith(prefix)).limit(2)).all()
+    if not rows:
+        raise NotFound(f"{what} {prefix!r} not found")
+    if len(rows) > 1:
+        raise InvalidInput(
+            f"{what} id prefix {prefix!r} is ambiguous: it starts {rows[0].id} and {rows[1].id}"
+        )
+    return rows[0]

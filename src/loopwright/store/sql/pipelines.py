@@ -26,7 +26,7 @@ from loopwright.store.entities import (
     ms_to_datetime,
     now_ms,
 )
-from loopwright.store.sql.base import SqlBase
+from loopwright.store.sql.base import SqlBase, unique_prefix_row
 from loopwright.store.sql.tables import (
     artifacts,
     dataset_inputs,
@@ -444,8 +444,8 @@ class PipelinesSql(SqlBase):
         with self._read() as conn:
             row = conn.execute(sa.select(pipeline_runs).where(pipeline_runs.c.id == pipeline_run_id)).first()
             if row is None:
-                raise NotFound(f"pipeline run {pipeline_run_id!r} not found")
-            steps = self._steps(conn, step_runs.c.pipeline_run_id == pipeline_run_id, with_io=True)
+                row = unique_prefix_row(conn, pipeline_runs, pipeline_run_id, "pipeline run")
+            steps = self._steps(conn, step_runs.c.pipeline_run_id == row.id, with_io=True)
         return _pipeline_run(row, steps)
 
     def list_pipeline_runs(

@@ -28,7 +28,7 @@ from loopwright.store.entities import (
     split_tags,
 )
 from loopwright.store.search import OrderKey, parse_filter, parse_order_by
-from loopwright.store.sql.base import SqlBase
+from loopwright.store.sql.base import SqlBase, unique_prefix_row
 from loopwright.store.sql.filters import condition
 from loopwright.store.sql.tables import (
     artifacts,
@@ -196,10 +196,11 @@ class TrackingSql(SqlBase):
         )
 
     def get_run(self, run_id: str) -> Run:
+        """A run by id, or by a unique prefix of at least 8 characters (what the CLI's tables show)."""
         with self._read() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
             if row is None:
-                raise NotFound(f"run {run_id!r} not found")
+                row = unique_prefix_row(conn, runs, run_id, "run")
             return self._hydrate(conn, [row])[0]
 
     def _hydrate(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
