@@ -33,7 +33,13 @@ from loopwright.cli.render import (
 )
 from loopwright.errors import InvalidInput, NotFound
 from loopwright.pipelines import Pipeline, PipelineResult, StepEvent, get_pipeline_run, list_pipeline_runs
-from loopwright.pipelines.kubeflow import compile_pipeline, placeholder_graph, run_kfp_step
+from loopwright.pipelines.kubeflow import (
+    DEFAULT_SECRET,
+    compile_pipeline,
+    placeholder_graph,
+    run_kfp_step,
+    split_env,
+)
 from loopwright.pipelines.lineage import get_pipeline_lineage
 from loopwright.pipelines.params import from_text, parameter_hints
 from loopwright.pipelines.pipeline import load_pipeline
@@ -266,14 +272,41 @@ def compile_(
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the spec."),
     image: str = typer.Option(None, "--image", help="Container image with Loopwright and your code."),
     env: list[str] = typer.Option(None, "--env", help="KEY=VALUE set in every pod (repeatable)."),
+    secret: str = typer.Option(
+        DEFAULT_SECRET, "--secret", help="Kubernetes Secret the pods read credentials from."
+    ),
+    secret_env: list[str] = typer.Option(
+        None, "--secret-env", help="A variable read from the Secret (key = its name; repeatable)."
+    ),
 ) -> None:
-    """Export a pipeline to a Kubeflow Pipelines v2 YAML spec (offline, kfp SDK compiler)."""
+    """Export a pipeline to a Kubeflow Pipelines v2 YAML spec (offline, kfp SDK compiler).
+
+    A ``--env`` value holding a credential (a URI with a password, ``AWS_SECRET_ACCESS_KEY``…) is
+    not written into the spec: the pods read it from the Secret ``--secret``.
+    """
     pipeline = load_pipeline(ref)
     environment = dict(item.split("=", 1) for item in env or [] if "=" in item)
     kwargs = {"image": image} if image else {}
-    path = compile_pipeline(pipeline, output, target=target, ref=ref, env=environment, **kwargs)
+    path = compile_pipeline(
+        pipeline,
+        output,
+        target=target,
+        ref=ref,
+        env=environment,
+        secret=secret,
+        secret_env=secret_env or (),
+        **kwargs,
+    )
     count = len(placeholder_graph(pipeline).nodes)
     console.print(f"wrote {path} ({count} component{'' if count == 1 else 's'})")
+    _, from_secret = split_env(environment, secret_env or ())
+    if from_secret:
+        literals = " ".join(f"--from-literal={name}=…" for name in from_secret)
+        console.print(
+            f"the pods read {', '.join(from_secret)} from the Secret {secret!r}: "
+            f"kubectl create secret generic {secret} {literals}",
+            soft_wrap=True,
+        )
 
 
 @app.command(

@@ -103,7 +103,8 @@ def run_kfp_step(
         store.record_cache_hits([CacheHit(step_run.id, key, source, step_params, inputs, datasets)])
         _finish_if_complete(store, run.id)
         return source.outputs
-    store.start_step_run(step_run.id, key, inputs)
+    if step_run.status == "pending":  # else KFP retries a failed or lost attempt: already started
+        store.start_step_run(step_run.id, key, inputs)
     task = StepTask(
         Step(step.fn, replace(step.options, retries=0)),  # one attempt: KFP's retry policy does the rest
         node,
