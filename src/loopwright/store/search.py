@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Literal, get_args
 
 from loopwright.errors import InvalidInput
+from loopwright.store.entities import RUN_STATUSES, ModelVersionStatus
 
 Kind = Literal["metric", "param", "tag", "attribute"]
 
@@ -79,9 +81,13 @@ class Grammar:
     prefixes: Mapping[str, Kind]
     attributes: Mapping[str, str]  # as users write it -> canonical name
     numeric: frozenset[str]
+    # canonical attribute -> its stored (lower-case) values: compared case-insensitively, others refused
+    enums: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
-RUNS = Grammar("run", _PREFIXES, ATTRIBUTES, frozenset(NUMERIC_ATTRIBUTES))
+RUNS = Grammar(
+    "run", _PREFIXES, ATTRIBUTES, frozenset(NUMERIC_ATTRIBUTES), MappingProxyType({"status": RUN_STATUSES})
+)
 _TAGS_ONLY: dict[str, Kind] = {"tags": "tag", "tag": "tag"}
 MODEL_VERSIONS = Grammar(
     "model version",
@@ -99,6 +105,7 @@ MODEL_VERSIONS = Grammar(
         "creation_timestamp": "created_time",
     },
     frozenset({"version", "created_time"}),
+    MappingProxyType({"status": get_args(ModelVersionStatus)}),
 )
 REGISTERED_MODELS = Grammar(
     "registered model",
@@ -270,7 +277,34 @@ def _check(clause: Clause, grammar: Grammar) -> Clause:
         raise InvalidInput(
             f"{clause.kind} {clause.key!r} holds strings: quote the value, e.g. {clause.kind}s.{clause.key} = '{_num(clause.value)}'"
         )
+    if clause.kind == "attribute" and clause.key in grammar.enums:
+        return _enumerated(clause, grammar.enums[clause.key], grammar)
     return clause
+
+
+def _enumerated(clause: Clause, valid: tuple[str, ...], grammar: Grammar) -> Clause:
+    """An enumerated attribute's clause with its values lower-cased as stored; an unknown value is refused.
+
+    MLflow spells statuses in upper case (``'FINISHED'``): compared as written they would match nothing,
+    silently. A LIKE pattern is lower-cased, not checked (``'FAIL%'`` names no one value).
+
+    >>> parse_filter("attributes.status IN ('FINISHED', 'Failed')")[0].value
+    ('finished', 'failed')
+    >>> parse_filter("status = 'KILLED'")
+    Traceback (most recent call last):
+    ...
+    loopwright.errors.InvalidInput: invalid run filter "status = 'KILLED'": unknown run status 'KILLED'; valid: running, finished, failed (any case)
+    """
+    if clause.op in ("LIKE", "ILIKE"):
+        return replace(clause, value=str(clause.value).lower())
+    values = clause.value if isinstance(clause.value, tuple) else (str(clause.value),)
+    for value in values:
+        if value.lower() not in valid:
+            raise InvalidInput(
+                f"unknown {grammar.entity} {clause.key} {value!r}; valid: {', '.join(valid)} (any case)"
+            )
+    lowered = tuple(v.lower() for v in values)
+    return replace(clause, value=lowered if isinstance(clause.value, tuple) else lowered[0])
 
 
 def _num(value: float) -> str:
