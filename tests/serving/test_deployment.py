@@ -166,7 +166,8 @@ def test_k8s_manifests_parse_and_carry_probes(tmp_path: Path, sqlite_env: Path) 
     assert yaml.safe_load(docs[0]["data"]["deployment.yaml"]) == yaml.safe_load(deployment.read_text())
     pod = docs[1]["spec"]["template"]["spec"]
     assert pod["containers"][0]["args"][1] == "/etc/loopwright/deployment.yaml"
-    assert pod["volumes"][0]["configMap"]["name"] == docs[0]["metadata"]["name"]
+    config = next(v for v in pod["volumes"] if "configMap" in v)
+    assert config["configMap"]["name"] == docs[0]["metadata"]["name"]
 
 
 def test_build_image_writes_a_dockerfile(registered: Registered, tmp_path: Path) -> None:
@@ -179,9 +180,20 @@ def test_build_image_writes_a_dockerfile(registered: Registered, tmp_path: Path)
     assert "no Docker engine" in r.stdout or "built" in r.stdout
     text = (tmp_path / "ctx" / "Dockerfile").read_text()
     instructions = [line.split()[0] for line in text.splitlines() if line and not line.startswith("#")]
-    assert set(instructions) <= {"FROM", "ENV", "RUN", "COPY", "USER", "EXPOSE", "HEALTHCHECK", "CMD"}
+    assert set(instructions) <= {
+        "FROM",
+        "ENV",
+        "RUN",
+        "COPY",
+        "USER",
+        "EXPOSE",
+        "HEALTHCHECK",
+        "ENTRYPOINT",
+        "CMD",
+    }
     assert instructions[0] == "FROM"
+    entrypoint = json.loads(next(line for line in text.splitlines() if line.startswith("ENTRYPOINT "))[11:])
     cmd = json.loads(next(line for line in text.splitlines() if line.startswith("CMD "))[4:])
-    assert cmd[:3] == ["loopwright", "serve", "models:/churn@champion"]
+    assert entrypoint + cmd[:2] == ["loopwright", "serve", "models:/churn@champion"]
     assert "/v2/health/ready" in next(line for line in text.splitlines() if line.startswith("HEALTHCHECK"))
     assert "scikit-learn==" in text  # the model's recorded requirements are pinned

@@ -134,12 +134,49 @@ def build_image(
     tag: str = typer.Option(None, "--tag", "-t", help="Image tag (default loopwright-NAME:latest)."),
     port: int = typer.Option(8080, "--port"),
     workers: int = typer.Option(1, "--workers"),
-    build: bool = typer.Option(True, "--build/--no-build", help="Build when a Docker engine is reachable."),
+    build: bool = typer.Option(
+        True, "--build/--no-build", help="Build when a container engine (docker, podman) is reachable."
+    ),
+    store_uri: str = typer.Option(
+        None,
+        "--store-uri",
+        help="The store the container will use; decides the extras installed "
+        "(default: $LOOPWRIGHT_STORE_URI; postgresql → postgres).",
+    ),
+    artifact_uri: str = typer.Option(
+        None,
+        "--artifact-uri",
+        help="The artifact root the container will use (default: $LOOPWRIGHT_ARTIFACT_URI; s3:// → s3).",
+    ),
+    base_image: str = typer.Option(
+        None,
+        "--base-image",
+        help="A pinned Python image, exact version tag or @sha256: digest (default python:3.11.11-slim-bookworm).",
+    ),
+    wheel: Path = typer.Option(
+        None, "--wheel", help="Install Loopwright from this wheel instead of the package index."
+    ),
 ) -> None:
-    """Write a Dockerfile serving the model (and build it when Docker is reachable)."""
-    from loopwright.integrations.kubernetes import build_image as run
+    """Write a Dockerfile serving the model (and build it when a container engine is reachable).
 
-    result = run(target, output, tag=tag, port=port, workers=workers, build=build)
+    The image's entrypoint is ``loopwright`` and its default arguments ``serve TARGET --host 0.0.0.0 …``;
+    it runs as UID 10001 and installs the extras the store and artifact URIs need.
+    """
+    from loopwright.integrations.kubernetes import build_image as run
+    from loopwright.integrations.kubernetes.image import BASE_IMAGE
+
+    result = run(
+        target,
+        output,
+        tag=tag,
+        port=port,
+        workers=workers,
+        build=build,
+        store_uri=store_uri,
+        artifact_uri=artifact_uri,
+        base_image=base_image or BASE_IMAGE,
+        wheel=wheel,
+    )
     console.print(f"wrote {result.dockerfile} · image {result.tag} · {result.message}", highlight=False)
 
 
@@ -158,9 +195,17 @@ def manifests(
     min_replicas: int = typer.Option(2, "--min-replicas"),
     max_replicas: int = typer.Option(10, "--max-replicas"),
     cpu_target: int = typer.Option(70, "--cpu-target", help="HPA target CPU utilisation (%)."),
-    env_secret: str = typer.Option("loopwright", "--env-secret", help="Secret with LOOPWRIGHT_* variables."),
+    env_secret: str = typer.Option(
+        "loopwright",
+        "--env-secret",
+        help="Secret with LOOPWRIGHT_STORE_URI, LOOPWRIGHT_ARTIFACT_URI (and LOOPWRIGHT_TOKEN); '' for none.",
+    ),
 ) -> None:
-    """Deployment, Service and HorizontalPodAutoscaler with probes on the OIP health routes."""
+    """Deployment, Service and HorizontalPodAutoscaler with probes on the OIP health routes.
+
+    Pods meet the restricted Pod Security Standard (non-root, read-only root file system, capabilities
+    dropped, RuntimeDefault seccomp) and take the store's credentials from the Secret ``--env-secret``.
+    """
     from loopwright.integrations.kubernetes import k8s_manifests, to_yaml, write_manifests
 
     docs = k8s_manifests(

@@ -4,13 +4,22 @@ Probes use the Open Inference Protocol health routes (``/v2/health/live`` for li
 ``/v2/health/ready`` for readiness); pods carry the usual Prometheus scrape annotations for
 ``/metrics``. A deployment YAML (several endpoints) travels in a ConfigMap mounted into the pod.
 
+Pods meet the *restricted* Pod Security Standard: non-root (UID 10001, the image's user), no
+privilege escalation, every capability dropped, the runtime's default seccomp profile, a read-only
+root file system with ``emptyDir`` volumes at ``/tmp`` (model folders) and ``LOOPWRIGHT_HOME`` (the
+prediction-log spool), and no service-account token. The store and artifact URIs (credentials
+included) and ``LOOPWRIGHT_TOKEN`` come from a Secret (``envFrom``), never from the manifest.
+
 Examples
 --------
 >>> docs = k8s_manifests("models:/churn@champion", image="registry.local/churn:1")
 >>> [d["kind"] for d in docs]
 ['Deployment', 'Service', 'HorizontalPodAutoscaler']
->>> docs[0]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"]
+>>> container = docs[0]["spec"]["template"]["spec"]["containers"][0]
+>>> container["readinessProbe"]["httpGet"]["path"]
 '/v2/health/ready'
+>>> container["securityContext"]["readOnlyRootFilesystem"], container["securityContext"]["capabilities"]
+(True, {'drop': ['ALL']})
 """
 
 from __future__ import annotations
@@ -21,9 +30,10 @@ from typing import Any
 import yaml
 
 from loopwright.errors import InvalidInput
-from loopwright.integrations.kubernetes.image import DEPLOYMENT_FILE, default_tag, dns_name
+from loopwright.integrations.kubernetes.image import DEPLOYMENT_FILE, HOME_DIR, UID, default_tag, dns_name
 
 CONFIG_VOLUME = "loopwright-deployment"
+SECCOMP = {"type": "RuntimeDefault"}
 
 
 def k8s_manifests(
@@ -56,7 +66,17 @@ def k8s_manifests(
         Resource name; default: the first endpoint's name.
     env_secret:
         A Secret whose keys become environment variables (``LOOPWRIGHT_STORE_URI``,
-        ``LOOPWRIGHT_ARTIFACT_URI``, ``LOOPWRIGHT_TOKEN``); ``None`` for none.
+        ``LOOPWRIGHT_ARTIFACT_URI``, ``LOOPWRIGHT_TOKEN``); the pod does not start until it exists
+        (without it the server would quietly use an empty SQLite store in its ``emptyDir``).
+        ``None`` for none.
+
+    Examples
+    --------
+    >>> pod = k8s_manifests("models:/churn@champion", image="r/churn:1")[0]["spec"]["template"]["spec"]
+    >>> pod["securityContext"]["runAsNonRoot"], pod["securityContext"]["seccompProfile"]
+    (True, {'type': 'RuntimeDefault'})
+    >>> pod["containers"][0]["envFrom"]
+    [{'secretRef': {'name': 'loopwright'}}]
     """
     from loopwright.serving.deployment import Deployment
 
@@ -93,10 +113,40 @@ def k8s_manifests(
             "requests": {"cpu": cpu_request, "memory": memory_request},
             "limits": {"memory": memory_limit},
         },
+        # the mount below must be where the server spools, whatever the image says
+        "env": [{"name": "LOOPWRIGHT_HOME", "value": HOME_DIR}],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": dict(SECCOMP),
+        },
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "home", "mountPath": HOME_DIR},
+        ],
     }
     if env_secret:
-        container["envFrom"] = [{"secretRef": {"name": env_secret, "optional": True}}]
-    pod: dict[str, Any] = {"containers": [container], "terminationGracePeriodSeconds": 30}
+        container["envFrom"] = [{"secretRef": {"name": env_secret}}]
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,  # the server never talks to the Kubernetes API
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": dict(SECCOMP),
+        },
+        "containers": [container],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "home", "emptyDir": {}},
+        ],
+        "terminationGracePeriodSeconds": 30,
+    }
     docs: list[dict[str, Any]] = []
     if is_file:
         config_meta = {**meta, "name": f"{app}-deployment"}
@@ -108,8 +158,10 @@ def k8s_manifests(
                 "data": {"deployment.yaml": Path(target).read_text()},
             }
         )
-        container["volumeMounts"] = [{"name": CONFIG_VOLUME, "mountPath": str(Path(DEPLOYMENT_FILE).parent)}]
-        pod["volumes"] = [{"name": CONFIG_VOLUME, "configMap": {"name": config_meta["name"]}}]
+        container["volumeMounts"].append(
+            {"name": CONFIG_VOLUME, "mountPath": str(Path(DEPLOYMENT_FILE).parent), "readOnly": True}
+        )
+        pod["volumes"].append({"name": CONFIG_VOLUME, "configMap": {"name": config_meta["name"]}})
     docs.append(
         {
             "apiVersion": "apps/v1",
