@@ -398,7 +398,13 @@ def describe_arguments(
 
     The key covers the step's source, the argument values and blob digests, and the *content* of
     any local file a string argument names (so a file changed under the same path misses).
-    ``known`` maps blob digests to the fingerprints of the frames they hold.
+    ``known`` maps blob digests to the fingerprints of the frames they hold. The coordinator and
+    ``exec-step`` in a Kubeflow pod call it, so both hit the same cache entries.
+
+    Examples
+    --------
+    ``describe_arguments("load", load, {"path": {"$value": "data.csv"}}, {})`` →
+    ``(key, [StepIO("in", "path", "file", <sha256 of data.csv>, …)], [], {"path": "data.csv"})``
     """
     files: dict[str, str] = {}
     inputs: list[StepIO] = []
