@@ -9,6 +9,7 @@ from typing import Any
 
 import kfp_flows as flows
 import yaml
+from google.protobuf import json_format
 from kfp import components
 from typer.testing import CliRunner
 
@@ -82,6 +83,9 @@ def test_store_password_is_read_from_a_kubernetes_secret(sqlite_env: Path, tmp_p
     text = (tmp_path / "spec.yaml").read_text()
     assert PASSWORD not in text and "wJalrXUtnFEMI" not in text
     spec, platform = list(yaml.safe_load_all(text))
+    # kfp's loader keeps the Secret references (the platform spec KFP hands to Kubernetes)
+    loaded = json_format.MessageToDict(components.load_component_from_text(text).platform_spec)
+    assert loaded == platform
     wanted = {"LOOPWRIGHT_STORE_URI", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"}
     for name in ("exec-count-lines", "exec-double"):
         container = spec["deploymentSpec"]["executors"][name]["container"]
