@@ -228,6 +228,15 @@ def score(
     return staged.select(*[F.col(_quoted(c)) for c in df.columns], prediction, *extra)
 
 
+def _string_dtype(arrow_type: Any) -> Any:
+    """pandas' string dtype for Arrow string types (``to_pandas(types_mapper=…)``), None for the rest."""
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype()
+    return None
+
+
 def _check_schema(schema: StructType, model: LoadedModel, columns: Sequence[str] | None) -> list[str]:
     """The columns to send to the model, after checking ``schema`` against its signature (driver side).
 
@@ -247,7 +256,9 @@ def _check_schema(schema: StructType, model: LoadedModel, columns: Sequence[str]
         from pyspark.sql.types import StructType
 
         wanted = StructType([schema[c] for c in names])
-        empty = to_arrow_schema(wanted).empty_table().to_pandas()
+        # strings as pandas' string dtype, not object: an empty object column holds no value to show it
+        # is text (pandas < 3, the pandas PySpark supports), and "a string for a number" would pass here
+        empty = to_arrow_schema(wanted).empty_table().to_pandas(types_mapper=_string_dtype)
         try:
             model.signature.validate(empty)
         except InvalidInput as error:
