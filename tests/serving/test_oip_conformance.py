@@ -64,7 +64,7 @@ def test_named_outputs_and_parameters(
     result = client.infer(
         "churn", inputs, outputs=[triton.InferRequestedOutput("predict_proba", binary_data=True)]
     )
-    assert result.as_numpy("predict").__class__ is type(None)  # only what was asked comes back
+    assert result.as_numpy("predict") is None  # only what was asked comes back
     assert np.allclose(result.as_numpy("predict_proba"), proba)
     result = client.infer(
         "churn", inputs, outputs=[triton.InferRequestedOutput("predict", binary_data=False)]
