@@ -25,7 +25,7 @@ from pod_security import restricted_violations
 from sklearn.linear_model import LogisticRegression
 
 import loopwright as lw
-from cli_process import free_port, run_cli, wait_ready
+from cli_process import assert_one_line_error, free_port, run_cli, run_cli_here, wait_ready
 from loopwright.integrations.kubernetes.image import container_engine
 
 VALIDATOR = Path(sys.executable).parent / "kubernetes-validate"
@@ -54,10 +54,18 @@ def _dockerfile(folder: Path) -> tuple[str, dict[str, list[str]]]:
     return text, forms
 
 
-def _manifests(*args: str, tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """``loopwright ARGS`` in this process (no interpreter start-up per call); its stdout."""
+    code, out, err = run_cli_here(capsys, *args)
+    assert code == 0, err
+    return out
+
+
+def _manifests(
+    capsys: pytest.CaptureFixture[str], *args: str, tmp_path: Path
+) -> tuple[Path, list[dict[str, Any]]]:
     out = tmp_path / "k8s.yaml"
-    r = run_cli("k8s", "manifests", *args, "--output", str(out))
-    assert r.returncode == 0, r.stderr
+    _cli(capsys, "k8s", "manifests", *args, "--output", str(out))
     return out, list(yaml.safe_load_all(out.read_text()))
 
 
@@ -67,14 +75,15 @@ def _deployment_yaml(tmp_path: Path) -> Path:
     return path
 
 
-def test_entrypoint_with_the_manifest_args_runs_loopwright_serve(sqlite_env: Path, tmp_path: Path) -> None:
+def test_entrypoint_with_the_manifest_args_runs_loopwright_serve(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     X = _register_churn()
-    r = run_cli("build-image", "models:/churn@champion", "--output", str(tmp_path / "ctx"), "--no-build")
-    assert r.returncode == 0, r.stderr
+    _cli(capsys, "build-image", "models:/churn@champion", "--output", str(tmp_path / "ctx"), "--no-build")
     _, forms = _dockerfile(tmp_path / "ctx")
     assert forms["ENTRYPOINT"] == ["loopwright"]
     assert forms["CMD"][:2] == ["serve", "models:/churn@champion"]  # `docker run IMAGE` serves too
-    _, docs = _manifests("models:/churn@champion", "--image", "r.local/churn:1", tmp_path=tmp_path)
+    _, docs = _manifests(capsys, "models:/churn@champion", "--image", "r.local/churn:1", tmp_path=tmp_path)
     container = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][
         0
     ]
@@ -104,10 +113,11 @@ def test_entrypoint_with_the_manifest_args_runs_loopwright_serve(sqlite_env: Pat
         proc.communicate(timeout=60)
 
 
-def test_image_installs_the_extras_its_store_and_artifact_uris_need(lw_env: Path, tmp_path: Path) -> None:
+def test_image_installs_the_extras_its_store_and_artifact_uris_need(
+    lw_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _register_churn()
-    r = run_cli("build-image", "models:/churn@champion", "-o", str(tmp_path / "env"), "--no-build")
-    assert r.returncode == 0, r.stderr
+    _cli(capsys, "build-image", "models:/churn@champion", "-o", str(tmp_path / "env"), "--no-build")
     text, _ = _dockerfile(tmp_path / "env")
     install = next(line for line in text.splitlines() if line.startswith("RUN pip install"))
     store = os.environ["LOOPWRIGHT_STORE_URI"]
@@ -116,7 +126,8 @@ def test_image_installs_the_extras_its_store_and_artifact_uris_need(lw_env: Path
     assert f'"loopwright[{expected}]==' in install, install
     assert "scikit-learn==" in install  # the model's recorded requirements, pinned
 
-    r = run_cli(
+    _cli(
+        capsys,
         "build-image",
         "models:/churn@champion",
         "-o",
@@ -127,16 +138,16 @@ def test_image_installs_the_extras_its_store_and_artifact_uris_need(lw_env: Path
         "--artifact-uri",
         "s3://models/loopwright",
     )
-    assert r.returncode == 0, r.stderr
     text, _ = _dockerfile(tmp_path / "explicit")
     assert '"loopwright[serve,postgres,s3]==' in text
     assert "pw@" not in text  # the URIs choose extras; credentials stay in the Secret
 
 
-def test_image_is_pinned_and_runs_as_a_numeric_non_root_user(sqlite_env: Path, tmp_path: Path) -> None:
+def test_image_is_pinned_and_runs_as_a_numeric_non_root_user(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _register_churn()
-    r = run_cli("build-image", "models:/churn@champion", "-o", str(tmp_path / "ctx"), "--no-build")
-    assert r.returncode == 0, r.stderr
+    _cli(capsys, "build-image", "models:/churn@champion", "-o", str(tmp_path / "ctx"), "--no-build")
     text, _ = _dockerfile(tmp_path / "ctx")
     base = next(line for line in text.splitlines() if line.startswith("FROM ")).split()[1]
     # an exact patch version (python:3.11.11-…) or a digest, never python:3.11-slim / latest
@@ -145,16 +156,18 @@ def test_image_is_pinned_and_runs_as_a_numeric_non_root_user(sqlite_env: Path, t
     assert re.fullmatch(r"[1-9]\d*(:\d+)?", user), user  # numeric: runAsNonRoot can verify it
     assert f"LOOPWRIGHT_HOME={HOME_DIR}" in text
 
-    r = run_cli("build-image", "models:/churn@champion", "-o", str(tmp_path / "bad"), "--wheel", "nope.txt")
-    assert r.returncode == 1 and "nope.txt" in r.stderr and "Traceback" not in r.stderr
+    code, _, err = run_cli_here(
+        capsys, "build-image", "models:/churn@champion", "-o", str(tmp_path / "bad"), "--wheel", "nope.txt"
+    )
+    assert_one_line_error(code, err, "nope.txt")
 
 
 @pytest.mark.parametrize("target", ["uri", "file"])
 def test_manifests_meet_the_restricted_pod_security_standard(
-    sqlite_env: Path, tmp_path: Path, target: str
+    sqlite_env: Path, tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["models:/churn@champion"] if target == "uri" else [str(_deployment_yaml(tmp_path))]
-    _, docs = _manifests(*args, "--image", "r.local/churn:1", tmp_path=tmp_path)
+    _, docs = _manifests(capsys, *args, "--image", "r.local/churn:1", tmp_path=tmp_path)
     assert restricted_violations(docs) == []
     pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -232,9 +245,11 @@ def test_the_checker_refuses_a_pod_the_restricted_standard_rejects() -> None:
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-def test_manifests_pass_kubernetes_validate_strict(sqlite_env: Path, tmp_path: Path, version: str) -> None:
+def test_manifests_pass_kubernetes_validate_strict(
+    sqlite_env: Path, tmp_path: Path, version: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     for args in (["models:/churn@champion"], [str(_deployment_yaml(tmp_path)), "--namespace", "ml"]):
-        path, docs = _manifests(*args, tmp_path=tmp_path)
+        path, docs = _manifests(capsys, *args, tmp_path=tmp_path)
         r = subprocess.run(
             [str(VALIDATOR), "--strict", "-k", version, str(path)], capture_output=True, text=True
         )
