@@ -32,3 +32,18 @@ def lines(path: str):
 @pipeline
 def guarded(path: str, limit: int = 10):
     return double(check(count_lines(path), limit))
+
+
+@step
+def square(x: int) -> int:
+    return x * x
+
+
+@step
+def total(a: int, b: int) -> int:
+    return a + b
+
+
+@pipeline
+def squares(a: int = 2, b: int = 3):
+    return total(square(a), square(b))

@@ -4,6 +4,8 @@ and the compiled commands run as the pods would (``loopwright pipeline exec-step
 from __future__ import annotations
 
 import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,26 @@ def test_exec_step_pods_of_one_kfp_run_record_one_pipeline_run(sqlite_env: Path,
     assert counted_c == counted_b
     runs = {r.steps[0].status for r in lw.list_pipeline_runs("lines") if r.id != run.id}
     assert runs == {"done", "cached"}
+
+
+def test_two_first_steps_starting_at_once_join_one_pipeline_run(sqlite_env: Path, tmp_path: Path) -> None:
+    _, spec, _ = compile_spec(tmp_path, "kfp_flows:squares")
+    executors = spec["deploymentSpec"]["executors"]
+    roots = [n for n, t in spec["root"]["dag"]["tasks"].items() if not t.get("dependentTasks")]
+    assert sorted(roots) == ["square", "square-2"]
+
+    def pod(node: str, inputs: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        command = _fill(executors[f"exec-{node}"]["container"]["command"], inputs, tmp_path / node, "run-x")
+        return run_cli(*command[1:], env={"LOOPWRIGHT_HOME": str(sqlite_env)}, cwd=HERE)
+
+    # KFP starts both roots together: each may create the run before it sees the other's
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(pod, roots, [{"in_x": "2"}, {"in_x": "3"}]))
+    assert all(d.returncode == 0 for d in done), [d.stderr for d in done]
+    pod("total", {"in_a": (tmp_path / "square").read_text(), "in_b": (tmp_path / "square-2").read_text()})
+    kept = [r for r in lw.list_pipeline_runs("squares") if lw.get_run(r.id).lifecycle == "active"]
+    assert len(kept) == 1 and kept[0].status == "finished"
+    assert sorted(s.status for s in kept[0].steps) == ["done", "done", "done"]
 
 
 def test_a_failing_step_fails_the_pipeline_run_on_its_last_kfp_attempt(

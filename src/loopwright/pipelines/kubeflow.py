@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +50,7 @@ DEFAULT_ACCELERATOR = "nvidia.com/gpu"
 # what KFP substitutes with the run's id in a container's command (kfp.dsl.PIPELINE_JOB_ID_PLACEHOLDER)
 KFP_RUN_PLACEHOLDER = "{{$.pipeline_job_uuid}}"
 KFP_RUN_TAG = "loopwright.kfp_run"
+SETTLE_SECONDS = 0.5
 _CREDENTIAL_WORDS = ("SECRET", "PASSWORD", "TOKEN", "CREDENTIAL", "ACCESS_KEY", "PRIVATE_KEY")
 _KFP_TYPES = {float: "Float", int: "Integer", bool: "Boolean", str: "String"}
 
@@ -159,7 +161,10 @@ def _join_run(
     if kfp_run is None:
         return run
     store.set_tags(run.id, {KFP_RUN_TAG: kfp_run})
-    # two first steps running at once may both have created one: all agree on the oldest
+    # two first steps running at once may both have created one: all agree on the oldest. The
+    # pause lets a creator that started earlier but tags later be seen; nothing is recorded in
+    # the step runs yet, so the others can still drop theirs.
+    time.sleep(SETTLE_SECONDS)
     winner = _tagged_run(store, experiment.id, kfp_run)
     if winner is not None and winner != run.id:
         store.delete_run(run.id)
