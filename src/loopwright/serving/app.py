@@ -41,7 +41,7 @@ from loopwright.serving.endpoint import Arrivals, Endpoint, Route, Slot
 from loopwright.serving.feedback import feedback_records, store_feedback
 from loopwright.serving.hotswap import AliasWatcher, Swap
 from loopwright.serving.inputs import InputSchema, ModelInput, encode_output
-from loopwright.serving.invocations import decode_csv, decode_invocations
+from loopwright.serving.invocations import body_kind, decode_invocations, decode_table, invocations_error
 from loopwright.serving.metrics import ServingMetrics, VersionMetrics
 from loopwright.serving.oip import (
     EXTENSIONS,
@@ -419,7 +419,8 @@ class ServingApp:
             content_type = req.answer_type
         except Exception as error:
             content_type = b"application/json"
-            status, body = error_body(error, req.request_id)
+            answer = invocations_error if req.protocol == "invocations" else error_body
+            status, body = answer(error, req.request_id)
             headers = error.headers if isinstance(error, HttpError) else []
             if req.slot is not None:  # the model that failed still names itself
                 headers.append((b"x-model-version", req.slot.label_bytes))
@@ -757,19 +758,14 @@ class ServingApp:
         req.endpoint, req.protocol = endpoint.name, "invocations"
         self._authorize(req)
         slot = endpoint.pick(req.routing_key)
-        ct = (req.content_type or b"").lower()
-        csv = ct.startswith(b"text/csv")
-        if not csv and req.content_type is not None and not ct.startswith(b"application/json"):
-            raise HttpError(
-                415,
-                f"content type {ct.decode('latin-1')!r} is not supported; send application/json or text/csv",
-            )
+        kind = body_kind(req.content_type)  # 415 before reading the body
         raw = await self._body(req, endpoint)
         shadowed = endpoint.shadow is not None
 
         def decode() -> tuple[ModelInput, Redecode | None]:
-            if csv:
-                return decode_csv(raw, slot.schema), partial(decode_csv, raw) if shadowed else None
+            if kind != "json":
+                redecode_table = partial(decode_table, raw, kind) if shadowed else None
+                return decode_table(raw, kind, slot.schema), redecode_table
             doc = _parse_json(raw)
             redecode = partial(decode_invocations, doc) if shadowed else None
             return decode_invocations(doc, slot.schema), redecode
@@ -812,7 +808,8 @@ class ServingApp:
         return 200, b"\n", []
 
     async def _version(self, req: Request) -> Answer:
-        return 200, dumps(__version__), []
+        req.answer_type = b"text/plain; charset=utf-8"  # the bare version, as MLflow's scoring server answers
+        return 200, __version__.encode(), []
 
     async def _metrics(self, req: Request) -> Answer:
         for endpoint in self.endpoints.values():

@@ -75,9 +75,12 @@ def refused_by_model_input_check(error: BaseException) -> bool:
     return frame is not None and frame.tb_frame.f_globals.get("__name__") == "sklearn.utils.validation"
 
 
-def error_body(error: BaseException, request_id: str) -> tuple[int, bytes]:
-    """Status and JSON body for an error; 500s never carry the exception text."""
-    status = status_of(error)
+def error_body(
+    error: BaseException, request_id: str, status: int | None = None, error_code: str | None = None
+) -> tuple[int, bytes]:
+    """Status and JSON body for an error; 500s never carry the exception text. ``status`` and
+    ``error_code`` override the mapped ones (``/invocations`` answers input errors as MLflow does)."""
+    status = status_of(error) if status is None else status
     if status == 500:
         message = (
             f"the model failed on this request; the server log has details under request id {request_id}"
@@ -90,7 +93,7 @@ def error_body(error: BaseException, request_id: str) -> tuple[int, bytes]:
         message = f"the model's input check refused this request: {error}"
     body = {
         "error": message,
-        "error_code": ERROR_CODES.get(status, "ERROR"),
+        "error_code": error_code or ERROR_CODES.get(status, "ERROR"),
         "message": message,
         "request_id": request_id,
     }
