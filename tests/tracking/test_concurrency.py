@@ -28,12 +28,16 @@ KILLED = textwrap.dedent(
     import sys, time, loopwright as lw
     with lw.start_run(name="victim") as run:
         for i in range(500):
-            lw.log_metric("m", float(i), step=i)
+            lw.log_metric("m", i / 4, step=i)
         lw.flush()
         print(run.id, flush=True)
-        i = 500
-        while True:  # keep logging until killed
-            lw.log_metric("m", float(i), step=i)
+        for i in range(500, 1000):  # 500 more, then a second explicit flush
+            lw.log_metric("m", i / 4, step=i)
+        lw.flush()
+        print(1000, flush=True)
+        i = 1000
+        while True:  # keep logging until killed: only background flushes write these
+            lw.log_metric("m", i / 4, step=i)
             i += 1
             time.sleep(0.0005)
     """
@@ -68,13 +72,22 @@ def test_sigkill_keeps_every_flushed_point(sqlite_env: Path) -> None:
     )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
-    time.sleep(0.8)  # let background flushes happen mid-write
-    proc.send_signal(signal.SIGKILL)
+    assert proc.stdout.readline().strip() == "1000"  # the second explicit flush returned
+    # steps 500..999 were logged after the first flush and must be in the store now, every one
+    flushed = lw.get_metric_history(run_id, "m")
+    assert len(flushed) >= 1000
+    assert [(p.step, p.value) for p in flushed[:1000]] == [(i, i / 4) for i in range(1000)]
+    # the background writer keeps writing while the child logs: wait until it has written more
+    deadline = time.monotonic() + 20
+    while len(lw.get_metric_history(run_id, "m")) <= 1200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-write: background flushes are still happening
     proc.wait(10)
     history = lw.get_metric_history(run_id, "m")
     steps = [p.step for p in history]
-    assert steps[:500] == list(range(500))
+    assert len(steps) > 1200, len(steps)  # points only background flushes wrote are there
     assert steps == list(range(len(steps)))  # no gaps, no torn batch
+    assert [p.value for p in history] == [i / 4 for i in range(len(steps))]
     assert lw.get_run(run_id).status == "running"
     with lw.start_run() as run:  # the store is still writable
         lw.log_metric("after", 1.0)
