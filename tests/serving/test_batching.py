@@ -18,15 +18,20 @@ from loopwright.serving.batching import Batcher
 
 
 class Gate:
-    """A predict function that blocks the first call until released, recording every batch."""
+    """A predict function that blocks the first call until released, recording every batch.
+
+    ``entered`` is set once the first call is inside the model: from then on the batcher is busy,
+    so whatever is submitted queues behind it (a barrier, where a sleep would only hope)."""
 
     def __init__(self) -> None:
+        self.entered = threading.Event()
         self.release = threading.Event()
         self.batches: list[int] = []
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if not self.batches:
-            self.release.wait(10)
+            self.entered.set()
+            assert self.release.wait(10), "the test never released the gate"
         self.batches.append(len(x))
         if (x < 0).any():
             raise ValueError("negative input")
@@ -37,6 +42,11 @@ def _rows(n: int, value: float) -> np.ndarray:
     return np.full((n, 1), value)
 
 
+async def _inside(gate: Gate) -> None:
+    """Wait (without blocking the event loop) until the first batch is running in the gate."""
+    assert await asyncio.to_thread(gate.entered.wait, 10), "the first batch never reached the model"
+
+
 def test_batches_count_rows_not_requests() -> None:
     gate = Gate()
     released: list[tuple[int, str]] = []
@@ -44,7 +54,7 @@ def test_batches_count_rows_not_requests() -> None:
 
     async def main() -> list[Any]:
         first = batcher.submit(_rows(1, 1.0), 1)
-        await asyncio.sleep(0.05)  # the first batch is now running (blocked in the gate)
+        await _inside(gate)  # the first batch is now running (blocked in the gate)
         big = batcher.submit(_rows(50, 2.0), 50)
         small = batcher.submit(_rows(20, 3.0), 20)
         tiny = batcher.submit(_rows(10, 4.0), 10)
@@ -61,14 +71,20 @@ def test_batches_count_rows_not_requests() -> None:
 
 def test_lone_request_is_dispatched_without_waiting() -> None:
     seen: list[str] = []
-    batcher = Batcher(
-        lambda x: x[:, 0], max_latency_ms=60_000, observe=lambda rows, reason: seen.append(reason)
-    )
+    called = threading.Event()
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        called.set()
+        return x[:, 0]
+
+    batcher = Batcher(predict, max_latency_ms=60_000, observe=lambda rows, reason: seen.append(reason))
 
     async def main() -> Any:
         future = batcher.submit(_rows(3, 1.0), 3)
         await asyncio.sleep(0)  # one loop turn: the dispatch is scheduled with call_soon
-        assert batcher._timer is None and not batcher.idle  # running, no latency timer armed
+        # released on that turn, with a 60 s budget: nothing waited for the budget
+        assert seen == ["time"] and not batcher.idle and batcher.queued_rows == 0
+        assert await asyncio.to_thread(called.wait, 10)  # the model is called, not a timer armed
         return await asyncio.wait_for(future, 30)
 
     assert asyncio.run(main()).tolist() == [1.0, 1.0, 1.0]
@@ -88,8 +104,9 @@ def test_waits_for_arriving_requests_up_to_the_latency_budget() -> None:
 
     async def main() -> Any:
         first = batcher.submit(_rows(1, 1.0), 1)
-        await asyncio.sleep(0)
-        assert batcher._timer is not None  # someone is still sending a body: worth waiting for
+        await asyncio.sleep(0)  # one loop turn, far inside the 50 ms budget
+        # someone is still sending a body: worth waiting for, so nothing is released yet
+        assert seen == [] and not first.done() and batcher.queued_rows == 1
         arriving[0] = 0
         second = batcher.submit(_rows(2, 2.0), 2)
         batcher.poke()
@@ -116,7 +133,7 @@ def test_a_failing_request_does_not_fail_its_batch_mates() -> None:
 
     async def main() -> list[Any]:
         first = batcher.submit(_rows(1, 1.0), 1)
-        await asyncio.sleep(0.05)
+        await _inside(gate)
         futures = [batcher.submit(_rows(2, v), 2) for v in (1.0, -1.0, 3.0)]
         gate.release.set()
         return await asyncio.gather(first, *futures, return_exceptions=True)
@@ -133,7 +150,7 @@ def test_batching_off_calls_the_model_once_per_request() -> None:
 
     async def main() -> list[Any]:
         first = batcher.submit(_rows(1, 1.0), 1)
-        await asyncio.sleep(0.05)
+        await _inside(gate)
         rest = [batcher.submit(_rows(1, float(i)), 1) for i in range(5)]
         gate.release.set()
         return await asyncio.gather(first, *rest)
