@@ -6,16 +6,21 @@ and profiled; ``--rows`` predictions (default 1,000,000) are written through the
 towards the decision boundary, which lowers accuracy while the model stays calibrated), and labels
 drawn from the true probabilities are logged as feedback for the first 18 hours.
 
-Timed:
-- Loopwright: one ``lw.monitor("churn", window="1h", since=…, now=…)`` call: it reads the log,
-  computes drift per window against the reference profile, joins the labels, computes realised
-  metrics and CBPE estimates, judges alert rules and stores the 24 windows.
-- NannyML (its own venv, ``bench/_nannyml_child.py``, same Parquet export, loading not timed):
-  ``UnivariateDriftCalculator`` (KS + Wasserstein, hourly chunks), ``CBPE`` (accuracy, ROC AUC) and
-  ``PerformanceCalculator`` (realised accuracy, ROC AUC), each fitted on the reference.
+Timed, the same stages on both sides (each side in a fresh process per repeat, imports not timed):
+- Loopwright (a copy of the store made at setup): load the reference rows (the training features and
+  the model's predictions) from Parquet, build the reference profile (``lw.profile(reference,
+  model="models:/churn/1")``, stored as the version's reference), then one ``lw.monitor("churn",
+  window="1h", since=…, now=…)`` call: it reads the log's Parquet blobs and the feedback labels,
+  computes drift per window against that profile, joins the labels, computes realised metrics and CBPE
+  estimates, judges alert rules and stores the 24 windows.
+- NannyML (its own venv, ``bench/_nannyml_child.py``): load the same reference and the same logged
+  rows with their labels from Parquet, then ``UnivariateDriftCalculator`` (KS + Wasserstein, hourly
+  chunks), ``CBPE`` (accuracy, ROC AUC) and ``PerformanceCalculator`` (realised accuracy, ROC AUC),
+  each fitted on the reference and run on the logged rows.
 
-Prints JSON: seconds per tool, the ratio, and how far the two CBPE estimates and each tool's
-estimate and realised metrics are apart per window.
+The two run interleaved, A B A B A B (``bench/_compare.py``). Prints JSON: seconds per stage and per
+tool, the per-pair ratio (NannyML / Loopwright) with median and min-max, versions and load, and how far
+the two CBPE estimates and each tool's estimate and realised metrics are apart per window.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import argparse
 import json
 import logging
 import os
-import subprocess
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _compare
 import refenv
 
 HOUR = 3_600_000
@@ -74,8 +81,7 @@ def setup(rows: int, out: Path) -> dict[str, Any]:
     model = LogisticRegression().fit(train, y_train)
     with lw.start_run():
         info = lw.log_model(model, "model", input_example=train.head(3))
-    lw.register_model(info.uri, "churn")
-    lw.profile(train, model="models:/churn/1")
+    lw.register_model(info.uri, "churn")  # profiled in the timed part (run_loopwright)
     loaded = lw.load_model("models:/churn/1")
 
     log = PredictionLog(lw.get_client, max_queue_rows=10 * rows)
@@ -119,13 +125,22 @@ def setup(rows: int, out: Path) -> dict[str, Any]:
     analysis[[*FEATURES, "timestamp", "y_pred_proba", "y_pred", "y_true"]].to_parquet(
         out / "analysis.parquet"
     )
+    lw.reset_clients()
     return {"rows_logged": len(logged), "rows_labelled": int(analysis["y_true"].notna().sum())}
 
 
-def run_loopwright() -> dict[str, Any]:
+def run_loopwright(folder: Path) -> dict[str, Any]:
+    """Loopwright's timed stages, in this (fresh) process: load the reference, profile it, monitor."""
     import loopwright as lw
 
+    # imports and store connection, not timed (NannyML's side imports before its clock starts too)
+    lw.get_client().store.get_registered_model("churn")
     start = time.perf_counter()
+    reference = pd.read_parquet(folder / "reference.parquet", columns=[*FEATURES, "y_pred"])
+    reference = reference.rename(columns={"y_pred": "prediction"})  # the model's, as profile would add
+    loaded = time.perf_counter()
+    lw.profile(reference, model="models:/churn/1", prediction="prediction")
+    profiled = time.perf_counter()
     windows = lw.monitor(
         "churn",
         window="1h",
@@ -134,9 +149,14 @@ def run_loopwright() -> dict[str, Any]:
         include_open=False,
         alerts={"metrics": {"accuracy": {"min": 0.75}}},
     )
-    seconds = time.perf_counter() - start
+    end = time.perf_counter()
     return {
-        "seconds": seconds,
+        "seconds": end - start,
+        "seconds_by_step": {
+            "load_reference": round(loaded - start, 3),
+            "profile_reference": round(profiled - loaded, 3),
+            "monitor": round(end - profiled, 3),
+        },
         "windows": len(windows),
         "drifted_hours": [(w.start_ms - T0) // HOUR for w in windows if w.drifted],
         "estimated_accuracy": [w.estimated.get("accuracy") for w in windows],
@@ -151,50 +171,85 @@ def _max_gap(a: list[float | None], b: list[float | None]) -> float | None:
     return max(gaps) if gaps else None
 
 
+def loopwright_child(home: Path, repeat: int) -> dict[str, Any]:
+    """One repeat of Loopwright's side: a fresh process on a fresh copy of the store set up once."""
+    copy = home / f"home-{repeat}"
+    shutil.copytree(home / "home", copy)
+    env = {**os.environ, "LOOPWRIGHT_HOME": str(copy)}
+    try:
+        return _compare.child_json([sys.executable, __file__, "--child", str(home)], env=env)
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def nannyml_child(home: Path) -> dict[str, Any]:
+    python = refenv.ensure("nannyml")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return _compare.child_json([python, Path(__file__).with_name("_nannyml_child.py"), home], env=env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-nannyml", action="store_true")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     # the log scores numpy batches with a model fitted on a frame; alert lines would drown the JSON
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     logging.getLogger("loopwright").setLevel(logging.ERROR)
+    if args.child:
+        print(json.dumps(run_loopwright(args.child)))
+        return
+    result: dict[str, Any] = {
+        "benchmark": "monitor",
+        "rows": args.rows,
+        "repeats": args.repeats,
+        **_compare.environment(*(() if args.no_nannyml else ("nannyml",))),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         os.environ["LOOPWRIGHT_HOME"] = str(home / "home")
         started = time.perf_counter()
-        result: dict[str, Any] = {"rows": args.rows, **setup(args.rows, home)}
+        result.update(setup(args.rows, home))
         result["setup_seconds"] = round(time.perf_counter() - started, 1)
-        ours = run_loopwright()
-        result["loopwright"] = {k: ours[k] for k in ("seconds", "windows", "drifted_hours")}
-        gaps = {
+        del os.environ["LOOPWRIGHT_HOME"]
+        repeats = iter(range(10 * args.repeats))
+        if args.no_nannyml:
+            pairs = [(loopwright_child(home, next(repeats)), {}) for _ in range(args.repeats)]
+        else:
+            pairs = _compare.interleave(
+                lambda: loopwright_child(home, next(repeats)), lambda: nannyml_child(home), args.repeats
+            )
+    ours, theirs = pairs[-1]
+    result["loopwright"] = {
+        "seconds": [a["seconds"] for a, _ in pairs],
+        "seconds_median": statistics.median(a["seconds"] for a, _ in pairs),
+        "seconds_by_step": [a["seconds_by_step"] for a, _ in pairs],
+        "windows": ours["windows"],
+        "drifted_hours": ours["drifted_hours"],
+        "max_gap_estimated_vs_realised": {
             "accuracy": _max_gap(ours["estimated_accuracy"], ours["accuracy"]),
             "roc_auc": _max_gap(ours["estimated_roc_auc"], ours["roc_auc"]),
-        }
-        result["loopwright"]["max_gap_estimated_vs_realised"] = gaps
-        if not args.no_nannyml:
-            python = refenv.ensure("nannyml")
-            child = subprocess.run(
-                [str(python), str(Path(__file__).with_name("_nannyml_child.py")), str(home)],
-                capture_output=True,
-                text=True,
-            )
-            if child.returncode != 0:
-                raise SystemExit(f"NannyML side failed:\n{child.stderr[-3000:]}")
-            theirs = json.loads(child.stdout.strip().splitlines()[-1])
-            result["nannyml"] = {
-                k: theirs[k] for k in ("seconds", "seconds_by_step", "drifted_hours", "version")
-            }
-            result["ratio"] = round(theirs["seconds"] / ours["seconds"], 1)
-            result["cbpe_max_gap_loopwright_vs_nannyml"] = {
-                "accuracy": _max_gap(ours["estimated_accuracy"], theirs["estimated_accuracy"]),
-                "roc_auc": _max_gap(ours["estimated_roc_auc"], theirs["estimated_roc_auc"]),
-            }
-            result["nannyml"]["max_gap_estimated_vs_realised"] = {
+        },
+    }
+    if not args.no_nannyml:
+        result["nannyml"] = {
+            "seconds": [b["seconds"] for _, b in pairs],
+            "seconds_median": statistics.median(b["seconds"] for _, b in pairs),
+            "seconds_by_step": [b["seconds_by_step"] for _, b in pairs],
+            "drifted_hours": theirs["drifted_hours"],
+            "max_gap_estimated_vs_realised": {
                 "accuracy": _max_gap(theirs["estimated_accuracy"], ours["accuracy"]),
                 "roc_auc": _max_gap(theirs["estimated_roc_auc"], ours["roc_auc"]),
-            }
-    print(json.dumps(result, indent=2))
+            },
+        }
+        result["ratio_nannyml_over_loopwright"] = _compare.ratios(pairs, "seconds", digits=2)
+        result["cbpe_max_gap_loopwright_vs_nannyml"] = {
+            "accuracy": _max_gap(ours["estimated_accuracy"], theirs["estimated_accuracy"]),
+            "roc_auc": _max_gap(ours["estimated_roc_auc"], theirs["estimated_roc_auc"]),
+        }
+    print(json.dumps(_compare.finish(result), indent=2))
 
 
 if __name__ == "__main__":

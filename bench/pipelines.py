@@ -1,11 +1,21 @@
-"""Pipeline overhead per step: a 20-step chain of trivial steps, cold and fully cached.
+"""Pipeline overhead per step, measured as a user meets it: a fresh process per pipeline run.
 
-Compared with the same chain as plain function calls, and with Metaflow (its own venv,
-``bench/.venv-metaflow``) running the same 20-step linear flow: a cold ``run`` and a ``resume``
-of the last step (Metaflow's nearest thing to a cache: it clones the 19 earlier steps).
+Loopwright: ``python -c "import chain_N; chain_N.chain.run()"`` (a module holding a chain of N trivial
+``@step`` calls, local executor, SQLite store, a fresh ``LOOPWRIGHT_HOME`` per repeat), then the same
+command again (every step a cache hit). Metaflow (its own venv, ``bench/.venv-metaflow``): ``python
+flow_N.py run`` on the same linear chain of N steps, then ``python flow_N.py resume end`` (Metaflow has
+no content cache; ``resume`` clones the earlier steps, its nearest equivalent of a cached rerun). Each
+is timed as the wall time of the whole process, interpreter start and imports included.
 
-Run: ``PYTHONPATH=src .venv/bin/python bench/pipelines.py [--repeats 5] [--no-reference]``.
-Prints JSON. Targets on the local executor: cached ≤ 5 ms/step, uncached ≤ 20 ms/step.
+Per-step overhead, the same formula on both sides: (wall of the 20-step chain - wall of the 2-step
+chain) / 18; start-up, imports and store creation cancel out. (2 steps because Metaflow's smallest
+flow is ``start`` -> ``end``.) The two tools run interleaved, A B A B A B (``bench/_compare.py``);
+each ratio is per pair, reported as median and min-max.
+
+Also reported, Loopwright alone: the warm in-process overhead (20-step chain minus the same 20 plain
+calls, / 20), the figure the issue's targets (cached <= 5 ms/step, uncached <= 20 ms/step) are set for.
+
+Run: ``.venv/bin/python bench/pipelines.py [--repeats 3] [--no-reference]``. Prints JSON.
 """
 
 from __future__ import annotations
@@ -20,12 +30,17 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import loopwright as lw
 from loopwright import pipeline, step
 
 STEPS = 20
+SHORT = 2  # Metaflow's smallest flow: start -> end
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _compare  # noqa: E402
+import refenv  # noqa: E402
 
 
 @step
@@ -53,6 +68,7 @@ def timed(fn, *args, **kwargs) -> float:  # type: ignore[no-untyped-def]
 
 
 def measure_loopwright(repeats: int) -> dict[str, float]:
+    """Warm, in-process: the chain's wall time minus the same 20 plain calls."""
     with tempfile.TemporaryDirectory(prefix="lw-bench-pipelines-") as home:
         os.environ["LOOPWRIGHT_HOME"] = home
         lw.reset_clients()
@@ -81,6 +97,22 @@ def measure_loopwright(repeats: int) -> dict[str, float]:
     }
 
 
+LOOPWRIGHT_CHAIN = """
+from loopwright import pipeline, step
+
+
+@step
+def inc(x: int) -> int:
+    return x + 1
+
+
+@pipeline
+def chain(x: int = 0):
+    for _ in range({steps}):
+        x = inc(x)
+    return x
+"""
+
 METAFLOW_FLOW = """
 from metaflow import FlowSpec, step
 
@@ -89,7 +121,7 @@ class ChainFlow(FlowSpec):
     @step
     def start(self):
         self.x = 0
-        self.next(self.s1)
+        self.next(self.{first})
 {middle}
     @step
     def end(self):
@@ -101,87 +133,113 @@ if __name__ == "__main__":
 """
 
 
-def metaflow_source() -> str:
+def metaflow_source(steps: int) -> str:
+    """A linear flow of ``steps`` steps: start, s1 ... s{steps - 2}, end."""
     middle = []
-    for i in range(1, STEPS - 1):
-        nxt = f"s{i + 1}" if i < STEPS - 2 else "end"
+    for i in range(1, steps - 1):
+        nxt = f"s{i + 1}" if i < steps - 2 else "end"
         middle.append(
             f"\n    @step\n    def s{i}(self):\n        self.x += 1\n        self.next(self.{nxt})\n"
         )
-    return textwrap.dedent(METAFLOW_FLOW).format(middle="".join(middle))
+    first = "s1" if steps > 2 else "end"
+    return textwrap.dedent(METAFLOW_FLOW).format(middle="".join(middle), first=first)
 
 
-def measure_metaflow(repeats: int) -> dict[str, float | str] | None:
-    sys.path.insert(0, str(HERE))
-    from refenv import ensure
+def wall(command: list[str], env: dict[str, str], cwd: Path, marker: str | None = None) -> float:
+    """Wall time of one fresh process; raises if it fails."""
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    output = done.stderr + done.stdout
+    if done.returncode != 0 or (marker is not None and marker not in output):
+        raise RuntimeError(f"{command[1:]} failed: {output[-1500:]}")
+    return seconds
 
-    try:
-        python = ensure("metaflow")
-    except subprocess.CalledProcessError as exc:
-        return {"error": f"metaflow did not install: {exc}"}
-    version = subprocess.run(
-        [str(python), "-c", "import metaflow; print(metaflow.__version__)"], capture_output=True, text=True
-    ).stdout.strip()
-    cold, resumed = [], []
-    with tempfile.TemporaryDirectory(prefix="mf-bench-") as folder:
-        flow = Path(folder) / "chain_flow.py"
-        flow.write_text(metaflow_source())
+
+def per_step(figures: dict[str, float], kind: str) -> float:
+    """(wall of the 20-step chain - wall of the 2-step chain) / 18, in ms."""
+    return (figures[f"{kind}_{STEPS}_s"] - figures[f"{kind}_{SHORT}_s"]) / (STEPS - SHORT) * 1000
+
+
+def loopwright_processes(folder: Path) -> dict[str, float]:
+    """One repeat: cold and cached runs of the 2- and 20-step chains, each a fresh process."""
+    out: dict[str, float] = {}
+    for steps in (SHORT, STEPS):
+        work = folder / f"lw-{steps}"
+        work.mkdir(parents=True)
+        (work / f"chain_{steps}.py").write_text(LOOPWRIGHT_CHAIN.format(steps=steps))
+        env = {**os.environ, "LOOPWRIGHT_HOME": str(work / "home")}
+        code = f"import chain_{steps}; chain_{steps}.chain.run()"
+        out[f"cold_{steps}_s"] = wall([sys.executable, "-c", code], env, work)
+        out[f"cached_{steps}_s"] = wall([sys.executable, "-c", code], env, work)
+    out["cold_per_step_ms"] = per_step(out, "cold")
+    out["cached_per_step_ms"] = per_step(out, "cached")
+    return out
+
+
+def metaflow_processes(python: Path, folder: Path) -> dict[str, float]:
+    """One repeat: ``run`` and ``resume end`` of the 2- and 20-step flows, each a fresh process."""
+    out: dict[str, float] = {}
+    for steps in (SHORT, STEPS):
+        work = folder / f"mf-{steps}"
+        work.mkdir(parents=True)
+        flow = work / f"flow_{steps}.py"
+        flow.write_text(metaflow_source(steps))
         env = {
-            **os.environ,
-            "METAFLOW_HOME": folder,
-            "METAFLOW_DATASTORE_SYSROOT_LOCAL": folder,
+            **{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
+            "METAFLOW_HOME": str(work),
+            "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work),
             "METAFLOW_DEFAULT_METADATA": "local",
             "METAFLOW_DEFAULT_DATASTORE": "local",
             "USERNAME": "bench",
         }
-        for _ in range(repeats):
-            for label, args, sink in (("run", ["run"], cold), ("resume", ["resume", "end"], resumed)):
-                start = time.perf_counter()
-                done = subprocess.run(
-                    [str(python), str(flow), *args],
-                    env=env,
-                    cwd=folder,
-                    capture_output=True,
-                    text=True,
-                )
-                sink.append(time.perf_counter() - start)
-                if done.returncode != 0 or "Done!" not in done.stderr + done.stdout:
-                    return {"error": f"metaflow {label} failed: {(done.stderr + done.stdout)[-500:]}"}
-    cold_s, resumed_s = statistics.median(cold), statistics.median(resumed)
+        out[f"cold_{steps}_s"] = wall([str(python), str(flow), "run"], env, work, "Done!")
+        out[f"cached_{steps}_s"] = wall([str(python), str(flow), "resume", "end"], env, work, "Done!")
+    out["cold_per_step_ms"] = per_step(out, "cold")
+    out["cached_per_step_ms"] = per_step(out, "cached")
+    return out
+
+
+def compare(repeats: int) -> dict[str, Any]:
+    """Interleaved repeats of both tools; ratios are Metaflow / Loopwright per pair."""
+    python = refenv.ensure("metaflow")
+    with tempfile.TemporaryDirectory(prefix="bench-pipelines-") as tmp:
+        rounds = iter(range(10 * repeats))
+        pairs = _compare.interleave(
+            lambda: loopwright_processes(Path(tmp) / f"r{next(rounds)}"),
+            lambda: metaflow_processes(python, Path(tmp) / f"r{next(rounds)}"),
+            repeats,
+        )
     return {
-        "version": version,
-        "cold_chain_s": cold_s,
-        "resume_last_step_s": resumed_s,
-        "cold_overhead_per_step_ms": cold_s / STEPS * 1000,
-        "resume_overhead_per_step_ms": resumed_s / STEPS * 1000,
+        "median": _compare.side_by_side(pairs, ("loopwright", "metaflow")),
+        "ratio_cold_per_step": _compare.ratios(pairs, "cold_per_step_ms", digits=1),
+        "ratio_cached_per_step": _compare.ratios(pairs, "cached_per_step_ms", digits=1),
+        "ratio_cold_20_step_process": _compare.ratios(pairs, f"cold_{STEPS}_s", digits=2),
+        "ratio_cached_20_step_process": _compare.ratios(pairs, f"cached_{STEPS}_s", digits=2),
+        "pairs": pairs,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true", help="skip Metaflow")
     args = parser.parse_args()
-    ours = measure_loopwright(args.repeats)
     out: dict[str, object] = {
-        "benchmark": "pipelines: 20-step chain of trivial steps, local executor, SQLite store",
-        "steps": STEPS,
+        "benchmark": "pipelines: linear chains of trivial steps, local executor, SQLite store",
+        "steps": [SHORT, STEPS],
         "repeats": args.repeats,
-        "loopwright": ours,
-        "targets_ms": {"cached_per_step": 5.0, "uncached_per_step": 20.0},
-        "meets_targets": ours["cached_overhead_per_step_ms"] <= 5.0
-        and ours["cold_overhead_per_step_ms"] <= 20.0,
+        **_compare.environment(*(() if args.no_reference else ("metaflow",))),
     }
     if not args.no_reference:
-        reference = measure_metaflow(max(1, min(args.repeats, 3)))
-        out["metaflow"] = reference
-        if reference and "error" not in reference:
-            out["ratios"] = {
-                "metaflow_cold_over_loopwright_cold": float(reference["cold_chain_s"]) / ours["cold_chain_s"],  # type: ignore[arg-type]
-                "metaflow_resume_over_loopwright_cached": float(reference["resume_last_step_s"])  # type: ignore[arg-type]
-                / ours["cached_chain_s"],
-            }
-    print(json.dumps(out, indent=2))
+        out["fresh_processes"] = compare(args.repeats)
+    ours = measure_loopwright(max(args.repeats, 5))
+    out["loopwright_in_process_warm"] = ours
+    out["targets_ms"] = {"cached_per_step": 5.0, "uncached_per_step": 20.0}
+    out["meets_targets_in_process"] = (
+        ours["cached_overhead_per_step_ms"] <= 5.0 and ours["cold_overhead_per_step_ms"] <= 20.0
+    )
+    print(json.dumps(_compare.finish(out), indent=2))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ scripts run reference code there as a subprocess, so both tools are measured in 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 PACKAGES = {
     "mlflow": ["mlflow", "scikit-learn", "pandas", "pyarrow"],
     "evidently": ["evidently==0.7.*", "pandas<3", "scikit-learn"],
-    "metaflow": ["metaflow"],
+    "metaflow": ["metaflow==2.19.39"],
     "nannyml": ["nannyml", "statsmodels", "pandas<3", "pyarrow"],  # nannyml 0.13 misses statsmodels
 }
 
@@ -30,6 +31,11 @@ def ensure(name: str) -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PACKAGES[name]], check=True)
         stamp.touch()
     return python
+
+
+def distribution(spec: str) -> str:
+    """The distribution name of a requirement: ``"pandas<3"`` -> ``"pandas"``."""
+    return re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0]
 
 
 def bin_dir(name: str) -> Path:

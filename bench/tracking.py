@@ -1,10 +1,17 @@
 """Tracking benchmark: Loopwright vs MLflow (its own venv), same machine, same run, SQLite stores.
 
-Workloads: 2,000 single log_metric calls; 20,000 points via batch logging; 200 runs with 10 params and
-10 metrics each; a filtered search_runs over them; and (Loopwright alone) search_runs over 100,000 runs.
-Prints JSON with both tools' rates and the ratios (Loopwright / MLflow, higher is better).
+Workloads: 2,000 single log_metric calls (``--single``); 20,000 points via batch logging; 200 runs
+(``--runs``) with 10 params and 10 metrics each; a filtered search_runs over them, compared output for output: Loopwright's
+``search_runs()`` DataFrame against ``mlflow.search_runs`` (DataFrame), and Loopwright's
+``search_runs(output="list")`` against ``MlflowClient().search_runs`` (a list of Run entities); and
+(Loopwright alone) search_runs over 100,000 runs.
 
-    .venv/bin/python bench/tracking.py [--big-runs 100000]
+Each side runs in a fresh process per repeat (imports and schema creation not timed on either side),
+the two interleaved A B A B A B (``bench/_compare.py``). Prints JSON with both tools' median rates, the
+per-pair ratios (Loopwright rate / MLflow rate, higher is better) with median and min-max, the
+versions on both sides and the load average.
+
+    .venv/bin/python bench/tracking.py [--repeats 3] [--big-runs 100000]
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import argparse
 import json
 import os
 import random
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -22,13 +29,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import _compare  # noqa: E402
 import refenv  # noqa: E402
 
 SEARCH_FILTER = "metrics.m0 > 0.5 and params.p0 = 'v1'"
 SEARCH_REPEAT = 20
 
 
-def bench_loopwright(home: Path) -> dict[str, float]:
+def bench_loopwright(home: Path, single: int, runs: int) -> dict[str, float]:
     os.environ["LOOPWRIGHT_HOME"] = str(home)
     import loopwright as lw
 
@@ -36,7 +44,7 @@ def bench_loopwright(home: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     with lw.start_run(name="single"):
         start = time.perf_counter()
-        for i in range(2000):
+        for i in range(single):
             lw.log_metric("loss", 1.0 / (i + 1), step=i)
         out["single_log_metric_call_s"] = time.perf_counter() - start
         lw.flush()
@@ -50,32 +58,37 @@ def bench_loopwright(home: Path) -> dict[str, float]:
         lw.flush()
         out["batch_20k_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    for r in range(200):
+    for r in range(runs):
         with lw.start_run(name=f"run{r}"):
             lw.log_params({f"p{k}": f"v{(r + k) % 3}" for k in range(10)})
             lw.log_metrics({f"m{k}": random.random() for k in range(10)})
-    out["create_200_runs_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(SEARCH_REPEAT):
-        found = lw.search_runs(
-            experiment="bench", filter=SEARCH_FILTER, order_by=["metrics.m0 DESC"], output="list"
-        )
-    out["search_200_s"] = (time.perf_counter() - start) / SEARCH_REPEAT
-    out["search_200_hits"] = len(found)
+    out["create_runs_s"] = time.perf_counter() - start
+    for output in ("frame", "list"):
+        start = time.perf_counter()
+        for _ in range(SEARCH_REPEAT):
+            found = lw.search_runs(
+                experiment="bench", filter=SEARCH_FILTER, order_by=["metrics.m0 DESC"], output=output
+            )
+        out[f"search_{output}_s"] = (time.perf_counter() - start) / SEARCH_REPEAT
+        out[f"search_{output}_hits"] = len(found)
     lw.reset_clients()
     return out
 
 
-def bench_mlflow(home: Path) -> dict[str, float]:
+def loopwright_child(home: Path, single: int, runs: int) -> dict[str, float]:
+    """One repeat of Loopwright's side in a fresh process (as MLflow's side is)."""
+    command = [sys.executable, Path(__file__), "--child", home, "--single", str(single), "--runs", str(runs)]
+    return _compare.child_json(command, check=False)
+
+
+def bench_mlflow(home: Path, single: int, runs: int) -> dict[str, float]:
     python = refenv.ensure("mlflow")
     script = HERE / "_mlflow_tracking.py"
-    result = subprocess.run(
-        [str(python), str(script), str(home / "mlflow.db"), SEARCH_FILTER, str(SEARCH_REPEAT)],
-        capture_output=True,
-        text=True,
-        check=True,
+    home.mkdir(parents=True, exist_ok=True)
+    return _compare.child_json(
+        [python, script, home / "mlflow.db", SEARCH_FILTER, str(SEARCH_REPEAT), str(single), str(runs)],
+        cwd=home,
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def populate_big(home: Path, runs: int) -> str:
@@ -155,41 +168,59 @@ def bench_big_search(home: Path, runs: int) -> dict[str, float]:
     }
 
 
+# figure: (Loopwright key, MLflow key, work units); the rate ratio is MLflow seconds / Loopwright seconds
+def rate_keys(single: int, runs: int) -> dict[str, tuple[str, str, int]]:
+    return {
+        "single_log_metric_durable_per_s": ("single_log_metric_durable_s", "single_log_metric_s", single),
+        "single_log_metric_call_per_s": ("single_log_metric_call_s", "single_log_metric_s", single),
+        "batch_points_per_s": ("batch_20k_s", "batch_20k_s", 20000),
+        "runs_created_per_s": ("create_runs_s", "create_runs_s", runs),
+        "search_frame_per_s": ("search_frame_s", "search_frame_s", 1),
+        "search_list_per_s": ("search_list_s", "search_list_s", 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--big-runs", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big-runs", type=int, default=100_000, help="0 skips the 100k-run search")
+    parser.add_argument("--single", type=int, default=2000, help="single log_metric calls")
+    parser.add_argument("--runs", type=int, default=200, help="runs created, then searched")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        lw_side = bench_loopwright(Path(tmp) / "lw")
-        ml_side = bench_mlflow(Path(tmp))
-        big = bench_big_search(Path(tmp) / "big", args.big_runs)
-    rates = {
-        "single_log_metric_per_s": (
-            2000 / lw_side["single_log_metric_durable_s"],
-            2000 / ml_side["single_log_metric_s"],
-        ),
-        "single_log_metric_call_per_s": (
-            2000 / lw_side["single_log_metric_call_s"],
-            2000 / ml_side["single_log_metric_s"],
-        ),
-        "batch_points_per_s": (20000 / lw_side["batch_20k_s"], 20000 / ml_side["batch_20k_s"]),
-        "runs_created_per_s": (200 / lw_side["create_200_runs_s"], 200 / ml_side["create_200_runs_s"]),
-        "searches_per_s": (1 / lw_side["search_200_s"], 1 / ml_side["search_200_s"]),
+    if args.child:
+        print(json.dumps(bench_loopwright(args.child, args.single, args.runs)))
+        return
+    result = {
+        "benchmark": "tracking",
+        "repeats": args.repeats,
+        "single_log_metric_calls": args.single,
+        "runs": args.runs,
+        **_compare.environment("mlflow"),
     }
-    print(
-        json.dumps(
-            {
-                "loopwright": lw_side,
-                "mlflow": ml_side,
-                "rates": {
-                    k: {"loopwright": round(a, 1), "mlflow": round(b, 1), "ratio": round(a / b, 1)}
-                    for k, (a, b) in rates.items()
-                },
-                "search_100k": big,
-            },
-            indent=2,
+    with tempfile.TemporaryDirectory() as tmp:
+        homes = iter(range(10 * args.repeats))
+        pairs = _compare.interleave(
+            lambda: loopwright_child(Path(tmp) / f"lw{next(homes)}", args.single, args.runs),
+            lambda: bench_mlflow(Path(tmp) / f"mlflow{next(homes)}", args.single, args.runs),
+            args.repeats,
         )
-    )
+        big = bench_big_search(Path(tmp) / "big", args.big_runs) if args.big_runs else None
+    result["seconds_median"] = _compare.side_by_side(pairs, ("loopwright", "mlflow"))
+    rates = {}
+    for name, (ours, theirs, units) in rate_keys(args.single, args.runs).items():
+        rates[name] = {
+            "loopwright": round(units / statistics.median(a[ours] for a, _ in pairs), 1),
+            "mlflow": round(units / statistics.median(b[theirs] for _, b in pairs), 1),
+            "ratio": _compare.ratios(pairs, ours, theirs, digits=2),
+        }
+    result["rates"] = rates
+    result["search_hits"] = {
+        "loopwright": [a["search_frame_hits"] for a, _ in pairs],
+        "mlflow": [b["search_frame_hits"] for _, b in pairs],
+    }
+    result["search_100k"] = big
+    print(json.dumps(_compare.finish(result), indent=2))
 
 
 if __name__ == "__main__":
