@@ -6,6 +6,10 @@ runs in its own process (Evidently 0.7 in bench/.venv-evidently via refenv), loa
 timed), then runs its drift check while the child samples its RSS: we report wall time, peak memory
 above the loaded input frames, and which columns each tool flagged.
 
+The tools run interleaved, A B A B A B (``bench/_compare.py``; B is Evidently's default preset, then
+its PSI variant); each ratio (Evidently / Loopwright seconds) is per pair, reported as median and
+min-max, with the versions on both sides and the load average.
+
     PYTHONPATH=src python bench/drift.py                        # 100k and 1M rows, Evidently default + PSI
     PYTHONPATH=src python bench/drift.py --rows 100000 --no-psi  # quicker
 
@@ -28,6 +32,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+import _compare  # noqa: E402
 import refenv  # noqa: E402
 
 N_NUMERIC, N_CATEGORICAL = 40, 10
@@ -108,6 +113,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--no-evidently", action="store_true", help="only time Loopwright")
     parser.add_argument("--no-psi", action="store_true", help="skip Evidently's PSI variant")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     numeric = [f"n{i}" for i in range(N_NUMERIC)]
@@ -117,6 +123,9 @@ def main() -> None:
     theirs_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     evidently = None if args.no_evidently else refenv.ensure("evidently")
     results: dict[str, Any] = {
+        "benchmark": "drift",
+        "repeats": args.repeats,
+        **_compare.environment(*(() if args.no_evidently else ("evidently",))),
         "shifted": SHIFTED,
         "features": {"numeric": N_NUMERIC, "categorical": N_CATEGORICAL},
     }
@@ -130,18 +139,32 @@ def main() -> None:
             "categorical": categorical,
             "html": str(HERE / "out" / f"drift-report-{rows}.html"),
         }
-        entry: dict[str, Any] = {"loopwright": run_child(Path(sys.executable), "loopwright", spec, ours_env)}
-        if evidently is not None:
-            entry["evidently"] = run_child(evidently, "evidently", spec, theirs_env)
-            entry["speedup"] = entry["evidently"]["seconds"] / entry["loopwright"]["seconds"]
+
+        def ours(spec: dict[str, Any] = spec) -> dict[str, Any]:
+            return run_child(Path(sys.executable), "loopwright", spec, ours_env)
+
+        def theirs(spec: dict[str, Any] = spec) -> dict[str, Any]:
+            assert evidently is not None
+            out = run_child(evidently, "evidently", spec, theirs_env)
             if not args.no_psi:
-                entry["evidently_psi"] = run_child(
-                    evidently, "evidently", {**spec, "method": "psi"}, theirs_env
-                )
-                entry["speedup_vs_psi"] = entry["evidently_psi"]["seconds"] / entry["loopwright"]["seconds"]
+                psi = run_child(evidently, "evidently", {**spec, "method": "psi"}, theirs_env)
+                out["psi"] = psi
+                out["psi_seconds"] = psi["seconds"]
+            return out
+
+        entry: dict[str, Any] = {}
+        if evidently is None:
+            entry["loopwright"] = [ours() for _ in range(args.repeats)]
+        else:
+            pairs = _compare.interleave(ours, theirs, args.repeats)
+            entry["loopwright"] = [a for a, _ in pairs]
+            entry["evidently"] = [b for _, b in pairs]
+            entry["speedup"] = _compare.ratios(pairs, "seconds", digits=1)
+            if not args.no_psi:
+                entry["speedup_vs_psi"] = _compare.ratios(pairs, "seconds", "psi_seconds", digits=1)
         results[f"rows_{rows}"] = entry
         print(json.dumps({f"rows_{rows}": entry}), file=sys.stderr, flush=True)
-    print(json.dumps(results, indent=2))
+    print(json.dumps(_compare.finish(results), indent=2))
 
 
 if __name__ == "__main__":

@@ -8,14 +8,18 @@
 2. The metric kernels alone on 1,000,000 rows: Loopwright's numpy metrics against the
    ``sklearn.metrics`` calls that give the same numbers (same process, same arrays).
 
-Usage: ``python bench/evaluate.py [rows]`` (prints JSON).
+Each side runs in a fresh process per repeat, the two interleaved A B A B A B (``bench/_compare.py``);
+the kernels too (same process, A B A B A B). Ratios (Loopwright / reference seconds, lower is better) are
+per pair, reported as median and min-max, with versions and load average.
+
+Usage: ``python bench/evaluate.py [rows] [--repeats 3]`` (prints JSON).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +31,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import _compare  # noqa: E402
 import refenv  # noqa: E402
 from _eval_data import FEATURES, ROWS, frame, model  # noqa: E402
 
@@ -55,18 +60,13 @@ def loopwright_side(rows: int) -> dict[str, Any]:
 
 
 def mlflow_side(rows: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [str(refenv.ensure("mlflow")), str(HERE / "_mlflow_evaluate.py"), str(rows)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=1800,
-        cwd=HERE,
-    )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    command = [refenv.ensure("mlflow"), HERE / "_mlflow_evaluate.py", str(rows)]
+    return _compare.child_json(command, timeout=1800, cwd=HERE, env=env)
 
 
 def kernels(rows: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
+    """Both kernels on the same arrays, A B A B A B; per pair the ratio Loopwright / scikit-learn."""
     from sklearn import metrics as skm
 
     from loopwright.evaluation.metrics import classification_metrics
@@ -77,13 +77,10 @@ def kernels(rows: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
     proba = np.column_stack([1 - p1, p1])
     pred = (p1 > 0.5).astype(np.int64)
 
-    def best(fn: Any) -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - started)
-        return min(times)
+    def seconds(fn: Any) -> dict[str, float]:
+        started = time.perf_counter()
+        fn()
+        return {"seconds": time.perf_counter() - started}
 
     def reference() -> None:
         skm.accuracy_score(y, pred)
@@ -95,27 +92,40 @@ def kernels(rows: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
         skm.log_loss(y, proba)
         skm.brier_score_loss(y, p1)
 
-    ours = best(lambda: classification_metrics(y, pred, proba, [0, 1]))
-    theirs = best(reference)
-    return {"rows": rows, "loopwright_s": ours, "sklearn_s": theirs, "ratio": round(ours / theirs, 3)}
+    pairs = _compare.interleave(
+        lambda: seconds(lambda: classification_metrics(y, pred, proba, [0, 1])),
+        lambda: seconds(reference),
+        repeats,
+    )
+    return {
+        "rows": rows,
+        "repeats": repeats,
+        "loopwright_s": [a["seconds"] for a, _ in pairs],
+        "sklearn_s": [b["seconds"] for _, b in pairs],
+        "ratio": _compare.ratios(pairs, "seconds", b_over_a=False),
+    }
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else ROWS
-    ours = loopwright_side(rows)
-    theirs = mlflow_side(rows)
-    print(
-        json.dumps(
-            {
-                "rows": rows,
-                "loopwright": ours,
-                "mlflow": theirs,
-                "ratio_seconds": round(ours["seconds"] / theirs["seconds"], 3),
-                "kernels_1m_binary": kernels(),
-            },
-            indent=2,
-        )
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rows", type=int, nargs="?", default=ROWS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(loopwright_side(args.rows)))
+        return
+    report: dict[str, Any] = {"benchmark": "evaluate", "rows": args.rows, "repeats": args.repeats}
+    report.update(_compare.environment("mlflow"))
+    child = [sys.executable, Path(__file__), str(args.rows), "--child"]
+    pairs = _compare.interleave(
+        lambda: _compare.child_json(child, timeout=1800), lambda: mlflow_side(args.rows), args.repeats
     )
+    report["loopwright"] = {**pairs[-1][0], "seconds": [a["seconds"] for a, _ in pairs]}
+    report["mlflow"] = {**pairs[-1][1], "seconds": [b["seconds"] for _, b in pairs]}
+    report["ratio_seconds"] = _compare.ratios(pairs, "seconds", b_over_a=False)
+    report["kernels_1m_binary"] = kernels(repeats=args.repeats)
+    print(json.dumps(_compare.finish(report), indent=2))
 
 
 if __name__ == "__main__":

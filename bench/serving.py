@@ -9,9 +9,12 @@ with ``--workers 1`` and ``2``, with and without ``--onnx``.
 
 Figures per server: sequential single-row p50/p99 (``-c1``), throughput and p99 at 16 connections
 (``-c16``), rows/s with 100-row requests (``-c4``); plus the raw in-process ``predict`` of one row as
-the floor. Prints JSON with the figures, the ratios and whether each target is met.
+the floor. MLflow and Loopwright ``--workers 1`` run interleaved, A B A B A B (a fresh server each
+time, ``bench/_compare.py``); each ratio is per pair, reported as median and min-max, with versions and
+load average. ``--all-configs`` adds one run each of Loopwright ``--workers 2``, ``--onnx`` and MLflow
+``-w 2``. Prints JSON with the figures, the ratios and whether each target is met.
 
-    .venv/bin/python bench/serving.py [--duration 8] [--models gbc,rf]
+    .venv/bin/python bench/serving.py [--duration 8] [--models gbc,rf] [--repeats 3] [--all-configs]
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import _compare  # noqa: E402
 import refenv  # noqa: E402
 from _serving_models import X, body, train  # noqa: E402
 
@@ -158,6 +162,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per wrk run")
     parser.add_argument("--models", default="gbc,rf")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--all-configs", action="store_true", help="also workers 2, ONNX, MLflow -w 2")
     args = parser.parse_args()
     kinds = args.models.split(",")
 
@@ -184,7 +190,13 @@ def main() -> None:
     mlflow_cli = str(refenv.bin_dir("mlflow") / "mlflow")
     loopwright_cli = [sys.executable, "-m", "loopwright.cli", "serve"]
 
-    results: dict[str, Any] = {"duration_s": args.duration, "load_average": os.getloadavg()[0], "models": {}}
+    results: dict[str, Any] = {
+        "benchmark": "serving",
+        "duration_s": args.duration,
+        "repeats": args.repeats,
+        **_compare.environment("mlflow"),
+        "models": {},
+    }
     for kind in kinds:
         native = train(kind)
         with lw.start_run(name=f"bench-{kind}"):
@@ -204,59 +216,61 @@ def main() -> None:
                 "loaded_onnx": raw_predict_ms(partial(loaded_onnx.predict, validate=False)),
             }
         }
-        with server(
-            [
-                mlflow_cli,
-                "models",
-                "serve",
-                "-m",
-                str(mlflow_models / kind),
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-            ],
-            mlflow_env,
-        ) as url:
-            figures["mlflow"] = measure(url, bodies, lua, args.duration)
-        with server(
-            [
-                mlflow_cli,
-                "models",
-                "serve",
-                "-m",
-                str(mlflow_models / kind),
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-w",
-                "2",
-            ],
-            mlflow_env,
-        ) as url:
-            figures["mlflow_workers2_c1_p50_ms"] = wrk(
-                f"{url}/invocations", bodies["one"], lua, 1, min(args.duration, 4)
-            )["p50_ms"]
-        for onnx in (False, True):
-            for workers in (1, 2):
-                name = f"loopwright{'_onnx' if onnx else ''}_w{workers}"
-                served = onnx_uri if onnx else uri
-                command = [*loopwright_cli, served, "--host", "127.0.0.1", "--workers", str(workers)]
-                with server(command + (["--onnx"] if onnx else []), env) as url:
-                    figures[name] = measure(url, bodies, lua, args.duration)
-        figures["targets"] = targets(figures)
+        mlflow_command = [
+            mlflow_cli,
+            "models",
+            "serve",
+            "-m",
+            str(mlflow_models / kind),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+        ]
+
+        def served(command: list[str], env: dict[str, str]) -> dict[str, float]:
+            with server(command, env) as url:
+                return measure(url, bodies, lua, args.duration)
+
+        def loopwright_config(
+            onnx: bool, workers: int, uri: str = uri, onnx_uri: str = onnx_uri
+        ) -> list[str]:
+            command = [*loopwright_cli, onnx_uri if onnx else uri, "--host", "127.0.0.1"]
+            return [*command, "--workers", str(workers), *(["--onnx"] if onnx else [])]
+
+        pairs = _compare.interleave(
+            lambda: served(loopwright_config(False, 1), env),
+            lambda command=mlflow_command: served(command, mlflow_env),
+            args.repeats,
+        )
+        figures["pairs"] = pairs
+        figures["loopwright_w1"] = _compare.medians([a for a, _ in pairs])
+        figures["mlflow"] = _compare.medians([b for _, b in pairs])
+        figures["ratios_loopwright_over_mlflow"] = {
+            key: _compare.ratios(pairs, key, b_over_a=False)
+            for key in ("c1_p50_ms", "c16_rps", "c16_p99_ms", "batch100_rows_per_s")
+        }
+        if args.all_configs:
+            with server([*mlflow_command, "-w", "2"], mlflow_env) as url:
+                figures["mlflow_workers2_c1_p50_ms"] = wrk(
+                    f"{url}/invocations", bodies["one"], lua, 1, min(args.duration, 4)
+                )["p50_ms"]
+            figures["loopwright_w2"] = served(loopwright_config(False, 2), env)
+            figures["loopwright_onnx_w1"] = served(loopwright_config(True, 1), env)
+            figures["loopwright_onnx_w2"] = served(loopwright_config(True, 2), env)
+        figures["targets"] = targets(figures, args.all_configs)
         results["models"][kind] = figures
         print(json.dumps({kind: figures}, indent=2), file=sys.stderr, flush=True)
-    print(json.dumps(results, indent=2))
+    print(json.dumps(_compare.finish(results), indent=2))
 
 
-def targets(f: dict[str, Any]) -> dict[str, Any]:
-    """Ratios against MLflow and the issue's targets, for the default path and the ONNX path."""
+def targets(f: dict[str, Any], all_configs: bool) -> dict[str, Any]:
+    """Ratios against MLflow (of the medians) and the issue's targets, for each path measured."""
     mlflow = f["mlflow"]
     out: dict[str, Any] = {}
-    for path, floor in (("loopwright", "loaded"), ("loopwright_onnx", "loaded_onnx")):
-        w1, w2 = f[f"{path}_w1"], f[f"{path}_w2"]
+    paths = (("loopwright", "loaded"), ("loopwright_onnx", "loaded_onnx"))
+    for path, floor in paths if all_configs else paths[:1]:
+        w1, w2 = f[f"{path}_w1"], f.get(f"{path}_w2", f[f"{path}_w1"])
         out[path] = {
             "c16_throughput_x": round(w1["c16_rps"] / mlflow["c16_rps"], 1),
             "c16_p99_fraction": round(w1["c16_p99_ms"] / mlflow["c16_p99_ms"], 3),
