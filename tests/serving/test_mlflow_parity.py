@@ -1,19 +1,18 @@
 """``/invocations`` answers as ``mlflow models serve`` does, payload for payload.
 
-The same scikit-learn model, trained on the same data, is saved by MLflow 3.17.2 (in its own venv,
-``bench/.venv-mlflow``, made by ``bench/refenv.py``) and served by ``mlflow models serve``, and logged
-and served by Loopwright. Every payload goes to both servers; status codes must be equal, bodies
-must have the same shape (keys, ``predictions`` length and values) and errors MLflow's
-``{"error_code", "message"}``.
+The same scikit-learn model, trained on the same data, is saved by MLflow 3.17.2 (``mlflow-skinny``,
+in the dev extra) and served by ``mlflow models serve`` in a process of its own, and logged and served
+by Loopwright. Every payload goes to both servers; status codes must be equal, bodies must have the
+same shape (keys, ``predictions`` length and values) and errors MLflow's ``error_code`` and ``message``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,12 +30,8 @@ from cli_process import free_port
 from conftest import FEATURES, training_data
 from loopwright.serving import ServerHandle, run_in_thread
 
-# making the reference venv the first time installs MLflow (a few minutes)
-pytestmark = pytest.mark.timeout(900)
-
-ROOT = Path(__file__).resolve().parents[2]
-
-# runs in the reference venv: the MLflow side of the model, trained as ours is
+# the MLflow side of the model, trained as ours is (in a process of its own: importing MLflow here would
+# configure its logging in the test process)
 SAVE_WITH_MLFLOW = """
 import sys
 import mlflow.sklearn
@@ -55,16 +50,6 @@ mlflow.sklearn.save_model(
     pip_requirements=["scikit-learn"],  # inferring them imports the model in a subprocess (~1 min)
 )
 """
-
-
-def reference_python() -> Path:
-    """The MLflow reference venv's python (``bench/refenv.py`` makes it on first use)."""
-    spec = importlib.util.spec_from_file_location("refenv", ROOT / "bench" / "refenv.py")
-    assert spec is not None and spec.loader is not None
-    refenv = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(refenv)
-    python: Path = refenv.ensure("mlflow")
-    return python
 
 
 @dataclass
@@ -91,14 +76,13 @@ def wait_for_ping(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    """Both servers, once for the module: MLflow's in its venv, ours in this process."""
+    """Both servers, once for the module: MLflow's in a process of its own, ours in this one."""
     X, y = training_data()
     work = tmp_path_factory.mktemp("parity")
     data = work / "train.parquet"
     X.assign(y=y).to_parquet(data)
-    python = reference_python()
+    python = Path(sys.executable)
     env = {**os.environ, "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("PYTHONPATH", None)
     subprocess.run([str(python), "-c", SAVE_WITH_MLFLOW, str(data), str(work / "model")], env=env, check=True)
     port = free_port()
     log = work / "mlflow-serve.log"
