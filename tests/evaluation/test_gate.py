@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 from eval_models import FEATURES, SlowRegressor, churn_frame, register
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 import loopwright as lw
 
@@ -66,7 +68,17 @@ def test_a_clearly_worse_challenger_fails_versus_the_champion(sqlite_env: Path) 
         and check.champion == verdict.champion.metrics["roc_auc"]
     )
     assert check.champion - check.candidate > 0.1 and not check.passed
-    assert check.reason == f"delta {check.candidate - check.champion:+.4g}, not delta >= -0.005"
+    # the delta in the reason, against ROC AUCs computed here by scikit-learn from each version's
+    # own probabilities on the hold-out (4 significant digits shown)
+    auc = {
+        v: roc_auc_score(
+            holdout["churned"], lw.load_model(f"models:/churn/{v}").predict_proba(holdout[FEATURES])[:, 1]
+        )
+        for v in (1, 2)
+    }
+    shown = re.fullmatch(r"delta (-0\.\d{1,4}), not delta >= -0\.005", check.reason)
+    assert shown is not None, check.reason
+    assert float(shown.group(1)) == pytest.approx(auc[2] - auc[1], abs=5e-5)
     assert verdict.champion_uri == "models:/churn/1" and verdict.model_uri == "models:/churn/2"
     assert verdict.promoted is None and _alias("churn", "challenger") is None  # failed: no alias moved
     assert list(verdict.to_frame().columns) == [
@@ -188,8 +200,16 @@ def test_a_much_slower_candidate_fails_the_latency_ratio(sqlite_env: Path) -> No
         latency.candidate == verdict.candidate.latency.p99_ms
         and latency.champion == verdict.champion.latency.p99_ms
     )
-    assert latency.reason.startswith(f"ratio {latency.candidate / latency.champion:.4g} (")
-    assert latency.reason.endswith("across 5 timing rounds), not ratio <= 1.2")
+    shown = re.fullmatch(
+        r"ratio ([\d.]+) \(([\d.]+) to ([\d.]+) across 5 timing rounds\), not ratio <= 1\.2", latency.reason
+    )
+    assert shown is not None, latency.reason
+    ratio, low, high = (float(g) for g in shown.groups())
+    # 4 significant digits of the p99 ratio, and of the interquartile spread of the rounds' ratios
+    expected = verdict.candidate.latency.p99_ms / verdict.champion.latency.p99_ms
+    assert ratio == pytest.approx(expected, rel=1e-3) and ratio > 1.2
+    assert latency.spread is not None
+    assert (low, high) == pytest.approx(latency.spread, rel=1e-3)
     assert latency.spread is not None and latency.spread[0] > 1.2 and not latency.inconclusive
     assert checks["mae", "threshold"].passed and checks["rmse", "versus_champion"].passed
     assert verdict.candidate.latency.single_rows == verdict.champion.latency.single_rows == 8
