@@ -46,7 +46,7 @@ def test_run_runs_and_show(sqlite_env: Path, tmp_path: Path) -> None:
 
     runs = lw.list_pipeline_runs("churn")
     assert len(runs) == 3 and runs[1].params == {"path": str(data), "C": 0.5}
-    listed = invoke("pipeline", "runs")
+    listed = invoke("pipeline", "runs", "--full-ids")  # tables show a unique prefix unless asked
     assert all(r.id in listed for r in runs)
     shown = invoke("pipeline", "show", runs[1].id)
     # the DAG as a tree: evaluate hangs under train, which hangs under split, under load

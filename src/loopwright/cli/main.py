@@ -64,7 +64,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "build-image": (
         "loopwright.cli.serve",
         "build_image",
-        "Write a Dockerfile serving the model (and build it when Docker is reachable).",
+        "Write a Dockerfile serving the model (and build it when a container engine is reachable).",
     ),
     "evaluate": (
         "loopwright.cli.evaluate",
