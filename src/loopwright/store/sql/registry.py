@@ -31,6 +31,7 @@ from loopwright.store.entities import (
 from loopwright.store.search import MODEL_VERSIONS, REGISTERED_MODELS, Clause, parse_filter, parse_order_by
 from loopwright.store.sql.base import SqlBase
 from loopwright.store.sql.filters import condition
+from loopwright.store.sql.query import SearchEntity, check_max_results, search_query
 from loopwright.store.sql.tables import (
     artifacts,
     audit_log,
@@ -294,37 +295,9 @@ class RegistrySql(SqlBase):
     def search_registered_models(
         self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
     ) -> list[RegisteredModel]:
-        _check_max_results(max_results)
         clauses = parse_filter(filter, REGISTERED_MODELS)
         orders = parse_order_by(order_by, REGISTERED_MODELS)
-        columns = {
-            "name": registered_models.c.name,
-            "created_time": registered_models.c.created_ms,
-            "updated_time": registered_models.c.updated_ms,
-            "latest_version": registered_models.c.last_version,
-        }
-        query = sa.select(registered_models)
-        joined: dict[str, Any] = {}
-
-        def column_for(kind: str, key: str, outer: bool) -> Any:
-            nonlocal query
-            if kind == "attribute":
-                return columns[key]
-            if key not in joined:
-                tag = registered_model_tags.alias(f"tag_{len(joined)}")
-                on = (tag.c.name == registered_models.c.name) & (tag.c.key == key)
-                query = query.outerjoin(tag, on) if outer else query.join(tag, on)
-                joined[key] = tag
-            return joined[key].c.value
-
-        for clause in clauses:
-            column = column_for(clause.kind, clause.key, False)  # may add a join to query
-            query = query.where(condition(column, clause))
-        ordering = []
-        for order in orders:
-            column = column_for(order.kind, order.key, True)
-            ordering.append((column.desc() if order.descending else column.asc()).nulls_last())
-        query = query.order_by(*ordering, registered_models.c.name).limit(max_results)
+        query = search_query(MODEL_SEARCH, sa.select(registered_models), clauses, orders, max_results)
         with self._read() as conn:
             return self._models(conn, conn.execute(query).all())
 
@@ -441,46 +414,9 @@ class RegistrySql(SqlBase):
     def search_model_versions(
         self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
     ) -> list[ModelVersion]:
-        _check_max_results(max_results)
         clauses = parse_filter(filter, MODEL_VERSIONS)
         orders = parse_order_by(order_by, MODEL_VERSIONS)
-        mv = model_versions
-        columns = {
-            "name": mv.c.name,
-            "version": mv.c.version,
-            "run_id": mv.c.run_id,
-            "status": mv.c.status,
-            "source": mv.c.source,
-            "created_by": mv.c.created_by,
-            "created_time": mv.c.created_ms,
-        }
-        query = sa.select(mv)
-        joined: dict[str, Any] = {}
-
-        def column_for(kind: str, key: str, outer: bool) -> Any:
-            nonlocal query
-            if kind == "attribute":
-                if key == "alias":
-                    raise InvalidInput("cannot order model versions by alias")
-                return columns[key]
-            if key not in joined:
-                tag = model_version_tags.alias(f"tag_{len(joined)}")
-                on = (tag.c.name == mv.c.name) & (tag.c.version == mv.c.version) & (tag.c.key == key)
-                query = query.outerjoin(tag, on) if outer else query.join(tag, on)
-                joined[key] = tag
-            return joined[key].c.value
-
-        for clause in clauses:
-            if clause.kind == "attribute" and clause.key == "alias":
-                query = query.where(_alias_condition(clause))
-            else:
-                column = column_for(clause.kind, clause.key, False)  # may add a join to query
-                query = query.where(condition(column, clause))
-        ordering = []
-        for order in orders:
-            column = column_for(order.kind, order.key, True)
-            ordering.append((column.desc() if order.descending else column.asc()).nulls_last())
-        query = query.order_by(*ordering, mv.c.name, mv.c.version.desc()).limit(max_results)
+        query = search_query(VERSION_SEARCH, sa.select(model_versions), clauses, orders, max_results)
         with self._read() as conn:
             return self._versions(conn, conn.execute(query).all())
 
@@ -764,8 +700,7 @@ class RegistrySql(SqlBase):
             query = query.where(audit_log.c.action == action)
         query = query.order_by(audit_log.c.id)
         if max_results is not None:
-            _check_max_results(max_results)
-            query = query.limit(max_results)
+            query = query.limit(check_max_results(max_results))
         with self._read() as conn:
             rows = conn.execute(query).all()
             if (
@@ -804,9 +739,47 @@ def _alias_condition(clause: Clause) -> Any:
     return ~held.exists() if positive != clause.op else held.exists()
 
 
-def _check_max_results(max_results: object) -> None:
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
-        raise InvalidInput(f"max_results must be a non-negative integer, got {max_results!r}")
-
+MODEL_SEARCH = SearchEntity(
+    table=registered_models,
+    columns={
+        "name": registered_models.c.name,
+        "created_time": registered_models.c.created_ms,
+        "updated_time": registered_models.c.updated_ms,
+        "latest_version": registered_models.c.last_version,
+    },
+    joins={
+        "tag": (
+            registered_model_tags,
+            lambda tag, key: (tag.c.name == registered_models.c.name) & (tag.c.key == key),
+        )
+    },
+    tiebreak=(registered_models.c.name,),
+    noun="registered models",
+)
+VERSION_SEARCH = SearchEntity(
+    table=model_versions,
+    columns={
+        "name": model_versions.c.name,
+        "version": model_versions.c.version,
+        "run_id": model_versions.c.run_id,
+        "status": model_versions.c.status,
+        "source": model_versions.c.source,
+        "created_by": model_versions.c.created_by,
+        "created_time": model_versions.c.created_ms,
+    },
+    joins={
+        "tag": (
+            model_version_tags,
+            lambda tag, key: (
+                (tag.c.name == model_versions.c.name)
+                & (tag.c.version == model_versions.c.version)
+                & (tag.c.key == key)
+            ),
+        )
+    },
+    tiebreak=(model_versions.c.name, model_versions.c.version.desc()),
+    conditions={"alias": _alias_condition},
+    noun="model versions",
+)
 
 __all__ = ["AUDIT_ENTITIES", "RegistrySql", "validate_alias"]

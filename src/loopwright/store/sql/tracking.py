@@ -29,7 +29,7 @@ from loopwright.store.entities import (
 )
 from loopwright.store.search import OrderKey, parse_filter, parse_order_by
 from loopwright.store.sql.base import SqlBase, unique_prefix_row
-from loopwright.store.sql.filters import condition
+from loopwright.store.sql.query import SearchEntity, search_query
 from loopwright.store.sql.tables import (
     artifacts,
     dataset_inputs,
@@ -46,6 +46,28 @@ MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 65536
 # SQLite caps bound parameters per statement; stay well under it when selecting by id lists.
 _ID_CHUNK = 500
+
+
+def _keyed(table: Any) -> tuple[Any, Any]:
+    """A run's key/value table (metrics, params, tags) joined on run id and key."""
+    return table, lambda alias, key: (alias.c.run_id == runs.c.id) & (alias.c.key == key)
+
+
+RUN_SEARCH = SearchEntity(
+    table=runs,
+    columns={
+        "status": runs.c.status,
+        "name": runs.c.name,
+        "start_time": runs.c.start_ms,
+        "end_time": runs.c.end_ms,
+        "run_id": runs.c.id,
+        "parent_id": runs.c.parent_id,
+        "experiment_id": runs.c.experiment_id,
+    },
+    joins={"metric": _keyed(latest_metrics), "param": _keyed(params), "tag": _keyed(run_tags)},
+    tiebreak=(runs.c.start_ms.desc(), runs.c.id),
+    noun="runs",
+)
 
 
 def _new_id() -> str:
@@ -431,8 +453,6 @@ class TrackingSql(SqlBase):
         offset: int = 0,
         include_deleted: bool = False,
     ) -> list[Run]:
-        if not isinstance(max_results, int) or max_results < 0:
-            raise InvalidInput(f"max_results must be a non-negative integer, got {max_results!r}")
         clauses = parse_filter(filter)
         orders = parse_order_by(order_by)
         query = sa.select(runs)
@@ -441,41 +461,9 @@ class TrackingSql(SqlBase):
         if not include_deleted:
             active_experiments = sa.select(experiments.c.id).where(experiments.c.lifecycle == "active")
             query = query.where(runs.c.lifecycle == "active", runs.c.experiment_id.in_(active_experiments))
-        joined: dict[tuple[str, str], Any] = {}
-        for clause in clauses:
-            column, query = self._search_column(query, joined, clause.kind, clause.key, outer=False)
-            query = query.where(condition(column, clause))
-        ordering: list[Any] = []
-        for order in orders:
-            column, query = self._search_column(query, joined, order.kind, order.key, outer=True)
-            ordering.append((column.desc() if order.descending else column.asc()).nulls_last())
-        ordering += [runs.c.start_ms.desc(), runs.c.id]
-        query = query.order_by(*ordering).limit(max_results).offset(offset)
+        query = search_query(RUN_SEARCH, query, clauses, orders, max_results, offset)
         with self._read() as conn:
             return self._hydrate(conn, conn.execute(query).all())
-
-    def _search_column(
-        self, query: Any, joined: dict[tuple[str, str], Any], kind: str, key: str, outer: bool
-    ) -> tuple[Any, Any]:
-        if kind == "attribute":
-            column = {
-                "status": runs.c.status,
-                "name": runs.c.name,
-                "start_time": runs.c.start_ms,
-                "end_time": runs.c.end_ms,
-                "run_id": runs.c.id,
-                "parent_id": runs.c.parent_id,
-                "experiment_id": runs.c.experiment_id,
-            }[key]
-            return column, query
-        table = {"metric": latest_metrics, "param": params, "tag": run_tags}[kind]
-        slot = (kind, key)
-        if slot not in joined:
-            alias = table.alias(f"{kind}_{len(joined)}")
-            on = (alias.c.run_id == runs.c.id) & (alias.c.key == key)
-            query = query.outerjoin(alias, on) if outer else query.join(alias, on)
-            joined[slot] = alias
-        return joined[slot].c.value, query
 
     # -- datasets ------------------------------------------------------------------------------
     def log_dataset_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
