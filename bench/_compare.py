@@ -101,11 +101,25 @@ def environment(*tools: str) -> Figures:
             here[name] = metadata.version(name)
     return {
         "loopwright_side": here,
+        "loopwright_source": source(),
         "reference_side": {tool: reference_versions(tool) for tool in tools},
         "cpus": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "machine": platform.platform(),
     }
+
+
+def source() -> str:
+    """Which Loopwright was measured: the snapshot's commit, or this tree's HEAD (``+dirty`` if edited)."""
+    import loopwright
+
+    root = Path(loopwright.__file__).resolve().parents[2]
+    if (root / "COMMIT").exists():  # a ``git archive`` snapshot, as bench runs use beside other work
+        return f"{(root / 'COMMIT').read_text().strip()} (snapshot {root})"
+    git = ["git", "-C", str(root)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain", "src"], capture_output=True, text=True).stdout
+    return head + ("+dirty" if dirty.strip() else "")
 
 
 def finish(result: Figures) -> Figures:
