@@ -1,17 +1,20 @@
 """Settings read from the environment at call time, so tests and users can change them live.
 
-====================== =========================================== ================================
-variable               meaning                                     default
-====================== =========================================== ================================
-LOOPWRIGHT_HOME        folder for embedded state                   ``./.loopwright``
-LOOPWRIGHT_STORE_URI   metadata store (sqlite, postgresql, http)   ``sqlite:///$HOME/loopwright.db``
-LOOPWRIGHT_ARTIFACT_URI blob store (folder, memory://, s3://)      ``$HOME/artifacts``
-LOOPWRIGHT_TOKEN       bearer token for servers (predict role)      unset
-LOOPWRIGHT_ADMIN_TOKEN bearer token for admin routes (admin role)  unset
-LOOPWRIGHT_ALLOW_PICKLE allow loading pickle-based model packages  unset (refused)
-LOOPWRIGHT_TRUSTED_MODULES modules whose code packages may import  unset (see models/trust.py)
-                       (comma-separated; ``acme.`` is a prefix)
-====================== =========================================== ================================
+========================== =============================================== ================================
+variable                   meaning                                         default
+========================== =============================================== ================================
+LOOPWRIGHT_HOME            folder for embedded state                       ``./.loopwright``
+LOOPWRIGHT_STORE_URI       metadata store (sqlite, postgresql, http)       ``sqlite:///$HOME/loopwright.db``
+LOOPWRIGHT_ARTIFACT_URI    blob store (folder, memory://, s3://)           ``$HOME/artifacts``
+LOOPWRIGHT_TOKEN           bearer token for servers (predict role)         unset
+LOOPWRIGHT_ADMIN_TOKEN     bearer token for admin routes (admin role)      unset
+LOOPWRIGHT_ALLOW_PICKLE    allow loading pickle-based model packages       unset (refused)
+LOOPWRIGHT_TRUSTED_MODULES modules whose code packages may import          unset (see models/trust.py)
+                           (comma-separated; ``acme.`` is a prefix)
+LOOPWRIGHT_USER            the actor the audit log and loop history name   the operating-system user
+LOOPWRIGHT_ONNX_THREADS    intra-op threads of each ONNX Runtime session   ``1``
+LOOPWRIGHT_DEBUG           the CLI shows tracebacks and Spark's own logs   unset
+========================== =============================================== ================================
 
 Examples
 --------
@@ -21,6 +24,8 @@ Examples
 'sqlite:////tmp/lw/loopwright.db'
 >>> s.artifact_uri
 '/tmp/lw/artifacts'
+>>> Settings.from_env({"LOOPWRIGHT_USER": "ada", "LOOPWRIGHT_ONNX_THREADS": "2"}).onnx_threads
+2
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from loopwright.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,9 @@ class Settings:
     allow_pickle: bool = False
     admin_token: str | None = None
     trusted_modules: tuple[str, ...] = ()
+    user: str | None = None
+    onnx_threads: int = 1
+    debug: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,7 +63,23 @@ class Settings:
         allow_pickle = env.get("LOOPWRIGHT_ALLOW_PICKLE", "").lower() in {"1", "true", "yes"}
         admin_token = env.get("LOOPWRIGHT_ADMIN_TOKEN") or None
         trusted = tuple(m.strip() for m in env.get("LOOPWRIGHT_TRUSTED_MODULES", "").split(",") if m.strip())
-        return cls(home, store_uri, artifact_uri, token, allow_pickle, admin_token, trusted)
+        user = env.get("LOOPWRIGHT_USER", "").strip() or None
+        threads = env.get("LOOPWRIGHT_ONNX_THREADS", "").strip() or "1"
+        if not threads.isdigit() or int(threads) < 1:
+            raise InvalidInput(f"LOOPWRIGHT_ONNX_THREADS must be a positive integer, got {threads!r}")
+        debug = env.get("LOOPWRIGHT_DEBUG", "").lower() not in {"", "0", "false", "no"}
+        return cls(
+            home,
+            store_uri,
+            artifact_uri,
+            token,
+            allow_pickle,
+            admin_token,
+            trusted,
+            user=user,
+            onnx_threads=int(threads),
+            debug=debug,
+        )
 
 
 def get_settings() -> Settings:

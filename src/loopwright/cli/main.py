@@ -18,6 +18,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from loopwright import __version__
 from loopwright.cli.render import console, err_console, error_line
+from loopwright.config import get_settings
 from loopwright.errors import LoopwrightError, LoopwrightWarning
 
 try:  # typer >= 0.22 vendors its own click (and no longer depends on the click package)
@@ -179,7 +180,7 @@ def demo() -> None:
 
 def main() -> None:
     """Entry point: run the app, turning our errors into one clear line."""
-    debug = bool(os.environ.get("LOOPWRIGHT_DEBUG"))
+    debug = get_settings().debug
     try:
         code = app(standalone_mode=False)
     except LoopwrightError as error:

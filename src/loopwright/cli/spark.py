@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from loopwright.cli.render import console, table
+from loopwright.config import get_settings
 from loopwright.errors import AlreadyExists, InvalidInput, NotFound
 
 app = typer.Typer(help="Batch scoring on Spark.", no_args_is_help=True)
@@ -63,7 +64,7 @@ def score_command(
         .getOrCreate()
     )
     # an executor's failure is our one error line; Spark's own stack traces only when debugging
-    spark.sparkContext.setLogLevel("ERROR" if os.environ.get("LOOPWRIGHT_DEBUG") else "FATAL")
+    spark.sparkContext.setLogLevel("ERROR" if get_settings().debug else "FATAL")
     try:
         reader = (
             spark.read.option("header", "true").option("inferSchema", "true") if fmt == "csv" else spark.read

@@ -12,12 +12,13 @@ Examples
 from __future__ import annotations
 
 import getpass
-import os
+
+from loopwright.config import get_settings
 
 
 def current_actor() -> str:
     """The name written to the audit log for changes made by this process."""
-    configured = os.environ.get("LOOPWRIGHT_USER", "").strip()
+    configured = get_settings().user
     if configured:
         return configured
     try:

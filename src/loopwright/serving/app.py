@@ -25,7 +25,6 @@ import logging
 import re
 import time
 import uuid
-import warnings
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -174,6 +173,11 @@ class ServingApp:
         Store and blob store for the prediction log and feedback (default: the environment's).
     source:
         Model loader (default: the registry and model packages of the environment).
+    freeze_gc:
+        At startup, move every object alive (libraries, loaded models) out of the cyclic garbage
+        collector's reach (``gc.freeze()``, process-wide), so full collections stop scanning them
+        and stalling requests. ``loopwright serve`` / :func:`~loopwright.serving.server.serve` turn it
+        on in their own processes; an app mounted in yours leaves your process alone unless asked.
     """
 
     def __init__(
@@ -191,11 +195,10 @@ class ServingApp:
         log_spool_bytes: int = DEFAULT_SPOOL_BYTES,
         client: Client | None = None,
         source: ModelSource | None = None,
+        freeze_gc: bool = False,
     ):
         self.deployment = Deployment.load(deployment)
-        # arrays reach estimators fitted on DataFrames in the fitted column order (checked per
-        # model in Slot), so scikit-learn's per-call "no feature names" warning is noise here
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        self.freeze_gc = freeze_gc
         self.source = source or ModelSource(prefer_onnx=prefer_onnx)
         settings = get_settings()
         self.token = (settings.token if token is None else token) or None
@@ -370,7 +373,8 @@ class ServingApp:
         self._loop = asyncio.get_running_loop()
         # Libraries and loaded models are hundreds of thousands of long-lived objects; without
         # freezing them every full collection scans them all and stalls requests 100-250 ms.
-        gc.freeze()
+        if self.freeze_gc:
+            gc.freeze()
         self.watcher.start()
         if self.prediction_log is not None:
             self.prediction_log.start()  # writes what an earlier run left in the spool

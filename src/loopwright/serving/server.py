@@ -40,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -283,6 +284,16 @@ def configure_server_logging() -> None:
     logging.getLogger("loopwright.serving.hotswap").setLevel(logging.INFO)
 
 
+def configure_server_process() -> None:
+    """Process-wide settings of a server's own process (``serve()`` and its workers), never of an app
+    mounted in a user's process.
+
+    Arrays reach estimators fitted on DataFrames in the fitted column order (checked per model in
+    ``Slot``), so scikit-learn's per-call "X does not have valid feature names" warning is noise here.
+    """
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
 def _configure_access_log(enabled: bool) -> None:
     access = logging.getLogger("loopwright.serving.access")
     if enabled and not access.handlers:
@@ -334,7 +345,8 @@ def serve(
         something else (a network policy, an authenticating proxy) guards the port. Refused otherwise.
     options:
         Passed to :class:`~loopwright.serving.app.ServingApp` (``token``, ``max_body_bytes``,
-        ``poll_interval``, ``prefer_onnx``, ``log_predictions``, ``log_queue_rows``).
+        ``poll_interval``, ``prefer_onnx``, ``log_predictions``, ``log_queue_rows``; ``freeze_gc``
+        defaults to ``True`` here: this process is the server's own).
 
     Examples
     --------
@@ -354,6 +366,8 @@ def serve(
             "or an authenticating proxy guards the port"
         )
     limits = ServerLimits(timeout_keep_alive, header_timeout, body_timeout, max_connections)
+    configure_server_process()
+    options.setdefault("freeze_gc", True)  # this process (and each worker) is the server's own
     _configure_access_log(access_log)
     if workers == 1:
         app = build_app(target, **options)

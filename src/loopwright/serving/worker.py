@@ -62,9 +62,11 @@ def main() -> None:
         _server,
         build_app,
         configure_server_logging,
+        configure_server_process,
     )
 
     configure_server_logging()
+    configure_server_process()
     _configure_access_log(bool(config["access_log"]))
     host, port = str(config["host"]), int(config["port"])
     pid = os.getpid()

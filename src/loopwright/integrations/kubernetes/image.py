@@ -25,7 +25,6 @@ True
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopwright._version import __version__
+from loopwright.config import get_settings
 from loopwright.errors import InvalidInput, LoopwrightError
 from loopwright.models.loading import read_manifest, resolve_manifest_digest
 from loopwright.tracking.client import get_client
@@ -69,8 +69,9 @@ def image_extras(store_uri: str | None = None, artifact_uri: str | None = None) 
     >>> image_extras("sqlite:////var/lib/loopwright/lw.db", "/var/lib/loopwright/artifacts")
     ['serve']
     """
-    store = os.environ.get("LOOPWRIGHT_STORE_URI", "") if store_uri is None else store_uri
-    artifacts = os.environ.get("LOOPWRIGHT_ARTIFACT_URI", "") if artifact_uri is None else artifact_uri
+    settings = get_settings()
+    store = settings.store_uri if store_uri is None else store_uri
+    artifacts = settings.artifact_uri if artifact_uri is None else artifact_uri
     extras = ["serve"]
     if store.lower().startswith(("postgresql", "postgres:")):
         extras.append("postgres")

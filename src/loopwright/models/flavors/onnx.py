@@ -7,13 +7,13 @@ input per column (what skl2onnx makes from a DataFrame) takes a frame and feeds 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from loopwright.config import get_settings
 from loopwright.errors import InvalidInput
 from loopwright.models.flavors.base import Flavor, Predictor, mro_modules, package_file
 
@@ -56,7 +56,7 @@ def session(model: Path | bytes) -> Any:
     options = onnxruntime.SessionOptions()
     # One intra-op thread by default: a serving process batches requests itself, and onnxruntime's
     # spinning thread pool otherwise fights the event loop for the cores (p99 spikes on 2 cores).
-    options.intra_op_num_threads = int(os.environ.get("LOOPWRIGHT_ONNX_THREADS", "1"))
+    options.intra_op_num_threads = get_settings().onnx_threads
     return onnxruntime.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
