@@ -157,6 +157,14 @@ PAYLOADS: dict[str, tuple[Any, str, int, str | None]] = {
         "INVALID_PARAMETER_VALUE",
     ),
     "no rows": ({"dataframe_records": []}, JSON, 400, "INVALID_PARAMETER_VALUE"),
+    "csv no rows": (ROWS.head(0).to_csv(index=False), "text/csv", 400, "BAD_REQUEST"),
+    "parquet no rows": (parquet(ROWS.head(0)), PARQUET, 400, "BAD_REQUEST"),
+    "csv no rows, a column missing": (
+        ROWS.head(0).drop(columns="f4").to_csv(index=False),
+        "text/csv",
+        400,
+        "INVALID_PARAMETER_VALUE",
+    ),
     "string in a numeric column": (
         {"dataframe_records": [{**r, "f0": "abc"} for r in RECORDS]},
         JSON,

@@ -94,11 +94,18 @@ def decode_table(body: bytes, kind: TableKind, schema: InputSchema) -> ModelInpu
         except (ValueError, OSError, pa.ArrowException) as error:
             raise InvalidInput(f"cannot read the Parquet body: {error}") from None
     columns = [str(c) for c in frame.columns]
+    if frame.empty:
+        # MLflow refuses it as schema enforcement (INVALID_PARAMETER_VALUE) when columns are missing too
+        empty = InvalidInput(
+            f"the {'CSV' if kind == 'csv' else 'Parquet'} body has no rows: send at least one"
+        )
+        _reraise_mismatch(empty, columns, schema)
+        raise empty
     rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
     try:
         return schema.from_split({"columns": columns, "data": rows})
     except InvalidInput as error:
-        _reraise_mismatch(error, columns if rows else [], schema)
+        _reraise_mismatch(error, columns, schema)
         raise
 
 
