@@ -117,8 +117,8 @@ def setup(rows: int, out: Path) -> dict[str, Any]:
     step = pd.Timedelta(hours=24) / len(reference)
     reference["timestamp"] = pd.Timestamp("2025-12-01", tz="UTC") + step * np.arange(len(reference))
     reference.to_parquet(out / "reference.parquet")
-    logged = lw.get_predictions("churn", since=T0)
-    labels = lw.get_feedback("churn")[["request_id", "row", "label"]]
+    logged = lw.list_predictions("churn", since=T0)
+    labels = lw.list_feedback("churn")[["request_id", "row", "label"]]
     analysis = logged.merge(labels, on=["request_id", "row"], how="left")
     analysis = analysis.rename(columns={"score": "y_pred_proba", "prediction": "y_pred", "label": "y_true"})
     analysis["y_true"] = pd.to_numeric(analysis["y_true"])

@@ -99,7 +99,7 @@ def test_every_entry_point_takes_every_form(form: str, churn: pd.DataFrame, tmp_
     with lw.start_run():
         logged = lw.log_dataset(FORMS[form](churn, tmp_path), name="train")
         reference = lw.log_dataset(churn, name="train")
-    assert (logged.num_rows, logged.digest) == (len(churn), reference.digest)
+    assert (logged.n_rows, logged.digest) == (len(churn), reference.digest)
 
     # LoadedModel.predict: the same predictions as on the pandas frame
     model = lw.load_model("models:/churn/1")

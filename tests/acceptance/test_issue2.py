@@ -53,15 +53,15 @@ def test_tracking_snippet_as_written(lw_env: Path, tmp_path: Path, monkeypatch: 
     assert run.metrics == {"auc": 0.91, "acc": 0.88, "f1": 0.80}
     assert run.tags == {"team": "risk"}
     assert run.start_time is not None and run.end_time is not None and run.end_time >= run.start_time
-    assert [(p.step, p.value) for p in lw.get_metric_history(run_id, "auc")] == [(3, 0.91)]
-    assert lw.get_metric_history(run_id, "auc")[0].timestamp > 0
+    assert [(p.step, p.value) for p in lw.list_metric_history(run_id, "auc")] == [(3, 0.91)]
+    assert lw.list_metric_history(run_id, "auc")[0].timestamp > 0
     assert lw.active_run() is None
 
     names = {a.path for a in lw.list_artifacts(run_id)}
     assert {"report.html", "plots/roc.png", "config.json"} <= names
     assert lw.load_dict(run_id, "config.json") == {"threshold": 0.4}
     datasets = lw.get_client().store.get_dataset_inputs(run_id)
-    assert [(d.name, d.num_rows) for d in datasets] == [("train", 3)]
+    assert [(d.name, d.n_rows) for d in datasets] == [("train", 3)]
     assert datasets[0].digest and datasets[0].schema
 
     frame = lw.search_runs(
@@ -144,7 +144,7 @@ def test_unknown_runs_closed_runs_and_immutable_params(sqlite_env: Path) -> None
     with pytest.raises(lw.NotFound, match="run 'deadbeef' not found"):
         lw.get_run("deadbeef")
     with pytest.raises(lw.NotFound, match="run 'deadbeef' not found"):
-        lw.get_metric_history("deadbeef", "auc")
+        lw.list_metric_history("deadbeef", "auc")
     with pytest.raises(lw.NotFound, match="experiment 'nope' not found"):
         lw.search_runs(experiment="nope")
     with pytest.raises(lw.InvalidInput, match=r"invalid experiment name '\.\./evil'"):

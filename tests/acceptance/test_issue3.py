@@ -70,9 +70,9 @@ def test_registry_snippet_as_written(lw_env: Path) -> None:
     assert lineage.model_version.version == 3 and lineage.run_id == run_ids[2]
     assert lineage.params == {"C": "3.0", "penalty": "l2", "note": "[tuned] [/]"}
     assert lineage.metrics == {"auc": 0.93}
-    assert [(d.name, d.num_rows) for d in lineage.datasets] == [("train", 60)]
+    assert [(d.name, d.n_rows) for d in lineage.datasets] == [("train", 60)]
 
-    audit = lw.get_audit_log("churn")
+    audit = lw.list_audit_log("churn")
     assert [(e.action, e.version) for e in audit] == [
         ("register", 1),
         ("register", 2),
@@ -169,7 +169,7 @@ def test_invalid_model_names_are_refused(sqlite_env: Path, name: str) -> None:
         lambda: lw.get_model_version(name, 1),
         lambda: lw.set_alias(name, "champion", 1),
         lambda: lw.delete_alias(name, "champion"),
-        lambda: lw.get_audit_log(name),
+        lambda: lw.list_audit_log(name),
         lambda: lw.get_registered_model(name),
     ]
     for call in calls:
@@ -190,7 +190,7 @@ def test_aliases_need_live_versions(lw_env: Path) -> None:
         lw.delete_alias("churn", "champion")
     with pytest.raises(lw.InvalidInput, match="invalid alias"):
         lw.set_alias("churn", "../champion", 2)
-    assert [e.action for e in lw.get_audit_log("churn")][-1] == "archived"
+    assert [e.action for e in lw.list_audit_log("churn")][-1] == "archived"
     refused = cli("models", "alias", "churn", "champion", "1")
     one_line_error(refused, "archived")
     bad_version = cli("models", "alias", "churn", "champion", "three")

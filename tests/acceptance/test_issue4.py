@@ -185,7 +185,7 @@ def test_registered_model_lineage_names_the_pipeline_run_and_its_data(lw_env: Pa
     assert [f.path for f in lineage.input_files] == [str(data_csv)]
     assert lineage.input_files[0].digest == first.steps["load"].inputs[0].digest
     frame_digest = first.steps["load"].outputs[0].dataset_digest
-    assert [(d.digest, d.num_rows) for d in lineage.datasets] == [(frame_digest, 300)]
+    assert [(d.digest, d.n_rows) for d in lineage.datasets] == [(frame_digest, 300)]
     assert lineage.code_version["source_name"]
     shown = repr(lineage)
     assert f"pipeline 'churn' run {result.run_id}" in shown and f"input file {data_csv}" in shown
@@ -198,7 +198,7 @@ def test_registered_model_lineage_names_the_pipeline_run_and_its_data(lw_env: Pa
     framed = lw.get_lineage(lw.register_model(from_frame.model_uri("train"), "churn-frame").uri)
     assert framed.pipeline_run is not None and framed.pipeline_run.id == from_frame.run_id
     assert framed.pipeline_run.params["df"] == "<DataFrame>" and framed.input_files == []
-    assert [(d.name, d.num_rows) for d in framed.input_datasets] == [("train.df", 250)]
+    assert [(d.name, d.n_rows) for d in framed.input_datasets] == [("train.df", 250)]
     assert "input dataset train.df (250 rows" in repr(framed)
     with pytest.raises(lw.InvalidInput, match="did not return a model"):
         result.model_uri("load")
@@ -219,7 +219,7 @@ def test_tune_takes_fixed_parameters_as_keywords(sqlite_env: Path, data_csv: Pat
     assert len(found.trials) == 6 and 1e-3 <= found.best_params["C"] <= 10
     assert found.best_value == max(t.value for t in found.trials if t.value is not None)
     assert found.best_run.metrics["auc"] == found.best_value
-    trial_runs = lw.get_child_runs(found.run_id)
+    trial_runs = lw.list_child_runs(found.run_id)
     assert {r.id for r in trial_runs} == {t.run_id for t in found.trials}
     assert all(r.params["path"] == "data.csv" for r in trial_runs)
     space = {"C": lw.loguniform(1e-3, 10)}

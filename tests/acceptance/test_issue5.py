@@ -281,7 +281,7 @@ def test_issue_deployment_yaml_verbatim(sqlite_env: Path, tmp_path: Path) -> Non
             }
             assert len(sticky) == 1
         server.app.prediction_log.flush()
-        logged = lw.get_predictions("churn", since=timedelta(minutes=5), include_shadow=True)
+        logged = lw.list_predictions("churn", since=timedelta(minutes=5), include_shadow=True)
         shadow = logged[logged["shadow"]]
         assert set(shadow["model_version"]) == {7} and len(shadow) >= 300
         assert set(logged[~logged["shadow"]]["model_version"]) == {1, 2}
@@ -317,14 +317,14 @@ def test_prediction_log_feedback_since_and_metrics(sqlite_env: Path) -> None:
         int(before.timestamp() * 1000),
         timedelta(minutes=5),
     ):
-        logged = lw.get_predictions("churn", since=since)
+        logged = lw.list_predictions("churn", since=since)
         assert list(logged["request_id"]) == ids, since
         assert list(logged["prediction"]) == [1, 0, 1] and set(logged["model_version"]) == {1}
         assert {"tenure", "monthly", "latency_ms", "timestamp"} <= set(logged.columns)
-    assert lw.get_predictions("churn", since=datetime.now(UTC) + timedelta(minutes=1)).empty
+    assert lw.list_predictions("churn", since=datetime.now(UTC) + timedelta(minutes=1)).empty
     with pytest.raises(lw.InvalidInput, match="ISO"):
-        lw.get_predictions("churn", since="yesterday-ish")
-    feedback = lw.get_feedback("churn")
+        lw.list_predictions("churn", since="yesterday-ish")
+    feedback = lw.list_feedback("churn")
     assert list(feedback["request_id"]) == [ids[0]] and list(feedback["label"]) == [1]
 
     for name in (

@@ -113,7 +113,7 @@ def test_gate_cli_verbatim_passes_moves_the_alias_and_audits(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "latency_p99_ms" in done.stdout and "region=north" in done.stdout
     assert lw.get_registered_model("churn").aliases == {"champion": 5, "challenger": 6}
-    verdicts = lw.get_audit_log("churn", version=6, action="gate_verdict")
+    verdicts = lw.list_audit_log("churn", version=6, action="gate_verdict")
     assert len(verdicts) == 1 and verdicts[0].after["passed"] is True
 
 
@@ -133,7 +133,7 @@ def test_gate_cli_failure_exits_1_and_leaves_the_alias(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAILED" in done.stdout and "Traceback" not in done.stderr
     assert "challenger" not in lw.get_registered_model("churn").aliases
-    [verdict] = lw.get_audit_log("churn", version=7, action="gate_verdict")
+    [verdict] = lw.list_audit_log("churn", version=7, action="gate_verdict")
     assert verdict.after["passed"] is False
 
 
@@ -159,7 +159,7 @@ def test_gate_cli_bad_policy_is_one_line_and_exit_2(
     )  # fmt: skip
     assert done.returncode == 2
     assert named in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    assert lw.get_audit_log("churn", action="gate_verdict") == []
+    assert lw.list_audit_log("churn", action="gate_verdict") == []
 
 
 def test_gate_without_a_champion_passes_versus_rules(lw_env: Path) -> None:

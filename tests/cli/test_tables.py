@@ -90,7 +90,7 @@ def test_audit_entries_are_one_line_each_and_json_matches(sqlite_env: Path) -> N
         lw.register_model(info.uri, "narrow-model")
     lw.set_alias("narrow-model", "champion", 1)
     lw.set_alias("narrow-model", "champion", 2)
-    entries = RegistryClient().get_audit_log("narrow-model")
+    entries = RegistryClient().list_audit_log("narrow-model")
 
     result = run_cli("models", "audit", "narrow-model", env=NARROW)
     assert result.returncode == 0, result.stderr

@@ -48,11 +48,11 @@ def test_demo_runs_the_loop(tmp_path: Path, monkeypatch: object) -> None:
     try:
         lw.reset_clients()
         assert lw.get_model_version_by_alias("cancer-classifier", "champion").version == 1
-        actions = [e.action for e in lw.get_audit_log("cancer-classifier")]
+        actions = [e.action for e in lw.list_audit_log("cancer-classifier")]
         assert "gate_verdict" in actions
         # the loop's history: cycle 1 drift → retraining → gated → canary → promoted; cycle 2 forced,
         # gated (failed) → rolled_back, and the champion stays the promoted version
-        history = [(t.cycle, t.to_state, t.version) for t in lw.get_loop_history("churn")]
+        history = [(t.cycle, t.to_state, t.version) for t in lw.list_loop_history("churn")]
         assert history == [
             (1, "retraining", None),
             (1, "gated", 2),
@@ -62,9 +62,9 @@ def test_demo_runs_the_loop(tmp_path: Path, monkeypatch: object) -> None:
             (2, "gated", 3),
             (2, "rolled_back", 3),
         ]
-        first = lw.get_loop_history("churn", cycle=1)[0]
+        first = lw.list_loop_history("churn", cycle=1)[0]
         assert first.reason.startswith("drift in window") and "monthly_charges" in first.reason
-        assert lw.get_loop_history("churn", cycle=2)[-1].reason.startswith("gate failed")
+        assert lw.list_loop_history("churn", cycle=2)[-1].reason.startswith("gate failed")
         assert lw.get_model_version_by_alias("churn", "champion").version == 2
         assert "loopwright.loop.rejected" in lw.get_model_version("churn", 3).tags
     finally:

@@ -60,7 +60,7 @@ def test_run_is_linked_to_the_version_and_holds_everything(lw_env: Path) -> None
     edges = lw.get_client().store.get_lineage_edges("model_version", "churn/1", "downstream")
     assert ("run", result.run_id, "evaluated_by") in {(e.dst_type, e.dst_id, e.relation) for e in edges}
     [dataset] = lw.get_client().get_dataset_inputs(run.id)
-    assert dataset.context == "evaluation" and dataset.num_rows == 500
+    assert dataset.context == "evaluation" and dataset.n_rows == 500
     assert lw.load_text(run.id, "evaluation/report.html") == result.report_path.read_text()
 
 

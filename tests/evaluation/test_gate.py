@@ -92,7 +92,7 @@ def test_a_clearly_worse_challenger_fails_versus_the_champion(sqlite_env: Path) 
         "reason",
     ]
 
-    [entry] = lw.get_audit_log("churn", action="gate_verdict")
+    [entry] = lw.list_audit_log("churn", action="gate_verdict")
     assert (entry.entity, entry.name, entry.version) == ("model_version", "churn", 2)
     assert entry.before["champion"]["version"] == 1
     assert entry.before["champion"]["metrics"]["roc_auc"] == pytest.approx(check.champion)
@@ -121,13 +121,13 @@ def test_a_passing_gate_promotes_and_records_everything(lw_env: Path) -> None:
     ]
     assert verdict.promoted == "challenger" and _alias("churn", "challenger") == 3
     assert _alias("churn", "champion") == 1
-    actions = [e.action for e in lw.get_audit_log("churn", version=3)]
+    actions = [e.action for e in lw.list_audit_log("churn", version=3)]
     assert actions[-2:] == ["gate_verdict", "alias_set"]  # the verdict first, then the promotion it allowed
 
     gate_run = lw.get_run(verdict.run_id)
     assert gate_run.system_tags["loopwright.gate.passed"] == "true" and gate_run.metrics["gate_passed"] == 1.0
     assert lw.load_dict(gate_run.id, "gate/verdict.json")["checks"][3]["scope"] == "region=east"
-    children = {r.id: r for r in lw.get_child_runs(gate_run.id)}
+    children = {r.id: r for r in lw.list_child_runs(gate_run.id)}
     assert set(children) == {verdict.candidate.run_id, verdict.champion.run_id}
     assert children[verdict.champion.run_id].system_tags["loopwright.evaluation.role"] == "champion"
     store = lw.get_client().store
@@ -172,7 +172,7 @@ def test_without_a_champion_versus_rules_pass_with_a_note(sqlite_env: Path) -> N
     assert versus.passed and versus.reason == "no champion" and versus.champion is None
     assert any(n.startswith("no champion: models:/fresh@champion is not set") for n in verdict.notes)
     assert _alias("fresh", "champion") == 1  # the first version may take the champion alias directly
-    assert lw.get_audit_log("fresh", action="gate_verdict")[0].before == {"champion": None}
+    assert lw.list_audit_log("fresh", action="gate_verdict")[0].before == {"champion": None}
 
     other = lw.gate(
         "models:/fresh@champion", VERSUS, frame, "churned", champion_alias="baseline", latency_sample=5
@@ -227,7 +227,7 @@ def test_gate_input_errors(sqlite_env: Path) -> None:
         lw.gate("models:/churn/3", VERSUS, holdout, "churned", promote="7")
     with pytest.raises(lw.NotFound):
         lw.gate("models:/churn/9", VERSUS, holdout, "churned")
-    assert lw.get_audit_log("churn", action="gate_verdict") == []  # nothing judged, nothing recorded
+    assert lw.list_audit_log("churn", action="gate_verdict") == []  # nothing judged, nothing recorded
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -262,7 +262,7 @@ def test_cli_exit_codes_table_and_promotion(sqlite_env: Path, tmp_path: Path) ->
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "PASSED all 6 checks; alias 'challenger' -> models:/churn/3" in passed.stdout
     assert _alias("churn", "challenger") == 3
-    assert [e.after["passed"] for e in lw.get_audit_log("churn", action="gate_verdict")] == [False, True]
+    assert [e.after["passed"] for e in lw.list_audit_log("churn", action="gate_verdict")] == [False, True]
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("metric_thresholds: {auc: {min: 0.8}}\n")

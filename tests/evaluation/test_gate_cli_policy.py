@@ -42,7 +42,7 @@ def test_the_cli_policy_is_a_file_or_inline_yaml_like_the_api(sqlite_env: Path, 
     strict = _gate("models:/churn/1", "--policy", "metric_thresholds: {roc_auc: {min: 0.999}}", *common)
     assert strict.returncode == 1, strict.stdout + strict.stderr
     assert "FAILED 1 of 1 checks" in strict.stdout
-    verdicts = [e.after["passed"] for e in lw.get_audit_log("churn", action="gate_verdict")]
+    verdicts = [e.after["passed"] for e in lw.list_audit_log("churn", action="gate_verdict")]
     assert verdicts == [True, False]
 
     # a file still works, and a file whose name has a colon is read as the file

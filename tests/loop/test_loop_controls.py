@@ -19,7 +19,7 @@ CANARY = {"alias": "challenger", "min_requests": 10}
 
 
 def _loop_actions(model: str = "churn") -> list[tuple[str, str]]:
-    return [(e.action, e.actor) for e in lw.get_audit_log(model) if e.action.startswith("loop_")]
+    return [(e.action, e.actor) for e in lw.list_audit_log(model) if e.action.startswith("loop_")]
 
 
 def test_pause_resume_and_rollback_of_a_canary_then_of_a_promotion(
@@ -55,7 +55,7 @@ def test_pause_resume_and_rollback_of_a_canary_then_of_a_promotion(
     assert lw.get_loop_state("churn").state == "rolled_back"
     assert lw.get_registered_model("churn").aliases == {"champion": 1}
     assert "support tickets" in lw.get_model_version("churn", 2).tags["loopwright.loop.rejected"]
-    history = lw.get_loop_history("churn")
+    history = lw.list_loop_history("churn")
     assert [(t.from_state, t.to_state, t.actor) for t in history] == [
         ("idle", "retraining", "loopwright-loop"),
         ("retraining", "gated", "loopwright-loop"),
@@ -64,7 +64,7 @@ def test_pause_resume_and_rollback_of_a_canary_then_of_a_promotion(
         ("canary", "canary", "ops-oncall"),
         ("canary", "rolled_back", "ops-oncall"),
     ]
-    deleted = [e for e in lw.get_audit_log("churn") if e.action == "alias_deleted"]
+    deleted = [e for e in lw.list_audit_log("churn") if e.action == "alias_deleted"]
     assert [(e.actor, e.before) for e in deleted] == [("ops-oncall", {"alias": "challenger", "version": 2})]
 
     # a cycle without canary promotes v3 directly; rollback puts the champion back on v1
@@ -75,7 +75,7 @@ def test_pause_resume_and_rollback_of_a_canary_then_of_a_promotion(
     assert (back.state, back.version) == ("rolled_back", 3)
     assert back.reason == "rolled back by ada: champion v3 -> v1 (promoted in cycle 2)"
     assert lw.get_registered_model("churn").aliases == {"champion": 1}
-    moved = lw.get_audit_log("churn", action="alias_moved")[-1]
+    moved = lw.list_audit_log("churn", action="alias_moved")[-1]
     assert (moved.actor, moved.before, moved.after) == (
         "ada",
         {"alias": "champion", "version": 3},

@@ -17,7 +17,7 @@ ALIAS_ACTIONS = ("alias_set", "alias_moved", "alias_deleted")
 def _alias_moves(model: str = "churn") -> list[tuple[str, str, object, object]]:
     return [
         (e.action, e.actor, (e.before or {}).get("version"), (e.after or {}).get("version"))
-        for e in lw.get_audit_log(model)
+        for e in lw.list_audit_log(model)
         if e.action in ALIAS_ACTIONS
     ]
 
@@ -33,7 +33,7 @@ def test_drift_triggers_gate_failure_rolls_back_and_a_pass_promotes(lw_env: Path
     quiet = bad.step(now=T0 + HOUR + 60_000)
     assert (quiet.state, quiet.triggered, quiet.transitions) == ("idle", False, [])
     assert quiet.reason.startswith("no drift in the latest closed window")
-    assert [w.drifted for w in lw.get_monitor_windows("churn")] == [False, None]
+    assert [w.drifted for w in lw.list_monitor_windows("churn")] == [False, None]
 
     # hour 1: shifted traffic -> drift -> retrain (a bad model) -> the gate stops it
     log_traffic(sample(1000, seed=3, shifted=True)[FEATURES], T0 + HOUR + 60_000, 1)
@@ -56,7 +56,7 @@ def test_drift_triggers_gate_failure_rolls_back_and_a_pass_promotes(lw_env: Path
     rejected = lw.get_model_version("churn", 2)
     assert rejected.tags["loopwright.loop.rejected"].startswith("gate failed")
     assert rejected.tags["loopwright.loop.cycle"] == "1"
-    assert lw.get_audit_log("churn", version=2, action="gate_verdict")[0].after["passed"] is False
+    assert lw.list_audit_log("churn", version=2, action="gate_verdict")[0].after["passed"] is False
 
     # the drift that started cycle 1 does not start another one
     again = bad.step(now=T0 + 2 * HOUR + 120_000)
@@ -82,7 +82,7 @@ def test_drift_triggers_gate_failure_rolls_back_and_a_pass_promotes(lw_env: Path
     assert same.state == "failed" and "nothing new to gate" in same.reason
     assert lw.get_registered_model("churn").latest_version == 3
 
-    history = lw.get_loop_history("churn")
+    history = lw.list_loop_history("churn")
     assert [(t.cycle, t.to_state) for t in history] == [
         (1, "retraining"), (1, "gated"), (1, "rolled_back"),
         (2, "retraining"), (2, "gated"), (2, "promoted"),

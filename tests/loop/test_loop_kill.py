@@ -61,7 +61,7 @@ def _versions() -> list[int]:
 def _champion_moves() -> list[tuple[Any, Any]]:
     return [
         ((e.before or {}).get("version"), (e.after or {}).get("version"))
-        for e in lw.get_audit_log("churn")
+        for e in lw.list_audit_log("churn")
         if e.action in ("alias_set", "alias_moved") and (e.after or {}).get("alias") == "champion"
     ]
 
@@ -90,11 +90,13 @@ def test_a_killed_controller_is_resumed_and_the_cycle_finishes_once(
     assert _versions() == [1, 2]
     assert lw.get_registered_model("churn").aliases == {"champion": 2}
     assert _champion_moves() == [(None, 1), (1, 2)]
-    history = [t.to_state for t in lw.get_loop_history("churn")]
+    history = [t.to_state for t in lw.list_loop_history("churn")]
     assert history.count("promoted") == 1 and history.count("gated") == 1
     if killed_in == "retraining":
         assert history == ["retraining", "retraining", "gated", "promoted"]
-        assert lw.get_loop_history("churn")[1].reason.startswith("resumed: the controller retraining cycle 1")
+        assert lw.list_loop_history("churn")[1].reason.startswith(
+            "resumed: the controller retraining cycle 1"
+        )
     # the promotion can be rolled back to the champion before it
     assert lw.rollback_loop("churn").reason.endswith("champion v2 -> v1 (promoted in cycle 1)")
     # and the next step starts nothing: the cycle is over
@@ -115,5 +117,10 @@ def test_a_controller_killed_mid_canary_promotion_is_finished_once(sqlite_env: P
     assert resumed.state == "promoted" and "an interrupted promotion, finished" in resumed.reason
     assert lw.get_registered_model("churn").aliases == {"champion": 2}
     assert _champion_moves() == [(None, 1), (1, 2)]
-    assert [t.to_state for t in lw.get_loop_history("churn")] == ["retraining", "gated", "canary", "promoted"]
-    assert lw.get_loop_history("churn")[-1].details["previous_version"] == 1
+    assert [t.to_state for t in lw.list_loop_history("churn")] == [
+        "retraining",
+        "gated",
+        "canary",
+        "promoted",
+    ]
+    assert lw.list_loop_history("churn")[-1].details["previous_version"] == 1

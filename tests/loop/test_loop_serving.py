@@ -73,7 +73,7 @@ def _alias_moves() -> list[tuple[str, str, str, Any, Any]]:
     return [
         (e.action, e.actor, e.before.get("alias") if e.before else e.after.get("alias"),
          (e.before or {}).get("version"), (e.after or {}).get("version"))
-        for e in lw.get_audit_log("churn")
+        for e in lw.list_audit_log("churn")
         if e.action in ("alias_set", "alias_moved", "alias_deleted")
     ]  # fmt: skip
 

@@ -55,7 +55,7 @@ def test_transitions_carry_the_time_they_happen(sqlite_env: Path, tmp_path: Path
     assert [t.to_state for t in result.transitions] == ["retraining", "gated", "promoted"]
     # the cycle started before the pipeline ran; the gate's verdict came after it
     assert retraining.time_ms <= started <= ended <= gated.time_ms <= promoted.time_ms
-    history = lw.get_loop_history("churn")
+    history = lw.list_loop_history("churn")
     assert [t.time_ms for t in history] == [t.time_ms for t in result.transitions]
     # how long the loop stayed in each state: until the next transition; the last one still lasts
     assert [t.duration_ms for t in history] == [
@@ -63,7 +63,7 @@ def test_transitions_carry_the_time_they_happen(sqlite_env: Path, tmp_path: Path
         promoted.time_ms - gated.time_ms,
         None,
     ]
-    assert lw.get_loop_history("churn", cycle=1, max_results=2)[0].duration_ms == (
+    assert lw.list_loop_history("churn", cycle=1, max_results=2)[0].duration_ms == (
         promoted.time_ms - gated.time_ms
     )
 

@@ -82,4 +82,4 @@ def test_the_loop_retrains_on_its_schedule_once_per_slot(sqlite_env: Path, tmp_p
     # not change, so the cached pipeline returns the same package and the cycle ends "nothing new"
     next_week = loop.step(now=MONDAY_0300 + WEEK + 4 * MINUTE)
     assert next_week.triggered and next_week.state == "failed" and "nothing new" in next_week.reason
-    assert [t.cycle for t in lw.get_loop_history("churn") if t.to_state == "retraining"] == [1, 2]
+    assert [t.cycle for t in lw.list_loop_history("churn") if t.to_state == "retraining"] == [1, 2]

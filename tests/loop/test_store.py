@@ -15,7 +15,7 @@ from loopwright.store.sql import SqlStore
 def test_states_and_history(store: SqlStore) -> None:
     fresh = store.get_loop_state("churn")
     assert (fresh.state, fresh.cycle, fresh.version, fresh.resting) == ("idle", 0, None, True)
-    assert store.get_loop_history("churn") == [] and store.list_loop_states() == []
+    assert store.list_loop_history("churn") == [] and store.list_loop_states() == []
 
     s = store.transition_loop(
         "churn", "retraining", expect=LOOP_RESTING_STATES, cycle=1, version=None, reason="drift", time_ms=1000
@@ -39,7 +39,7 @@ def test_states_and_history(store: SqlStore) -> None:
     assert stored == done.__class__(**{**done.__dict__, "updated_ms": stored.updated_ms})
     assert (stored.state, stored.version, stored.watermark_ms) == ("promoted", 2, 3000)
 
-    history = store.get_loop_history("churn")
+    history = store.list_loop_history("churn")
     assert [(t.from_state, t.to_state, t.cycle) for t in history] == [
         ("idle", "retraining", 1),
         ("retraining", "gated", 1),
@@ -47,8 +47,8 @@ def test_states_and_history(store: SqlStore) -> None:
     ]
     assert history[1].details == {"passed": True, "gate_run_id": "abc"} and history[1].version == 2
     assert [t.time_ms for t in history] == [1000, 2000, 3000]
-    assert [t.to_state for t in store.get_loop_history("churn", max_results=2)] == ["gated", "promoted"]
-    assert store.get_loop_history("churn", cycle=2) == []
+    assert [t.to_state for t in store.list_loop_history("churn", max_results=2)] == ["gated", "promoted"]
+    assert store.list_loop_history("churn", cycle=2) == []
     assert [s.model for s in store.list_loop_states()] == ["churn"]
 
 
@@ -56,7 +56,7 @@ def test_a_stale_expectation_is_a_conflict(store: SqlStore) -> None:
     store.transition_loop("churn", "retraining", expect=["idle"], cycle=1, version=None, reason="first")
     with pytest.raises(Conflict, match=r"is retraining .*another controller"):
         store.transition_loop("churn", "retraining", expect=["idle"], cycle=1, version=None, reason="second")
-    assert len(store.get_loop_history("churn")) == 1
+    assert len(store.list_loop_history("churn")) == 1
     with pytest.raises(InvalidInput, match="unknown loop state"):
         store.transition_loop("churn", "bogus", expect=["retraining"], cycle=1, version=None, reason="x")  # type: ignore[arg-type]
 
@@ -85,7 +85,7 @@ def test_two_controllers_starting_at_once_one_wins(store_uri: str) -> None:
         t.join()
     assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
     probe = SqlStore(store_uri)
-    assert [t.to_state for t in probe.get_loop_history("churn")] == ["retraining"]
+    assert [t.to_state for t in probe.list_loop_history("churn")] == ["retraining"]
     probe.close()
 
 
@@ -116,7 +116,7 @@ def test_pause_marks_and_actors(store: SqlStore) -> None:
     assert not resumed.paused and not store.get_loop_state("churn").paused
     with pytest.raises(Conflict, match="not paused"):
         store.set_loop_paused("churn", False, actor="bob", reason="again")
-    history = store.get_loop_history("churn")
+    history = store.list_loop_history("churn")
     assert [(t.from_state, t.to_state, t.actor, t.reason) for t in history] == [
         ("idle", "retraining", "loopwright-loop", "drift"),
         ("retraining", "retraining", "ada", "paused by ada"),

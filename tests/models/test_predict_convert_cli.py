@@ -80,7 +80,7 @@ def test_convert_onnx_on_a_registered_version(
     assert "ONNX conversion stored" in result.stdout and "max abs difference" in result.stdout
     after = lw.get_model_version("cancer", 1)
     assert after.manifest_digest != before and after.aliases == ["champion"]
-    entry = lw.get_audit_log("cancer", action="package_derived")[0]
+    entry = lw.list_audit_log("cancer", action="package_derived")[0]
     assert entry.before == {"manifest_digest": before} and entry.after == {
         "manifest_digest": after.manifest_digest
     }

@@ -60,7 +60,7 @@ def test_windows_drift_metrics_estimates_and_idempotency(lw_env: Path) -> None:
     assert windows[0].model_versions == ["churn/1"] and windows[2].model_versions == []
     assert all(w.closed for w in windows)
 
-    feedback = lw.get_feedback("churn")
+    feedback = lw.list_feedback("churn")
     for w, ids in ((windows[0], base), (windows[1], shifted)):
         expected = _realised(traffic, ids, feedback, model)
         assert w.metrics["accuracy"] == pytest.approx(expected["accuracy"])
@@ -90,15 +90,15 @@ def test_windows_drift_metrics_estimates_and_idempotency(lw_env: Path) -> None:
     assert all(e.delivery == "none" for e in events)  # no webhook configured: a log line only
 
     # history, and re-running the same windows neither duplicates them nor repeats alerts
-    history = lw.get_monitor_windows("churn")
+    history = lw.list_monitor_windows("churn")
     assert [(w.start_ms, w.status, w.drifted) for w in history] == [
         (w.start_ms, w.status, w.drifted) for w in windows
     ]
     assert history[1].metrics == windows[1].metrics and history[1].estimated == windows[1].estimated
     again = lw.monitor("churn", window="1h", since=T0, now=now, alerts=alerts, include_open=False)
-    assert len(again) == 4 and len(lw.get_monitor_windows("churn")) == 4
+    assert len(again) == 4 and len(lw.list_monitor_windows("churn")) == 4
     assert len(store.list_alert_events("churn")) == len(events)
-    frame = lw.get_monitor_windows("churn", window="1h").to_frame()
+    frame = lw.list_monitor_windows("churn", window="1h").to_frame()
     assert list(frame["status"]) == ["ok", "drifted", "empty", "ok"]
     assert {"accuracy", "roc_auc", "estimated_accuracy", "estimated_roc_auc"} <= set(frame.columns)
     assert str(frame["start"].dt.tz) == "UTC"
@@ -108,9 +108,9 @@ def test_windows_drift_metrics_estimates_and_idempotency(lw_env: Path) -> None:
     resumed = lw.monitor("churn", window="1h", now=now, alerts=alerts, include_open=False)
     assert [(w.start_ms - T0) // HOUR for w in resumed] == [3]
     assert resumed[0].label_status == "complete" and resumed[0].drifted is False  # drift kept
-    expected = _realised(traffic, late, lw.get_feedback("churn"), model)
+    expected = _realised(traffic, late, lw.list_feedback("churn"), model)
     assert resumed[0].metrics["accuracy"] == pytest.approx(expected["accuracy"])
-    stored = lw.get_monitor_windows("churn")[3]
+    stored = lw.list_monitor_windows("churn")[3]
     assert stored.metrics == resumed[0].metrics
     # ... and the realised-accuracy alert, firing since hour 1, resolves on them
     assert stored.alerts == [*windows[3].alerts, resumed[0].alerts[-1]]
@@ -141,7 +141,7 @@ def test_open_window_is_recomputed_until_it_closes(sqlite_env: Path) -> None:
     assert [(w.start_ms, w.closed, w.n_rows) for w in second] == [(T0, True, 1000), (T0 + HOUR, False, 0)]
     third = lw.monitor("churn", window="1h", now=T0 + HOUR + 5 * 60_000)
     assert [w.start_ms for w in third] == [T0 + HOUR]  # the closed hour is final, not redone
-    assert [w.n_rows for w in lw.get_monitor_windows("churn")] == [1000, 0]
+    assert [w.n_rows for w in lw.list_monitor_windows("churn")] == [1000, 0]
     traffic.close()
 
 

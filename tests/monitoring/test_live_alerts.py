@@ -192,4 +192,4 @@ def test_run_forever_repeats_until_stopped(sqlite_env: Path) -> None:
     thread.join(timeout=60)
     assert not thread.is_alive() and len(runs) == 3
     assert runs[0] == 1  # the open (empty) window, recomputed by each run
-    assert len(lw.get_monitor_windows("churn")) == 1
+    assert len(lw.list_monitor_windows("churn")) == 1

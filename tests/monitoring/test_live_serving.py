@@ -92,7 +92,7 @@ def test_live_monitoring_through_a_real_server(sqlite_env: Path, tmp_path: Path)
     finally:
         server.stop()
 
-    log = lw.get_predictions("churn", since=first)
+    log = lw.list_predictions("churn", since=first)
     assert len(log) == 8000 and (log["model_version"] == 1).all() and log["score"].notna().all()
     log["timestamp_ms"] = (log["timestamp"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
     window_of = {
@@ -142,7 +142,7 @@ def test_live_monitoring_through_a_real_server(sqlite_env: Path, tmp_path: Path)
         assert idle and all(w.status == "empty" and w.drifted is None and w.n_rows == 0 for w in idle)
 
         # realised metrics from the feedback, checked against scikit-learn on the same join
-        feedback = lw.get_feedback("churn")
+        feedback = lw.list_feedback("churn")
         joined = log.merge(feedback[["request_id", "row", "label"]], on=["request_id", "row"])
         for start in spans["base"] + spans["shift1"]:
             part = joined[joined.timestamp_ms // WINDOW_MS * WINDOW_MS == start]
@@ -181,7 +181,7 @@ def test_live_monitoring_through_a_real_server(sqlite_env: Path, tmp_path: Path)
         assert rerun.returncode == 0, rerun.stderr
         assert "monitor churn" in rerun.stdout and "f0, f1" in rerun.stdout and "empty" in rerun.stdout
         assert len(receiver.received) == 5
-    assert len(lw.get_monitor_windows("churn")) == len(windows)
+    assert len(lw.list_monitor_windows("churn")) == len(windows)
 
     listed = _cli(sqlite_env, "windows", "--endpoint", "churn")
     assert listed.returncode == 0, listed.stderr

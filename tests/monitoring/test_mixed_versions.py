@@ -59,7 +59,7 @@ def test_a_window_with_one_drifted_version_is_drifted_everywhere(sqlite_env: Pat
     (closed,) = lw.monitor("churn", window="1h", since=T0, now=T0 + HOUR + 60_000, include_open=False)
     assert closed.closed is True
     _check_window(closed)
-    history = lw.get_monitor_windows("churn")
+    history = lw.list_monitor_windows("churn")
     _check_window(history[0])
     assert history.to_frame()[["status", "verdict"]].values.tolist() == [["drifted", "drift"]]
     assert [e.rule for e in lw.get_client().store.list_alert_events("churn")] == ["drift"]

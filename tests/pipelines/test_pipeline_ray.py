@@ -98,7 +98,7 @@ def test_tune_finds_a_better_C_than_the_default(sqlite_env: Path, digits_csv: Pa
     assert len(found.trials) == 8 and found.best_value > default_auc
     assert found.best_params["C"] != 1.0 and found.best_run.metrics["auc"] == found.best_value
     # each trial is a tracked child run of the tune run; load and split ran once for all of them
-    trial_runs = lw.get_child_runs(found.run_id)
+    trial_runs = lw.list_child_runs(found.run_id)
     assert {r.id for r in trial_runs} == {t.run_id for t in found.trials}
     assert all(r.params["path"] == str(digits_csv) for r in trial_runs)
     assert all(lw.get_pipeline_run(t.run_id).steps["load"].cache_hit for t in found.trials)

@@ -33,7 +33,7 @@ def test_churn_runs_tracked_nested_and_materialised(lw_env: Path, digits_csv: Pa
     assert run.status == "finished" and run.params["C"] == "0.5"
     assert run.metrics["auc"] == pytest.approx(result["evaluate"]["auc"])
     # each step ran inside its own tracking run nested under the pipeline's
-    children = {c.name: c for c in lw.get_child_runs(result.run_id)}
+    children = {c.name: c for c in lw.list_child_runs(result.run_id)}
     assert set(children) == {"load", "split", "train", "evaluate"}
     assert children["evaluate"].metrics["auc"] == pytest.approx(result["evaluate"]["auc"])
     assert children["train"].params["C"] == "0.5"
@@ -47,7 +47,7 @@ def test_churn_runs_tracked_nested_and_materialised(lw_env: Path, digits_csv: Pa
     assert result.model_uri("train") == f"runs:/{steps['train'].run_id}/outputs/train"
     packaged = lw.load_model(result.model_uri("train"))
     assert packaged.flavor == "sklearn" and packaged.native.C == 0.5
-    assert steps["split"].outputs[0].num_rows == 120
+    assert steps["split"].outputs[0].n_rows == 120
     # outputs are artifacts of the step runs, so gc keeps their blobs
     client = lw.get_client()
     paths = [a.path for a in client.list_artifacts(steps["train"].run_id)]  # type: ignore[arg-type]
@@ -57,7 +57,7 @@ def test_churn_runs_tracked_nested_and_materialised(lw_env: Path, digits_csv: Pa
         "outputs/split.1.parquet",
     ]
     datasets = client.get_dataset_inputs(steps["train"].run_id)  # type: ignore[arg-type]
-    assert [d.context for d in datasets] == ["input"] and datasets[0].num_rows == 120
+    assert [d.context for d in datasets] == ["input"] and datasets[0].n_rows == 120
     lw.gc(grace_seconds=0)
     assert isinstance(lw.get_pipeline_run(result.run_id)["train"], LogisticRegression)
     listed = lw.list_pipeline_runs("churn")
@@ -183,7 +183,7 @@ def test_frames_as_parameters_are_pipeline_inputs(sqlite_env: Path) -> None:
     assert isinstance(result.output, np.ndarray) and result.output.tolist() == [3, 7]
     client = lw.get_client()
     assert [a.path for a in client.list_artifacts(result.run_id)] == ["inputs/column_sums.frame.parquet"]
-    assert client.get_dataset_inputs(result.run_id)[0].num_rows == 2
+    assert client.get_dataset_inputs(result.run_id)[0].n_rows == 2
     assert flows.sums.run(frame=frame.copy()).cache_hits == ["column_sums"]
 
 

@@ -51,7 +51,7 @@ def test_two_processes_race_for_one_alias(package_run: Callable[..., str], lw_en
         results.append(int(out.strip()))
     assert sorted(results) == [1, 2]  # both calls succeeded
 
-    moves = [e for e in lw.get_audit_log("churn") if e.entity == "alias"]
+    moves = [e for e in lw.list_audit_log("churn") if e.entity == "alias"]
     assert len(moves) == 2
     first, second = moves
     assert first.action == "alias_set" and first.before is None

@@ -61,7 +61,7 @@ def test_models_commands(package_run: Callable[..., str], lw_env: Path) -> None:
     for action in ("register", "alias_set", "alias_deleted", "archived"):
         assert action in audit.stdout
     assert "cli-user" in audit.stdout
-    entries = lw.get_audit_log("churn")
+    entries = lw.list_audit_log("churn")
     assert [e.actor for e in entries if e.action != "register" or e.version == 2] == ["cli-user"] * 4
 
 

@@ -99,7 +99,7 @@ def test_alias_set_move_delete(package_run: PackageRun) -> None:
         lw.set_alias("churn", "champion", 9)
     with pytest.raises(lw.InvalidInput, match="not a version number"):
         lw.set_alias("churn", "3", 3)
-    actions = [(e.action, e.before, e.after) for e in lw.get_audit_log("churn") if e.entity == "alias"]
+    actions = [(e.action, e.before, e.after) for e in lw.list_audit_log("churn") if e.entity == "alias"]
     assert actions == [
         ("alias_set", None, {"alias": "champion", "version": 1}),
         ("alias_set", None, {"alias": "challenger", "version": 2}),
@@ -141,7 +141,7 @@ def test_audit_entries_are_complete(package_run: PackageRun, monkeypatch: pytest
     lw.restore_model_version("churn", 2)
     lw.set_alias("churn", "champion", 2)
     lw.delete_alias("churn", "champion")
-    log = lw.get_audit_log("churn")
+    log = lw.list_audit_log("churn")
     summary = [(e.entity, e.version, e.action, e.actor) for e in log]
     assert summary == [
         ("model_version", 1, "register", "ada"),
@@ -171,10 +171,10 @@ def test_audit_entries_are_complete(package_run: PackageRun, monkeypatch: pytest
     assert by_action[("alias_moved", 2)].before == {"alias": "champion", "version": 1}
     assert all(e.time is not None and e.time.tzinfo is not None for e in log)
     assert [e.id for e in log] == sorted(e.id for e in log)
-    assert [e.action for e in lw.get_audit_log("churn", version=2)][:1] == ["register"]
-    assert len(lw.get_audit_log("churn", action="alias_deleted")) == 1
+    assert [e.action for e in lw.list_audit_log("churn", version=2)][:1] == ["register"]
+    assert len(lw.list_audit_log("churn", action="alias_deleted")) == 1
     with pytest.raises(lw.NotFound, match="registered model 'nope' not found"):
-        lw.get_audit_log("nope")
+        lw.list_audit_log("nope")
 
 
 def test_append_audit_leaves_room_for_gate_verdicts(package_run: PackageRun) -> None:
@@ -185,7 +185,7 @@ def test_append_audit_leaves_room_for_gate_verdicts(package_run: PackageRun) -> 
         "model_version", "churn", "gate_verdict", actor="gate", version=1, after={"passed": True}
     )
     assert entry.action == "gate_verdict" and entry.after == {"passed": True}
-    assert lw.get_audit_log("churn")[-1] == entry
+    assert lw.list_audit_log("churn")[-1] == entry
     with pytest.raises(lw.InvalidInput, match="audit entity"):
         store.append_audit("deployment", "churn", "x", actor="gate")
 
@@ -209,7 +209,7 @@ def test_threads_moving_one_alias_leave_a_consistent_chain(package_run: PackageR
     for thread in threads:
         thread.join()
     assert errors == []
-    entries = lw.get_audit_log("churn", action=None)
+    entries = lw.list_audit_log("churn", action=None)
     moves = [e for e in entries if e.entity == "alias"]
     assert len(moves) == 6
     assert moves[0].before is None
@@ -272,7 +272,7 @@ def test_lineage_traces_version_to_run_data_and_edges(package_run: PackageRun) -
     assert lineage.model_version.version == 1 and lineage.run is not None and lineage.run.id == run_id
     assert lineage.params == {"C": "0.5", "max_iter": "200"}
     assert lineage.metrics == {"auc": 0.93, "acc": 0.9}
-    assert [(d.name, d.context, d.num_rows) for d in lineage.datasets] == [("train", "train", 3)]
+    assert [(d.name, d.context, d.n_rows) for d in lineage.datasets] == [("train", "train", 3)]
     assert lineage.code_version["source_name"]
     relations = [(e.src_type, e.dst_type, e.relation) for e in lineage.edges]
     assert relations == [
@@ -282,7 +282,7 @@ def test_lineage_traces_version_to_run_data_and_edges(package_run: PackageRun) -
     ]
     as_dict = lineage.to_dict()
     assert as_dict["model_version"]["uri"] == "models:/churn/1" and as_dict["run"]["id"] == run_id
-    assert as_dict["datasets"][0]["num_rows"] == 3 and as_dict["params"]["C"] == "0.5"
+    assert as_dict["datasets"][0]["n_rows"] == 3 and as_dict["params"]["C"] == "0.5"
     text = repr(lineage)
     assert "models:/churn/1" in text and run_id in text and "auc=0.93" in text and "train" in text
     assert store.get_lineage_edges("step", "prep-1", "downstream")[0].dst_id == run_id
@@ -334,4 +334,4 @@ def test_concurrent_registrations_number_versions_without_gaps(package_run: Pack
         thread.join()
     assert errors == [] and sorted(got) == [1, 2, 3, 4, 5]
     assert lw.get_registered_model("churn").latest_version == 5
-    assert len(lw.get_audit_log("churn", action="register")) == 5
+    assert len(lw.list_audit_log("churn", action="register")) == 5

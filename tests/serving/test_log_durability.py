@@ -61,7 +61,7 @@ def _send(http: httpx.Client, url: str, n: int, offset: int = 0) -> dict[str, in
 
 def _logged(client: Client) -> dict[str, int]:
     """Rows per request id in the log; fails if any row was logged twice."""
-    frame = lw.get_predictions("churn", client=client)
+    frame = lw.list_predictions("churn", client=client)
     keys = list(zip(frame["request_id"], frame["row"], strict=True))
     assert len(keys) == len(set(keys)), "rows logged twice"
     return {str(rid): int(n) for rid, n in frame.groupby("request_id").size().items()}
@@ -92,7 +92,7 @@ def test_unwritable_artifact_root_spools_then_drains_with_nothing_lost(
     assert _counter(metrics, "loopwright_prediction_log_spooled_rows_total") == sum(sent.values())
     assert _counter(metrics, "loopwright_prediction_log_lost_rows_total") == 0
     assert "loopwright_prediction_log_degraded 1.0" in metrics
-    assert lw.get_predictions("churn", client=client).empty
+    assert lw.list_predictions("churn", client=client).empty
 
     blocker.unlink()  # the artifact root is back
     assert _log(server).flush()

@@ -39,7 +39,7 @@ def test_predictions_and_feedback_round_trip(lw_env: Path, serve: Callable[..., 
         sent.append(X.iloc[5:7])
         server.app.prediction_log.flush()
 
-        log = lw.get_predictions("churn", since=before)
+        log = lw.list_predictions("churn", since=before)
         assert list(log.columns) == [
             "request_id", "row", "timestamp", "endpoint", "model_name", "model_version", "latency_ms",
             *FEATURES, "prediction", "score",
@@ -55,9 +55,9 @@ def test_predictions_and_feedback_round_trip(lw_env: Path, serve: Callable[..., 
         assert log["prediction"].tolist() == model.predict(inputs).tolist()
         np.testing.assert_allclose(log["score"], model.predict_proba(inputs)[:, 1])
 
-        assert lw.get_predictions("churn", since=datetime.now(UTC) + timedelta(hours=1)).empty
-        assert len(lw.get_predictions("churn", until=before)) == 0
-        assert lw.get_predictions("nope").empty
+        assert lw.list_predictions("churn", since=datetime.now(UTC) + timedelta(hours=1)).empty
+        assert len(lw.list_predictions("churn", until=before)) == 0
+        assert lw.list_predictions("nope").empty
 
         # ground truth: a label for a one-row request, a list for a three-row request
         r = http.post(f"{server.url}/endpoints/churn/feedback", json={"request_id": ids[0], "label": 1})
@@ -75,7 +75,7 @@ def test_predictions_and_feedback_round_trip(lw_env: Path, serve: Callable[..., 
         )
     lw.log_feedback("churn", ids[2], 0)
     lw.log_feedback("churn", ids[0], 0)  # a correction replaces the earlier label
-    feedback = lw.get_feedback("churn", since=before)
+    feedback = lw.list_feedback("churn", since=before)
     assert list(feedback.columns) == ["request_id", "row", "label", "timestamp", "endpoint"]
     labels = {(r.request_id, r.row): r.label for r in feedback.itertuples()}
     assert labels == {(ids[0], 0): 0, (ids[1], 0): 0, (ids[1], 1): 1, (ids[1], 2): 1, (ids[2], 0): 0}
@@ -92,10 +92,10 @@ def test_regressor_log_has_no_score_and_survives_restart(
     server = serve("models:/price/1")
     httpx.post(f"{server.url}/endpoints/price/predict", json={"instances": records(X.iloc[:2])})
     server.stop()  # shutdown writes what is queued
-    log = lw.get_predictions("price", since=timedelta(minutes=5))
+    log = lw.list_predictions("price", since=timedelta(minutes=5))
     assert len(log) == 2 and log["score"].isna().all()
     np.testing.assert_allclose(log["prediction"], model.predict(X.iloc[:2]))
     refs = lw.get_client().store.list_prediction_log_files("price")
-    assert refs and all(f.rows == 2 for f in refs)
+    assert refs and all(f.n_rows == 2 for f in refs)
     # every log file is referenced from `artifacts`, so gc keeps it
     assert {f.digest for f in refs} <= lw.get_client().store.referenced_digests()

@@ -90,7 +90,7 @@ def test_duplicate_client_request_id_is_refused_per_endpoint(
     # the prediction log holds each client id once, so feedback joins one prediction
     assert server.app.prediction_log is not None
     server.app.prediction_log.flush()
-    log = lw.get_predictions("churn")
+    log = lw.list_predictions("churn")
     assert log.groupby("request_id")["row"].apply(list).loc[["order-17", "order-18"]].tolist() == [
         [0, 1],
         [0, 1],

@@ -93,9 +93,9 @@ def test_shadow_answers_are_logged_never_returned(
         ids.append(r.json()["request_id"])
     server.app.prediction_log.flush()
 
-    primary = lw.get_predictions("churn")
+    primary = lw.list_predictions("churn")
     assert primary["request_id"].tolist() == ids and set(primary["model_version"]) == {1}
-    both = lw.get_predictions("churn", include_shadow=True)
+    both = lw.list_predictions("churn", include_shadow=True)
     shadow = both[both["shadow"]]
     assert set(shadow["model_version"]) == {2}
     assert sorted(shadow["request_id"]) == sorted(ids)

@@ -40,7 +40,7 @@ def test_run_lifecycle_params_metrics_tags(store: SqlStore) -> None:
     got = store.get_run(run.id)
     assert got.metrics["auc"] == 0.7
     assert math.isnan(got.metrics["loss"])
-    history = store.get_metric_history(run.id, "auc")
+    history = store.list_metric_history(run.id, "auc")
     assert [(p.step, p.value) for p in history] == [(0, 0.1), (1, 0.5), (2, 0.7)]
     store.set_tags(run.id, {"a": "2", "b": "3"})
     store.delete_tag(run.id, "b")

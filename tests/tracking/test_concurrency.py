@@ -61,7 +61,7 @@ def test_four_processes_log_1000_points_each(sqlite_env: Path) -> None:
         assert proc.returncode == 0
         run_ids.append(out.strip())
     for run_id in run_ids:
-        history = lw.get_metric_history(run_id, "m")
+        history = lw.list_metric_history(run_id, "m")
         assert [p.step for p in history] == list(range(1000))
         assert lw.get_run(run_id).status == "finished"
 
@@ -74,16 +74,16 @@ def test_sigkill_keeps_every_flushed_point(sqlite_env: Path) -> None:
     run_id = proc.stdout.readline().strip()
     assert proc.stdout.readline().strip() == "1000"  # the second explicit flush returned
     # steps 500..999 were logged after the first flush and must be in the store now, every one
-    flushed = lw.get_metric_history(run_id, "m")
+    flushed = lw.list_metric_history(run_id, "m")
     assert len(flushed) >= 1000
     assert [(p.step, p.value) for p in flushed[:1000]] == [(i, i / 4) for i in range(1000)]
     # the background writer keeps writing while the child logs: wait until it has written more
     deadline = time.monotonic() + 20
-    while len(lw.get_metric_history(run_id, "m")) <= 1200 and time.monotonic() < deadline:
+    while len(lw.list_metric_history(run_id, "m")) <= 1200 and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)  # mid-write: background flushes are still happening
     proc.wait(10)
-    history = lw.get_metric_history(run_id, "m")
+    history = lw.list_metric_history(run_id, "m")
     steps = [p.step for p in history]
     assert len(steps) > 1200, len(steps)  # points only background flushes wrote are there
     assert steps == list(range(len(steps)))  # no gaps, no torn batch

@@ -34,10 +34,10 @@ def test_issue_example(lw_env: Path, tmp_path: Path) -> None:
     assert got.system_tags["loopwright.source.name"]  # the code version lives apart from user tags
     assert got.start_time <= got.end_time  # type: ignore[operator]
     assert got.experiment_id == lw.get_experiment("churn").id
-    assert [p.step for p in lw.get_metric_history(run.id, "auc")] == [3]
+    assert [p.step for p in lw.list_metric_history(run.id, "auc")] == [3]
     assert lw.load_dict(run.id, "config.json") == {"threshold": 0.4}
     assert {a.path for a in lw.list_artifacts(run.id)} == {"report.html", "config.json"}
-    assert dataset.num_rows == 10 and dataset.schema["x"] == "int64"
+    assert dataset.n_rows == 10 and dataset.schema["x"] == "int64"
     assert lw.get_client().get_dataset_inputs(run.id) == [dataset]
 
     frame = lw.search_runs(
@@ -61,7 +61,7 @@ def test_failed_run_records_error_and_keeps_metrics(lw_env: Path) -> None:
         _ = 1 / 0
     got = lw.get_run(run.id)
     assert got.status == "failed" and "ZeroDivisionError" in (got.error or "")
-    assert len(lw.get_metric_history(run.id, "loss")) == 100
+    assert len(lw.list_metric_history(run.id, "loss")) == 100
 
 
 def test_nested_runs(lw_env: Path) -> None:
@@ -72,7 +72,7 @@ def test_nested_runs(lw_env: Path) -> None:
             lw.log_metric("x", 1)
         assert lw.active_run() is parent
     assert lw.get_run(child.id).parent_id == parent.id
-    assert [r.id for r in lw.get_child_runs(parent.id)] == [child.id]
+    assert [r.id for r in lw.list_child_runs(parent.id)] == [child.id]
 
 
 def test_closed_run_and_bad_values(lw_env: Path) -> None:

@@ -1,5 +1,5 @@
-"""``loopwright loop run|status|pause|resume|rollback`` — mirrors ``lw.close_loop`` /
-``Loop.run_forever``, ``lw.get_loop_state`` / ``lw.get_loop_history`` and ``lw.pause_loop`` /
+"""``loopwright loop run|status|pause|resume|rollback`` — mirrors ``lw.step_loop`` /
+``Loop.run_forever``, ``lw.get_loop_state`` / ``lw.list_loop_history`` and ``lw.pause_loop`` /
 ``lw.resume_loop`` / ``lw.rollback_loop``."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from loopwright.errors import InvalidInput
 from loopwright.loop import (
     Loop,
     LoopResult,
-    get_loop_history,
     get_loop_state,
+    list_loop_history,
     pause_loop,
     resume_loop,
     rollback_loop,
@@ -116,11 +116,11 @@ def _show(result: LoopResult) -> None:
         )
     c = result.canary
     if c is not None and not c.checks:
-        console.print(f"canary v{c.version}: {c.requests} requests, {c.rows} rows, {c.labelled} labelled")
+        console.print(f"canary v{c.version}: {c.requests} requests, {c.n_rows} rows, {c.labelled} labelled")
     elif c is not None:
         console.print(
             table(
-                f"canary v{c.version} ({c.requests} requests, {c.rows} rows, {c.labelled} labelled)",
+                f"canary v{c.version} ({c.requests} requests, {c.n_rows} rows, {c.labelled} labelled)",
                 [
                     "rule",
                     "canary",
@@ -205,7 +205,7 @@ def status(
         console.print(_states_table(states))
         return
     state = get_loop_state(model)
-    history = get_loop_history(model, max_results=limit)
+    history = list_loop_history(model, max_results=limit)
     if output is Output.json:
         print_json({**state.to_dict(), "history": [t.to_dict() for t in history]})
         return
@@ -225,7 +225,7 @@ REASON = typer.Option(None, "--reason", "-r", help="Why (kept in the loop's hist
 def _controlled(state: LoopState) -> None:
     """The loop after an operator's control: its state and the move just recorded."""
     console.print(_states_table([state]))
-    console.print(_transitions(f"recorded for {state.model}", get_loop_history(state.model, max_results=1)))
+    console.print(_transitions(f"recorded for {state.model}", list_loop_history(state.model, max_results=1)))
 
 
 @app.command("pause")

@@ -306,7 +306,7 @@ def lineage(model_uri: str = typer.Argument(..., help="models:/NAME/VERSION or m
                 branch.add(Text(f"{key} = {fmt(value)}"))
         datasets = node.add("datasets")
         for d in found.datasets:
-            datasets.add(Text(f"{d.name} ({d.context}, {d.num_rows} rows, sha256 {d.digest[:16]})"))
+            datasets.add(Text(f"{d.name} ({d.context}, {d.n_rows} rows, sha256 {d.digest[:16]})"))
     for pipeline in found.pipeline_runs:
         params = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(pipeline.params.items()))
         root.add(
@@ -316,7 +316,7 @@ def lineage(model_uri: str = typer.Argument(..., help="models:/NAME/VERSION or m
     for file in found.input_files:
         root.add(Text(f"input file {file.path} (sha256 {file.digest[:16]})"))
     for data in found.input_datasets:
-        root.add(Text(f"input dataset {data.name} ({data.num_rows} rows, sha256 {data.digest[:16]})"))
+        root.add(Text(f"input dataset {data.name} ({data.n_rows} rows, sha256 {data.digest[:16]})"))
     upstream = [e for e in found.edges if not (e.src_type == "run" and e.dst_type == "model_version")]
     if upstream:
         branch = root.add("upstream lineage")
@@ -334,7 +334,7 @@ def audit(
 ) -> None:
     """Show who changed what in a registered model, oldest first, one line per change (the entity
     is the version when one is given, else the model; json and csv have it)."""
-    entries = _registry().get_audit_log(name, version, action)
+    entries = _registry().list_audit_log(name, version, action)
     columns = ["id", "time", "actor", "action", "version", "before", "after"]
     if output is Output.csv:
         columns.insert(3, "entity")

@@ -1,5 +1,5 @@
 """``loopwright monitor …`` - mirrors ``lw.profile`` and ``lw.drift`` on files, and ``lw.monitor``,
-``lw.get_monitor_windows`` and ``lw.monitor_report`` on a serving endpoint's prediction log.
+``lw.list_monitor_windows`` and ``lw.monitor_report`` on a serving endpoint's prediction log.
 
 Data files are Parquet (``.parquet``/``.pq``) or CSV; a ``.json`` file is a stored profile; a
 reference may also be a model URI whose version carries a reference profile.
@@ -26,7 +26,7 @@ from loopwright.monitoring import (
     Profile,
     WindowSummary,
     drift,
-    get_monitor_windows,
+    list_monitor_windows,
     monitor_report,
     profile,
 )
@@ -299,7 +299,7 @@ def windows_(
     output: Output = OutputOption,
 ) -> None:
     """List an endpoint's stored monitoring windows, oldest first."""
-    history = get_monitor_windows(endpoint, window=window, since=since)
+    history = list_monitor_windows(endpoint, window=window, since=since)
     if output is Output.json:  # the windows' to_dict(), an empty list when there are none
         print_json([w.to_dict() for w in history[-limit:]])
         return
@@ -323,7 +323,7 @@ def report_(
     """Write the endpoint's self-contained offline monitoring report (HTML)."""
     path = monitor_report(endpoint, output, window=window, since=since, limit=limit)
     # the page's headline, here too: every version the latest window served
-    history = get_monitor_windows(endpoint, window=window or _latest_width(endpoint), since=since)
+    history = list_monitor_windows(endpoint, window=window or _latest_width(endpoint), since=since)
     latest = history.latest_with_traffic()
     if latest is not None:
         console.print(windows_table(f"latest window with traffic, {endpoint}", [latest]))
@@ -333,5 +333,5 @@ def report_(
 
 def _latest_width(endpoint: str) -> int | None:
     """The length of the endpoint's newest stored window (what the report covers by default)."""
-    stored = get_monitor_windows(endpoint)
+    stored = list_monitor_windows(endpoint)
     return stored[-1].end_ms - stored[-1].start_ms if stored else None

@@ -87,7 +87,7 @@ def show(run_id: str, output: Output = OutputOption) -> None:
             table(
                 "datasets",
                 ["name", "context", "rows", "digest"],
-                [(d.name, d.context, d.num_rows, d.digest[:16]) for d in datasets],
+                [(d.name, d.context, d.n_rows, d.digest[:16]) for d in datasets],
             )
         )
     artifacts = client.list_artifacts(run.id)

@@ -127,7 +127,7 @@ def run_loop_demo(console: Console, home: Path, window_s: int = 3) -> list[LoopT
         server.stop()
 
     console.rule("[bold]9. the loop's history")
-    history = lw.get_loop_history(MODEL)
+    history = lw.list_loop_history(MODEL)
     console.print(
         table(
             f"loopwright loop status {MODEL}",

@@ -31,7 +31,7 @@ Examples
 ...                   data=df, target="churned", promote="challenger", latency_sample=10)
 >>> verdict.passed, [c.reason for c in verdict.checks][1], verdict.promoted
 (True, 'no champion', 'challenger')
->>> lw.get_audit_log("churn", action="gate_verdict")[0].after["passed"]
+>>> lw.list_audit_log("churn", action="gate_verdict")[0].after["passed"]
 True
 >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
 """

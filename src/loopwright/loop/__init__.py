@@ -12,7 +12,7 @@ Examples
 
 from loopwright.loop.canary import CanaryCheck, CanaryReport
 from loopwright.loop.config import CanaryConfig, CanaryRule, LoopConfig, MonitorSpec
-from loopwright.loop.controller import Loop, close_loop, get_loop_history, get_loop_state
+from loopwright.loop.controller import Loop, get_loop_state, list_loop_history, step_loop
 from loopwright.loop.controls import pause_loop, resume_loop, rollback_loop
 from loopwright.loop.result import LoopResult
 from loopwright.loop.schedule import CronSchedule
@@ -30,10 +30,10 @@ __all__ = [
     "MonitorSpec",
     "TriggerCheck",
     "check_trigger",
-    "close_loop",
-    "get_loop_history",
     "get_loop_state",
+    "list_loop_history",
     "pause_loop",
     "resume_loop",
     "rollback_loop",
+    "step_loop",
 ]

@@ -22,7 +22,7 @@ import pandas as pd
 
 from loopwright.loop.config import CanaryConfig, CanaryRule
 from loopwright.monitoring.performance import classification_metrics, regression_metrics
-from loopwright.serving.prediction_log import get_predictions
+from loopwright.serving.prediction_log import list_predictions
 from loopwright.tracking.client import Client
 
 Verdict = Literal["wait", "pass", "fail"]
@@ -47,7 +47,7 @@ class CanaryReport:
     reason: str
     version: int
     requests: int = 0
-    rows: int = 0
+    n_rows: int = 0
     labelled: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     champion_version: int | None = None
@@ -60,7 +60,7 @@ class CanaryReport:
             "reason": self.reason,
             "version": self.version,
             "requests": self.requests,
-            "rows": self.rows,
+            "n_rows": self.n_rows,
             "labelled": self.labelled,
             "metrics": self.metrics,
             "champion_version": self.champion_version,
@@ -81,7 +81,7 @@ def judge_canary(
     client: Client,
 ) -> CanaryReport:
     """The verdict on ``model`` version ``version`` serving under the canary alias since ``started_ms``."""
-    frame = get_predictions(endpoint, since=started_ms, until=now_ms + 1, client=client)
+    frame = list_predictions(endpoint, since=started_ms, until=now_ms + 1, client=client)
     frame = frame[frame["model_name"] == model]
     mine = frame[frame["model_version"] == version]
     requests = int(mine["request_id"].nunique())

@@ -19,7 +19,7 @@ the loop did.
 Examples
 --------
 >>> import loopwright as lw
->>> result = lw.close_loop("loop.yaml")  # doctest: +SKIP
+>>> result = lw.step_loop("loop.yaml")  # doctest: +SKIP
 >>> result.state, result.reason  # doctest: +SKIP
 ('canary', 'gate passed; challenger -> v3 takes canary traffic')
 """
@@ -141,7 +141,7 @@ class _Step:
 
     def result(self, state: LoopState, reason: str) -> LoopResult:
         made: list[LoopTransition] = (
-            self.store.get_loop_history(self.model, max_results=self.moves) if self.moves else []
+            self.store.list_loop_history(self.model, max_results=self.moves) if self.moves else []
         )
         return LoopResult(
             model=self.model,
@@ -486,7 +486,7 @@ class Loop:
             step.candidate = self.registry.get_model_version(self.config.model, version)
 
 
-def close_loop(
+def step_loop(
     config: LoopConfig | Mapping[str, Any] | str | os.PathLike[str],
     now: TimeBound | None = None,
     *,
@@ -515,7 +515,7 @@ def close_loop(
     Examples
     --------
     >>> import loopwright as lw
-    >>> lw.close_loop("loop.yaml").state  # doctest: +SKIP
+    >>> lw.step_loop("loop.yaml").state  # doctest: +SKIP
     'idle'
     """
     return Loop(config).step(now, force=force)
@@ -536,7 +536,7 @@ def get_loop_state(model: str) -> LoopState:
     return get_client().store.get_loop_state(model)
 
 
-def get_loop_history(
+def list_loop_history(
     model: str, cycle: int | None = None, max_results: int | None = None
 ) -> list[LoopTransition]:
     """A model's loop transitions, oldest first (one cycle's with ``cycle``).
@@ -545,11 +545,11 @@ def get_loop_history(
     --------
     >>> import os, tempfile, loopwright as lw
     >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
-    >>> lw.get_loop_history("churn")
+    >>> lw.list_loop_history("churn")
     []
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
-    return get_client().store.get_loop_history(model, cycle, max_results)
+    return get_client().store.list_loop_history(model, cycle, max_results)
 
 
-__all__ = ["Loop", "close_loop", "get_loop_history", "get_loop_state"]
+__all__ = ["Loop", "get_loop_state", "list_loop_history", "step_loop"]

@@ -17,7 +17,7 @@ Examples
 >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
 >>> lw.pause_loop("churn", "holiday freeze", actor="ada").paused_by
 'ada'
->>> lw.get_loop_history("churn")[-1].reason
+>>> lw.list_loop_history("churn")[-1].reason
 'paused by ada: holiday freeze'
 >>> lw.resume_loop("churn", actor="ada").paused
 False
@@ -108,7 +108,7 @@ def rollback_loop(model: str, reason: str | None = None, *, actor: str | None = 
     if state.state in ("gated", "canary"):
         moved, version, details = _end_cycle(registry, model, state)
     else:
-        moved, version, details = _undo_promotion(registry, model, state, store.get_loop_history(model))
+        moved, version, details = _undo_promotion(registry, model, state, store.list_loop_history(model))
     said = f"rolled back by {who}: {moved}" + (f" ({reason})" if reason else "")
     registry.set_model_version_tag(model, version, REJECTED_TAG, said)
     stamp = now_ms()

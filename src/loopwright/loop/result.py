@@ -14,7 +14,7 @@ from loopwright.store.entities import LoopTransition, ModelVersion
 
 @dataclass
 class LoopResult:
-    """The outcome of :meth:`Loop.step` / :func:`close_loop`.
+    """The outcome of :meth:`Loop.step` / :func:`step_loop`.
 
     Attributes
     ----------

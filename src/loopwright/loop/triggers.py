@@ -72,7 +72,7 @@ def check_trigger(
     mark = state.watermark_ms
     windows = [
         w
-        for w in store.get_monitor_windows(endpoint, since_ms=mark, width_ms=width_ms)
+        for w in store.list_monitor_windows(endpoint, since_ms=mark, width_ms=width_ms)
         if w.closed and (mark is None or w.start_ms >= mark)
     ]
     if kind == "drift":

@@ -12,7 +12,7 @@ False
 from loopwright.monitoring.alerts import AlertConfig, AlertRule, Webhook
 from loopwright.monitoring.drift import DriftReport, FeatureDrift, drift
 from loopwright.monitoring.estimation import expected_accuracy, expected_roc_auc
-from loopwright.monitoring.live import Monitor, MonitorWindows, get_monitor_windows, monitor, monitor_report
+from loopwright.monitoring.live import Monitor, MonitorWindows, list_monitor_windows, monitor, monitor_report
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile, Profile
 from loopwright.monitoring.reference import load_profile, profile, save_profile
 from loopwright.monitoring.report import render_report, write_report
@@ -33,7 +33,7 @@ __all__ = [
     "drift",
     "expected_accuracy",
     "expected_roc_auc",
-    "get_monitor_windows",
+    "list_monitor_windows",
     "load_profile",
     "monitor",
     "monitor_report",

@@ -33,7 +33,7 @@ Examples
 >>> windows = lw.monitor("churn", window="1h", now="2026-01-01T10:30:00Z")
 >>> [(w.status, w.closed, w.drifted) for w in windows]  # no traffic logged yet
 [('empty', False, None)]
->>> len(lw.get_monitor_windows("churn"))
+>>> len(lw.list_monitor_windows("churn"))
 1
 >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
 """
@@ -63,7 +63,7 @@ from loopwright.monitoring.report import write_report
 from loopwright.monitoring.spans import TimeBound, floor, parse_duration, time_ms, window_grid
 from loopwright.monitoring.window import WindowSummary
 from loopwright.names import validate_name
-from loopwright.serving.prediction_log import FIXED_COLUMNS, get_predictions
+from loopwright.serving.prediction_log import FIXED_COLUMNS, list_predictions
 from loopwright.store.entities import FeedbackLabels, MonitorWindow, now_ms
 from loopwright.tracking.client import Client, get_client
 
@@ -218,13 +218,13 @@ class Monitor:
         start = self._start(since, clock, closed_until, client)
         stored = {
             (w.start_ms, w.end_ms): w
-            for w in store.get_monitor_windows(self.endpoint, since_ms=min(start, lookback), width_ms=width)
+            for w in store.list_monitor_windows(self.endpoint, since_ms=min(start, lookback), width_ms=width)
         }
         spans = list(window_grid(start, last, width)) if start < last else []
         relabel = [
             w
             for (s, e), w in stored.items()
-            if e <= start and s >= lookback and w.closed and w.rows > w.labelled and w.status != "empty"
+            if e <= start and s >= lookback and w.closed and w.n_rows > w.labelled and w.status != "empty"
         ]
         firsts = [s for s, _ in spans] + [w.start_ms for w in relabel]
         if not firsts:
@@ -291,7 +291,7 @@ class Monitor:
                 )
             return floor(start, width)
         earliest = closed_until - self.max_windows * width
-        stored = client.store.get_monitor_windows(self.endpoint, since_ms=earliest, width_ms=width)
+        stored = client.store.list_monitor_windows(self.endpoint, since_ms=earliest, width_ms=width)
         done = [w.end_ms for w in stored if w.closed]
         if done:
             return max(max(done), earliest)
@@ -303,7 +303,7 @@ class Monitor:
     def _evaluate(
         self, start: int, end: int, closed: bool, feedback: _Labels, client: Client
     ) -> WindowSummary:
-        frame = get_predictions(self.endpoint, since=start, until=end, client=client)
+        frame = list_predictions(self.endpoint, since=start, until=end, client=client)
         summary = WindowSummary(
             start_ms=start,
             end_ms=end,
@@ -323,7 +323,7 @@ class Monitor:
 
     def _relabelled(self, record: MonitorWindow, feedback: _Labels, client: Client) -> WindowSummary:
         summary = _summary(record)
-        frame = get_predictions(self.endpoint, since=record.start_ms, until=record.end_ms, client=client)
+        frame = list_predictions(self.endpoint, since=record.start_ms, until=record.end_ms, client=client)
         if not frame.empty:
             self._performance(summary, frame, feedback)
         return summary
@@ -537,7 +537,7 @@ def _record(w: WindowSummary) -> MonitorWindow:
         status=w.status,
         closed=w.closed,
         model_versions=list(w.model_versions),
-        rows=w.n_rows,
+        n_rows=w.n_rows,
         labelled=w.labelled,
         drifted=w.drifted,
         drift={
@@ -560,7 +560,7 @@ def _summary(r: MonitorWindow) -> WindowSummary:
     return WindowSummary(
         start_ms=r.start_ms,
         end_ms=r.end_ms,
-        n_rows=r.rows,
+        n_rows=r.n_rows,
         drifted=r.drifted,
         share_drifted=d.get("share_drifted"),
         drifted_features=list(d.get("drifted_features", [])),
@@ -574,7 +574,7 @@ def _summary(r: MonitorWindow) -> WindowSummary:
         closed=r.closed,
         model_versions=list(r.model_versions),
         labelled=r.labelled,
-        label_status=_label_status(r.rows, r.labelled),
+        label_status=_label_status(r.n_rows, r.labelled),
         problems=dict(d.get("problems", {})),
         messages=list(d.get("messages", [])),
         versions=dict(d.get("versions", {})),
@@ -643,7 +643,7 @@ def monitor(
     return windows
 
 
-def get_monitor_windows(
+def list_monitor_windows(
     endpoint: str,
     *,
     window: str | int | timedelta | None = None,
@@ -670,12 +670,12 @@ def get_monitor_windows(
     --------
     >>> import os, tempfile, loopwright as lw
     >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
-    >>> lw.get_monitor_windows("churn")
+    >>> lw.list_monitor_windows("churn")
     []
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     validate_name(endpoint, "endpoint name")
-    records = get_client().store.get_monitor_windows(
+    records = get_client().store.list_monitor_windows(
         endpoint,
         since_ms=time_ms(since),
         until_ms=time_ms(until),
@@ -725,7 +725,7 @@ def monitor_report(
     >>> lw.monitor_report("churn", "report.html")  # doctest: +SKIP
     PosixPath('report.html')
     """
-    windows = get_monitor_windows(endpoint, window=window, since=since)
+    windows = list_monitor_windows(endpoint, window=window, since=since)
     if not windows:
         raise InvalidInput(
             f"no monitoring windows stored for endpoint {endpoint!r}: run "
@@ -748,7 +748,7 @@ def monitor_report(
 def _drift_by_version(endpoint: str, window: WindowSummary) -> dict[str, DriftReport]:
     """Each version's traffic in ``window`` against its own reference profile, recomputed from the
     log (drifted versions first, then by rows); empty when the log files are gone (retention)."""
-    frame = get_predictions(endpoint, since=window.start_ms, until=window.end_ms)
+    frame = list_predictions(endpoint, since=window.start_ms, until=window.end_ms)
     reports: dict[str, DriftReport] = {}
     for (name, version), rows in _by_version(frame):
         reference = reference_for(name, version)

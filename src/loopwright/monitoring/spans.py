@@ -25,7 +25,7 @@ TimeBound = datetime | str | int | float | timedelta
 
 
 def time_ms(value: TimeBound | None, now: int | None = None) -> int | None:
-    """A time bound in UTC milliseconds: what ``get_predictions`` takes (datetime, ISO string, epoch
+    """A time bound in UTC milliseconds: what ``list_predictions`` takes (datetime, ISO string, epoch
     seconds or ms, ``timedelta`` ago) plus duration strings meaning "that long ago" (``"6h"``) and
     epoch numbers as a string (the CLI).
 

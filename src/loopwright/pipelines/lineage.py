@@ -85,7 +85,7 @@ class _Walk:
         for out in step_run.outputs:
             self.edge(key, self.node("artifact", out.digest, f"{out.materializer} {out.path}"), "produced")
             if out.dataset_digest:
-                dataset = self.node("dataset", out.dataset_digest, f"{out.num_rows} rows")
+                dataset = self.node("dataset", out.dataset_digest, f"{out.n_rows} rows")
                 self.edge(dataset, f"artifact:{out.digest}", "fingerprint_of")
         for item in step_run.inputs:
             if item.kind == "file":

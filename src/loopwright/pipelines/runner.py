@@ -432,7 +432,7 @@ def describe_arguments(
                 blob["digest"],
                 materializer=blob["materializer"],
                 dataset_digest=dataset.digest if dataset else None,
-                num_rows=dataset.num_rows if dataset else None,
+                n_rows=dataset.n_rows if dataset else None,
             )
         )
     return cache_key(step.source_digest, arguments, files), inputs, datasets, params
@@ -469,7 +469,7 @@ def _blobs(arguments: Mapping[str, Spec]) -> list[tuple[str, dict[str, str]]]:
 
 
 def _as_input(dataset: DatasetInput, name: str) -> DatasetInput:
-    return DatasetInput(name[:256], dataset.digest, dataset.num_rows, dataset.schema, "input", dataset.source)
+    return DatasetInput(name[:256], dataset.digest, dataset.n_rows, dataset.schema, "input", dataset.source)
 
 
 _file_digests: dict[tuple[str, int, int], tuple[str, int]] = {}

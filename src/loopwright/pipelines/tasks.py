@@ -244,7 +244,7 @@ def _materialise(
                 type_name=type_name,
                 path=f"{stem}.{materializer.ext}",
                 dataset_digest=dataset.digest if dataset else None,
-                num_rows=dataset.num_rows if dataset else None,
+                n_rows=dataset.n_rows if dataset else None,
             )
         )
     return outputs, datasets

@@ -48,7 +48,7 @@ class RegistryClient:
     >>> mv = registry.register_model(f"runs:/{run.id}/model", "churn")
     >>> mv.version, registry.set_alias("churn", "champion", 1).aliases
     (1, ['champion'])
-    >>> [e.action for e in registry.get_audit_log("churn")]
+    >>> [e.action for e in registry.list_audit_log("churn")]
     ['register', 'alias_set']
     >>> tracking.close()
     """
@@ -230,14 +230,14 @@ class RegistryClient:
         self.store.delete_alias(_model_name(name), alias, actor=self.actor)
 
     # -- audit and lineage ---------------------------------------------------------------------
-    def get_audit_log(
+    def list_audit_log(
         self,
         name: str,
         version: int | None = None,
         action: str | None = None,
         max_results: int | None = None,
     ) -> list[AuditEntry]:
-        return self.store.get_audit_log(_model_name(name), version, action, max_results)
+        return self.store.list_audit_log(_model_name(name), version, action, max_results)
 
     def get_lineage(self, model_uri: str) -> Lineage:
         """Trace ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` back to its run, data and code."""

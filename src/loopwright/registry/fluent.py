@@ -162,11 +162,11 @@ def delete_alias(name: str, alias: str) -> None:
     _registry().delete_alias(name, alias)
 
 
-def get_audit_log(
+def list_audit_log(
     name: str, version: int | None = None, action: str | None = None, max_results: int | None = None
 ) -> list[AuditEntry]:
     """Every recorded change to a registered model, its versions and aliases, oldest first."""
-    return _registry().get_audit_log(name, version, action, max_results)
+    return _registry().list_audit_log(name, version, action, max_results)
 
 
 def get_lineage(model_uri: str) -> Lineage:

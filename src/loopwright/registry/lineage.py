@@ -105,7 +105,7 @@ class Lineage:
             lines.append(f"    ├── params: {_pairs(self.params)}")
             lines.append(f"    ├── metrics: {_pairs(self.metrics)}")
             datasets = ", ".join(
-                f"{d.name} ({d.context}, {d.num_rows} rows, {d.digest[:12]})" for d in self.datasets
+                f"{d.name} ({d.context}, {d.n_rows} rows, {d.digest[:12]})" for d in self.datasets
             )
             lines.append(f"    └── datasets: {datasets or '-'}")
         for pipeline in self.pipeline_runs:
@@ -116,7 +116,7 @@ class Lineage:
         for file in self.input_files:
             lines.append(f"└── input file {file.path} (sha256 {file.digest[:12]})")
         for data in self.input_datasets:
-            lines.append(f"└── input dataset {data.name} ({data.num_rows} rows, {data.digest[:12]})")
+            lines.append(f"└── input dataset {data.name} ({data.n_rows} rows, {data.digest[:12]})")
         further = [e for e in self.edges if not (e.dst_type == "model_version" and e.src_type == "run")]
         for edge in further:
             lines.append(

@@ -159,7 +159,7 @@ class ServingApp:
     prefer_onnx:
         Serve each package's ONNX variant when it has one.
     log_predictions:
-        Keep the prediction log (``lw.get_predictions``).
+        Keep the prediction log (``lw.list_predictions``).
     log_queue_rows:
         Rows the prediction log holds in memory before dropping (and counting) new requests.
     log_sync:

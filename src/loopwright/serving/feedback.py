@@ -7,7 +7,7 @@ Examples
 >>> home = tempfile.mkdtemp()
 >>> client = Client(f"sqlite:///{home}/lw.db", f"{home}/artifacts")
 >>> log_feedback("churn", "req1", [1, 0], client=client)
->>> get_feedback("churn", client=client)[["request_id", "row", "label"]].to_dict("records")
+>>> list_feedback("churn", client=client)[["request_id", "row", "label"]].to_dict("records")
 [{'request_id': 'req1', 'row': 0, 'label': 1}, {'request_id': 'req1', 'row': 1, 'label': 0}]
 """
 
@@ -55,7 +55,7 @@ def store_feedback(client: Callable[[], Client], records: Sequence[FeedbackRecor
     >>> home = tempfile.mkdtemp()
     >>> client = Client(f"sqlite:///{home}/lw.db", f"{home}/artifacts")
     >>> store_feedback(lambda: client, feedback_records("churn", "req1", 1))
-    >>> len(client.store.get_feedback("churn"))
+    >>> len(client.store.list_feedback("churn"))
     1
     """
     try:
@@ -85,22 +85,22 @@ def log_feedback(endpoint: str, request_id: str, label: Any, *, client: Client |
     (client or get_client()).store.log_feedback(feedback_records(endpoint, request_id, label))
 
 
-def get_feedback(
+def list_feedback(
     endpoint: str,
     since: datetime | str | int | timedelta | None = None,
     until: datetime | str | int | timedelta | None = None,
     *,
     client: Client | None = None,
 ) -> pd.DataFrame:
-    """Labels logged for an endpoint in ``[since, until)`` (same bounds as ``get_predictions``).
+    """Labels logged for an endpoint in ``[since, until)`` (same bounds as ``list_predictions``).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``request_id``, ``row``, ``label``, ``timestamp`` (UTC), ``endpoint``; join it to
-        :func:`~loopwright.serving.prediction_log.get_predictions` on ``(request_id, row)``.
+        :func:`~loopwright.serving.prediction_log.list_predictions` on ``(request_id, row)``.
     """
-    records = (client or get_client()).store.get_feedback(endpoint, to_ms(since), to_ms(until))
+    records = (client or get_client()).store.list_feedback(endpoint, to_ms(since), to_ms(until))
     return pd.DataFrame(
         {
             "request_id": pd.Series([r.request_id for r in records], dtype=object),

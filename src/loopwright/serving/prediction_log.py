@@ -44,7 +44,7 @@ Examples
 ...            ModelInput(np.array([[1.0, 2.0]]), 1, ("a", "b")), np.array([1]))
 >>> log.flush()  # spooled, then written to the store
 True
->>> frame = get_predictions("churn", client=client)
+>>> frame = list_predictions("churn", client=client)
 >>> frame[["request_id", "row", "model_version", "a", "b", "prediction"]].to_dict("records")
 [{'request_id': 'req1', 'row': 0, 'model_version': 3, 'a': 1.0, 'b': 2.0, 'prediction': 1}]
 >>> log.close()
@@ -588,7 +588,7 @@ def to_ms(value: datetime | str | int | float | timedelta | None) -> int | None:
     )
 
 
-def get_predictions(
+def list_predictions(
     endpoint: str,
     since: datetime | str | int | timedelta | None = None,
     until: datetime | str | int | timedelta | None = None,
@@ -625,7 +625,7 @@ def get_predictions(
     >>> from loopwright.tracking.client import Client
     >>> home = tempfile.mkdtemp()
     >>> client = Client(f"sqlite:///{home}/lw.db", f"{home}/artifacts")
-    >>> list(get_predictions("churn", since=timedelta(hours=1), client=client).columns)
+    >>> list(list_predictions("churn", since=timedelta(hours=1), client=client).columns)
     ['request_id', 'row', 'timestamp', 'endpoint', 'model_name', 'model_version', 'latency_ms', 'prediction', 'score']
     """
     client = client if client is not None else get_client()

@@ -90,7 +90,7 @@ class DatasetInput(ToDict):
 
     name: str
     digest: str
-    num_rows: int
+    n_rows: int
     schema: dict[str, str]
     context: str = "input"
     source: str | None = None
@@ -258,7 +258,7 @@ class StepIO(ToDict):
     type_name: str | None = None
     path: str | None = None
     dataset_digest: str | None = None
-    num_rows: int | None = None
+    n_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,7 @@ class PredictionLogFile:
     shadow: bool
     min_ts_ms: int
     max_ts_ms: int
-    rows: int
+    n_rows: int
     path: str
     digest: str
     size: int = 0
@@ -388,7 +388,7 @@ class MonitorWindow(ToDict):
     status: str
     closed: bool
     model_versions: list[str]
-    rows: int
+    n_rows: int
     labelled: int
     drifted: bool | None
     drift: dict[str, Any] = field(default_factory=dict)

@@ -116,7 +116,7 @@ class Store(ABC):
         """Append ``(run_id, point)`` pairs in one transaction and keep each run's latest values."""
 
     @abstractmethod
-    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]: ...
+    def list_metric_history(self, run_id: str, key: str) -> list[MetricPoint]: ...
 
     @abstractmethod
     def search_runs(
@@ -260,7 +260,7 @@ class Store(ABC):
         """Write one audit entry on its own (e.g. an evaluation gate's ``gate_verdict``)."""
 
     @abstractmethod
-    def get_audit_log(
+    def list_audit_log(
         self,
         name: str,
         version: int | None = None,
@@ -300,7 +300,7 @@ class Store(ABC):
         """Record labels; a label logged again for the same (endpoint, request, row) replaces it."""
 
     @abstractmethod
-    def get_feedback(
+    def list_feedback(
         self, endpoint: str, since_ms: int | None = None, until_ms: int | None = None
     ) -> list[FeedbackRecord]:
         """Labels logged for ``endpoint`` in the time range, oldest first."""
@@ -311,7 +311,7 @@ class Store(ABC):
         """Store windows; a window with the same (endpoint, start_ms, end_ms) is replaced."""
 
     @abstractmethod
-    def get_monitor_windows(
+    def list_monitor_windows(
         self,
         endpoint: str,
         since_ms: int | None = None,
@@ -387,7 +387,7 @@ class Store(ABC):
         """Record that the schedule trigger looked at ``time_ms`` (never moves back in time)."""
 
     @abstractmethod
-    def get_loop_history(
+    def list_loop_history(
         self, model: str, cycle: int | None = None, max_results: int | None = None
     ) -> list[LoopTransition]:
         """The model's loop transitions, oldest first (the latest ``max_results`` if given)."""

@@ -253,9 +253,9 @@ class Client:
         except Exception:
             log.exception("metric flush failed")
 
-    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+    def list_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         self._flush_quietly()
-        return self.store.get_metric_history(run_id, key)
+        return self.store.list_metric_history(run_id, key)
 
     # -- datasets ------------------------------------------------------------------------------
     def log_dataset(
@@ -389,7 +389,7 @@ class Client:
         runs = self.store.search_runs(experiment_ids, filter, order, max_results, offset, include_deleted)
         return runs if output == "list" else runs_to_frame(runs)
 
-    def get_child_runs(self, run_id: str) -> list[Run]:
+    def list_child_runs(self, run_id: str) -> list[Run]:
         self._flush_quietly()
         return self.store.search_runs(None, f"parent_id = '{run_id}'", ["start_time ASC"], 10_000, 0, False)
 

@@ -4,7 +4,7 @@ Examples
 --------
 >>> import pandas as pd
 >>> fp = fingerprint(pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]}), name="train")
->>> fp.num_rows, fp.schema
+>>> fp.n_rows, fp.schema
 (3, {'x': 'int64', 'y': 'str'})
 >>> fp.digest == fingerprint(pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]}), name="t").digest
 True
@@ -48,7 +48,7 @@ def fingerprint(data: Any, name: str, context: str = "input", source: str | None
     return DatasetInput(
         name=name,
         digest=hasher.hexdigest(),
-        num_rows=len(frame),
+        n_rows=len(frame),
         schema=schema,
         context=context,
         source=source,

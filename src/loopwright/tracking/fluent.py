@@ -185,6 +185,24 @@ def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
     client.set_tags(rid, tags)
 
 
+def delete_tag(key: str, run_id: str | None = None) -> None:
+    """Remove the tag ``key`` from a run (default: the active run); ``NotFound`` if it has none.
+
+    Examples
+    --------
+    >>> import loopwright as lw, tempfile, os
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     lw.set_tags({"team": "risk", "draft": "yes"})
+    ...     lw.delete_tag("draft")
+    >>> lw.get_run(run.id).tags
+    {'team': 'risk'}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
+    client, rid = _run_id(run_id)
+    client.delete_tag(rid, key)
+
+
 def log_metric(
     key: str, value: float, step: int = 0, timestamp: int | None = None, run_id: str | None = None
 ) -> None:
@@ -243,8 +261,8 @@ def get_run(run_id: str) -> Run:
     return get_client().get_run(run_id)
 
 
-def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
-    return get_client().get_metric_history(run_id, key)
+def list_metric_history(run_id: str, key: str) -> list[MetricPoint]:
+    return get_client().list_metric_history(run_id, key)
 
 
 def get_experiment(name_or_id: str) -> Experiment:
@@ -294,8 +312,8 @@ def search_runs(
     return get_client().search_runs(experiment, filter, order_by, max_results, output, include_deleted)
 
 
-def get_child_runs(run_id: str) -> list[Run]:
-    return get_client().get_child_runs(run_id)
+def list_child_runs(run_id: str) -> list[Run]:
+    return get_client().list_child_runs(run_id)
 
 
 def list_artifacts(run_id: str, prefix: str | None = None) -> list[ArtifactRef]:

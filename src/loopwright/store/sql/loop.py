@@ -207,7 +207,7 @@ class LoopSql(SqlBase):
         )
         return _state(row)
 
-    def get_loop_history(
+    def list_loop_history(
         self, model: str, cycle: int | None = None, max_results: int | None = None
     ) -> list[LoopTransition]:
         t = loop_transitions

@@ -47,7 +47,7 @@ class MonitoringSql(SqlBase):
                 "status": w.status,
                 "closed": w.closed,
                 "model_versions": _dumps(list(w.model_versions)),
-                "rows": w.rows,
+                "rows": w.n_rows,
                 "labelled": w.labelled,
                 "drifted": w.drifted,
                 "drift": _dumps(w.drift),
@@ -67,7 +67,7 @@ class MonitoringSql(SqlBase):
         with self._write() as conn:
             conn.execute(statement, rows)
 
-    def get_monitor_windows(
+    def list_monitor_windows(
         self,
         endpoint: str,
         since_ms: int | None = None,
@@ -92,7 +92,7 @@ class MonitoringSql(SqlBase):
                 status=r["status"],
                 closed=bool(r["closed"]),
                 model_versions=orjson.loads(r["model_versions"]),
-                rows=r["rows"],
+                n_rows=r["rows"],
                 labelled=r["labelled"],
                 drifted=None if r["drifted"] is None else bool(r["drifted"]),
                 drift=orjson.loads(r["drift"]),

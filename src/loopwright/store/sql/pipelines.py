@@ -510,7 +510,7 @@ class PipelinesSql(SqlBase):
                         type_name=r.type_name,
                         path=r.path,
                         dataset_digest=r.dataset_digest,
-                        num_rows=r.num_rows,
+                        n_rows=r.num_rows,
                     )
                 )
         out = []
@@ -593,7 +593,7 @@ def _io_rows(step_run_id: str, items: Sequence[StepIO]) -> list[dict[str, Any]]:
             "type_name": i.type_name,
             "path": i.path,
             "dataset_digest": i.dataset_digest,
-            "num_rows": i.num_rows,
+            "num_rows": i.n_rows,
         }
         for i in items
     ]

@@ -686,7 +686,7 @@ class RegistrySql(SqlBase):
                 self._version_row(conn, name, number)
             return self._audit(conn, entity, name, number, action, actor, before, after)
 
-    def get_audit_log(
+    def list_audit_log(
         self,
         name: str,
         version: int | None = None,

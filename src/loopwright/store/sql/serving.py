@@ -45,7 +45,7 @@ class ServingSql(SqlBase):
                     shadow=file.shadow,
                     min_ts_ms=file.min_ts_ms,
                     max_ts_ms=file.max_ts_ms,
-                    rows=file.rows,
+                    rows=file.n_rows,
                     path=file.path,
                     digest=file.digest,
                     created_ms=now,
@@ -115,7 +115,7 @@ class ServingSql(SqlBase):
         with self._write() as conn:
             conn.execute(statement, rows)
 
-    def get_feedback(
+    def list_feedback(
         self, endpoint: str, since_ms: int | None = None, until_ms: int | None = None
     ) -> list[FeedbackRecord]:
         t = prediction_feedback

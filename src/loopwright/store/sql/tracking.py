@@ -432,7 +432,7 @@ class TrackingSql(SqlBase):
                 list(newest.values()),
             )
 
-    def get_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+    def list_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         with self._read() as conn:
             if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFound(f"run {run_id!r} not found")
@@ -484,7 +484,7 @@ class TrackingSql(SqlBase):
             DatasetInput(
                 name=r.name,
                 digest=r.digest,
-                num_rows=r.num_rows,
+                n_rows=r.num_rows,
                 schema=json.loads(r.schema_json),
                 context=r.context,
                 source=r.source,
@@ -602,7 +602,7 @@ def dataset_input_rows(run_id: str, datasets: Sequence[DatasetInput]) -> list[di
             "name": d.name,
             "digest": d.digest,
             "context": d.context,
-            "num_rows": d.num_rows,
+            "num_rows": d.n_rows,
             "schema_json": json.dumps(d.schema),
             "source": d.source,
         }
