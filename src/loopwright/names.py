@@ -41,6 +41,28 @@ def validate_name(name: object, what: str = "name") -> str:
     return name
 
 
+def validate_alias(alias: object, what: str = "alias") -> str:
+    """Return ``alias`` if it is a valid alias: a name (``champion``) that is not a version number.
+
+    The registry, the gate's ``promote=``/``champion_alias=`` and the loop config all check here,
+    so an alias is refused with one message wherever it is given.
+
+    >>> validate_alias("champion")
+    'champion'
+    >>> validate_alias("3", "promote alias")
+    Traceback (most recent call last):
+    ...
+    loopwright.errors.InvalidInput: invalid promote alias '3': an alias names a role (champion, challenger), not a version number
+    """
+    validate_name(alias, what)
+    assert isinstance(alias, str)
+    if alias.isdigit():
+        raise InvalidInput(
+            f"invalid {what} {alias!r}: an alias names a role (champion, challenger), not a version number"
+        )
+    return alias
+
+
 def validate_key(key: object, what: str = "key") -> str:
     """Return a param/metric/tag key if valid: 1-250 chars of letters, digits, ``_ . - / : space``."""
     if not isinstance(key, str):

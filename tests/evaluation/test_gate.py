@@ -223,7 +223,7 @@ def test_gate_input_errors(sqlite_env: Path) -> None:
         lw.log_model(LogisticRegression().fit(holdout[FEATURES], holdout["churned"]), "model")
     with pytest.raises(lw.InvalidInput, match="a gate judges a registered version"):
         lw.gate(f"runs:/{run.id}/model", VERSUS, holdout, "churned")
-    with pytest.raises(lw.InvalidInput, match="an alias cannot be all digits"):
+    with pytest.raises(lw.InvalidInput, match="invalid promote alias '7': an alias names a role"):
         lw.gate("models:/churn/3", VERSUS, holdout, "churned", promote="7")
     with pytest.raises(lw.NotFound):
         lw.gate("models:/churn/9", VERSUS, holdout, "churned")

@@ -82,7 +82,11 @@ def test_yaml_with_relative_paths(tmp_path: Path) -> None:
         ({"canary": {"min_requests": -1}}, "canary.min_requests must be a whole number"),
         ({"canary": {"timeout": "soon"}}, "canary.timeout: not a duration"),
         ({"monitor": {"window": "1h", "every": "5m"}}, "monitor: unknown setting(s) every"),
-        ({"promote_alias": "7"}, "all digits"),
+        (
+            {"promote_alias": "7"},
+            "promote_alias: invalid alias '7': an alias names a role (champion, challenger), not a version number",
+        ),
+        ({"canary": {"alias": "../x"}}, "canary.alias: invalid alias '../x': use 1-128 characters"),
         ({"cache": "yes"}, "cache must be true or false"),
     ],
 )

@@ -66,7 +66,7 @@ from loopwright.evaluation.policy import GatePolicy, Rule
 from loopwright.evaluation.result import OVERALL, EvaluationResult
 from loopwright.models.loaded import LoadedModel
 from loopwright.models.signature import Signature
-from loopwright.names import validate_name
+from loopwright.names import validate_alias
 from loopwright.registry.client import RegistryClient
 from loopwright.registry.signatures import signature_differences, warn_unsigned
 from loopwright.store.entities import ModelVersion
@@ -216,9 +216,9 @@ def gate(
         ``.passed``, ``.checks``, ``.candidate`` / ``.champion``, ``.to_frame()``.
     """
     rules = GatePolicy.load(policy)
-    validate_name(champion_alias, "champion alias")
-    if promote is not None and (validate_name(promote, "alias").isdigit()):
-        raise InvalidInput(f"invalid alias {promote!r}: an alias cannot be all digits")
+    validate_alias(champion_alias, "champion alias")
+    if promote is not None:
+        validate_alias(promote, "promote alias")
     frame, source = read_data(data)
     labelled, notes = labelled_rows(frame, target)
     registry = RegistryClient()

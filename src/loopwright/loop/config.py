@@ -63,7 +63,7 @@ from loopwright.evaluation.policy import GatePolicy
 from loopwright.loop.schedule import CronSchedule
 from loopwright.monitoring.alerts import AlertConfig
 from loopwright.monitoring.spans import parse_duration
-from loopwright.names import validate_name
+from loopwright.names import validate_alias, validate_name
 from loopwright.pipelines.pipeline import Pipeline
 
 TriggerKind = Literal["drift", "alerts", "always", "never", "schedule"]
@@ -277,10 +277,10 @@ def _optional_text(value: Any, key: str, fail: Any) -> str | None:
 
 
 def _alias(value: Any, key: str, fail: Any) -> str:
-    alias = validate_name(_text(value, key, fail), "alias")
-    if alias.isdigit():
-        raise fail(f"{key} {alias!r} is all digits, which names a version, not an alias")
-    return alias
+    try:
+        return validate_alias(_text(value, key, fail))
+    except InvalidInput as error:
+        raise fail(f"{key}: {error}") from None
 
 
 def _duration(value: Any, key: str, fail: Any) -> int:

@@ -18,7 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from loopwright.errors import Conflict, InvalidInput, NotFound
-from loopwright.names import validate_artifact_path, validate_key, validate_name, validate_version
+from loopwright.names import (
+    validate_alias,
+    validate_artifact_path,
+    validate_key,
+    validate_name,
+    validate_version,
+)
 from loopwright.store.entities import (
     ArtifactRef,
     AuditEntry,
@@ -53,17 +59,6 @@ _CHUNK = 250  # (name, version) pairs per IN list, well under SQLite's bound-par
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
-
-
-def validate_alias(alias: object) -> str:
-    """An alias is a name (``champion``) that does not look like a version number."""
-    validate_name(alias, "alias")
-    assert isinstance(alias, str)
-    if alias.isdigit():
-        raise InvalidInput(
-            f"invalid alias {alias!r}: an alias names a role (champion, challenger), not a version number"
-        )
-    return alias
 
 
 def _tag_value(key: str, value: str) -> str:
@@ -782,4 +777,4 @@ VERSION_SEARCH = SearchEntity(
     noun="model versions",
 )
 
-__all__ = ["AUDIT_ENTITIES", "RegistrySql", "validate_alias"]
+__all__ = ["AUDIT_ENTITIES", "RegistrySql"]
