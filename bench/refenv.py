@@ -15,9 +15,9 @@ HERE = Path(__file__).resolve().parent
 # what each reference venv needs; Evidently 0.7 needs pandas<3
 PACKAGES = {
     "mlflow": ["mlflow", "scikit-learn", "pandas", "pyarrow"],
-    "evidently": ["evidently==0.7.*", "pandas<3", "scikit-learn"],
+    "evidently": ["evidently==0.7.23", "pandas<3", "scikit-learn"],
     "metaflow": ["metaflow==2.19.39"],
-    "nannyml": ["nannyml", "statsmodels", "pandas<3", "pyarrow"],  # nannyml 0.13 misses statsmodels
+    "nannyml": ["nannyml==0.13.1", "statsmodels", "pandas<3", "pyarrow"],  # nannyml 0.13 misses statsmodels
 }
 
 
