@@ -14,7 +14,6 @@ import sqlalchemy as sa
 import loopwright as lw
 from loopwright.store.sql import SqlStore
 from loopwright.store.sql.tables import metadata
-from loopwright.tracking import fluent
 
 # rich sizes its consoles when loopwright.cli is first imported; whichever test imports it first (and
 # in whichever pytest-xdist worker), tables of in-process CLI tests must not wrap at 80 columns
@@ -105,5 +104,4 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template:
 def _reset_fluent() -> None:
     while lw.active_run() is not None:
         lw.end_run()
-    fluent._experiment_name = None
     lw.reset_clients()

@@ -32,7 +32,9 @@ from loopwright.tracking.client import Client, get_client
 from loopwright.uris import ModelUri, parse_model_uri
 
 
-def load_model(uri: str, allow_pickle: bool | None = None, prefer_onnx: bool = False) -> LoadedModel:
+def load_model(
+    uri: str, allow_pickle: bool | None = None, prefer_onnx: bool = False, *, client: Client | None = None
+) -> LoadedModel:
     """Load a model package by URI, verified, ready to ``predict``.
 
     Parameters
@@ -43,6 +45,8 @@ def load_model(uri: str, allow_pickle: bool | None = None, prefer_onnx: bool = F
         Permit a pickle-based package. ``None`` (default) defers to ``LOOPWRIGHT_ALLOW_PICKLE``.
     prefer_onnx:
         Predict through the package's ONNX companion when it has one.
+    client:
+        The store and blobs to load from; default: the environment's (``lw.get_client()``).
 
     Returns
     -------
@@ -56,7 +60,7 @@ def load_model(uri: str, allow_pickle: bool | None = None, prefer_onnx: bool = F
     loopwright.errors.InvalidInput: invalid model URI 'models:/churn': use models:/NAME/VERSION or models:/NAME@ALIAS
     """
     parsed = parse_model_uri(uri)
-    client = get_client()
+    client = client if client is not None else get_client()
     record = _registry_record(parsed, client) if parsed.scheme == "models" else None
     digest = record.manifest_digest if record is not None else resolve_manifest_digest(parsed, client)
     model = load_model_from_manifest(digest, client, allow_pickle, prefer_onnx, uri=uri)

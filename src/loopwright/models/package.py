@@ -61,6 +61,7 @@ def log_model(
     allow_pickle: bool = False,
     flavor: str | None = None,
     run_id: str | None = None,
+    client: Client | None = None,
 ) -> ModelInfo:
     """Save ``model`` as a verifiable package in the active run (or ``run_id``).
 
@@ -89,6 +90,8 @@ def log_model(
         Force a flavor by name instead of detecting it.
     run_id:
         Log into this run instead of the active one.
+    client:
+        The store and blobs of ``run_id``; default: the active run's, else the environment's.
 
     Returns
     -------
@@ -108,7 +111,7 @@ def log_model(
     array([3.])
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
-    client, rid = _target(run_id)
+    client, rid = _target(run_id, client)
     # "model/" names the same folder as "model"; "/model" is an absolute path and refused
     artifact_path = validate_artifact_path(
         artifact_path.rstrip("/") if isinstance(artifact_path, str) else artifact_path
@@ -248,13 +251,15 @@ def convert_to_onnx(uri: str, client: Client | None = None) -> ModelInfo:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _target(run_id: str | None) -> tuple[Client, str]:
-    if run_id is not None:
-        return get_client(), run_id
+def _target(run_id: str | None, client: Client | None = None) -> tuple[Client, str]:
     run = active_run()
+    if run_id is not None:
+        if client is None:  # the active run knows its store; another run is the environment's
+            client = run.client if run is not None and run.id == run_id else get_client()
+        return client, run_id
     if run is None:
         raise Conflict("no active run: call lw.start_run() first or pass run_id=")
-    return run.client, run.id
+    return client or run.client, run.id
 
 
 def _choose_flavor(model: Any, name: str | None, allow_pickle: bool) -> Flavor:

@@ -188,12 +188,15 @@ class Monitor:
         self.label_lookback_ms = parse_duration(label_lookback)
         self._classes: dict[tuple[str, int], _Classes | None] = {}
         self._references: dict[tuple[str | None, int | None], Profile | str] = {}
+        self._client: Client | None = None  # the store of the pass in progress
 
     def __repr__(self) -> str:
         return f"Monitor({self.endpoint!r}, window={self.width_ms} ms, rules={[r.name for r in self.config.rules]})"
 
     # -- one pass ------------------------------------------------------------------------------
-    def run(self, since: TimeBound | None = None, now: TimeBound | None = None) -> MonitorWindows:
+    def run(
+        self, since: TimeBound | None = None, now: TimeBound | None = None, *, client: Client | None = None
+    ) -> MonitorWindows:
         """Process the due windows (see the module docstring) and return them, oldest first.
 
         Parameters
@@ -202,8 +205,14 @@ class Monitor:
             Recompute every window from the one holding ``since`` (backfill); default: resume.
         now : same types, optional
             The clock (tests, replays); default: the current time.
+        client : Client, optional
+            The store and blobs to read predictions, feedback, profiles and models from and to write
+            windows and alerts to; default: the environment's (``lw.get_client()``).
         """
-        client = get_client()
+        client = client if client is not None else get_client()
+        if client is not self._client:
+            self._classes.clear()  # model versions of another store
+        self._client = client
         store = client.store
         clock = time_ms(now) if now is not None else now_ms()
         assert clock is not None
@@ -254,17 +263,19 @@ class Monitor:
         since: TimeBound | None = None,
         stop: threading.Event | None = None,
         on_run: Callable[[MonitorWindows], None] | None = None,
+        client: Client | None = None,
     ) -> None:
         """Run every ``every`` (default: one window length) until ``stop`` is set or interrupted.
 
-        A run that fails is logged and the schedule goes on; ``since`` applies to the first run.
+        A run that fails is logged and the schedule goes on; ``since`` applies to the first run;
+        ``client`` is :meth:`run`'s.
         """
         interval = parse_duration(every) if every is not None else self.width_ms
         stop = stop or threading.Event()
         first = True
         while not stop.is_set():
             try:
-                windows = self.run(since=since if first else None)
+                windows = self.run(since=since if first else None, client=client)
             except Exception:  # a scheduled monitor outlives a bad run (store restart, …)
                 log.exception(
                     "monitor run for endpoint %s failed; retrying in %d ms", self.endpoint, interval
@@ -377,7 +388,7 @@ class Monitor:
     def _reference(self, name: str | None, version: int | None) -> Profile | str:
         key = (name, version)
         if key not in self._references:
-            self._references[key] = reference_for(name, version)
+            self._references[key] = reference_for(name, version, self._client)
         return self._references[key]
 
     # -- metrics -------------------------------------------------------------------------------
@@ -422,7 +433,7 @@ class Monitor:
             name, version = cast(tuple[Any, Any], counts.idxmax())
             key = (str(name), int(version))
             if key not in self._classes:
-                self._classes[key] = _model_classes(*key)
+                self._classes[key] = _model_classes(*key, self._client)
             known = self._classes[key]
             if known is not None:
                 return known
@@ -461,21 +472,21 @@ class _Labels:
         return out, found & pd.notna(out)
 
 
-def reference_for(name: str | None, version: int | None) -> Profile | str:
+def reference_for(name: str | None, version: int | None, client: Client | None = None) -> Profile | str:
     """The reference profile of a served version, or why there is none (a message)."""
     if name is None or version is None:
         return "the served model is not a registered version, so it has no reference profile"
     try:
-        return load_profile(f"models:/{name}/{version}")
+        return load_profile(f"models:/{name}/{version}", client=client)
     except NotFound as error:
         return str(error)
 
 
-def _model_classes(name: str, version: int) -> _Classes | None:
+def _model_classes(name: str, version: int, client: Client | None = None) -> _Classes | None:
     from loopwright.models import load_model
 
     try:
-        labels = load_model(f"models:/{name}/{version}").classes
+        labels = load_model(f"models:/{name}/{version}", client=client).classes
     except LoopwrightError as error:
         log.warning(
             "cannot load models:/%s/%s to read its classes (%s); inferring them", name, version, error

@@ -39,6 +39,7 @@ from loopwright.models.loading import load_model
 from loopwright.monitoring.profile import Profile, profile_chunks
 from loopwright.registry.client import RegistryClient
 from loopwright.store.entities import ArtifactRef, ModelVersion
+from loopwright.tracking.client import Client
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -267,9 +268,10 @@ def save_profile(profile: Profile, model: str) -> ModelVersion:
     return version
 
 
-def load_profile(uri: str) -> Profile:
-    """The reference profile stored with the version ``uri`` names (digest-verified on read)."""
-    registry = RegistryClient()
+def load_profile(uri: str, *, client: Client | None = None) -> Profile:
+    """The reference profile stored with the version ``uri`` names (digest-verified on read), from
+    ``client``'s store (default: the environment's)."""
+    registry = RegistryClient(client)
     version = registry.resolve(uri)
     try:
         ref = registry.store.get_artifact(OWNER_TYPE, _owner(version), PROFILE_PATH)

@@ -40,9 +40,10 @@ from loopwright.pipelines.graph import Graph, building, current_graph
 from loopwright.pipelines.params import check_value, parameter_hints
 from loopwright.pipelines.results import PipelineResult
 from loopwright.pipelines.runner import Progress, run_pipeline
+from loopwright.tracking.client import Client
 
 # keyword arguments of .run() itself; a pipeline may not use them as parameter names
-RUN_OPTIONS = ("executor", "address", "cache", "resume", "experiment", "progress")
+RUN_OPTIONS = ("executor", "address", "cache", "resume", "experiment", "progress", "client")
 
 
 class Pipeline:
@@ -104,6 +105,7 @@ class Pipeline:
         resume: str | None = None,
         experiment: str | None = None,
         progress: Progress | None = None,
+        client: Client | None = None,
         **params: Any,
     ) -> PipelineResult:
         """Run the pipeline: cached steps are reused, the rest run on ``executor``; everything is tracked.
@@ -124,6 +126,9 @@ class Pipeline:
             Experiment of the pipeline's tracking run; default the active one, else the pipeline's name.
         progress:
             Called with a :class:`~loopwright.pipelines.runner.StepEvent` on every status change.
+        client:
+            The store and blobs the pipeline run, its steps' runs, outputs and cache live in;
+            default: the environment's (``lw.get_client()``).
         **params:
             The pipeline function's parameters.
 
@@ -146,6 +151,7 @@ class Pipeline:
             resume=resume,
             experiment=experiment,
             progress=progress,
+            client=client,
         )
 
 

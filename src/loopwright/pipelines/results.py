@@ -91,7 +91,7 @@ class PipelineResult:
 
     def _load(self, digest: str, materializer: str) -> Any:
         client = self._client or get_client()
-        return load_value(digest, materializer, client.blobs)
+        return load_value(digest, materializer, client.blobs, client)
 
 
 class PipelineFailed(LoopwrightError):

@@ -81,9 +81,10 @@ def run_pipeline(
     experiment: str | None = None,
     parent_id: str | None = None,
     progress: Progress | None = None,
+    client: Client | None = None,
 ) -> PipelineResult:
     """Run ``pipeline`` with ``params``; see :meth:`loopwright.pipelines.Pipeline.run`."""
-    client = get_client()
+    client = client if client is not None else get_client()
     store = client.store
     resumed: dict[str, StepRun] = {}
     if resume is not None:
@@ -98,8 +99,9 @@ def run_pipeline(
         raise InvalidInput(f"pipeline {pipeline.name!r} calls no step")
     experiment_name = experiment or fluent.chosen_experiment() or pipeline.name
     exp = client.get_or_create_experiment(experiment_name)
-    if parent_id is None and fluent.active_run() is not None:
-        parent_id = fluent.active_run().id  # type: ignore[union-attr]
+    active = fluent.active_run()
+    if parent_id is None and active is not None and active.client.store.uri == client.store.uri:
+        parent_id = active.id  # nested under the caller's run when both live in one store
     executor_impl = get_executor(executor, address)
     run = store.start_pipeline_run(
         exp.id,
@@ -197,7 +199,7 @@ class _Coordinator:
         if isinstance(value, PurePath):
             return {"$path": str(value)}
         if is_model(value):
-            digest = log_value_model(value, self.run_id, f"inputs/{where}")
+            digest = log_value_model(value, self.run_id, f"inputs/{where}", client=self.client)
             return {"$blob": {"digest": digest, "materializer": MODEL}}
         materializer = materializer_for(value)
         digest, size = self.client.blobs.put_bytes(materializer.dumps(value))

@@ -34,6 +34,7 @@ from loopwright.pipelines.materializers import Materializer, adopt_materializers
 from loopwright.pipelines.values import MODEL, is_model, load_value, log_value_model
 from loopwright.store.entities import DatasetInput, StepIO, now_ms
 from loopwright.tracking import fluent
+from loopwright.tracking.client import shared_client
 from loopwright.tracking.datasets import fingerprint
 
 LOGS_TAIL = 4000
@@ -116,13 +117,13 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
     if not in_process:
         _point_environment_at(task)
         adopt_materializers(task.materializers)
-    client = fluent.get_client()
+    client = shared_client(task.store_uri, task.artifact_uri)  # the coordinator's stores, in process or not
     logs = io.StringIO()
     error: str | None = None
     start = now_ms()
 
     def load(digest: str, materializer: str) -> Any:
-        return load_value(digest, materializer, client.blobs)
+        return load_value(digest, materializer, client.blobs, client)
 
     tags = {"loopwright.step": task.step.name}
     if task.step_run_id:
@@ -130,7 +131,12 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
     if task.parent_run_id:
         tags["loopwright.pipeline_run"] = task.parent_run_id
     active = fluent.start_run(
-        name=task.node, tags=tags, nested=True, experiment=task.experiment, parent_id=task.parent_run_id
+        name=task.node,
+        tags=tags,
+        nested=True,
+        experiment=task.experiment,
+        parent_id=task.parent_run_id,
+        client=client,
     )
     try:
         with _captured(logs), _working_dir(None if in_process else task.cwd):

@@ -38,6 +38,7 @@ from loopwright.errors import InvalidInput
 from loopwright.models import load_model_from_manifest, log_model
 from loopwright.models.flavors import detect_flavor
 from loopwright.pipelines.materializers import get_materializer, materializer_for
+from loopwright.tracking.client import Client
 
 MODEL = "model"
 EXAMPLE_ROWS = 5
@@ -53,7 +54,9 @@ def is_model(value: Any) -> bool:
     return False
 
 
-def log_value_model(value: Any, run_id: str, path: str, inputs: Mapping[str, Any] | None = None) -> str:
+def log_value_model(
+    value: Any, run_id: str, path: str, inputs: Mapping[str, Any] | None = None, client: Client | None = None
+) -> str:
     """Package ``value`` as a model at ``path`` in run ``run_id``; return the manifest digest.
 
     ``inputs`` are the step's arguments by name: the data the model was fitted on gives the package
@@ -70,10 +73,10 @@ def log_value_model(value: Any, run_id: str, path: str, inputs: Mapping[str, Any
                 attempts.append(complete[:EXAMPLE_ROWS])
     for rows in attempts:
         try:
-            return log_model(value, path, run_id=run_id, input_example=rows).manifest_digest
+            return log_model(value, path, run_id=run_id, input_example=rows, client=client).manifest_digest
         except InvalidInput as exc:
             log.warning("%s: cannot be signed from its training data (%s)", path, exc)
-    return log_model(value, path, run_id=run_id).manifest_digest
+    return log_model(value, path, run_id=run_id, client=client).manifest_digest
 
 
 def training_example(model: Any, inputs: Mapping[str, Any]) -> Any | None:
@@ -104,10 +107,11 @@ def training_data(model: Any, inputs: Mapping[str, Any]) -> Any | None:
     return None
 
 
-def load_value(digest: str, materializer: str, blobs: BlobStore) -> Any:
-    """The value stored under ``digest`` (verified), as the materialiser or the model package gives it."""
+def load_value(digest: str, materializer: str, blobs: BlobStore, client: Client | None = None) -> Any:
+    """The value stored under ``digest`` (verified), as the materialiser or the model package gives it
+    (a model package from ``client``'s stores, default the environment's)."""
     if materializer == MODEL:
-        return load_model_from_manifest(digest).native
+        return load_model_from_manifest(digest, client).native
     return get_materializer(materializer).loads(blobs.get_bytes(digest))
 
 

@@ -13,7 +13,7 @@ import numbers
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -521,12 +521,20 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
 
 _default_lock = threading.Lock()
 _default_clients: dict[tuple[str, str], Client] = {}
+# process state kept above the clients that must go with them (the fluent API's chosen experiment)
+_reset_hooks: list[Callable[[], None]] = []
 
 
 def get_client() -> Client:
     """The shared client for the store and artifact URIs the environment names right now."""
     settings: Settings = get_settings()
-    key = (settings.store_uri, settings.artifact_uri)
+    return shared_client(settings.store_uri, settings.artifact_uri)
+
+
+def shared_client(store_uri: str, artifact_uri: str) -> Client:
+    """The shared client for these store and artifact URIs (the one :func:`get_client` gives when the
+    environment names them), created on first use."""
+    key = (store_uri, artifact_uri)
     client = _default_clients.get(key)
     if client is None:
         with _default_lock:
@@ -538,9 +546,12 @@ def get_client() -> Client:
 
 
 def reset_clients() -> None:
-    """Flush and forget every cached default client (tests; after changing the environment)."""
+    """Flush and forget every cached default client and the experiment ``lw.set_experiment`` chose
+    (tests; after changing the environment)."""
     with _default_lock:
         clients = list(_default_clients.values())
         _default_clients.clear()
+    for hook in _reset_hooks:
+        hook()
     for client in clients:
         client.close()

@@ -29,7 +29,7 @@ import pandas as pd
 from loopwright.errors import Conflict
 from loopwright.store import ArtifactRef, DatasetInput, Experiment, GcReport, MetricPoint, Run
 from loopwright.tracking.abandoned import AbandonedRun
-from loopwright.tracking.client import DEFAULT_EXPERIMENT, Client, get_client
+from loopwright.tracking.client import DEFAULT_EXPERIMENT, Client, _reset_hooks, get_client
 
 
 class _State(threading.local):
@@ -82,6 +82,14 @@ def set_experiment(name: str) -> Experiment:
     return experiment
 
 
+def _forget_experiment() -> None:
+    global _experiment_name
+    _experiment_name = None
+
+
+_reset_hooks.append(_forget_experiment)  # lw.reset_clients() forgets the chosen experiment too
+
+
 def chosen_experiment() -> str | None:
     """The experiment :func:`set_experiment` chose in this process, or ``None``."""
     return _experiment_name
@@ -106,6 +114,7 @@ def start_run(
     run_id: str | None = None,
     experiment: str | None = None,
     parent_id: str | None = None,
+    client: Client | None = None,
 ) -> ActiveRun:
     """Start a run (or resume ``run_id``) and make it active; use it as a context manager.
 
@@ -122,8 +131,11 @@ def start_run(
         Experiment name; defaults to the one :func:`set_experiment` chose, else ``Default``.
     parent_id:
         Explicit parent run id (for runs started in worker processes).
+    client:
+        The store the run is recorded in (the run's metrics, artifacts and models follow it);
+        default: the environment's (``lw.get_client()``).
     """
-    client = get_client()
+    client = client if client is not None else get_client()
     parent = active_run()
     if parent is not None and not nested and parent_id is None:
         raise Conflict(f"run {parent.id!r} is already active: end it first or pass nested=True")
