@@ -18,10 +18,11 @@ import loopwright as lw
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_session() -> Iterator[None]:
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
-    yield
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as env:  # restored after the module: no leak into later files
+        env.setenv("RAY_AUTH_MODE", "disabled")
+        ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
+        yield
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
