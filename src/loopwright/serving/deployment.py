@@ -129,12 +129,6 @@ class Deployment:
         )
 
     @classmethod
-    def from_models(cls, models: Mapping[str, ModelLike], batching: Any = None) -> Deployment:
-        """Endpoints serving already loaded models, ``{endpoint_name: model}``."""
-        spec = BatchingSpec.from_value(batching)
-        return cls(tuple(EndpointSpec(name, (RouteSpec(m),), None, spec) for name, m in models.items()))
-
-    @classmethod
     def from_dict(cls, doc: Any) -> Deployment:
         """Parse the YAML document's structure (``{"endpoints": {name: {...}}}``)."""
         if not isinstance(doc, Mapping) or not isinstance(doc.get("endpoints"), Mapping):

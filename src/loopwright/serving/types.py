@@ -7,30 +7,13 @@ user mounts with the same attributes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class ColumnLike(Protocol):
-    """One named input column of a dataframe signature."""
-
-    name: str
-    dtype: str
-    categories: Sequence[Any] | None
-    allow_nan: bool
-
-
-class TensorLike(Protocol):
-    """The single input of a tensor signature."""
-
-    dtype: str
-    shape: Sequence[int]
 
 
 class SignatureLike(Protocol):

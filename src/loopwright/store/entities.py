@@ -160,7 +160,6 @@ class GcReport:
 
 # -- registry ------------------------------------------------------------------------------------
 ModelVersionStatus = Literal["ready", "archived"]
-AuditEntity = Literal["registered_model", "model_version", "alias"]
 LineageDirection = Literal["upstream", "downstream", "both"]
 
 

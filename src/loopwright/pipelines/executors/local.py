@@ -109,12 +109,3 @@ def _submit(payload: bytes) -> Future[StepOutcome]:
             except BrokenProcessPool:  # a worker died earlier: start a fresh pool
                 _pool = None
         raise RuntimeError("could not start a process pool")
-
-
-def shutdown_pool() -> None:
-    """Stop the shared worker processes (they are started again on demand)."""
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
-            _pool = None
