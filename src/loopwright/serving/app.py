@@ -327,7 +327,6 @@ class ServingApp:
 
     def _retire(self, slot: Slot) -> None:
         """Called by the watcher thread after a switch: close ``slot`` once its requests are done."""
-        slot.retired = True
         self.metrics.swaps.labels(slot.endpoint).inc()
         if not any(
             s.label == slot.label
@@ -336,16 +335,7 @@ class ServingApp:
             if s.endpoint == slot.endpoint
         ):
             self.metrics.served.labels(slot.endpoint, slot.label, slot.role).set(0)
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            slot.batcher.close()
-        else:
-            loop.call_soon_threadsafe(self._close_if_drained, slot)
-
-    @staticmethod
-    def _close_if_drained(slot: Slot) -> None:
-        if slot.inflight == 0:
-            slot.batcher.close()
+        slot.retire(self._loop)
 
     def reload(self) -> list[Swap]:
         """Poll every served alias now and swap what moved (``POST /admin/reload``)."""
@@ -387,7 +377,7 @@ class ServingApp:
             self.prediction_log.close()
         for endpoint in self.endpoints.values():
             for slot in endpoint.slots():
-                slot.batcher.close()
+                slot.close()
 
     # -- ASGI --------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -604,7 +594,7 @@ class ServingApp:
             )
         req.slot = slot
         req.rows = data.rows
-        slot.inflight += 1
+        slot.enter()
         try:
             future = slot.batcher.submit(data.data, data.rows)
             if redecode is not None and endpoint.shadow is not None:
@@ -615,9 +605,7 @@ class ServingApp:
                 ids.release(req.request_id)
             raise
         finally:
-            slot.inflight -= 1
-            if slot.retired and slot.inflight == 0:
-                slot.batcher.close()
+            slot.leave()
         if self.prediction_log is not None:
             spooled = self.prediction_log.record(
                 endpoint.name,
@@ -659,7 +647,7 @@ class ServingApp:
         try:
             copy = data if shadow.schema.key == primary.schema.key else redecode(shadow.schema)
             future = shadow.batcher.submit(copy.data, copy.rows)
-            shadow.inflight += 1
+            shadow.enter()
         except Exception:
             counter.labels(endpoint.name, shadow.label, "error").inc()
             return
@@ -677,9 +665,7 @@ class ServingApp:
         data: ModelInput,
         future: asyncio.Future[Any],
     ) -> None:
-        shadow.inflight -= 1
-        if shadow.retired and shadow.inflight == 0:
-            shadow.batcher.close()
+        shadow.leave()
         error = future.exception()
         self.metrics.shadow.labels(endpoint, shadow.label, "error" if error else "ok").inc()
         if error is None and self.prediction_log is not None:

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import inspect
 import random
@@ -92,8 +93,9 @@ class Slot:
         self.schema = InputSchema(getattr(model, "signature", None), frame_only=_needs_frame(model))
         self.has_proba = bool(getattr(model, "has_proba", False))
         self.metrics = metrics.for_version(endpoint, self.label)
-        self.inflight = 0
+        self.inflight = 0  # requests submitted and not yet answered (changed on the event loop only)
         self.retired = False
+        self._closed = False
         self._predict_fn = model.predict
         self._validate_kw = "validate" in inspect.signature(model.predict).parameters
         self.batcher = Batcher(
@@ -105,6 +107,41 @@ class Slot:
             arriving=arriving,
             name=f"{endpoint}-{self.label}",
         )
+
+    # -- lifecycle: serving → retired (a swap replaced it) → closed once its requests are answered --
+    def enter(self) -> None:
+        """A request (or shadow copy) was submitted: the slot stays open until it :meth:`leave`s."""
+        self.inflight += 1
+
+    def leave(self) -> None:
+        """A request was answered (or failed); a retired slot closes with its last one."""
+        self.inflight -= 1
+        self.close_if_drained()
+
+    def retire(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Called from the swapping thread: close once drained, checked on ``loop`` (where requests
+        enter and leave); with no running loop nothing is in flight, so close now."""
+        self.retired = True
+        if loop is None or loop.is_closed():
+            self.close()
+        else:
+            loop.call_soon_threadsafe(self.close_if_drained)
+
+    def close_if_drained(self) -> None:
+        """Close a retired slot that has no request in flight."""
+        if self.retired and self.inflight == 0:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the batcher's thread (once, however many paths get here)."""
+        if not self._closed:
+            self._closed = True
+            self.batcher.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the batcher was closed."""
+        return self._closed
 
     def _predict(self, data: Any) -> Any:
         if self._validate_kw:
