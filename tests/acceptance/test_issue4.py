@@ -241,10 +241,11 @@ def test_tune_takes_fixed_parameters_as_keywords(sqlite_env: Path, data_csv: Pat
 def local_ray() -> Iterator[None]:
     import ray
 
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
-    yield
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as env:  # restored after the module: no leak into later files
+        env.setenv("RAY_AUTH_MODE", "disabled")
+        ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
+        yield
+        ray.shutdown()
 
 
 def test_ray_executor_tune_and_cli(sqlite_env: Path, data_csv: Path, local_ray: None) -> None:
