@@ -64,7 +64,15 @@ class ToDict:
 
 @dataclass(frozen=True)
 class Experiment(ToDict):
-    """A named group of runs."""
+    """A named group of runs.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> exp = lw.Experiment("1", "churn", tags={"team": "risk"})
+    >>> exp.name, exp.lifecycle, exp.to_dict()["tags"]
+    ('churn', 'active', {'team': 'risk'})
+    """
 
     id: str
     name: str
@@ -76,7 +84,15 @@ class Experiment(ToDict):
 
 @dataclass(frozen=True)
 class MetricPoint:
-    """One logged value of one metric."""
+    """One logged value of one metric.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> point = lw.MetricPoint("loss", 0.4, step=1, timestamp=1_767_225_600_000)
+    >>> point.key, point.value, point.step
+    ('loss', 0.4, 1)
+    """
 
     key: str
     value: float
@@ -86,7 +102,15 @@ class MetricPoint:
 
 @dataclass(frozen=True)
 class DatasetInput(ToDict):
-    """A fingerprint of a dataset a run read: digest, schema and size, never the rows."""
+    """A fingerprint of a dataset a run read: digest, schema and size, never the rows.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> ds = lw.DatasetInput("train", "9f2c" * 16, 3, {"x": "int64"})
+    >>> ds.n_rows, ds.context, ds.schema
+    (3, 'input', {'x': 'int64'})
+    """
 
     name: str
     digest: str
@@ -107,7 +131,17 @@ class ArtifactRef(ToDict):
 
 @dataclass(frozen=True)
 class Run(ToDict):
-    """One execution of training or evaluation code, with what it logged."""
+    """One execution of training or evaluation code, with what it logged.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> from datetime import datetime, timezone
+    >>> run = lw.Run("4f1c9e", "1", "baseline", "finished", datetime(2026, 1, 1, tzinfo=timezone.utc),
+    ...              params={"C": "0.5"}, metrics={"auc": 0.91})
+    >>> run.metrics["auc"], run.to_dict()["start_time"]
+    (0.91, '2026-01-01T00:00:00+00:00')
+    """
 
     id: str
     experiment_id: str
@@ -149,7 +183,15 @@ class Run(ToDict):
 
 @dataclass(frozen=True)
 class GcReport:
-    """What ``gc`` removed for good."""
+    """What ``gc`` removed for good.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> report = lw.GcReport(runs=2, blobs=5, bytes=4096)
+    >>> report.runs, report.experiments, report.bytes
+    (2, 0, 4096)
+    """
 
     runs: int = 0
     experiments: int = 0
@@ -165,7 +207,15 @@ LineageDirection = Literal["upstream", "downstream", "both"]
 
 @dataclass(frozen=True)
 class RegisteredModel(ToDict):
-    """A named model; its versions are numbered 1, 2, … and aliases point to them."""
+    """A named model; its versions are numbered 1, 2, … and aliases point to them.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> model = lw.RegisteredModel("churn", latest_version=3, aliases={"champion": 2})
+    >>> model.aliases["champion"], model.latest_version
+    (2, 3)
+    """
 
     name: str
     description: str | None = None
@@ -182,6 +232,13 @@ class ModelVersion(ToDict):
 
     ``manifest_digest`` is the SHA-256 of the package's ``manifest.json`` blob; loading checks
     the manifest against it before reading anything else.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> mv = lw.ModelVersion("churn", 3, "4f1c9e", "runs:/4f1c9e/model", "9f2c" * 16, aliases=["champion"])
+    >>> mv.status, mv.aliases
+    ('ready', ['champion'])
     """
 
     name: str
@@ -210,7 +267,17 @@ class ModelVersion(ToDict):
 
 @dataclass(frozen=True)
 class AuditEntry(ToDict):
-    """One change to the registry: who did what, when, and the state before and after."""
+    """One change to the registry: who did what, when, and the state before and after.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> from datetime import datetime, timezone
+    >>> entry = lw.AuditEntry(7, "alias", "churn", 3, "set_alias", "ada", datetime(2026, 1, 1, tzinfo=timezone.utc),
+    ...                       before={"champion": 2}, after={"champion": 3})
+    >>> entry.actor, entry.after
+    ('ada', {'champion': 3})
+    """
 
     id: int
     entity: str
@@ -225,7 +292,15 @@ class AuditEntry(ToDict):
 
 @dataclass(frozen=True)
 class LineageEdge(ToDict):
-    """A directed ``src → dst`` link between two records (``dataset``, ``run``, ``model_version``, …)."""
+    """A directed ``src → dst`` link between two records (``dataset``, ``run``, ``model_version``, …).
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> edge = lw.LineageEdge("run", "4f1c9e", "model_version", "churn/3", "produced")
+    >>> f"{edge.src_type}:{edge.src_id} -[{edge.relation}]-> {edge.dst_type}:{edge.dst_id}"
+    'run:4f1c9e -[produced]-> model_version:churn/3'
+    """
 
     src_type: str
     src_id: str

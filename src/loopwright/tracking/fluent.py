@@ -45,6 +45,16 @@ class ActiveRun:
     """The run a ``with lw.start_run()`` block writes to; reads through to the :class:`Run`.
 
     Leaving the block ends the run: ``finished``, or ``failed`` with the error if it raised.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run(name="baseline") as run:
+    ...     lw.log_metric("auc", 0.91)
+    >>> run.name, lw.get_run(run.id).status
+    ('baseline', 'finished')
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     def __init__(self, run: Run, client: Client):
@@ -75,7 +85,20 @@ class ActiveRun:
 
 
 def set_experiment(name: str) -> Experiment:
-    """Make ``name`` the experiment new runs go to, creating it if needed."""
+    """Make ``name`` the experiment new runs go to, creating it if needed.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> lw.set_experiment("churn").name
+    'churn'
+    >>> with lw.start_run() as run:
+    ...     pass
+    >>> lw.get_experiment(lw.get_run(run.id).experiment_id).name
+    'churn'
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     global _experiment_name
     experiment = get_client().get_or_create_experiment(name)
     _experiment_name = name
@@ -96,7 +119,19 @@ def chosen_experiment() -> str | None:
 
 
 def active_run() -> ActiveRun | None:
-    """The innermost active run of this thread, or ``None``."""
+    """The innermost active run of this thread, or ``None``.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> lw.active_run() is None
+    True
+    >>> with lw.start_run() as run:
+    ...     lw.active_run().id == run.id
+    True
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return _state.stack[-1] if _state.stack else None
 
 
@@ -134,6 +169,17 @@ def start_run(
     client:
         The store the run is recorded in (the run's metrics, artifacts and models follow it);
         default: the environment's (``lw.get_client()``).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run(name="parent", tags={"team": "risk"}) as parent:
+    ...     with lw.start_run(name="child", nested=True) as child:
+    ...         pass
+    >>> lw.get_run(child.id).parent_id == parent.id
+    True
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     client = client if client is not None else get_client()
     parent = active_run()
@@ -155,7 +201,18 @@ def start_run(
 def end_run(
     status: Literal["finished", "failed"] = "finished", error: str | None = None, run_id: str | None = None
 ) -> None:
-    """End the active run (or ``run_id``), flushing its metrics first."""
+    """End the active run (or ``run_id``), flushing its metrics first.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> run = lw.start_run()
+    >>> lw.end_run("failed", error="out of memory")
+    >>> lw.get_run(run.id).status
+    'failed'
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     stack = _state.stack
     target = run_id or (stack[-1].id if stack else None)
     if target is None:
@@ -178,21 +235,69 @@ def _run_id(run_id: str | None) -> tuple[Client, str]:
 
 
 def log_param(key: str, value: Any, run_id: str | None = None) -> None:
+    """Record one parameter of the active run (or ``run_id``); a parameter never changes once set.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     lw.log_param("C", 0.5)
+    >>> lw.get_run(run.id).params
+    {'C': '0.5'}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     client.log_param(rid, key, value)
 
 
 def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
+    """Record several parameters of the active run (or ``run_id``) at once.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     lw.log_params({"C": 0.5, "penalty": "l2"})
+    >>> lw.get_run(run.id).params
+    {'C': '0.5', 'penalty': 'l2'}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     client.log_params(rid, params)
 
 
 def set_tag(key: str, value: Any, run_id: str | None = None) -> None:
+    """Set (or overwrite) one tag of the active run (or ``run_id``).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     lw.set_tag("team", "risk")
+    >>> lw.get_run(run.id).tags
+    {'team': 'risk'}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     client.set_tag(rid, key, value)
 
 
 def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
+    """Set (or overwrite) several tags of the active run (or ``run_id``).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     lw.set_tags({"team": "risk", "stage": "dev"})
+    >>> lw.get_run(run.id).tags
+    {'stage': 'dev', 'team': 'risk'}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     client.set_tags(rid, tags)
 
@@ -218,7 +323,19 @@ def delete_tag(key: str, run_id: str | None = None) -> None:
 def log_metric(
     key: str, value: float, step: int = 0, timestamp: int | None = None, run_id: str | None = None
 ) -> None:
-    """Log one metric point; returns at once, the write happens in the background."""
+    """Log one metric point; returns at once, the write happens in the background.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     lw.log_metric("loss", 0.7, step=0)
+    ...     lw.log_metric("loss", 0.4, step=1)
+    >>> lw.get_run(run.id).metrics
+    {'loss': 0.4}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     client.log_metric(rid, key, value, step, timestamp)
 
@@ -226,6 +343,18 @@ def log_metric(
 def log_metrics(
     metrics: Mapping[str, float], step: int = 0, timestamp: int | None = None, run_id: str | None = None
 ) -> None:
+    """Log several metrics at one step; returns at once, like :func:`log_metric`.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     lw.log_metrics({"auc": 0.91, "accuracy": 0.88}, step=3)
+    >>> lw.get_run(run.id).metrics
+    {'accuracy': 0.88, 'auc': 0.91}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     client.log_metrics(rid, metrics, step, timestamp)
 
@@ -233,7 +362,21 @@ def log_metrics(
 def log_artifact(
     local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> list[ArtifactRef]:
-    """Store a file, or a folder and everything under it, as artifacts of the run."""
+    """Store a file, or a folder and everything under it, as artifacts of the run.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("threshold 0.4")
+    >>> with lw.start_run() as run:
+    ...     refs = lw.log_artifact(path)
+    >>> [r.path for r in refs]
+    ['notes.txt']
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     return client.log_artifact(rid, local_path, artifact_path)
 
@@ -241,17 +384,56 @@ def log_artifact(
 def log_artifacts(
     local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> list[ArtifactRef]:
-    """Store the files inside ``local_dir`` (not the folder's own name) under ``artifact_path``."""
+    """Store the files inside ``local_dir`` (not the folder's own name) under ``artifact_path``.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ("a.txt", "b.txt"):
+    ...     with open(os.path.join(folder, name), "w") as f:
+    ...         _ = f.write(name)
+    >>> with lw.start_run() as run:
+    ...     refs = lw.log_artifacts(folder, "inputs")
+    >>> sorted(r.path for r in refs)
+    ['inputs/a.txt', 'inputs/b.txt']
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     return client.log_artifacts(rid, local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_path: str, run_id: str | None = None) -> ArtifactRef:
+    """Store ``text`` as the artifact ``artifact_path`` of the active run (or ``run_id``).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     ref = lw.log_text("all good", "notes/summary.txt")
+    >>> lw.load_text(run.id, "notes/summary.txt")
+    'all good'
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     return client.log_text(rid, text, artifact_path)
 
 
 def log_dict(data: Mapping[str, Any], artifact_path: str, run_id: str | None = None) -> ArtifactRef:
+    """Store ``data`` as a JSON (``.json``) or YAML (``.yaml``/``.yml``) artifact of the run.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     ref = lw.log_dict({"threshold": 0.4}, "config.json")
+    >>> lw.load_dict(run.id, "config.json")
+    {'threshold': 0.4}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     return client.log_dict(rid, data, artifact_path)
 
@@ -259,33 +441,115 @@ def log_dict(data: Mapping[str, Any], artifact_path: str, run_id: str | None = N
 def log_dataset(
     data: Any, name: str, context: str = "input", source: str | None = None, run_id: str | None = None
 ) -> DatasetInput:
-    """Record a dataset's fingerprint (digest, schema, row count) as a lineage input of the run."""
+    """Record a dataset's fingerprint (digest, schema, row count) as a lineage input of the run.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> import pandas as pd
+    >>> with lw.start_run() as run:
+    ...     ds = lw.log_dataset(pd.DataFrame({"x": [1, 2, 3]}), name="train")
+    >>> ds.name, ds.n_rows
+    ('train', 3)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     client, rid = _run_id(run_id)
     return client.log_dataset(rid, data, name=name, context=context, source=source)
 
 
 def flush() -> None:
-    """Write every buffered metric point now."""
+    """Write every buffered metric point now.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     lw.log_metric("auc", 0.9)
+    ...     lw.flush()  # written now, not when the run ends
+    ...     lw.get_run(run.id).metrics
+    {'auc': 0.9}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     get_client().flush()
 
 
 def get_run(run_id: str) -> Run:
+    """The run ``run_id`` (or a unique prefix of 8+ hex characters): params, metrics, tags, status.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run(name="baseline") as run:
+    ...     lw.log_metric("auc", 0.91)
+    >>> found = lw.get_run(run.id[:8])
+    >>> found.name, found.metrics, found.status
+    ('baseline', {'auc': 0.91}, 'finished')
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().get_run(run_id)
 
 
 def list_metric_history(run_id: str, key: str) -> list[MetricPoint]:
+    """Every point logged for metric ``key`` of the run, in step order.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     for step, loss in enumerate([0.9, 0.5, 0.3]):
+    ...         lw.log_metric("loss", loss, step=step)
+    >>> [(p.step, p.value) for p in lw.list_metric_history(run.id, "loss")]
+    [(0, 0.9), (1, 0.5), (2, 0.3)]
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().list_metric_history(run_id, key)
 
 
 def get_experiment(name_or_id: str) -> Experiment:
+    """The experiment with this name or id; ``NotFound`` if there is none.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> created = lw.create_experiment("churn")
+    >>> lw.get_experiment("churn").id == created.id
+    True
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().get_experiment(name_or_id)
 
 
 def create_experiment(name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+    """Create an experiment (``AlreadyExists`` if the name is taken); :func:`set_experiment` also creates.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> lw.create_experiment("churn", tags={"team": "risk"}).tags
+    {'team': 'risk'}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().create_experiment(name, tags)
 
 
 def list_experiments(include_deleted: bool = False) -> list[Experiment]:
+    """Every experiment (the deleted ones too with ``include_deleted=True``).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> _ = lw.create_experiment("churn")
+    >>> "churn" in [e.name for e in lw.list_experiments()]
+    True
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().list_experiments(include_deleted)
 
 
@@ -320,43 +584,158 @@ def search_runs(
 
     ``output="frame"`` (default) gives MLflow's columns (``run_id``, ``params.C``, ``metrics.auc``,
     ``tags.team`` …); ``output="list"`` gives :class:`Run` objects.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> for C in (0.1, 1.0):
+    ...     with lw.start_run():
+    ...         lw.log_param("C", C)
+    ...         lw.log_metric("auc", 0.8 + C / 10)
+    >>> frame = lw.search_runs(filter="metrics.auc > 0.85", order_by=["metrics.auc DESC"])
+    >>> frame[["params.C", "metrics.auc"]].values.tolist()
+    [['1.0', 0.9]]
+    >>> [r.params["C"] for r in lw.search_runs(order_by="params.C", output="list")]
+    ['0.1', '1.0']
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     return get_client().search_runs(experiment, filter, order_by, max_results, output, include_deleted)
 
 
 def list_child_runs(run_id: str) -> list[Run]:
+    """The runs started nested under ``run_id`` (a pipeline's steps, a tuning's trials).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as parent:
+    ...     for name in ("fold-1", "fold-2"):
+    ...         with lw.start_run(name=name, nested=True):
+    ...             pass
+    >>> sorted(r.name for r in lw.list_child_runs(parent.id))
+    ['fold-1', 'fold-2']
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().list_child_runs(run_id)
 
 
 def list_artifacts(run_id: str, prefix: str | None = None) -> list[ArtifactRef]:
+    """The run's artifacts (path, digest, size), optionally those under ``prefix``.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_text("a", "notes/a.txt")
+    ...     _ = lw.log_dict({"k": 1}, "config.json")
+    >>> [r.path for r in lw.list_artifacts(run.id, prefix="notes")]
+    ['notes/a.txt']
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().list_artifacts(run_id, prefix)
 
 
 def download_artifacts(
     run_id: str, artifact_path: str | None = None, dst_path: str | os.PathLike[str] | None = None
 ) -> Path:
+    """Copy the run's artifacts (all, or those under ``artifact_path``) into a local folder; returns it.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_text("a", "notes/a.txt")
+    >>> folder = lw.download_artifacts(run.id, "notes", tempfile.mkdtemp())
+    >>> (folder / "a.txt").read_text() if (folder / "a.txt").exists() else (folder / "notes" / "a.txt").read_text()
+    'a'
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().download_artifacts(run_id, artifact_path, dst_path)
 
 
 def load_dict(run_id: str, artifact_path: str) -> Any:
+    """A JSON or YAML artifact of the run, parsed (see :func:`log_dict`).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_dict({"threshold": 0.4}, "config.yaml")
+    >>> lw.load_dict(run.id, "config.yaml")
+    {'threshold': 0.4}
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().load_dict(run_id, artifact_path)
 
 
 def load_text(run_id: str, artifact_path: str) -> str:
+    """A text artifact of the run (see :func:`log_text`).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_text("all good", "summary.txt")
+    >>> lw.load_text(run.id, "summary.txt")
+    'all good'
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().load_text(run_id, artifact_path)
 
 
 def delete_run(run_id: str) -> None:
-    """Soft-delete a run (hidden from searches; :func:`restore_run` brings it back)."""
+    """Soft-delete a run (hidden from searches; :func:`restore_run` brings it back).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     pass
+    >>> lw.delete_run(run.id)
+    >>> len(lw.search_runs()), len(lw.search_runs(include_deleted=True))
+    (0, 1)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     get_client().delete_run(run_id)
 
 
 def restore_run(run_id: str) -> None:
+    """Bring back a run :func:`delete_run` hid.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     pass
+    >>> lw.delete_run(run.id); lw.restore_run(run.id)
+    >>> len(lw.search_runs())
+    1
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     get_client().restore_run(run_id)
 
 
 def delete_experiment(name_or_id: str) -> None:
-    """Soft-delete an experiment and hide its runs; ``loopwright gc`` purges it and frees the name."""
+    """Soft-delete an experiment and hide its runs; ``loopwright gc`` purges it and frees the name.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> _ = lw.create_experiment("scratch")
+    >>> lw.delete_experiment("scratch")
+    >>> "scratch" in [e.name for e in lw.list_experiments()]
+    False
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     global _experiment_name
     experiment = get_client().get_experiment(name_or_id)
     get_client().delete_experiment(experiment.id)
@@ -365,6 +744,18 @@ def delete_experiment(name_or_id: str) -> None:
 
 
 def restore_experiment(name_or_id: str) -> None:
+    """Bring back an experiment :func:`delete_experiment` hid, with its runs.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> _ = lw.create_experiment("scratch")
+    >>> lw.delete_experiment("scratch"); lw.restore_experiment("scratch")
+    >>> "scratch" in [e.name for e in lw.list_experiments()]
+    True
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     get_client().restore_experiment(name_or_id)
 
 
@@ -375,10 +766,33 @@ def mark_failed_runs(
 
     ``loopwright runs mark-failed [--stale 1h] [--dry-run]`` does the same; see
     :meth:`loopwright.tracking.Client.mark_failed_runs`.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run():
+    ...     pass
+    >>> lw.mark_failed_runs(stale="1h", dry_run=True)  # nothing is running, so nothing is abandoned
+    []
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     return get_client().mark_failed_runs(stale, dry_run)
 
 
 def gc(grace_seconds: float = 3600.0) -> GcReport:
-    """Purge deleted runs and experiments and every blob no live record points to."""
+    """Purge deleted runs and experiments and every blob no live record points to.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_text("scratch", "notes.txt")
+    >>> lw.delete_run(run.id)
+    >>> report = lw.gc(grace_seconds=0)
+    >>> report.runs, report.blobs
+    (1, 1)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().gc(grace_seconds)
