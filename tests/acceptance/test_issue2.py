@@ -174,7 +174,7 @@ def test_cli_commands_of_the_issue(lw_env: Path, tmp_path: Path, monkeypatch: py
     runs = cli(
         "runs", "list", "--experiment", "churn", "--filter", "metrics.auc > 0.9 and params.penalty = 'l2'"
     )
-    assert runs.returncode == 0 and run_id in runs.stdout and "baseline" in runs.stdout
+    assert runs.returncode == 0 and run_id[:8] in runs.stdout and "baseline" in runs.stdout  # a unique prefix
     shown = cli("runs", "show", run_id)
     assert shown.returncode == 0 and "penalty" in shown.stdout and "report.html" in shown.stdout
 
