@@ -35,6 +35,21 @@ class LoadedModel:
         The registered model name and version when loaded through ``models:/``; else ``None``.
     manifest_digest:
         SHA-256 of the manifest this object was verified against.
+
+    Examples
+    --------
+    >>> import loopwright as lw, numpy as np, os, tempfile
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
+    >>> with lw.start_run():
+    ...     info = lw.log_model(LogisticRegression().fit(X, [0, 1, 0, 1]), "model", input_example=X[:2])
+    >>> model = lw.load_model(info.uri)
+    >>> model.flavor, model.has_proba, model.predict(X[:2]).tolist()
+    ('sklearn', True, [0, 1])
+    >>> model.predict_proba(X[:1]).shape
+    (1, 2)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     def __init__(

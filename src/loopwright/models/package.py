@@ -39,7 +39,20 @@ PACKAGE_OWNER = "model_package"
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What :func:`log_model` stored: where, under which manifest digest, and how."""
+    """What :func:`log_model` stored: where, under which manifest digest, and how.
+
+    Examples
+    --------
+    >>> import loopwright as lw, numpy as np, os, tempfile
+    >>> from sklearn.linear_model import LinearRegression
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> X = np.arange(6, dtype=float).reshape(3, 2)
+    >>> with lw.start_run() as run:
+    ...     info = lw.log_model(LinearRegression().fit(X, X.sum(axis=1)), "model", input_example=X[:2])
+    >>> info.uri == f"runs:/{run.id}/model", info.flavor, len(info.manifest_digest), info.has_onnx
+    (True, 'sklearn', 64, False)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
 
     uri: str
     run_id: str

@@ -118,6 +118,13 @@ class ColumnSpec:
         Whether missing values are accepted.
     allow_unseen:
         Whether a ``category`` level outside ``categories`` is accepted (default: yes).
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> col = lw.ColumnSpec("plan", "category", categories=["basic", "pro"])
+    >>> col.name, col.dtype, list(col.categories)
+    ('plan', 'category', ['basic', 'pro'])
     """
 
     name: str
@@ -149,7 +156,15 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One array: a numpy dtype name and a shape with ``-1`` for variable dimensions (the batch)."""
+    """One array: a numpy dtype name and a shape with ``-1`` for variable dimensions (the batch).
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> spec = lw.TensorSpec("float32", [-1, 28, 28])  # any number of 28x28 images
+    >>> spec.shape, spec.to_dict()["dtype"]
+    ((-1, 28, 28), 'float32')
+    """
 
     dtype: str
     shape: tuple[int, ...]
@@ -177,6 +192,15 @@ class Signature:
 
     ``kind`` is ``"dataframe"`` when ``inputs`` is a list of :class:`ColumnSpec`, ``"tensor"``
     when it is a :class:`TensorSpec`.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> sig = lw.Signature([lw.ColumnSpec("age", "int64"), lw.ColumnSpec("plan", "string")])
+    >>> sig.kind, sig.validate([{"plan": "pro", "age": 52}]).columns.tolist()
+    ('dataframe', ['age', 'plan'])
+    >>> print(lw.Signature(lw.TensorSpec("float32", [-1, 4])).kind)
+    tensor
     """
 
     inputs: Schema

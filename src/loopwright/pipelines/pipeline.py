@@ -198,6 +198,20 @@ def pipeline(fn: Callable[..., Any] | None = None, /, *, name: str | None = None
     """Make a function a pipeline; ``@pipeline`` or ``@pipeline(name="churn")``.
 
     The body calls steps; their data flow is the DAG. Use ``.run(**params)`` to execute it.
+
+    Examples
+    --------
+    >>> import loopwright as lw, tempfile, os
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> @lw.step
+    ... def square(x: int) -> int:
+    ...     return x * x
+    >>> @lw.pipeline(name="squares")
+    ... def squares(x: int = 2):
+    ...     return square(square(x))
+    >>> squares.name, squares.run(x=3).output
+    ('squares', 81)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     if fn is not None:
         return Pipeline(fn, name)

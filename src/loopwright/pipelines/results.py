@@ -20,6 +20,23 @@ class PipelineResult:
         The pipeline run (also a tracking run: ``lw.get_run(result.run_id)``).
     run:
         The :class:`~loopwright.store.entities.PipelineRun` record with every step run.
+
+    Examples
+    --------
+    >>> import loopwright as lw, tempfile, os
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> @lw.step
+    ... def inc(x: int) -> int:
+    ...     return x + 1
+    >>> @lw.pipeline
+    ... def count(x: int = 0):
+    ...     return inc(inc(x))
+    >>> result = count.run(x=1)
+    >>> result.status, result.output, result["inc"], list(result.steps)
+    ('finished', 3, 2, ['inc', 'inc_2'])
+    >>> count.run(x=1).cache_hits  # nothing changed: every step is a cache hit
+    ['inc', 'inc_2']
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     def __init__(self, run: PipelineRun, client: Client | None = None, output_spec: Spec | None = None):
@@ -98,6 +115,23 @@ class PipelineFailed(LoopwrightError):
     """A step failed after its retries; downstream steps were skipped.
 
     ``run_id`` is the failed pipeline run: pass it as ``resume=`` to rerun from the failure.
+
+    Examples
+    --------
+    >>> import loopwright as lw, tempfile, os
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> @lw.step
+    ... def fail(x: int) -> int:
+    ...     raise ValueError("bad input")
+    >>> @lw.pipeline
+    ... def broken(x: int = 0):
+    ...     return fail(x)
+    >>> try:
+    ...     broken.run()
+    ... except lw.PipelineFailed as error:
+    ...     error.step, error.result.status
+    ('fail', 'failed')
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     def __init__(self, message: str, result: PipelineResult, step: str):
@@ -111,13 +145,45 @@ def get_pipeline_run(run_id: str) -> PipelineResult:
     """A pipeline run by id, with its step runs; ``lw.get_pipeline_run(id)["train"]`` loads an output.
 
     Mirrors ``loopwright pipeline show RUN_ID``.
+
+    Examples
+    --------
+    >>> import loopwright as lw, tempfile, os
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> @lw.step
+    ... def inc(x: int) -> int:
+    ...     return x + 1
+    >>> @lw.pipeline
+    ... def count(x: int = 0):
+    ...     return inc(inc(x))
+    >>> run_id = count.run(x=1).run_id
+    >>> again = lw.get_pipeline_run(run_id[:8])  # a unique prefix will do
+    >>> again.run_id == run_id, again.status, again["inc_2"]  # outputs load from the store
+    (True, 'finished', 3)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     client = get_client()
     return PipelineResult(client.store.get_pipeline_run(run_id), client)
 
 
 def list_pipeline_runs(pipeline: str | None = None, max_results: int = 50) -> list[PipelineRun]:
-    """Pipeline runs, newest first (optionally of one pipeline); mirrors ``loopwright pipeline runs``."""
+    """Pipeline runs, newest first (optionally of one pipeline); mirrors ``loopwright pipeline runs``.
+
+    Examples
+    --------
+    >>> import loopwright as lw, tempfile, os
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> @lw.step
+    ... def inc(x: int) -> int:
+    ...     return x + 1
+    >>> @lw.pipeline
+    ... def count(x: int = 0):
+    ...     return inc(inc(x))
+    >>> _ = count.run(x=1); _ = count.run(x=2)
+    >>> [r.status for r in lw.list_pipeline_runs("count")]
+    ['finished', 'finished']
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     return get_client().store.list_pipeline_runs(pipeline, max_results)
 
 

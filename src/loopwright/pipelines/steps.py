@@ -138,6 +138,15 @@ def step(
     -------
     Step
         Callable exactly like the function outside a pipeline.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> @lw.step(retries=2, cache=False)
+    ... def scale(x: float, factor: float = 2.0) -> float:
+    ...     return x * factor
+    >>> scale(1.5), scale.options.retries, scale.options.cache  # called outside a pipeline: plain Python
+    (3.0, 2, False)
     """
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise InvalidInput(f"retries must be an integer ≥ 0, got {retries!r}")

@@ -67,13 +67,27 @@ Distribution = Uniform | LogUniform | IntRange | Choice
 
 
 def uniform(low: float, high: float) -> Uniform:
-    """A float drawn uniformly from ``[low, high]``."""
+    """A float drawn uniformly from ``[low, high]``.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> lw.uniform(0.0, 0.5)
+    Uniform(low=0.0, high=0.5)
+    """
     _check_range(low, high)
     return Uniform(low, high)
 
 
 def loguniform(low: float, high: float) -> LogUniform:
-    """A float whose logarithm is uniform on ``[log low, log high]`` (``low > 0``): C, learning rates."""
+    """A float whose logarithm is uniform on ``[log low, log high]`` (``low > 0``): C, learning rates.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> lw.loguniform(1e-3, 10)
+    LogUniform(low=0.001, high=10)
+    """
     _check_range(low, high)
     if low <= 0:
         raise InvalidInput(f"loguniform needs low > 0, got {low}")
@@ -81,13 +95,27 @@ def loguniform(low: float, high: float) -> LogUniform:
 
 
 def randint(low: int, high: int, log: bool = False) -> IntRange:
-    """An integer in ``[low, high]`` (both included)."""
+    """An integer in ``[low, high]`` (both included).
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> lw.randint(2, 8)
+    IntRange(low=2, high=8, log=False)
+    """
     _check_range(low, high)
     return IntRange(int(low), int(high), log)
 
 
 def choice(options: Sequence[Any]) -> Choice:
-    """One of ``options`` (str, int, float, bool or None)."""
+    """One of ``options`` (str, int, float, bool or None).
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> lw.choice(["l1", "l2"])
+    Choice(options=('l1', 'l2'))
+    """
     if not options:
         raise InvalidInput("choice needs at least one option")
     return Choice(tuple(options))
@@ -111,7 +139,26 @@ class Trial:
 
 @dataclass
 class TuneResult:
-    """What :func:`tune` found: ``best_params``, ``best_value``, ``best_run_id`` and every trial."""
+    """What :func:`tune` found: ``best_params``, ``best_value``, ``best_run_id`` and every trial.
+
+    Examples
+    --------
+    >>> import loopwright as lw, tempfile, os
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> @lw.step
+    ... def score(x: int) -> int:
+    ...     lw.log_metric("gain", x)
+    ...     return x
+    >>> @lw.pipeline
+    ... def linear(x: int = 0):
+    ...     return score(x)
+    >>> result = lw.tune(linear, space={"x": lw.choice([1, 3])}, metric="gain", trials=3)
+    >>> result.metric, result.mode, result.best_value, result.best_params
+    ('gain', 'max', 3.0, {'x': 3})
+    >>> result.best_run.metrics["gain"]
+    3.0
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
 
     run_id: str
     metric: str
@@ -175,6 +222,22 @@ def tune(
     Examples
     --------
     ``lw.tune(churn, space={"C": lw.loguniform(1e-3, 10)}, metric="auc", mode="max", trials=20)``
+
+    Examples
+    --------
+    >>> import loopwright as lw, tempfile, os
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> @lw.step
+    ... def score(x: float) -> float:
+    ...     lw.log_metric("loss", (x - 2.0) ** 2)
+    ...     return x
+    >>> @lw.pipeline
+    ... def quadratic(x: float = 0.0):
+    ...     return score(x)
+    >>> best = lw.tune(quadratic, space={"x": lw.uniform(0.0, 4.0)}, metric="loss", mode="min", trials=4)
+    >>> len(best.trials), best.best_value == min(t.value for t in best.trials)
+    (4, True)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     import optuna
 

@@ -81,6 +81,15 @@ def log_feedback(endpoint: str, request_id: str, label: Any, *, client: Client |
         Logging again for the same request and row replaces the earlier label.
     client:
         Defaults to the client of the current environment.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> lw.log_feedback("churn", "req-1", [1, 0])  # the labels of the request's two rows
+    >>> len(lw.list_feedback("churn"))
+    2
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     (client or get_client()).store.log_feedback(feedback_records(endpoint, request_id, label))
 
@@ -99,6 +108,15 @@ def list_feedback(
     pandas.DataFrame
         Columns ``request_id``, ``row``, ``label``, ``timestamp`` (UTC), ``endpoint``; join it to
         :func:`~loopwright.serving.prediction_log.list_predictions` on ``(request_id, row)``.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> lw.log_feedback("churn", "req-1", 1)
+    >>> lw.list_feedback("churn")[["request_id", "row", "label"]].to_dict("records")
+    [{'request_id': 'req-1', 'row': 0, 'label': 1}]
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     records = (client or get_client()).store.list_feedback(endpoint, to_ms(since), to_ms(until))
     return pd.DataFrame(

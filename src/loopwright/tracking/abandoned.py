@@ -36,7 +36,17 @@ def owner_tags() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class AbandonedRun:
-    """A running run that nobody will end, and why; ``run`` as found (dry run) or as ended."""
+    """A running run that nobody will end, and why; ``run`` as found (dry run) or as ended.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> from loopwright.store.entities import ms_to_datetime
+    >>> run = lw.Run("r1", "e", "train", "running", ms_to_datetime(0), last_activity=ms_to_datetime(0))
+    >>> found = lw.AbandonedRun(run, "no activity for 2h")
+    >>> found.run.status, found.reason
+    ('running', 'no activity for 2h')
+    """
 
     run: Run
     reason: str

@@ -526,7 +526,17 @@ _reset_hooks: list[Callable[[], None]] = []
 
 
 def get_client() -> Client:
-    """The shared client for the store and artifact URIs the environment names right now."""
+    """The shared client for the store and artifact URIs the environment names right now.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> client = lw.get_client()
+    >>> client is lw.get_client(), client.store.uri.startswith("sqlite:///")
+    (True, True)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     settings: Settings = get_settings()
     return shared_client(settings.store_uri, settings.artifact_uri)
 
@@ -540,14 +550,26 @@ def shared_client(store_uri: str, artifact_uri: str) -> Client:
         with _default_lock:
             client = _default_clients.get(key)
             if client is None:
-                client = Client(settings.store_uri, settings.artifact_uri)
+                client = Client(store_uri, artifact_uri)
                 _default_clients[key] = client
     return client
 
 
 def reset_clients() -> None:
     """Flush and forget every cached default client and the experiment ``lw.set_experiment`` chose
-    (tests; after changing the environment)."""
+    (tests; after changing the environment).
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> before = lw.get_client()
+    >>> _ = lw.set_experiment("churn")
+    >>> lw.reset_clients()
+    >>> lw.get_client() is before, lw.tracking.fluent.chosen_experiment()
+    (False, None)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
     with _default_lock:
         clients = list(_default_clients.values())
         _default_clients.clear()

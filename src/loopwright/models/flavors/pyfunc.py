@@ -48,6 +48,21 @@ class PythonModel:
 
     Set ``artifacts`` (name → local path) and ``config`` (JSON-able dict) on the instance before
     logging; they are stored with the package and handed back in :class:`PyfuncContext`.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> from loopwright.models.flavors.pyfunc import PyfuncContext
+    >>> class Scaler(lw.PythonModel):
+    ...     def load(self, context):
+    ...         self.factor = context.config["factor"]
+    ...     def predict(self, data):
+    ...         return [x * self.factor for x in data]
+    >>> model = Scaler()
+    >>> model.config = {"factor": 3}  # stored with the package by lw.log_model
+    >>> model.load(PyfuncContext(artifacts={}, config=model.config))
+    >>> model.predict([1, 2])
+    [3, 6]
     """
 
     artifacts: Mapping[str, str | Path] = {}
