@@ -120,6 +120,20 @@ def evaluate(
         e.g. ``region/north/roc_auc``), tags naming the model, the dataset fingerprint,
         ``evaluation/metrics.json`` and ``evaluation/report.html``; for a registered version a
         lineage edge ``model_version → run`` (``evaluated_by``) links them.
+
+    Examples
+    --------
+    >>> import os, tempfile, pandas as pd, loopwright as lw
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> df = pd.DataFrame({"x": [0.1, 0.4, 0.35, 0.8, 0.2, 0.9], "churned": [0, 0, 1, 1, 0, 1]})
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_model(LogisticRegression().fit(df[["x"]], df["churned"]), "model", input_example=df[["x"]])
+    >>> mv = lw.register_model(f"runs:/{run.id}/model", "churn")
+    >>> result = lw.evaluate("models:/churn/1", data=df, target="churned", latency_sample=5)
+    >>> result.model_uri, result.metrics["accuracy"], result.metrics["roc_auc"]
+    ('models:/churn/1', 0.8333333333333334, 0.8888888888888888)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     subject = load_subject(model)
     frame, source = read_data(data)

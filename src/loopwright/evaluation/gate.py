@@ -125,6 +125,23 @@ class GateResult:
         The gate's tracking run (the evaluations are its children).
     audit_id : int
         The ``gate_verdict`` audit entry.
+
+    Examples
+    --------
+    >>> import os, tempfile, pandas as pd, loopwright as lw
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> df = pd.DataFrame({"x": [0.1, 0.4, 0.35, 0.8, 0.2, 0.9], "churned": [0, 0, 1, 1, 0, 1]})
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_model(LogisticRegression().fit(df[["x"]], df["churned"]), "model", input_example=df[["x"]])
+    >>> mv = lw.register_model(f"runs:/{run.id}/model", "churn")
+    >>> verdict = lw.gate(mv.uri, policy={"metric_thresholds": {"roc_auc": {"min": 0.95}}},
+    ...                  data=df, target="churned", latency_sample=5)
+    >>> verdict.passed, [(c.metric, c.passed) for c in verdict.failures]
+    (False, [('roc_auc', False)])
+    >>> verdict.to_frame()[["metric", "kind", "passed"]].values.tolist()
+    [['roc_auc', 'threshold', False]]
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     passed: bool
@@ -214,6 +231,21 @@ def gate(
     -------
     GateResult
         ``.passed``, ``.checks``, ``.candidate`` / ``.champion``, ``.to_frame()``.
+
+    Examples
+    --------
+    >>> import os, tempfile, pandas as pd, loopwright as lw
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> df = pd.DataFrame({"x": [0.1, 0.4, 0.35, 0.8, 0.2, 0.9], "churned": [0, 0, 1, 1, 0, 1]})
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_model(LogisticRegression().fit(df[["x"]], df["churned"]), "model", input_example=df[["x"]])
+    >>> mv = lw.register_model(f"runs:/{run.id}/model", "churn")
+    >>> verdict = lw.gate(mv.uri, policy={"metric_thresholds": {"accuracy": {"min": 0.8}}},
+    ...                  data=df, target="churned", latency_sample=5)
+    >>> verdict.passed, [(c.metric, c.candidate) for c in verdict.checks]
+    (True, [('accuracy', 0.8333333333333334)])
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     rules = GatePolicy.load(policy)
     validate_alias(champion_alias, "champion alias")

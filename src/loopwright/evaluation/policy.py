@@ -73,7 +73,16 @@ class Rule:
 
 @dataclass(frozen=True)
 class GatePolicy:
-    """A parsed, validated gate policy (see the module documentation for the format)."""
+    """A parsed, validated gate policy (see the module documentation for the format).
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> policy = lw.GatePolicy.from_dict({"metric_thresholds": {"roc_auc": {"min": 0.8}},
+    ...                                   "versus_champion": {"roc_auc": {"min_delta": -0.005}}})
+    >>> [str(r) for r in policy.metric_thresholds["roc_auc"]]
+    ['>= 0.8']
+    """
 
     metric_thresholds: dict[str, list[Rule]] = field(default_factory=dict)
     versus_champion: dict[str, list[Rule]] = field(default_factory=dict)

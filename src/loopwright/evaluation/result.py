@@ -55,6 +55,22 @@ class EvaluationResult:
         A local copy of the HTML report.
     notes : list of str
         What the reader should know (averaging used, rows dropped, …).
+
+    Examples
+    --------
+    >>> import os, tempfile, pandas as pd, loopwright as lw
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> df = pd.DataFrame({"x": [0.1, 0.4, 0.35, 0.8, 0.2, 0.9], "churned": [0, 0, 1, 1, 0, 1]})
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_model(LogisticRegression().fit(df[["x"]], df["churned"]), "model", input_example=df[["x"]])
+    >>> mv = lw.register_model(f"runs:/{run.id}/model", "churn")
+    >>> result = lw.evaluate(mv.uri, data=df, target="churned", latency_sample=5)
+    >>> result.classes, float(result.to_frame().loc["overall", "accuracy"])
+    ([0, 1], 0.8333333333333334)
+    >>> result.to_dict()["metrics"]["accuracy"] == result.metrics["accuracy"]  # = evaluation/metrics.json
+    True
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     model_uri: str

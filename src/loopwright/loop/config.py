@@ -128,7 +128,17 @@ class MonitorSpec:
 
 @dataclass(frozen=True)
 class LoopConfig:
-    """A validated loop configuration; build it with :meth:`load` (YAML path, dict or itself)."""
+    """A validated loop configuration; build it with :meth:`load` (YAML path, dict or itself).
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> config = lw.LoopConfig.from_dict({"model": "churn", "pipeline": "training:train", "target": "churned",
+    ...                                   "policy": {"metric_thresholds": {"roc_auc": {"min": 0.8}}},
+    ...                                   "holdout": "holdout.parquet"}, check_files=False)
+    >>> config.endpoint, config.trigger, config.promote_alias, config.canary
+    ('churn', 'drift', 'champion', None)
+    """
 
     model: str
     pipeline: str | Pipeline

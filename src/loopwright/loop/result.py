@@ -36,6 +36,15 @@ class LoopResult:
         The canary's evidence when this step judged it.
     transitions : list of LoopTransition
         The transitions this step made, in order.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> result = lw.LoopResult("churn", state="idle", cycle=0, triggered=False, reason="no drift")
+    >>> result
+    LoopResult('churn', state='idle', cycle=0, reason='no drift')
+    >>> result.promoted, result.rolled_back, len(result.to_frame())
+    (False, False, 0)
     """
 
     model: str

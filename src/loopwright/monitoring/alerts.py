@@ -195,7 +195,15 @@ class AlertRule:
 
 @dataclass(frozen=True)
 class AlertConfig:
-    """Alert rules, thresholds and the webhook (see the module docstring for the file format)."""
+    """Alert rules, thresholds and the webhook (see the module docstring for the file format).
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> config = lw.AlertConfig.from_dict({"metrics": {"accuracy": {"min": 0.8}}, "min_labels": 50})
+    >>> [r.name for r in config.rules], config.min_labels
+    (['drift', 'metric:accuracy', 'estimated:accuracy'], 50)
+    """
 
     rules: tuple[AlertRule, ...] = (AlertRule("drift", "drift"),)
     webhook: Webhook | None = None

@@ -124,7 +124,20 @@ class FeatureDrift:
 
 @dataclass(eq=False)
 class DriftReport:
-    """Result of :func:`drift`: per-feature verdicts, the dataset verdict and both profiles."""
+    """Result of :func:`drift`: per-feature verdicts, the dataset verdict and both profiles.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, loopwright as lw
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"tenure": rng.normal(24, 6, 3000), "plan": rng.choice(["a", "b"], 3000)})
+    >>> cur = ref.assign(tenure=ref["tenure"] + 6)
+    >>> report = lw.drift(ref, cur)
+    >>> report.drifted, report.drifted_features, report.features["plan"].status
+    (True, ['tenure'], 'ok')
+    >>> bool(report.to_frame().loc["tenure", "drifted"])
+    True
+    """
 
     features: dict[str, FeatureDrift]
     drifted: bool

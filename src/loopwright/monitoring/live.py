@@ -75,7 +75,19 @@ MAX_VERSIONS_CHARTED = 4  # a report charts at most this many versions of its la
 
 
 class MonitorWindows(list[WindowSummary]):
-    """Monitoring windows, oldest first; :meth:`to_frame` gives one row per window."""
+    """Monitoring windows, oldest first; :meth:`to_frame` gives one row per window.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> windows = lw.monitor("churn", window="1h", since="2026-01-01T08:00:00Z", now="2026-01-01T10:30:00Z")
+    >>> len(windows), windows.latest_with_traffic() is None
+    (3, True)
+    >>> windows.to_frame()["status"].tolist()
+    ['empty', 'empty', 'empty']
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
 
     def latest_with_traffic(self) -> WindowSummary | None:
         """The newest window that served any rows (what a report's headline and ``monitor report`` show)."""
@@ -152,6 +164,16 @@ class Monitor:
         How far back a first run (or one after a long pause) starts, in windows.
     label_lookback : str
         How long closed windows with missing labels are revisited when new feedback arrives.
+
+    Examples
+    --------
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> monitor = lw.Monitor("churn", window="1h", alerts={"metrics": {"accuracy": {"min": 0.8}}})
+    >>> windows = monitor.run(now="2026-01-01T10:30:00Z")  # client=: another store than the environment's
+    >>> [(w.status, w.n_rows) for w in windows]  # no traffic logged yet
+    [('empty', 0)]
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     def __init__(

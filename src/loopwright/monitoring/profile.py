@@ -231,7 +231,18 @@ FeatureProfile = NumericProfile | CategoricalProfile
 
 @dataclass(eq=False)
 class Profile:
-    """A mergeable, JSON-serialisable summary of a DataFrame (see the module docstring)."""
+    """A mergeable, JSON-serialisable summary of a DataFrame (see the module docstring).
+
+    Examples
+    --------
+    >>> import pandas as pd, loopwright as lw
+    >>> df = pd.DataFrame({"age": [31, 45, None, 52], "plan": ["a", "b", "a", None]})
+    >>> p = lw.profile(df)
+    >>> p.n_rows, p.features["age"].count, p.features["plan"].counts
+    (4, 3, {'a': 2, 'b': 1})
+    >>> lw.Profile.from_dict(p.to_dict()).n_rows
+    4
+    """
 
     n_rows: int
     features: dict[str, FeatureProfile]

@@ -37,6 +37,13 @@ class WindowSummary:
     holds each served version's own verdict (``rows``, ``status``, ``drifted``, ``share_drifted``,
     ``drifted_features``, ``message``). ``label_status`` says whether the realised ``metrics`` are
     ``"pending"`` (no labels yet), ``"partial"`` or ``"complete"``.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> w = lw.WindowSummary(start_ms=0, end_ms=3_600_000, n_rows=0, drifted=None, share_drifted=None)
+    >>> w.drifted is None, lw.WindowSummary.from_dict(w.to_dict()) == w
+    (True, True)
     """
 
     start_ms: int

@@ -259,6 +259,17 @@ def compile_pipeline(
     --------
     ``lw.compile_pipeline(churn, "churn.yaml")`` ≡ ``loopwright pipeline compile module:churn --target kfp -o churn.yaml``
 
+    >>> import loopwright as lw, os, tempfile, yaml
+    >>> @lw.step
+    ... def inc(x: int) -> int:
+    ...     return x + 1
+    >>> @lw.pipeline
+    ... def count(x: int = 0):
+    ...     return inc(inc(x))
+    >>> path = lw.compile_pipeline(count, os.path.join(tempfile.mkdtemp(), "count.yaml"), ref="flows:count")
+    >>> sorted(yaml.safe_load(path.read_text())["root"]["dag"]["tasks"])
+    ['inc', 'inc-2']
+
     ``lw.compile_pipeline(churn, "churn.yaml", env={"LOOPWRIGHT_STORE_URI": "postgresql+psycopg://ml:pw@db/lw"})``
     writes no password: the pods read ``LOOPWRIGHT_STORE_URI`` from the Secret ``loopwright``
     (``kubectl create secret generic loopwright --from-literal=LOOPWRIGHT_STORE_URI=…``).

@@ -112,6 +112,20 @@ def get_pipeline_lineage(target: str) -> Lineage:
     Examples
     --------
     ``lw.get_pipeline_lineage(result.digests("train")[0]).ids("file")`` → the data files read.
+
+    >>> import loopwright as lw, os, tempfile
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> @lw.step
+    ... def inc(x: int) -> int:
+    ...     return x + 1
+    >>> @lw.pipeline
+    ... def count(x: int = 0):
+    ...     return inc(inc(x))
+    >>> result = count.run(x=1)
+    >>> lineage = lw.get_pipeline_lineage(result.digests("inc_2")[0])
+    >>> len(lineage.ids("step_run")), len(lineage.ids("pipeline_run"))
+    (2, 1)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     if not isinstance(target, str):
         raise InvalidInput(f"lineage target must be a digest or run id, got {type(target).__name__}")

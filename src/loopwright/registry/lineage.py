@@ -30,6 +30,22 @@ class Lineage:
     ``pipeline_runs`` are the pipeline runs on those edges, the one whose step produced the
     model first; ``input_files`` the local files their steps read (path and SHA-256);
     ``input_datasets`` the fingerprints of frames passed to those pipelines as parameters.
+
+    Examples
+    --------
+    >>> import loopwright as lw, numpy as np, os, tempfile, pandas as pd
+    >>> from sklearn.linear_model import LinearRegression
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> X = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [1.0, 0.0, 1.0]})
+    >>> with lw.start_run() as run:
+    ...     lw.log_param("fit_intercept", True)
+    ...     _ = lw.log_dataset(X, name="train")
+    ...     _ = lw.log_model(LinearRegression().fit(X, X.sum(axis=1)), "model", input_example=X[:2])
+    >>> mv = lw.register_model(f"runs:/{run.id}/model", "sums")
+    >>> lineage = lw.get_lineage(mv.uri)
+    >>> lineage.run_id == run.id, lineage.params, [d.name for d in lineage.datasets]
+    (True, {'fit_intercept': 'True'}, ['train'])
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     model_version: ModelVersion

@@ -203,10 +203,20 @@ def build_image(
 
     Examples
     --------
-    ``build_image("models:/churn@champion", store_uri="postgresql+psycopg://db/lw",
-    artifact_uri="s3://models", build=False)`` writes ``loopwright-image/Dockerfile`` installing
-    ``loopwright[serve,postgres,s3]`` and returns ``ImageBuild(..., tag="loopwright-churn:latest",
-    built=False, ...)`` (it reads the model's recorded requirements from the store, so it needs one).
+    It reads the model's recorded requirements from the store, so it needs one:
+
+    >>> import loopwright as lw, numpy as np, os, tempfile
+    >>> from sklearn.linear_model import LinearRegression
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> X = np.arange(6, dtype=float).reshape(3, 2)
+    >>> with lw.start_run() as run:
+    ...     _ = lw.log_model(LinearRegression().fit(X, X.sum(axis=1)), "model", input_example=X[:2])
+    >>> _ = lw.set_alias("churn", "champion", lw.register_model(f"runs:/{run.id}/model", "churn").version)
+    >>> image = lw.build_image("models:/churn@champion", os.path.join(tempfile.mkdtemp(), "ctx"),
+    ...                        store_uri="postgresql+psycopg://db/lw", artifact_uri="s3://models", build=False)
+    >>> image.tag, image.built, "loopwright[serve,postgres,s3]" in image.dockerfile.read_text()
+    ('loopwright-churn:latest', False, True)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     from loopwright.serving.deployment import Deployment
 
