@@ -9,13 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import loopwright as lw
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "src" / "loopwright" / "demo" / "examples"
 
 
-def test_demo_runs_the_loop(tmp_path: Path, monkeypatch: object) -> None:
+def test_demo_runs_the_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {**os.environ, "LOOPWRIGHT_HOME": str(tmp_path), "COLUMNS": "200"}
     result = subprocess.run(
         [sys.executable, "-m", "loopwright.cli", "demo"], env=env, capture_output=True, text=True, timeout=300
@@ -44,7 +46,7 @@ def test_demo_runs_the_loop(tmp_path: Path, monkeypatch: object) -> None:
     assert (tmp_path / "examples" / "loop.yaml").read_bytes() == (SHIPPED / "loop.yaml").read_bytes()
     report = tmp_path / "demo-monitor-report.html"
     assert report.exists() and "<svg" in report.read_text()
-    os.environ["LOOPWRIGHT_HOME"] = str(tmp_path)
+    monkeypatch.setenv("LOOPWRIGHT_HOME", str(tmp_path))  # restored (or removed) after the test
     try:
         lw.reset_clients()
         assert lw.get_model_version_by_alias("cancer-classifier", "champion").version == 1
@@ -68,8 +70,7 @@ def test_demo_runs_the_loop(tmp_path: Path, monkeypatch: object) -> None:
         assert lw.get_model_version_by_alias("churn", "champion").version == 2
         assert "loopwright.loop.rejected" in lw.get_model_version("churn", 3).tags
     finally:
-        del os.environ["LOOPWRIGHT_HOME"]
-        lw.reset_clients()
+        lw.reset_clients()  # the clients of the demo's home are not left behind
 
 
 def test_the_repository_examples_are_the_files_the_demo_ships() -> None:
