@@ -131,7 +131,7 @@ def table(
         _kind(columns[i], [row[i] for row in data], [row[i] for row in cells], columns[i] in whole)
         for i in range(len(columns))
     ]
-    keep = _fitting(columns, kinds, cells)
+    keep, slack = _fitting(columns, kinds, cells)
     out = Table(title=title, title_justify="left", header_style="bold")
     dropped = [columns[i] for i in range(len(columns)) if i not in keep]
     if dropped:
@@ -139,6 +139,9 @@ def table(
         out.caption_justify = "left"
     for i in keep:
         width, numeric = kinds[i]
+        if width is not None and len(columns[i]) > width and slack > 0:  # room left: the header stays whole
+            grow = min(slack, len(columns[i]) - width)
+            width, slack = width + grow, slack - grow
         header = Text(columns[i], no_wrap=False, overflow="fold")
         if width is None:  # text: the column shrinks, each cell stays one line, cut with "…"
             out.add_column(header, overflow="ellipsis")
@@ -184,8 +187,9 @@ def _kind(column: str, values: list[Any], cells: list[Text], whole: bool) -> tup
 
 def _fitting(
     columns: Sequence[str], kinds: list[tuple[int | None, bool]], cells: list[list[Text]]
-) -> list[int]:
-    """The columns that fit the console: trailing number columns go first when whole values overflow."""
+) -> tuple[list[int], int]:
+    """The columns that fit the console (trailing number columns go first when whole values overflow),
+    and the characters left over."""
     keep = list(range(len(columns)))
 
     def needed() -> int:
@@ -199,7 +203,7 @@ def _fitting(
         if not numbers:
             break
         keep.remove(numbers[-1])
-    return keep
+    return keep, max(console.width - needed(), 0)
 
 
 def key_values(title: str, mapping: dict[str, Any]) -> Table:
