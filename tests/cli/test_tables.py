@@ -104,6 +104,10 @@ def test_audit_entries_are_one_line_each_and_json_matches(sqlite_env: Path) -> N
     assert len(_cells(_lines(search.stdout))) == 2
     shown = run_cli("models", "show", "narrow-model", "-v", "2", "--output", "json", env=NARROW)
     assert json.loads(shown.stdout) == RegistryClient().get_model_version("narrow-model", 2).to_dict()
+    lineage = run_cli("models", "lineage", "models:/narrow-model@champion", "--output", "json", env=NARROW)
+    assert json.loads(lineage.stdout) == json.loads(
+        json.dumps(lw.get_lineage("models:/narrow-model/2").to_dict())
+    )
 
 
 def test_bad_output_value_is_one_line_usage_error(sqlite_env: Path) -> None:

@@ -284,9 +284,14 @@ def restore(name: str, version: int) -> None:
 
 
 @app.command()
-def lineage(model_uri: str = typer.Argument(..., help="models:/NAME/VERSION or models:/NAME@ALIAS")) -> None:
+def lineage(
+    model_uri: str = typer.Argument(..., help="models:/NAME/VERSION or models:/NAME@ALIAS"),
+    output: Output = OutputOption,
+) -> None:
     """Trace a model version to its run, datasets, params, metrics and code version."""
     found = _registry().get_lineage(model_uri)
+    if render_one(output, found):
+        return
     mv = found.model_version
     aliases = f" @{', @'.join(mv.aliases)}" if mv.aliases else ""
     root = Tree(f"[bold]{mv.uri}[/]{aliases} ({mv.status})")

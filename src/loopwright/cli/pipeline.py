@@ -355,9 +355,14 @@ def exec_step(ctx: typer.Context, ref: str, node: str) -> None:
 
 
 @app.command()
-def lineage(digest: str = typer.Argument(..., help="An output digest or a step's run id.")) -> None:
+def lineage(
+    digest: str = typer.Argument(..., help="An output digest or a step's run id."),
+    output: Output = OutputOption,
+) -> None:
     """Walk back from an output digest (or a step's run id): step runs, inputs, files, pipeline runs."""
     graph = get_pipeline_lineage(digest)
+    if render_one(output, graph):
+        return
     console.print(
         table(
             f"lineage of {digest[:16]}",

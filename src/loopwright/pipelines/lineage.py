@@ -12,7 +12,8 @@ Node ids: ``artifact:<digest>``, ``dataset:<fingerprint>``, ``file:<digest>``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from loopwright.errors import InvalidInput, NotFound
 from loopwright.store.entities import StepRun
@@ -45,6 +46,14 @@ class Lineage:
 
     def ids(self, kind: str | None = None) -> list[str]:
         return [n.id for n in self.nodes if kind is None or n.kind == kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"nodes": [...], "edges": [...]}`` as plain JSON-able data (``pipeline lineage --output json``).
+
+        >>> Lineage([LineageNode("file", "data.csv")]).to_dict()
+        {'nodes': [{'kind': 'file', 'id': 'data.csv', 'detail': ''}], 'edges': []}
+        """
+        return {"nodes": [asdict(n) for n in self.nodes], "edges": [asdict(e) for e in self.edges]}
 
 
 class _Walk:
