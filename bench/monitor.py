@@ -26,6 +26,7 @@ the two CBPE estimates and each tool's estimate and realised metrics are apart p
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -133,8 +134,11 @@ def run_loopwright(folder: Path) -> dict[str, Any]:
     """Loopwright's timed stages, in this (fresh) process: load the reference, profile it, monitor."""
     import loopwright as lw
 
-    # imports and store connection, not timed (NannyML's side imports before its clock starts too)
+    # imports and store connection, not timed (NannyML's side imports before its clock starts too);
+    # ``import loopwright`` is lazy, so the monitoring modules are imported here explicitly
     lw.get_client().store.get_registered_model("churn")
+    for module in ("reference", "profile", "drift", "live", "estimation", "performance", "alerts"):
+        importlib.import_module(f"loopwright.monitoring.{module}")
     start = time.perf_counter()
     reference = pd.read_parquet(folder / "reference.parquet", columns=[*FEATURES, "y_pred"])
     reference = reference.rename(columns={"y_pred": "prediction"})  # the model's, as profile would add
