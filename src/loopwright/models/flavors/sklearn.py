@@ -93,10 +93,14 @@ class SklearnFlavor(Flavor):
         from skops.io.exceptions import UntrustedTypesFoundException
 
         path = folder / _file_name(options)
-        # the package's own trusted_types list plays no part: trust is decided by Loopwright. skops
-        # audits the whole file against it before constructing anything (one parse).
+        # trust is decided by Loopwright: the manifest's trusted_types list can only narrow the safe set
+        # (a short list keeps skops' per-node membership checks cheap); skops audits the whole file
+        # against it before constructing anything (one parse)
+        listed = options.get("trusted_types")
+        safe = safe_type_names()
+        narrowed = sorted({str(t) for t in listed} & safe) if isinstance(listed, list) else sorted(safe)
         try:
-            trusted = skops_io.get_untrusted_types(file=path) if allow_pickle else sorted(safe_type_names())
+            trusted = skops_io.get_untrusted_types(file=path) if allow_pickle else narrowed
             model = skops_io.load(path, trusted=trusted)
         except UntrustedTypesFoundException:
             refused = sorted(
