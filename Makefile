@@ -12,7 +12,7 @@ TORCH_INDEX ?=
 # PySpark (up to 4.3) supports pandas < 3 only, and warns on every conversion otherwise; the `spark` extra pins
 # pandas < 3, so the Spark tests run in their own venv on that pandas, the rest of the suite on pandas 3
 SPARK_VENV := .venv-spark
-SPARK_TESTS := tests/integrations/test_spark.py
+SPARK_TESTS := tests/integrations/test_spark.py src/loopwright/integrations/spark.py
 
 .PHONY: demo test test-spark lint typecheck bench clean
 
@@ -48,7 +48,7 @@ $(SPARK_VENV)/.installed: pyproject.toml
 
 test: $(VENV)/.installed-dev lint typecheck test-spark
 	# two processes, a test file each at a time (one Ray start per file, as alone)
-	RAY_AUTH_MODE=disabled $(BIN)/pytest -q -n 2 --dist loadfile --ignore=$(SPARK_TESTS)
+	RAY_AUTH_MODE=disabled $(BIN)/pytest -q -n 2 --dist loadfile $(addprefix --ignore=,$(SPARK_TESTS))
 
 test-spark: $(SPARK_VENV)/.installed
 	$(SPARK_VENV)/bin/pytest -q -p no:cacheprovider $(SPARK_TESTS)

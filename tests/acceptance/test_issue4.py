@@ -312,7 +312,7 @@ def test_cli_run_runs_show_and_compile(project: Path) -> None:
     forced = invoke("pipeline", "run", ref, "-p", "C=0.5", "-p", "path=data.csv", "--no-cache")
     assert "3 executed, 0 cached" in forced
 
-    runs = invoke("pipeline", "runs")
+    runs = invoke("pipeline", "runs", "--full-ids")
     assert run.id in runs and "churn" in runs
     show = invoke("pipeline", "show", run.id)
     assert "churn finished" in show

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import sqlalchemy as sa
 
 from cli_process import free_port, one_line_error, run_cli
-from conftest import PG_URI
 from loopwright.errors import LoopwrightError
 from loopwright.registry.client import RegistryClient
 from loopwright.store import mask_password, open_store
 from loopwright.tracking.client import Client
 
 SECRET = "Sup3rS3cret"
-PG = sa.make_url(PG_URI)
+# the suite's server (tests/conftest.py's PG_URI); imported by value: under xdist `conftest` may name another one
+PG = sa.make_url(os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test"))
 
 
 def _pg(user: str = str(PG.username), host: str = f"{PG.host}:{PG.port}", database: str = "test") -> str:

@@ -70,7 +70,7 @@ def test_a_run_whose_process_was_killed_is_marked_failed(
     assert listed.run.id == victim_run and f"pid {victim.pid}" in listed.reason
     assert lw.get_run(victim_run).status == "running"  # a dry run ends nothing
 
-    code, out, err = run_cli_here(capsys, "runs", "mark-failed")
+    code, out, err = run_cli_here(capsys, "runs", "mark-failed", "--full-ids")
     assert code == 0, err
     assert "runs marked failed" in out and victim_run in out and "is gone" in out and alive_run not in out
     ended = lw.get_run(victim_run)
@@ -94,13 +94,15 @@ def test_stale_runs_are_ended_and_active_ones_kept(lw_env: Path, capsys: pytest.
     child = store.create_run(experiment.id, name="child", start_ms=two_hours_ago, parent_id=waiting.id)
     store.set_tags(child.id, {"phase": "fit"})  # the parent waits quietly for an active child
     with lw.start_run(name="mine") as mine:  # this process is alive and its run fresh
-        code, out, err = run_cli_here(capsys, "runs", "mark-failed", "--stale", "1h", "--dry-run")
+        code, out, err = run_cli_here(
+            capsys, "runs", "mark-failed", "--stale", "1h", "--dry-run", "--full-ids"
+        )
         assert code == 0, err
         assert "dry run" in out and quiet.id in out and "no activity for 2h" in out
         assert all(run.id not in out for run in (written, waiting, child, mine))
         assert lw.get_run(quiet.id).status == "running"
 
-        code, out, err = run_cli_here(capsys, "runs", "mark-failed", "--stale", "1h")
+        code, out, err = run_cli_here(capsys, "runs", "mark-failed", "--stale", "1h", "--full-ids")
         assert code == 0 and quiet.id in out, err
     ended = lw.get_run(quiet.id)
     assert ended.status == "failed" and "stale after 1h" in (ended.error or "")

@@ -119,6 +119,7 @@ def mark_failed(
         None, "--stale", help="Also end runs without activity for this long (30m, 1h, 2d)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, end nothing."),
+    full_ids: bool = FullIdsOption,
 ) -> None:
     """End running runs whose process is gone (judged on its own host) or, with --stale, that went quiet."""
     found = fluent.mark_failed_runs(stale, dry_run=dry_run)
@@ -132,5 +133,6 @@ def mark_failed(
             ["run_id", "name", "started", "last activity", "reason"],
             [(a.run.id, a.run.name, a.run.start_time, a.run.last_activity, a.reason) for a in found],
             ids={"run_id"},
+            full_ids=full_ids,
         )
     )
