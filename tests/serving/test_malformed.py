@@ -86,6 +86,9 @@ def test_malformed_bodies_are_4xx_naming_the_problem(
             "dataframe_split.columns",
         ),
         (infer, {"json": {"inputs": [{"name": [1], **column}]}}, "name"),
+        # found by the fuzz test: an unhashable datatype reached a set lookup
+        (infer, {"json": {"inputs": [{"name": "f0", "shape": [0], "datatype": [], "data": []}]}}, "datatype"),
+        (infer, {"json": {"inputs": [{"name": "f0", **column, "datatype": {"a": 1}}]}}, "datatype"),
         (
             infer,
             {"json": {"inputs": [{"name": f, **column, "data": [[1], 2]} for f in FEATURES]}},

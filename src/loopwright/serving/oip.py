@@ -231,7 +231,7 @@ def _check_tensor(tensor: Mapping[str, Any], name: str) -> None:
     """The protocol's own rules for one input tensor: a known ``datatype``, a ``shape`` of sizes that
     its data fills, and data that is of that datatype (checked before any column or signature rule)."""
     datatype = tensor.get("datatype")
-    if datatype not in OIP_DATATYPES:
+    if not isinstance(datatype, str) or datatype not in OIP_DATATYPES:
         raise TensorError(
             f"input {name!r}: datatype must be one of {', '.join(sorted(OIP_DATATYPES))}, "
             f"got {describe_value(datatype)}"
