@@ -102,18 +102,7 @@ def dockerfile(
     >>> "loopwright[serve,postgres]==" in text
     True
     """
-    serve_target = DEPLOYMENT_FILE if deployment_file else target
-    args = [
-        "serve",
-        serve_target,
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--allow-unauthenticated",  # the pod's network (Service, NetworkPolicy) guards it; set a token to add auth
-    ]
+    args = serve_args(DEPLOYMENT_FILE if deployment_file else target, port, workers)
     spec = f"[{','.join(dict.fromkeys(extras))}]"
     loopwright = f"/tmp/{wheel}{spec}" if wheel else f"loopwright{spec}=={__version__}"
     # a package's own `loopwright==X` pin is the line above (or the wheel), with the extras
@@ -274,6 +263,26 @@ def _recorded_requirements(uris: Sequence[str]) -> list[str]:
         manifest = read_manifest(resolve_manifest_digest(parse_model_uri(uri), client), client, uri)
         out.update(str(r) for r in manifest.get("requirements") or [])
     return sorted(out)
+
+
+def serve_args(target: str, port: int, workers: int) -> list[str]:
+    """``loopwright serve`` arguments of the image's CMD and the pod's ``args`` (one list, so they agree).
+
+    >>> serve_args("models:/churn@champion", 8080, 2)[-3:]
+    ['--workers', '2', '--allow-unauthenticated']
+    """
+    # the pod's network (Service, NetworkPolicy) guards the port; a token from a Secret adds auth
+    return [
+        "serve",
+        target,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--allow-unauthenticated",
+    ]
 
 
 def default_tag(endpoint: str) -> str:

@@ -30,7 +30,14 @@ from typing import Any
 import yaml
 
 from loopwright.errors import InvalidInput
-from loopwright.integrations.kubernetes.image import DEPLOYMENT_FILE, HOME_DIR, UID, default_tag, dns_name
+from loopwright.integrations.kubernetes.image import (
+    DEPLOYMENT_FILE,
+    HOME_DIR,
+    UID,
+    default_tag,
+    dns_name,
+    serve_args,
+)
 
 CONFIG_VOLUME = "loopwright-deployment"
 SECCOMP = {"type": "RuntimeDefault"}
@@ -93,18 +100,7 @@ def k8s_manifests(
     container: dict[str, Any] = {
         "name": "server",
         "image": image or default_tag(deployment.endpoints[0].name),
-        # inside the pod's network; drop the flag and set LOOPWRIGHT_TOKEN from a Secret to require a token
-        "args": [
-            "serve",
-            serve_target,
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--allow-unauthenticated",
-        ],
+        "args": serve_args(serve_target, port, workers),
         "ports": [{"name": "http", "containerPort": port}],
         "livenessProbe": _probe("/v2/health/live", port, period=10, failures=3),
         "readinessProbe": _probe("/v2/health/ready", port, period=5, failures=2),
