@@ -40,26 +40,20 @@ def _tags(tags: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
 
 
-def _package_flag(registry: RegistryClient, version: ModelVersion) -> str:
-    """``pickle`` when the package needs pickle to load; problems with the manifest say so."""
+def _package(registry: RegistryClient, version: ModelVersion) -> tuple[str, str]:
+    """What one read of the version's manifest says: the code loading imports and whether Loopwright
+    allows it (models/trust.py), and a flag: ``pickle`` when loading needs pickle, else a manifest problem."""
     try:
         manifest = registry.get_manifest(version)
     except IntegrityError:
-        return "manifest tampered"
-    if version.manifest_digest is not None and manifest is None:
-        return "manifest missing"
-    return "pickle" if uses_pickle(manifest) else ""
-
-
-def _code(registry: RegistryClient, version: ModelVersion) -> str:
-    """The class loading this version imports and whether Loopwright allows it (models/trust.py)."""
+        return "", "manifest tampered"
+    if version.manifest_digest is None or manifest is None:
+        return "", "" if version.manifest_digest is None else "manifest missing"
     try:
-        manifest = registry.get_manifest(version)
-        if manifest is None or version.manifest_digest is None:
-            return ""
-        return code_summary(manifest, registry.store, version.manifest_digest)
-    except (IntegrityError, InvalidInput):  # a tampered manifest is flagged in the flags column
-        return ""
+        code = code_summary(manifest, registry.store, version.manifest_digest)
+    except InvalidInput:  # an unknown flavor: the package cannot load, and says so when loaded
+        code = ""
+    return code, "pickle" if uses_pickle(manifest) else ""
 
 
 def _versions_table(
@@ -95,8 +89,7 @@ def _versions_table(
                 v.created_at,
                 v.created_by,
                 _tags(v.tags),
-                _code(registry, v),
-                _package_flag(registry, v),
+                *_package(registry, v),
             )
             for v in versions
         ],
@@ -165,7 +158,7 @@ def show(
     mv = registry.get_model_version(name, version)
     if render_one(output, mv):
         return
-    flag = _package_flag(registry, mv)
+    code, flag = _package(registry, mv)
     console.print(
         key_values(
             f"model {mv.name} version {mv.version}",
@@ -180,7 +173,7 @@ def show(
                 "created": mv.created_at,
                 "created by": mv.created_by,
                 "pickle": "yes (loads only with allow_pickle=True)" if flag == "pickle" else "no",
-                "code": _code(registry, mv) or "none",
+                "code": code or "none",
                 **({"warning": flag} if flag not in ("", "pickle") else {}),
             },
         )
