@@ -415,3 +415,28 @@ loop_transitions = sa.Table(
     sa.Column("actor", sa.String(128), nullable=True),
     sa.Index(None, "model", "id"),
 )
+
+# Platform server tokens: only a SHA-256 of the secret is kept; ``role`` is viewer|editor|maintainer|admin.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_ms", Millis, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=True),
+    sa.Column("expires_ms", Millis, nullable=True),
+    sa.Column("revoked_ms", Millis, nullable=True),
+    sa.Column("last_used_ms", Millis, nullable=True),
+)
+
+# Write requests the server applied, by their client's Idempotency-Key: the key is inserted in the
+# write's own transaction, so a request retried on another server after a crash is applied once.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("created_ms", Millis, nullable=False, index=True),
+    sa.Column("response", sa.Text, nullable=True),
+)
