@@ -22,6 +22,7 @@ from loopwright.errors import (
     LoopwrightError,
     NotFound,
     PermissionDenied,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -104,6 +105,7 @@ if TYPE_CHECKING:
     from loopwright.registry.lineage import Lineage
     from loopwright.serving import list_feedback, list_predictions, log_feedback, serve
     from loopwright.store.entities import (
+        ApiToken,
         AuditEntry,
         DatasetInput,
         Experiment,
@@ -114,6 +116,7 @@ if TYPE_CHECKING:
         RegisteredModel,
         Run,
     )
+    from loopwright.tokens import create_token, list_tokens, revoke_token
     from loopwright.tracking.abandoned import AbandonedRun
     from loopwright.tracking.client import Client, get_client, reset_clients
     from loopwright.tracking.fluent import (
@@ -232,6 +235,7 @@ _EXPORTS: dict[str, str] = {
     "list_predictions": "loopwright.serving",
     "log_feedback": "loopwright.serving",
     "serve": "loopwright.serving",
+    "ApiToken": "loopwright.store.entities",
     "AuditEntry": "loopwright.store.entities",
     "DatasetInput": "loopwright.store.entities",
     "Experiment": "loopwright.store.entities",
@@ -241,6 +245,9 @@ _EXPORTS: dict[str, str] = {
     "ModelVersion": "loopwright.store.entities",
     "RegisteredModel": "loopwright.store.entities",
     "Run": "loopwright.store.entities",
+    "create_token": "loopwright.tokens",
+    "list_tokens": "loopwright.tokens",
+    "revoke_token": "loopwright.tokens",
     "AbandonedRun": "loopwright.tracking.abandoned",
     "Client": "loopwright.tracking.client",
     "get_client": "loopwright.tracking.client",
@@ -301,6 +308,7 @@ __all__ = [
     "ActiveRun",
     "AlertConfig",
     "AlreadyExists",
+    "ApiToken",
     "AuditEntry",
     "Client",
     "ColumnSpec",
@@ -339,6 +347,7 @@ __all__ = [
     "Signature",
     "TensorSpec",
     "TuneResult",
+    "Unauthenticated",
     "Unavailable",
     "WindowSummary",
     "__version__",
@@ -348,6 +357,7 @@ __all__ = [
     "choice",
     "compile_pipeline",
     "create_experiment",
+    "create_token",
     "delete_alias",
     "delete_experiment",
     "delete_model_version_tag",
@@ -383,6 +393,7 @@ __all__ = [
     "list_monitor_windows",
     "list_pipeline_runs",
     "list_predictions",
+    "list_tokens",
     "load_dict",
     "load_model",
     "load_text",
@@ -412,6 +423,7 @@ __all__ = [
     "restore_model_version",
     "restore_run",
     "resume_loop",
+    "revoke_token",
     "rollback_loop",
     "search_model_versions",
     "search_registered_models",

@@ -104,6 +104,20 @@ class Conflict(LoopwrightError):
     http_status = 409
 
 
+class Unauthenticated(LoopwrightError):
+    """No credentials, or credentials that are not (or no longer) valid: a missing, unknown, revoked or
+    expired token. Being known but not allowed is :class:`PermissionDenied`.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> lw.Unauthenticated("missing bearer token").http_status
+    401
+    """
+
+    http_status = 401
+
+
 class PermissionDenied(LoopwrightError):
     """The caller may not do this (missing token or role, pickle not allowed).
 
@@ -162,6 +176,7 @@ __all__ = [
     "LoopwrightWarning",
     "NotFound",
     "PermissionDenied",
+    "Unauthenticated",
     "Unavailable",
     "UnsignedModelWarning",
 ]

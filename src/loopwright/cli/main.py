@@ -44,6 +44,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "The model registry: versions, aliases, lineage and the audit log.",
     ),
     "db": ("loopwright.cli.db", "app", "Metadata store schema."),
+    "tokens": ("loopwright.cli.tokens", "app", "Create, list and revoke API tokens (a user and a role each)."),
     "pipeline": ("loopwright.cli.pipeline", "app", "Run, inspect and export pipelines."),
     "monitor": (
         "loopwright.cli.monitor",
@@ -57,6 +58,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "k8s": ("loopwright.cli.serve", "k8s_app", "Kubernetes manifests for a model server."),
     "spark": ("loopwright.cli.spark", "app", "Batch scoring on Spark."),
+    "server": (
+        "loopwright.cli.server",
+        "server",
+        "The platform server: the whole store over a REST API for a team (tokens, roles, HA).",
+    ),
     "serve": (
         "loopwright.cli.serve",
         "serve",

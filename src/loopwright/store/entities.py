@@ -572,3 +572,46 @@ class LoopTransition(ToDict):
     @property
     def time(self) -> datetime:
         return datetime.fromtimestamp(self.time_ms / 1000, tz=UTC)
+
+
+# platform roles, weakest first: each may do what the ones before it may (see loopwright.auth.role_allows)
+Role = Literal["viewer", "editor", "maintainer", "admin"]
+ROLES: tuple[str, ...] = ("viewer", "editor", "maintainer", "admin")
+
+
+@dataclass(frozen=True)
+class ApiToken(ToDict):
+    """A bearer token issued to a user with one role. The secret is shown once, when it is created,
+    and stored only as a SHA-256 hash, which this record never carries.
+
+    Examples
+    --------
+    >>> import loopwright as lw
+    >>> from datetime import datetime, timezone
+    >>> token = lw.ApiToken("3f9a0c12", "ana", "editor", datetime(2026, 1, 1, tzinfo=timezone.utc),
+    ...                     created_by="ops", expires=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    >>> token.active(datetime(2026, 1, 15, tzinfo=timezone.utc)), token.active(1_900_000_000_000)
+    (True, False)
+    >>> sorted(token.to_dict())
+    ['created', 'created_by', 'expires', 'id', 'last_used', 'revoked', 'role', 'user']
+    """
+
+    id: str
+    user: str
+    role: Role
+    created: datetime
+    created_by: str | None = None
+    expires: datetime | None = None
+    revoked: datetime | None = None
+    last_used: datetime | None = None
+
+    def active(self, now: datetime | int | None = None) -> bool:
+        """Neither revoked nor expired at ``now`` (an aware datetime or epoch ms; default: now)."""
+        if self.revoked is not None:
+            return False
+        if self.expires is None:
+            return True
+        if now is None:
+            now = now_ms()
+        at = now if isinstance(now, datetime) else ms_to_datetime(now)
+        return at is not None and at < self.expires

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from loopwright.store.entities import (
     AlertDelivery,
+    ApiToken,
     AlertEvent,
     AlertState,
     ArtifactRef,
@@ -36,6 +37,7 @@ from loopwright.store.entities import (
     PipelineStatus,
     PredictionLogFile,
     RegisteredModel,
+    Role,
     Run,
     RunStatus,
     StepIO,
@@ -474,6 +476,31 @@ class Store(ABC):
     @abstractmethod
     def find_step_runs_by_output(self, digest: str) -> list[StepRun]:
         """Step runs that wrote (or reused from cache) an output with this blob digest."""
+
+    # -- API tokens (platform server and serving auth) ------------------------------------------
+    @abstractmethod
+    def create_token(
+        self, user: str, role: Role, token_hash: str, *, actor: str, expires_ms: int | None = None
+    ) -> ApiToken:
+        """Record a token by the SHA-256 hex of its secret (never the secret) and audit it
+        (``token_created``, entity ``token``, name = ``user``) in the same transaction."""
+
+    @abstractmethod
+    def list_tokens(self, include_revoked: bool = False) -> list[ApiToken]:
+        """Tokens, oldest first; revoked ones only with ``include_revoked``."""
+
+    @abstractmethod
+    def revoke_token(self, token_id: str, *, actor: str) -> ApiToken:
+        """Revoke a token by id (or a unique prefix of 8+ characters) and audit it; revoking a
+        revoked token changes nothing and returns it. ``NotFound`` for an unknown id."""
+
+    @abstractmethod
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash whatever its state (revoked, expired), or ``None``."""
+
+    @abstractmethod
+    def touch_token(self, token_id: str, time_ms: int) -> None:
+        """Set ``last_used``; callers rate-limit (see ``loopwright.auth.TokenAuthenticator``)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections."""

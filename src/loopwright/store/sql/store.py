@@ -10,10 +10,21 @@ from loopwright.store.sql.monitoring import MonitoringSql
 from loopwright.store.sql.pipelines import PipelinesSql
 from loopwright.store.sql.registry import RegistrySql
 from loopwright.store.sql.serving import ServingSql
+from loopwright.store.sql.tokens import TokensSql
 from loopwright.store.sql.tracking import TrackingSql
 
 
-class SqlStore(TrackingSql, RegistrySql, LineageSql, PipelinesSql, ServingSql, MonitoringSql, LoopSql, Store):
+class SqlStore(
+    TrackingSql,
+    RegistrySql,
+    LineageSql,
+    PipelinesSql,
+    ServingSql,
+    MonitoringSql,
+    LoopSql,
+    TokensSql,
+    Store,
+):
     """Metadata in SQL; the schema is migrated to head on first use.
 
     Parameters
