@@ -53,7 +53,7 @@ def hash_token(token: str) -> str:
     """The SHA-256 hex of a token: what the store keeps and looks tokens up by.
 
     >>> hash_token("lw_example")[:16]
-    '0ee18b0e6b5c8e86'
+    'fc7b2ce547768678'
     """
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -107,7 +107,9 @@ def require(principal: Principal, need: str) -> None:
     loopwright.errors.PermissionDenied: this needs the maintainer role; token of 'ana' has editor
     """
     if not role_allows(principal.role, need):
-        raise PermissionDenied(f"this needs the {need} role; token of {principal.user!r} has {principal.role}")
+        raise PermissionDenied(
+            f"this needs the {need} role; token of {principal.user!r} has {principal.role}"
+        )
 
 
 class TokenAuthenticator:

@@ -28,8 +28,8 @@ from loopwright.auth import check_role, generate_token, hash_token
 from loopwright.durations import parse_duration
 from loopwright.names import validate_name
 from loopwright.registry.actor import current_actor
-from loopwright.store.entities import ApiToken, now_ms
 from loopwright.store import open_store
+from loopwright.store.entities import ApiToken, now_ms
 from loopwright.store.interface import Store
 from loopwright.tracking.client import get_client
 
@@ -88,7 +88,9 @@ def create_token(
     expires_ms = None if expires is None else now_ms() + parse_duration(expires)
     secret = generate_token()
     with _store(store_uri) as store:
-        token = store.create_token(user, checked, hash_token(secret), actor=current_actor(), expires_ms=expires_ms)
+        token = store.create_token(
+            user, checked, hash_token(secret), actor=current_actor(), expires_ms=expires_ms
+        )
     return token, secret
 
 

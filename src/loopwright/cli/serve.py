@@ -28,6 +28,12 @@ def serve(
     admin_token: str = typer.Option(
         None, "--admin-token", help="Token of the admin role for /admin/* (default: $LOOPWRIGHT_ADMIN_TOKEN)."
     ),
+    store_tokens: bool = typer.Option(
+        False,
+        "--store-tokens",
+        help="Also accept tokens from 'loopwright tokens create' (viewer and up predict; maintainer and up "
+        "use /admin/*); turns auth on even without --token.",
+    ),
     onnx: bool = typer.Option(False, "--onnx", help="Serve each package's ONNX variant when it has one."),
     max_body_mb: float = typer.Option(10.0, "--max-body-mb", help="Larger request bodies get 413."),
     poll_interval: float = typer.Option(
@@ -107,6 +113,7 @@ def serve(
         allow_unauthenticated=allow_unauthenticated,
         token=token,
         admin_token=admin_token,
+        store_tokens=store_tokens,
         prefer_onnx=onnx,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         poll_interval=poll_interval,

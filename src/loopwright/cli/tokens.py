@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import typer
 
-from loopwright import tokens
 from loopwright.cli.render import FullIdsOption, Output, OutputOption, console, err_console, render
 from loopwright.store.entities import ROLES
+from loopwright.tokens import create_token, list_tokens, revoke_token
 
 app = typer.Typer(help="Create, list and revoke API tokens (a user and a role each).", no_args_is_help=True)
 
@@ -22,11 +22,13 @@ StoreUriOption = typer.Option(None, "--store-uri", help="Defaults to LOOPWRIGHT_
 def create(
     user: str = typer.Option(..., "--user", "-u", help="Who the token acts for."),
     role: str = typer.Option(..., "--role", "-r", help=f"One of {', '.join(ROLES)}."),
-    expires: str = typer.Option(None, "--expires", help="Valid for this long (30d, 12h); default: until revoked."),
+    expires: str = typer.Option(
+        None, "--expires", help="Valid for this long (30d, 12h); default: until revoked."
+    ),
     store_uri: str = StoreUriOption,
 ) -> None:
     """Issue a token; its secret is printed once, alone on the last line of stdout."""
-    token, secret = tokens.create_token(user, role, expires, store_uri=store_uri)
+    token, secret = create_token(user, role, expires, store_uri=store_uri)
     until = f"until {token.expires:%Y-%m-%d %H:%M:%S} UTC" if token.expires else "until revoked"
     err_console.print(
         f"created token {token.id[:8]} for {token.user!r} ({token.role}, {until}); "
@@ -45,7 +47,7 @@ def list_(
     store_uri: str = StoreUriOption,
 ) -> None:
     """List tokens, oldest first (never their secrets)."""
-    found = tokens.list_tokens(include_revoked, store_uri=store_uri)
+    found = list_tokens(include_revoked, store_uri=store_uri)
     render(
         output,
         found,
@@ -63,5 +65,5 @@ def revoke(
     store_uri: str = StoreUriOption,
 ) -> None:
     """Revoke a token: servers refuse it from then on (loopwright serve within a second)."""
-    token = tokens.revoke_token(token_id, store_uri=store_uri)
+    token = revoke_token(token_id, store_uri=store_uri)
     console.print(f"revoked token {token.id} of {token.user!r} ({token.role})", highlight=False, markup=False)

@@ -33,8 +33,9 @@ from typing import Any, TypeVar
 import orjson
 
 from loopwright._version import __version__
+from loopwright.auth import TokenAuthenticator, require
 from loopwright.config import get_settings
-from loopwright.errors import InvalidInput, NotFound
+from loopwright.errors import InvalidInput, NotFound, Unauthenticated
 from loopwright.serving.deployment import Deployment, EndpointSpec, ModelSpec
 from loopwright.serving.endpoint import Arrivals, Endpoint, Route, Slot
 from loopwright.serving.feedback import feedback_records, store_feedback
@@ -152,6 +153,11 @@ class ServingApp:
     admin_token:
         Bearer token of the ``admin`` role (``/admin/*``; it may also predict); ``None`` reads
         ``LOOPWRIGHT_ADMIN_TOKEN``. With it set, the predict token can no longer reload.
+    store_tokens:
+        Also accept tokens from the store (``loopwright tokens create``): any active one, ``viewer``
+        and up, may predict and send feedback; ``maintainer`` and up may use ``/admin/*``. Turns auth
+        on for every route even without a fixed token. A lookup is reused for 1 s per token (a revoked
+        token stops working within a second) and made in a thread, never on the event loop.
     max_body_bytes:
         Larger request bodies get 413.
     poll_interval:
@@ -186,6 +192,7 @@ class ServingApp:
         *,
         token: str | None = None,
         admin_token: str | None = None,
+        store_tokens: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         poll_interval: float = 2.0,
         prefer_onnx: bool = False,
@@ -205,17 +212,19 @@ class ServingApp:
         self.admin_token = (settings.admin_token if admin_token is None else admin_token) or None
         predict = [t for t in (self.token, self.admin_token) if t]
         admin = [self.admin_token] if self.admin_token else predict
-        # accepted bearer tokens per role; an empty list means the role is open
+        # accepted fixed bearer tokens per role; an empty list means the role is open unless store
+        # tokens are on
         self._accepted: dict[str, list[bytes]] = {
             "predict": [t.encode() for t in predict] if self.token else [],
             "admin": [t.encode() for t in admin],
         }
+        self._client = client
+        self.tokens = TokenAuthenticator(self._log_client().store) if store_tokens else None
         self.max_body_bytes = max_body_bytes
         self._large_decodes = asyncio.Semaphore(1)
         # set by a worker of serve(workers=N): makes the other workers reload too, and waits
         self.peers_reload: Callable[[], None] | None = None
         self.metrics = ServingMetrics()
-        self._client = client
         self.endpoints: dict[str, Endpoint] = {}
         for spec in self.deployment.endpoints:
             self.endpoints[spec.name] = self._build_endpoint(spec)
@@ -434,8 +443,7 @@ class ServingApp:
                     methods, args = candidate, m.groups()
                     break
             else:
-                self._authorize(req)  # with auth on, only a token holder learns which paths exist
-                raise HttpError(404, f"no route {req.path!r}; see GET /endpoints and /v2/models/{{name}}")
+                return self._no_route, ()
         # HEAD is GET without the body (probes use it): uvicorn drops the body and keeps the headers
         handler = methods.get("GET" if req.method == "HEAD" else req.method)
         if handler is None:
@@ -470,6 +478,10 @@ class ServingApp:
                 ).decode()
             )
 
+    async def _no_route(self, req: Request) -> Answer:
+        await self._authorize(req)  # with auth on, only a token holder learns which paths exist
+        raise HttpError(404, f"no route {req.path!r}; see GET /endpoints and /v2/models/{{name}}")
+
     def _unrouted_metrics(self, endpoint: str) -> VersionMetrics:
         metrics = self._unrouted.get(endpoint)
         if metrics is None:
@@ -483,18 +495,18 @@ class ServingApp:
             raise NotFound(f"no endpoint or model named {name!r}; serving {sorted(self.endpoints)}")
         return endpoint
 
-    def _authorized_endpoint(self, req: Request, name: str, protocol: str | None = None) -> Endpoint:
+    async def _authorized_endpoint(self, req: Request, name: str, protocol: str | None = None) -> Endpoint:
         """Authenticate, then look the endpoint up: a 404 before the token check would tell anyone
         which endpoints exist."""
         known = self.endpoints.get(name)
         if known is not None and protocol is not None:
             req.endpoint, req.protocol = known.name, protocol  # refusals count in its metrics
-        self._authorize(req)
+        await self._authorize(req)
         return self._endpoint(name)
 
-    def _authorize(self, req: Request, role: str = "predict") -> None:
+    async def _authorize(self, req: Request, role: str = "predict") -> None:
         accepted = self._accepted[role]
-        if not accepted:
+        if not accepted and self.tokens is None:
             return
         scheme, _, credentials = (req.authorization or b"").partition(b" ")
         if scheme.lower() != b"bearer":  # auth schemes are case-insensitive (RFC 7235)
@@ -510,11 +522,28 @@ class ServingApp:
                 hmac.compare_digest(given, expected) for expected in self._accepted["predict"]
             ):
                 raise HttpError(403, "this token may predict but not administer: use the admin token")
+            if self.tokens is not None:
+                await self._authorize_store_token(given, role)
+                return
             raise HttpError(
                 403,
                 "the token is not accepted: send 'Authorization: Bearer <token>' with the server's token",
                 [(b"www-authenticate", b'Bearer error="invalid_token"')],
             )
+
+    async def _authorize_store_token(self, given: bytes, role: str) -> None:
+        """A token from the store: the cached principal on the event loop, else a lookup in a thread."""
+        assert self.tokens is not None
+        token = given.decode("latin-1")
+        principal = self.tokens.cached(token)
+        if principal is None:
+            try:
+                principal = await asyncio.to_thread(self.tokens.authenticate, token)
+            except Unauthenticated as error:
+                raise HttpError(
+                    401, str(error), [(b"www-authenticate", b'Bearer error="invalid_token"')]
+                ) from None
+        require(principal, "maintainer" if role == "admin" else "viewer")  # else PermissionDenied: 403
 
     async def _body(self, req: Request, endpoint: Endpoint | None) -> bytes:
         encoding = req.content_encoding
@@ -685,7 +714,7 @@ class ServingApp:
 
     # -- predict routes ----------------------------------------------------------------------
     async def _predict(self, req: Request, name: str) -> Answer:
-        endpoint = self._authorized_endpoint(req, name, "predict")
+        endpoint = await self._authorized_endpoint(req, name, "predict")
         body = await self._json_body(req, endpoint)
         slot = endpoint.pick(req.routing_key)
         shadowed = endpoint.shadow is not None
@@ -712,7 +741,7 @@ class ServingApp:
         return 200, body, [(b"x-model-version", slot.label_bytes)]
 
     async def _infer(self, req: Request, name: str, version: str | None = None) -> Answer:
-        endpoint = self._authorized_endpoint(req, name, "oip")
+        endpoint = await self._authorized_endpoint(req, name, "oip")
         binary = req.inference_header  # Triton's binary tensor extension
         body = await (self._json_body(req, endpoint) if binary is None else self._body(req, endpoint))
         if version is None:
@@ -746,7 +775,7 @@ class ServingApp:
     async def _invocations(self, req: Request) -> Answer:
         endpoint = self.default_endpoint
         req.endpoint, req.protocol = endpoint.name, "invocations"
-        self._authorize(req)
+        await self._authorize(req)
         slot = endpoint.pick(req.routing_key)
         kind = body_kind(req.content_type)  # 415 before reading the body
         raw = await self._body(req, endpoint)
@@ -765,7 +794,7 @@ class ServingApp:
         return 200, dumps({"predictions": encode_output(output)}), [(b"x-model-version", slot.label_bytes)]
 
     async def _feedback(self, req: Request, name: str) -> Answer:
-        endpoint = self._authorized_endpoint(req, name)
+        endpoint = await self._authorized_endpoint(req, name)
         doc = await self._json(req, None)
         if not isinstance(doc, dict) or "request_id" not in doc or "label" not in doc:
             raise InvalidInput('the body must be {"request_id": "...", "label": value or [values per row]}')
@@ -847,7 +876,7 @@ class ServingApp:
         return 200, dumps(self._endpoint(name).describe()), []
 
     async def _reload(self, req: Request) -> Answer:
-        self._authorize(req, role="admin")
+        await self._authorize(req, role="admin")
         swaps = await asyncio.to_thread(self.reload)
         if self.peers_reload is not None:
             await asyncio.to_thread(self.peers_reload)

@@ -341,10 +341,11 @@ def serve(
     timeout_keep_alive, header_timeout, body_timeout, max_connections:
         Connection limits per worker, see :class:`ServerLimits`.
     allow_unauthenticated:
-        Listen on a non-loopback ``host`` without a token (``token=`` / ``LOOPWRIGHT_TOKEN``): only when
-        something else (a network policy, an authenticating proxy) guards the port. Refused otherwise.
+        Listen on a non-loopback ``host`` without a token (``token=`` / ``LOOPWRIGHT_TOKEN``, or
+        ``store_tokens=True``): only when something else (a network policy, an authenticating proxy)
+        guards the port. Refused otherwise.
     options:
-        Passed to :class:`~loopwright.serving.app.ServingApp` (``token``, ``max_body_bytes``,
+        Passed to :class:`~loopwright.serving.app.ServingApp` (``token``, ``store_tokens``, ``max_body_bytes``,
         ``poll_interval``, ``prefer_onnx``, ``log_predictions``, ``log_queue_rows``; ``freeze_gc``
         defaults to ``True`` here: this process is the server's own).
 
@@ -358,12 +359,12 @@ def serve(
     if (
         not allow_unauthenticated
         and not is_loopback(host)
-        and not (options.get("token") or get_settings().token)
+        and not (options.get("token") or get_settings().token or options.get("store_tokens"))
     ):
         raise PermissionDenied(
             f"refusing to listen on {host} without a token: anyone who can reach it could predict and reload "
-            "models; set --token or LOOPWRIGHT_TOKEN, or pass --allow-unauthenticated when a network policy "
-            "or an authenticating proxy guards the port"
+            "models; set --token or LOOPWRIGHT_TOKEN, or --store-tokens, or pass --allow-unauthenticated when "
+            "a network policy or an authenticating proxy guards the port"
         )
     limits = ServerLimits(timeout_keep_alive, header_timeout, body_timeout, max_connections)
     configure_server_process()

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from loopwright.store.entities import (
     AlertDelivery,
-    ApiToken,
     AlertEvent,
     AlertState,
+    ApiToken,
     ArtifactRef,
     AuditEntry,
     CacheHit,

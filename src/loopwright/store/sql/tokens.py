@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from loopwright.auth import check_role
 from loopwright.errors import InvalidInput
 from loopwright.names import validate_name
-from loopwright.auth import check_role
 from loopwright.store.entities import ApiToken, Role, ms_to_datetime, now_ms
 from loopwright.store.sql.base import SqlBase, unique_prefix_row
 from loopwright.store.sql.registry import AUDIT_LOCK_KEY
@@ -27,8 +26,8 @@ from loopwright.store.sql.tables import api_tokens, audit_log
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
-def _token(row: Mapping[str, Any]) -> ApiToken:
-    """The entity of an ``api_tokens`` row (its ``token_hash`` stays behind)."""
+def _token(row: Any) -> ApiToken:
+    """The entity of an ``api_tokens`` row mapping (its ``token_hash`` stays behind)."""
     return ApiToken(
         id=row["id"],
         user=row["user"],
