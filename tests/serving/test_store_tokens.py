@@ -34,7 +34,10 @@ def test_store_tokens_predict_and_admin(
     assert http.post(predict, json=payload).status_code == 401  # auth is on without any fixed token
     ok = http.post(predict, json=payload, headers=bearer(viewer_secret))
     assert ok.status_code == 200 and len(ok.json()["predictions"]) == 2
-    assert http.post(f"{server.url}/v2/models/churn/infer", json=oip, headers=bearer(viewer_secret)).status_code == 200
+    assert (
+        http.post(f"{server.url}/v2/models/churn/infer", json=oip, headers=bearer(viewer_secret)).status_code
+        == 200
+    )
     assert http.post(predict, json=payload, headers=bearer(maintainer_secret)).status_code == 200
 
     refused = http.post(f"{server.url}/admin/reload", headers=bearer(viewer_secret))
@@ -50,8 +53,10 @@ def test_store_tokens_predict_and_admin(
     lw.revoke_token(viewer.id)
     time.sleep(1.05)  # positive lookups are reused for at most a second
     revoked = http.post(predict, json=payload, headers=bearer(viewer_secret))
-    assert revoked.status_code == 401 and revoked.headers["www-authenticate"] == 'Bearer error="invalid_token"'
-    used = [t for t in lw.list_tokens(include_revoked=True) if t.user == "ana"][0]
+    assert (
+        revoked.status_code == 401 and revoked.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    )
+    used = next(t for t in lw.list_tokens(include_revoked=True) if t.user == "ana")
     assert used.last_used is not None  # recorded (at most once a minute)
 
 
