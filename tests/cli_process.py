@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -94,3 +95,50 @@ def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> N
             pass
         time.sleep(0.2)
     raise AssertionError("server did not become ready")
+
+
+class PlatformServer:
+    """``loopwright server ARGS`` in a new process on a free loopback port, ready when constructed."""
+
+    def __init__(self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **(env or {})}
+        self.log_file = tempfile.NamedTemporaryFile("w+", prefix="loopwright-server-", suffix=".log")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "loopwright.cli", "server", "--port", str(self.port), *args],
+            env=full,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.log()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("server did not become ready")
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        """What it wrote so far (stdout and stderr)."""
+        return Path(self.log_file.name).read_text()
+
+    def stop(self) -> str:
+        """Stop it (SIGTERM, then SIGKILL); what it wrote."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        text = self.log()
+        self.log_file.close()
+        return text

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 import loopwright as lw
+from loopwright.store import Store, open_store
 from loopwright.store.sql import SqlStore
 from loopwright.store.sql.tables import metadata
 
@@ -20,7 +21,7 @@ from loopwright.store.sql.tables import metadata
 os.environ["COLUMNS"] = "250"
 
 PG_URI = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = ["sqlite", "postgresql", "rest"]
 
 
 @pytest.fixture(scope="session")
@@ -56,10 +57,35 @@ def _truncate(uri: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A clean, migrated store: a new SQLite file, or the session's PostgreSQL schema emptied."""
-    if request.param == "sqlite":
+@pytest.fixture(scope="session")
+def rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A real ``loopwright server`` process on its own PostgreSQL schema: (its URL, that schema's URI)."""
+    from cli_process import PlatformServer
+
+    schema = f"lw_rest_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URI, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    backing = f"{PG_URI}?options=-csearch_path%3D{schema}"
+    artifacts = tmp_path_factory.mktemp("rest-artifacts")
+    server = PlatformServer("--store-uri", backing, "--artifact-uri", str(artifacts))
+    try:
+        yield server.url, backing
+    finally:
+        log = server.stop()
+        if " 500 " in log or "Traceback" in log:  # the suite passing through it must not have hidden one
+            print(log[-5000:])
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def _clean_store(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    if backend == "rest":
+        url, backing = request.getfixturevalue("rest_server")
+        _truncate(backing)
+        return str(url)
+    if backend == "sqlite":
         path = tmp_path / "store.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
@@ -68,9 +94,22 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return uri
 
 
+@pytest.fixture(params=BACKENDS)
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated store: a new SQLite file, the session's PostgreSQL schema emptied, or a
+    ``loopwright server`` process (on its own PostgreSQL schema, emptied) through ``RestStore``."""
+    return _clean_store(request, request.param, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Like ``store_uri`` for tests of the SQL schema itself (no server in between)."""
+    return _clean_store(request, request.param, tmp_path)
+
+
 @pytest.fixture
-def store(store_uri: str) -> Iterator[SqlStore]:
-    s = SqlStore(store_uri)
+def store(store_uri: str) -> Iterator[Store]:
+    s = open_store(store_uri)
     yield s
     s.close()
 
@@ -79,6 +118,7 @@ def store(store_uri: str) -> Iterator[SqlStore]:
 def lw_env(store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point the fluent API at a clean store and artifact folder; returns LOOPWRIGHT_HOME."""
     home = tmp_path / "home"
+    home.mkdir()
     monkeypatch.setenv("LOOPWRIGHT_HOME", str(home))
     monkeypatch.setenv("LOOPWRIGHT_STORE_URI", store_uri)
     monkeypatch.setenv("LOOPWRIGHT_ARTIFACT_URI", str(home / "artifacts"))

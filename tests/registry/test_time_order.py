@@ -36,6 +36,7 @@ def _number(version: lw.ModelVersion) -> int:
     return version.version
 
 
+@pytest.mark.parametrize("store_uri", ["sqlite", "postgresql"], indirect=True)  # reads the SQL table
 def test_threads_registering_at_once(package_run: Callable[..., str], lw_env: Path, store_uri: str) -> None:
     source = f"runs:/{package_run()}/model"
     start = threading.Barrier(8)

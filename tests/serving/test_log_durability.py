@@ -73,6 +73,8 @@ def _log(server: ServerHandle) -> PredictionLog:
     return log
 
 
+# the artifact root made unwritable is this machine's: through a server the client has none
+@pytest.mark.parametrize("store_uri", ["sqlite", "postgresql"], indirect=True)
 def test_unwritable_artifact_root_spools_then_drains_with_nothing_lost(
     lw_env: Path, serve: Callable[..., ServerHandle], http: httpx.Client
 ) -> None:

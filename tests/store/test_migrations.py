@@ -13,8 +13,8 @@ from loopwright.store.sql.engine import create_engine, current_revision, head_re
 from loopwright.store.sql.tables import metadata
 
 
-def test_migrations_match_tables(store_uri: str) -> None:
-    engine = sa.create_engine(store_uri)
+def test_migrations_match_tables(sql_store_uri: str) -> None:
+    engine = sa.create_engine(sql_store_uri)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()

@@ -21,8 +21,10 @@ SEARCHES: dict[str, Callable[[SqlStore, Any], list[Any]]] = {
 @pytest.mark.parametrize("what", sorted(SEARCHES))
 @pytest.mark.parametrize("bad", [True, False, -1, 2.0, "10", None])
 def test_max_results_must_be_a_count(store: SqlStore, what: str, bad: object) -> None:
-    expected = f"max_results must be a non-negative integer, got {bad!r}"
-    with pytest.raises(InvalidInput, match=f"^{re.escape(expected)}$"):
+    expected = f"^{re.escape(f'max_results must be a non-negative integer, got {bad!r}')}$"
+    if store.uri.startswith("http"):  # the server's request validation says it first, naming the field
+        expected = "max_results" if bad != -1 else expected
+    with pytest.raises(InvalidInput, match=expected):
         SEARCHES[what](store, bad)
 
 
@@ -33,5 +35,8 @@ def test_zero_results_is_an_empty_page(store: SqlStore, what: str) -> None:
 
 @pytest.mark.parametrize("bad", [True, -1, 1.5])
 def test_run_offset_must_be_a_count(store: SqlStore, bad: object) -> None:
-    with pytest.raises(InvalidInput, match=re.escape(f"offset must be a non-negative integer, got {bad!r}")):
+    expected = re.escape(f"offset must be a non-negative integer, got {bad!r}")
+    if store.uri.startswith("http") and bad != -1:  # the server's request validation, naming the field
+        expected = "offset"
+    with pytest.raises(InvalidInput, match=expected):
         store.search_runs(None, None, None, max_results=5, offset=bad)  # type: ignore[arg-type]

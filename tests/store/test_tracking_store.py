@@ -125,14 +125,8 @@ def test_a_run_is_found_by_a_unique_prefix_of_its_id(store: SqlStore) -> None:
     with pytest.raises(NotFound, match="not found"):
         store.get_run("ffffffffffffffffzz")
     # two runs whose ids share 10 characters: the prefix names neither, so it is refused, not guessed
-    import sqlalchemy as sa
-
-    from loopwright.store.sql.tables import runs as runs_table
-
-    with store.engine.begin() as conn:
-        row = dict(conn.execute(sa.select(runs_table).where(runs_table.c.id == target.id)).one()._mapping)
-        for suffix in ("0" * 22, "1" * 22):
-            conn.execute(sa.insert(runs_table).values({**row, "id": "abcdef0123" + suffix}))
+    for suffix in ("0" * 22, "1" * 22):
+        store.create_run(exp.id, run_id="abcdef0123" + suffix)
     with pytest.raises(InvalidInput, match="ambiguous"):
         store.get_run("abcdef0123")
     assert store.get_run("abcdef01231").id == "abcdef0123" + "1" * 22

@@ -44,7 +44,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "The model registry: versions, aliases, lineage and the audit log.",
     ),
     "db": ("loopwright.cli.db", "app", "Metadata store schema."),
-    "tokens": ("loopwright.cli.tokens", "app", "Create, list and revoke API tokens (a user and a role each)."),
+    "tokens": (
+        "loopwright.cli.tokens",
+        "app",
+        "Create, list and revoke API tokens (a user and a role each).",
+    ),
     "pipeline": ("loopwright.cli.pipeline", "app", "Run, inspect and export pipelines."),
     "monitor": (
         "loopwright.cli.monitor",

@@ -47,14 +47,20 @@ def mask_password(uri: str) -> str:
 
 
 def open_store(uri: str) -> Store:
-    """Open the store a URI names: ``sqlite:///…``, ``postgresql+psycopg://…`` (``http(s)://`` later)."""
+    """Open the store a URI names: ``sqlite:///…``, ``postgresql+psycopg://…``, or a
+    ``loopwright server`` at ``http(s)://host:port[,http(s)://host2:port]``."""
     if uri.startswith(("sqlite:", "postgresql")):
         from loopwright.store.sql import SqlStore
 
         return SqlStore(uri)
+    if uri.startswith(("http://", "https://")):
+        from loopwright.store.rest import RestStore
+
+        return RestStore(uri)
     where = mask_password(uri)
     raise InvalidInput(
-        f"unsupported store URI {where!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        f"unsupported store URI {where!r}: use sqlite:///PATH, postgresql+psycopg://USER@HOST/DB "
+        "or http(s)://HOST:PORT (a loopwright server)"
     )
 
 

@@ -80,7 +80,9 @@ class Store(ABC):
         tags: Mapping[str, str] | None = None,
         parent_id: str | None = None,
         start_ms: int | None = None,
-    ) -> Run: ...
+        run_id: str | None = None,
+    ) -> Run:
+        """A new ``running`` run; ``run_id`` (32 hex digits) lets a client that retries name it first."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run: ...

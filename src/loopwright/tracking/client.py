@@ -80,13 +80,19 @@ class Client:
         settings = get_settings()
         self.settings = settings
         self.store: Store = store if store is not None else open_store(store_uri or settings.store_uri)
-        self.blobs = (
-            blobs
-            if blobs is not None
-            else BlobStore(artifact_uri or settings.artifact_uri, cache_dir=str(settings.home / "cache"))
-        )
+        self.blobs = blobs if blobs is not None else self._blob_store(artifact_uri or settings.artifact_uri)
         self._metrics = MetricBuffer(self.store.log_metrics)
         self._running: set[str] = set()  # runs this client knows accept writes
+
+    def _blob_store(self, artifact_uri: str) -> BlobStore:
+        cache = str(self.settings.home / "cache")
+        if self.store.uri.startswith(("http://", "https://")):  # a server: its blobs, through it
+            from loopwright.store.rest import RestStore
+            from loopwright.store.rest_blobs import RestBlobs
+
+            if isinstance(self.store, RestStore):
+                return RestBlobs(self.store, cache_dir=cache)
+        return BlobStore(artifact_uri, cache_dir=cache)
 
     def __repr__(self) -> str:
         return f"Client(store={mask_password(self.store.uri)!r}, artifacts={self.blobs.root!r})"
@@ -400,24 +406,11 @@ class Client:
         Blobs of purged records go at once; blobs no record ever pointed to (a write in
         flight, a crashed upload) are removed only when older than ``grace_seconds``.
         """
-        report, freed = self.store.purge_deleted()
-        live = self.store.referenced_digests()
-        cutoff = time.time() - grace_seconds
-        blobs = 0
-        freed_bytes = 0
-        for blob in self.blobs.iter_blobs():
-            if blob.digest in live:
-                continue
-            if blob.digest in freed or blob.modified <= cutoff:
-                freed_bytes += self.blobs.delete(blob.digest)
-                blobs += 1
-        return GcReport(
-            runs=report.runs,
-            experiments=report.experiments,
-            blobs=blobs,
-            bytes=freed_bytes,
-            details=report.details,
-        )
+        from loopwright.store.rest_blobs import RestBlobs
+
+        if isinstance(self.blobs, RestBlobs):  # the server holds the blobs: it collects them
+            return self.blobs.collect_garbage(grace_seconds)
+        return collect_garbage(self.store, self.blobs, grace_seconds)
 
     def close(self) -> None:
         self._metrics.close()
@@ -539,6 +532,28 @@ def get_client() -> Client:
     """
     settings: Settings = get_settings()
     return shared_client(settings.store_uri, settings.artifact_uri)
+
+
+def collect_garbage(store: Store, blobs: BlobStore, grace_seconds: float) -> GcReport:
+    """What :meth:`Client.gc` does, for a store and blob root held here (a server's own, say)."""
+    report, freed = store.purge_deleted()
+    live = store.referenced_digests()
+    cutoff = time.time() - grace_seconds
+    count = 0
+    freed_bytes = 0
+    for blob in blobs.iter_blobs():
+        if blob.digest in live:
+            continue
+        if blob.digest in freed or blob.modified <= cutoff:
+            freed_bytes += blobs.delete(blob.digest)
+            count += 1
+    return GcReport(
+        runs=report.runs,
+        experiments=report.experiments,
+        blobs=count,
+        bytes=freed_bytes,
+        details=report.details,
+    )
 
 
 def shared_client(store_uri: str, artifact_uri: str) -> Client:

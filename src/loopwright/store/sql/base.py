@@ -30,6 +30,21 @@ class SqlBase:
         with read_transaction(self.engine) as conn:
             yield conn
 
+    # -- idempotent write requests (the platform server's retries) ------------------------------
+    def save_idempotent_response(self, key: str, response: str) -> None:
+        """Keep the answer of the write request ``key`` claimed, for a retry to get it again."""
+        from loopwright.store.sql.tables import idempotency_keys as table
+
+        with write_transaction(self.engine) as conn:
+            conn.execute(table.update().where(table.c.key == key).values(response=response))
+
+    def idempotent_response(self, key: str) -> str | None:
+        """The answer saved for an applied write request (``None``: none saved, or never applied)."""
+        from loopwright.store.sql.tables import idempotency_keys as table
+
+        with read_transaction(self.engine) as conn:
+            return conn.execute(sa.select(table.c.response).where(table.c.key == key)).scalar()
+
     def _insert(self, table: sa.Table) -> Any:
         """``INSERT`` that supports ``on_conflict_do_*`` on both SQLite and PostgreSQL."""
         if self.engine.dialect.name == "postgresql":

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from loopwright.errors import InvalidInput, Unavailable
@@ -80,12 +84,53 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     return engine
 
 
+class AlreadyApplied(Exception):
+    """The write request with this idempotency key was committed before (by this or another server)."""
+
+
+# the Idempotency-Key of the request being served; its first write transaction claims it
+_idempotency_key: ContextVar[str | None] = ContextVar("loopwright_idempotency_key", default=None)
+IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
+
+
+@contextmanager
+def idempotent(key: str | None) -> Iterator[None]:
+    """Make the next write transaction in this context apply only once for ``key``.
+
+    The key is inserted in that transaction, so it commits with the write or not at all: a client
+    retrying after a server died mid-request (on another server) gets :class:`AlreadyApplied`
+    instead of a second copy of its write.
+    """
+    token = _idempotency_key.set(key)
+    try:
+        yield
+    finally:
+        _idempotency_key.reset(token)
+
+
+def _claim(conn: Connection, key: str) -> None:
+    from loopwright.store.sql.tables import idempotency_keys
+
+    now = int(time.time() * 1000)
+    table = idempotency_keys
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    claimed = conn.execute(insert.values(key=key, created_ms=now).on_conflict_do_nothing()).rowcount
+    if not claimed:
+        raise AlreadyApplied(key)
+    if random.random() < 0.001:  # keys only matter while clients retry: drop day-old ones now and then
+        conn.execute(table.delete().where(table.c.created_ms < now - IDEMPOTENCY_TTL_MS))
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: takes SQLite's write lock at BEGIN."""
     with engine.connect() as conn:
         conn.execution_options(loopwright_write=True)
         with conn.begin():
+            key = _idempotency_key.get()
+            if key is not None:
+                _idempotency_key.set(None)  # the request's first write carries it, once
+                _claim(conn, key)
             yield conn
 
 

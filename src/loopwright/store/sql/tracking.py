@@ -78,6 +78,9 @@ def _value(raw: float | None) -> float:
     return math.nan if raw is None else float(raw)
 
 
+param_table = params  # log_params's argument has the table's name
+
+
 class TrackingSql(SqlBase):
     """Tracking half of :class:`~loopwright.store.sql.SqlStore`."""
 
@@ -171,8 +174,12 @@ class TrackingSql(SqlBase):
         tags: Mapping[str, str] | None = None,
         parent_id: str | None = None,
         start_ms: int | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        run_id = _new_id()
+        if run_id is None:
+            run_id = _new_id()
+        elif not (isinstance(run_id, str) and len(run_id) == 32 and set(run_id) <= set("0123456789abcdef")):
+            raise InvalidInput(f"a run id is 32 lower-case hex digits, got {run_id!r}")
         name = name or f"run-{run_id[:8]}"
         if not isinstance(name, str) or len(name) > 256:
             raise InvalidInput("run name must be a string of at most 256 characters")
@@ -335,10 +342,10 @@ class TrackingSql(SqlBase):
             if status != "running":
                 raise Conflict(f"run {run_id!r} is {status}; it no longer accepts writes")
 
-    def log_params(self, run_id: str, params_: Mapping[str, str]) -> None:
-        if not params_:
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        if not params:
             return
-        for key, value in params_.items():
+        for key, value in params.items():
             if len(value) > MAX_PARAM_LENGTH:
                 raise InvalidInput(
                     f"param {key!r} is {len(value)} characters long; the limit is {MAX_PARAM_LENGTH}"
@@ -346,17 +353,17 @@ class TrackingSql(SqlBase):
         with self._write() as conn:
             self._touch_running(conn, [run_id])
             conn.execute(
-                self._insert(params).on_conflict_do_nothing(index_elements=["run_id", "key"]),
-                [{"run_id": run_id, "key": k, "value": v} for k, v in params_.items()],
+                self._insert(param_table).on_conflict_do_nothing(index_elements=["run_id", "key"]),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()],
             )
             stored = dict(
                 conn.execute(
-                    sa.select(params.c.key, params.c.value).where(
-                        params.c.run_id == run_id, params.c.key.in_(list(params_))
+                    sa.select(param_table.c.key, param_table.c.value).where(
+                        param_table.c.run_id == run_id, param_table.c.key.in_(list(params))
                     )
                 ).all()
             )
-            for key, value in params_.items():
+            for key, value in params.items():
                 if stored[key] != value:
                     raise Conflict(
                         f"param {key!r} of run {run_id!r} is already {stored[key]!r}; "

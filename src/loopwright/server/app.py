@@ -1,0 +1,103 @@
+"""The platform server's ASGI app: the Store under ``/api/v1``, probes, metrics; ``/`` is the UI's.
+
+Stateless over its SQL store and blob root, so several processes (``--workers``) or several hosts
+on one PostgreSQL and one bucket serve one team; clients fail over between them (``RestStore``).
+
+Examples
+--------
+>>> import tempfile
+>>> from starlette.testclient import TestClient
+>>> home = tempfile.mkdtemp()
+>>> app = create_app(ServerConfig(f"sqlite:///{home}/lw.db", f"{home}/artifacts"))
+>>> with TestClient(app) as http:
+...     http.get("/readyz").json()["status"]
+'ready'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from loopwright import __version__
+from loopwright.artifacts import BlobStore
+from loopwright.server.artifacts import artifact_router
+from loopwright.server.config import ServerConfig
+from loopwright.server.errors import install_error_handlers
+from loopwright.server.limits import BodyLimitMiddleware
+from loopwright.server.metrics import MetricsMiddleware, ServerMetrics
+from loopwright.server.security import Guard
+from loopwright.server.store_api import store_router
+from loopwright.store.routes import API_PREFIX
+from loopwright.store.sql import SqlStore
+
+log = logging.getLogger("loopwright.server")
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """Build the server for ``config`` (the store is opened, and migrated, here)."""
+    store = SqlStore(config.store_uri)
+    blobs = BlobStore(config.artifact_uri)
+    spool = tempfile.mkdtemp(prefix="loopwright-server-")
+    guard = Guard(store, enabled=config.auth)
+    metrics = ServerMetrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="Loopwright",
+        version=__version__,
+        summary="The platform API: tracking, registry, lineage, pipelines, monitoring and the loop.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.guard = guard
+    install_error_handlers(app)
+    app.include_router(store_router(store, guard, metrics), prefix=API_PREFIX)
+    app.include_router(artifact_router(store, blobs, guard, spool), prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["probes"], summary="the process answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["probes"], summary="the store answers")
+    def readyz() -> JSONResponse:
+        try:
+            with store.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready", "store": "ok"})
+
+    @app.get("/metrics", tags=["probes"], summary="Prometheus metrics", include_in_schema=False)
+    def prometheus(request: Request) -> Response:
+        guard.check(request, "viewer", "metrics")
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=config.max_body_bytes, max_upload_bytes=config.max_upload_bytes
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    log.info(
+        "loopwright server %s on store %s, artifacts %s, auth %s (pid %d)",
+        __version__,
+        store,
+        blobs.root,
+        "on" if config.auth else "off",
+        os.getpid(),
+    )
+    return app
