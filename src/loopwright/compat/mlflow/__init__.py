@@ -1,0 +1,1 @@
+"""MLflow compatibility: import an MLflow tracking store, answer MLflow's REST API."""
