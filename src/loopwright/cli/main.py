@@ -49,6 +49,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Create, list and revoke API tokens (a user and a role each).",
     ),
+    "import": (
+        "loopwright.cli.imports",
+        "app",
+        "Import experiments, runs and models from another tool (MLflow).",
+    ),
     "pipeline": ("loopwright.cli.pipeline", "app", "Run, inspect and export pipelines."),
     "monitor": (
         "loopwright.cli.monitor",
