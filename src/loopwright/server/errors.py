@@ -57,6 +57,17 @@ def error_body(error: LoopwrightError) -> tuple[int, dict[str, str]]:
     return error.http_status, {"error": type(error).__name__, "message": str(error)}
 
 
+def store_is_down(error: sa.exc.DBAPIError) -> bool:
+    """Whether a database error means the connection (not the statement) failed.
+
+    >>> store_is_down(sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection")))
+    True
+    >>> store_is_down(sa.exc.DBAPIError("SELECT 1", {}, Exception("division by zero")))
+    False
+    """
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or error.connection_invalidated
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoopwrightError)
     async def _loopwright(request: Request, error: LoopwrightError) -> JSONResponse:
@@ -83,6 +94,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=error.status_code,
             headers=error.headers,
         )
+
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _database(request: Request, error: sa.exc.DBAPIError) -> JSONResponse:
+        # a dead connection surfaces as OperationalError, InterfaceError or any DBAPIError whose
+        # connection SQLAlchemy invalidated: all mean "the store is down", so 503 (never 500)
+        if store_is_down(error):
+            return await _store_down(request, error)
+        return await _unexpected(request, error)
 
     @app.exception_handler(sa.exc.OperationalError)
     @app.exception_handler(sa.exc.InterfaceError)

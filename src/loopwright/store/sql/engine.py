@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 120
+PG_CONNECT_TIMEOUT_S = 5  # a ?connect_timeout= in the URI wins
 
 
 def create_engine(uri: str) -> Engine:
@@ -45,7 +46,12 @@ def create_engine(uri: str) -> Engine:
     try:
         if backend == "sqlite":
             return _sqlite_engine(url)
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # a database that stopped answering fails a checkout within seconds (pre-ping, connect
+        # timeout) instead of hanging the request: the server answers 503 and recovers by itself
+        connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        return sa.create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args
+        )
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:  # a bad SQLite form, no such driver
         raise _invalid_uri(where, error) from None
 
