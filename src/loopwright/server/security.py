@@ -63,7 +63,7 @@ class Guard:
             log.warning(
                 "denied %s %s to %r (%s): %s", request.method, what, principal.user, principal.role, denial
             )
-            self.store.append_audit(
+            self.store.append_event_audit(
                 "server",
                 what,
                 "denied",

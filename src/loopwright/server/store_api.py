@@ -160,7 +160,7 @@ def _endpoint(route: Route, store: SqlStore, guard: Guard, metrics: ServerMetric
         if route.method in AUDITED and guard.enabled:
             entity, action = AUDITED[route.method]
             subject = str(args.get("experiment_id") or args.get("run_id") or args.get("name"))
-            store.append_audit(entity, subject, action, actor=principal.user)
+            store.append_event_audit(entity, subject, action, actor=principal.user)
         return Response(content, media_type="application/json")
 
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

@@ -116,6 +116,35 @@ class TokensSql(SqlBase):
             self._audit_token(conn, token, "token_revoked", actor, stamp)
         return token
 
+    def append_event_audit(
+        self, entity: str, name: str, action: str, *, actor: str, after: Any = None
+    ) -> None:
+        """Audit what is not a registry change: an experiment or run created or deleted through the
+        server, or a request it refused (entity ``server``, name = the Store method asked for).
+
+        Unlike :meth:`append_audit` it needs no registered model; it commits on its own, so it never
+        claims the request's idempotency key.
+        """
+        if not isinstance(actor, str) or not actor:
+            raise InvalidInput("every audited event needs an actor (who made it)")
+        with self.engine.connect() as conn:
+            conn.execution_options(loopwright_write=True)
+            with conn.begin():
+                if not self._is_sqlite:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+                conn.execute(
+                    audit_log.insert().values(
+                        entity=entity[:32],
+                        name=name[:128],
+                        version=None,
+                        action=action[:32],
+                        actor=actor[:256],
+                        time_ms=now_ms(),
+                        before_json=None,
+                        after_json=None if after is None else json.dumps(after, sort_keys=True),
+                    )
+                )
+
     def find_token(self, token_hash: str) -> ApiToken | None:
         if not isinstance(token_hash, str) or not _HASH.fullmatch(token_hash):
             return None
