@@ -66,8 +66,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.store = store
     app.state.guard = guard
     install_error_handlers(app)
-    app.include_router(store_router(store, guard, metrics), prefix=API_PREFIX)
-    app.include_router(artifact_router(store, blobs, guard, spool), prefix=API_PREFIX)
+    app.include_router(store_router(store, guard, metrics))
+    app.include_router(artifact_router(store, blobs, guard, spool))
 
     @app.get("/healthz", tags=["probes"], summary="the process answers")
     def healthz() -> dict[str, str]:

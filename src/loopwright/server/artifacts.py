@@ -38,6 +38,7 @@ from loopwright.names import validate_artifact_path, validate_name, validate_ver
 from loopwright.server.errors import ERROR_RESPONSES
 from loopwright.server.security import Guard
 from loopwright.store import ArtifactRef, GcReport
+from loopwright.store.routes import API_PREFIX
 from loopwright.store.sql import SqlStore
 
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -78,7 +79,7 @@ async def _receive_file(request: Request, folder: str) -> tuple[str, str, int]:
 
 def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str) -> APIRouter:
     """Blob and artifact routes over the server's own store and blob root."""
-    router = APIRouter(responses=ERROR_RESPONSES)
+    router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     async def store_upload(request: Request) -> tuple[str, int]:
         temp, digest, size = await _receive_file(request, spool)

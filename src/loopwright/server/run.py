@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import asdict
 
 import uvicorn
@@ -61,9 +63,17 @@ def run_server(
         return
     create_app(config)  # migrate and check the store once, before the workers start
     os.environ[_CONFIG_VARIABLE] = json.dumps(asdict(config))
-    uvicorn.run(
-        "loopwright.server.run:app_from_environment",
-        factory=True,
-        workers=workers,
-        **common,  # type: ignore[arg-type]
-    )
+    # every worker writes its metrics to files here and /metrics (whichever worker answers) sums them
+    created = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    if created:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loopwright-metrics-")
+    try:
+        uvicorn.run(
+            "loopwright.server.run:app_from_environment",
+            factory=True,
+            workers=workers,
+            **common,  # type: ignore[arg-type]
+        )
+    finally:
+        if created:
+            shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -31,7 +31,7 @@ from loopwright.server.errors import ERROR_RESPONSES
 from loopwright.server.metrics import ServerMetrics
 from loopwright.server.security import Guard
 from loopwright.store.interface import Store
-from loopwright.store.routes import ROUTES, Route
+from loopwright.store.routes import API_PREFIX, ROUTES, Route
 from loopwright.store.sql import SqlStore
 from loopwright.store.sql.engine import AlreadyApplied, idempotent
 from loopwright.store.wire import encode, signature_of
@@ -171,7 +171,7 @@ def _endpoint(route: Route, store: SqlStore, guard: Guard, metrics: ServerMetric
 
 def store_router(store: SqlStore, guard: Guard, metrics: ServerMetrics) -> APIRouter:
     """One route per entry of :data:`~loopwright.store.routes.ROUTES`."""
-    router = APIRouter()
+    router = APIRouter(prefix=API_PREFIX)  # in each route's own path: what /metrics labels show
     for route in ROUTES.values():
         returns = signature_of(route.method).returns
         router.add_api_route(
