@@ -188,7 +188,7 @@ class TokenAuthenticator:
         if len(token) > MAX_TOKEN_LENGTH:
             raise Unauthenticated("invalid or expired token")
         digest = hash_token(token)
-        record = self.store.find_token(digest)
+        record = self.store.identify_token(token)
         if record is None or not record.active(now_ms()):
             with self._lock:
                 self._cache.pop(digest, None)

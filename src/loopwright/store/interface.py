@@ -7,6 +7,7 @@ a ``RestStore`` over HTTP. Methods take and return the dataclasses of
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -499,6 +500,10 @@ class Store(ABC):
     @abstractmethod
     def find_token(self, token_hash: str) -> ApiToken | None:
         """The token with this hash whatever its state (revoked, expired), or ``None``."""
+
+    def identify_token(self, token: str) -> ApiToken | None:
+        """The record of a bearer token, found by its SHA-256 (``RestStore`` asks its server instead)."""
+        return self.find_token(hashlib.sha256(token.encode()).hexdigest())
 
     @abstractmethod
     def touch_token(self, token_id: str, time_ms: int) -> None:

@@ -688,7 +688,18 @@ class RestStore(Store):
         raise PermissionDenied("tokens are checked by the server; a client cannot look them up")
 
     def touch_token(self, token_id: str, time_ms: int) -> None:
-        raise PermissionDenied("tokens are checked by the server; a client cannot touch them")
+        """Nothing to do: the server records a token's use when it identifies it."""
+
+    def identify_token(self, token: str) -> ApiToken | None:
+        """Ask the server whose ``token`` is (``GET /api/v1/whoami`` with it): how ``loopwright serve
+        --store-tokens`` checks tokens of a team server it cannot read the token table of."""
+        try:
+            response = self.request(
+                "GET", f"{API_PREFIX}/whoami", headers={"Authorization": f"Bearer {token}"}
+            )
+        except (Unauthenticated, NotFound):
+            return None
+        return decode(ApiToken | None, response.content)
 
 
 def _error(response: httpx.Response) -> LoopwrightError:
