@@ -28,14 +28,17 @@ from fastapi.responses import JSONResponse
 
 from loopwright import __version__
 from loopwright.artifacts import BlobStore
+from loopwright.auth import hash_token
 from loopwright.compat.mlflow.rest import mlflow_router
+from loopwright.errors import NotFound
 from loopwright.server.artifacts import artifact_router
 from loopwright.server.config import ServerConfig
 from loopwright.server.errors import install_error_handlers
 from loopwright.server.limits import BodyLimitMiddleware
 from loopwright.server.metrics import MetricsMiddleware, ServerMetrics
-from loopwright.server.security import Guard
+from loopwright.server.security import Guard, bearer_token
 from loopwright.server.store_api import store_router
+from loopwright.store.entities import ApiToken
 from loopwright.store.routes import API_PREFIX
 from loopwright.store.sql import SqlStore
 
@@ -70,6 +73,15 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(store_router(store, guard, metrics))
     app.include_router(artifact_router(store, blobs, guard, spool))
     app.include_router(mlflow_router(store, blobs, guard, spool))  # MLflow's REST API, translated
+
+    @app.get(f"{API_PREFIX}/whoami", tags=["tokens"], summary="the bearer token's own record")
+    def whoami(request: Request) -> ApiToken:
+        """Whose token this is (any role): how an inference server checks tokens this server issued."""
+        principal = guard.check(request, "viewer", "whoami")
+        record = store.find_token(hash_token(bearer_token(request.headers.get("authorization")) or ""))
+        if principal.token_id is None or record is None:
+            raise NotFound("this server runs without --auth: it issues no identities")
+        return record
 
     @app.get("/healthz", tags=["probes"], summary="the process answers")
     def healthz() -> dict[str, str]:
