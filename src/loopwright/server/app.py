@@ -41,6 +41,7 @@ from loopwright.server.store_api import store_router
 from loopwright.store.entities import ApiToken
 from loopwright.store.routes import API_PREFIX
 from loopwright.store.sql import SqlStore
+from loopwright.ui import mount_ui
 
 log = logging.getLogger("loopwright.server")
 
@@ -69,6 +70,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     )
     app.state.store = store
     app.state.guard = guard
+    app.state.blobs = blobs
+    app.state.config = config
     install_error_handlers(app)
     app.include_router(store_router(store, guard, metrics))
     app.include_router(artifact_router(store, blobs, guard, spool))
@@ -82,6 +85,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         if principal.token_id is None or record is None:
             raise NotFound("this server runs without --auth: it issues no identities")
         return record
+
+    mount_ui(app)  # the web UI: / and /static/
 
     @app.get("/healthz", tags=["probes"], summary="the process answers")
     def healthz() -> dict[str, str]:
