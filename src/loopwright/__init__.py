@@ -118,6 +118,7 @@ if TYPE_CHECKING:
     )
     from loopwright.tokens import create_token, list_tokens, revoke_token
     from loopwright.tracking.abandoned import AbandonedRun
+    from loopwright.tracking.autolog import autolog
     from loopwright.tracking.client import Client, get_client, reset_clients
     from loopwright.tracking.fluent import (
         ActiveRun,
@@ -249,6 +250,7 @@ _EXPORTS: dict[str, str] = {
     "list_tokens": "loopwright.tokens",
     "revoke_token": "loopwright.tokens",
     "AbandonedRun": "loopwright.tracking.abandoned",
+    "autolog": "loopwright.tracking.autolog",
     "Client": "loopwright.tracking.client",
     "get_client": "loopwright.tracking.client",
     "reset_clients": "loopwright.tracking.client",
@@ -353,6 +355,7 @@ __all__ = [
     "__version__",
     "active_run",
     "archive_model_version",
+    "autolog",
     "build_image",
     "choice",
     "compile_pipeline",
