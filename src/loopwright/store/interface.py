@@ -312,6 +312,10 @@ class Store(ABC):
 
     # -- monitoring: live windows and alerts ------------------------------------------------------
     @abstractmethod
+    def list_endpoints(self) -> list[str]:
+        """Every endpoint that logged predictions or has monitor windows, by name."""
+
+    @abstractmethod
     def put_monitor_windows(self, windows: Sequence[MonitorWindow]) -> None:
         """Store windows; a window with the same (endpoint, start_ms, end_ms) is replaced."""
 

@@ -480,6 +480,9 @@ class RestStore(Store):
     ) -> list[FeedbackRecord]:
         return self._call("list_feedback", endpoint=endpoint, since_ms=since_ms, until_ms=until_ms)
 
+    def list_endpoints(self) -> list[str]:
+        return self._call("list_endpoints")
+
     def put_monitor_windows(self, windows: Sequence[MonitorWindow]) -> None:
         return self._call("put_monitor_windows", windows=windows)
 

@@ -129,6 +129,7 @@ _ROUTES = [
     ),
     *_group(
         "monitoring",
+        ("list_endpoints", "GET", "/endpoints", "viewer"),
         ("put_monitor_windows", "PUT", "/monitor-windows", "editor"),
         ("list_monitor_windows", "GET", "/endpoints/{endpoint}/monitor-windows", "viewer"),
         ("get_alert_states", "GET", "/endpoints/{endpoint}/alert-states", "viewer"),

@@ -23,6 +23,7 @@ from loopwright.store.sql.tables import (
     monitor_alerts,
     monitor_windows,
     prediction_feedback,
+    prediction_log_files,
 )
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -34,6 +35,12 @@ def _dumps(value: Any) -> str:
 
 class MonitoringSql(SqlBase):
     """Monitoring half of :class:`~loopwright.store.sql.SqlStore`."""
+
+    def list_endpoints(self) -> list[str]:
+        # an endpoint exists in the store only through what it left: logged predictions or windows
+        query = sa.union(sa.select(monitor_windows.c.endpoint), sa.select(prediction_log_files.c.endpoint))
+        with self._read() as conn:
+            return sorted(r[0] for r in conn.execute(query))
 
     def put_monitor_windows(self, windows: Sequence[MonitorWindow]) -> None:
         if not windows:
