@@ -286,3 +286,135 @@ def bars_svg(edges: Sequence[float], counts: Sequence[float], *, width: int = 36
         "</svg>"
     )
     return "".join(parts)
+
+
+# step/run states → fill colours of a DAG node (anything else: grey)
+STATUS_COLORS = {
+    "done": "#d3f9d8",
+    "cached": "#d0ebff",
+    "running": "#fff3bf",
+    "failed": "#ffe3e3",
+    "skipped": "#f1f3f5",
+    "pending": "#f8f9fa",
+}
+
+
+def dag_svg(
+    nodes: Sequence[tuple[str, Sequence[str]]],
+    *,
+    status: Mapping[str, str] | None = None,
+    captions: Mapping[str, str] | None = None,
+    links: Mapping[str, str] | None = None,
+) -> str:
+    """A DAG laid out left to right in layers (a node's layer is its longest path from a root): one box
+    per ``(node, upstream)`` with an optional status colour, caption and link, one curve per edge.
+
+    >>> svg = dag_svg([("load", []), ("train", ["load"]), ("eval", ["train", "load"])], links={"eval": "/x"})
+    >>> svg.count('class="node"'), svg.count('class="edge"'), '<a href="/x">' in svg
+    (3, 3, True)
+    """
+    status, captions, links = status or {}, captions or {}, links or {}
+    upstream = {name: [u for u in ups if u != name] for name, ups in nodes}
+    layer: dict[str, int] = {}
+
+    def depth(name: str, seen: frozenset[str] = frozenset()) -> int:
+        if name not in layer:  # a cycle or an unknown upstream counts as a root
+            parents = [u for u in upstream.get(name, []) if u in upstream and u not in seen]
+            layer[name] = 1 + max((depth(u, seen | {name}) for u in parents), default=-1)
+        return layer[name]
+
+    columns: dict[int, list[str]] = {}
+    for name, _ in nodes:
+        columns.setdefault(depth(name), []).append(name)
+    box_w, box_h, gap_x, gap_y, pad = 150, 46, 56, 18, 8
+    rows = max((len(c) for c in columns.values()), default=1)
+    width = pad * 2 + len(columns) * box_w + max(len(columns) - 1, 0) * gap_x
+    height = pad * 2 + rows * box_h + (rows - 1) * gap_y
+    place: dict[str, tuple[float, float]] = {}
+    for col, names in columns.items():
+        offset = (rows - len(names)) * (box_h + gap_y) / 2  # centre short columns
+        for i, name in enumerate(names):
+            place[name] = (pad + col * (box_w + gap_x), pad + offset + i * (box_h + gap_y))
+    parts = _open(max(width, 1), max(height, 1), "pipeline DAG")
+    for name, ups in upstream.items():
+        x2, y2 = place[name]
+        for u in ups:
+            if u not in place:
+                continue
+            x1, y1 = place[u][0] + box_w, place[u][1] + box_h / 2
+            mid = (x1 + x2) / 2
+            parts.append(
+                f'<path class="edge" d="M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2 + box_h / 2:.1f} '
+                f'{x2:.1f},{y2 + box_h / 2:.1f}" fill="none" stroke="#868e96" stroke-width="1.5">'
+                f"<title>{escape(u)} → {escape(name)}</title></path>"
+            )
+    for name, _ in nodes:
+        x, y = place[name]
+        state = status.get(name, "")
+        short = name if len(name) <= 20 else name[:19] + "…"
+        box = (
+            f'<g class="node" data-node="{escape(name)}"><title>{escape(name)}: {escape(state)}</title>'
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w}" height="{box_h}" rx="6" '
+            f'fill="{STATUS_COLORS.get(state, "#f1f3f5")}" stroke="#495057"/>'
+            f'<text x="{x + 8:.1f}" y="{y + 18:.1f}" font-weight="600">{escape(short)}</text>'
+            f'<text x="{x + 8:.1f}" y="{y + 36:.1f}">{escape(captions.get(name, state))}</text></g>'
+        )
+        href = links.get(name)
+        parts.append(f'<a href="{escape(href)}">{box}</a>' if href else box)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def grid_heatmap_svg(
+    rows: Sequence[str],
+    times_ms: Sequence[int],
+    values: Sequence[Sequence[float | None]],
+    *,
+    marked: Sequence[Sequence[bool]] | None = None,
+    what: str = "value",
+    max_width: int = 900,
+) -> str:
+    """Rows (features) by columns (windows ending at ``times_ms``): shade = value / the largest value,
+    a dark outline where ``marked`` (drifted), plain grey where a value is missing.
+
+    >>> svg = grid_heatmap_svg(["f0", "f1"], [0, 3_600_000], [[0.1, 0.9], [None, 0.2]], marked=[[0, 1], [0, 0]])
+    >>> svg.count('class="cell'), svg.count("marked")
+    (4, 1)
+    """
+    finite = [v for row in values for v in row if v is not None and math.isfinite(v)]
+    top = max([*finite, 1e-12])
+    left, head = 110, 22
+    cell_w = max(min((max_width - left - 10) / max(len(times_ms), 1), 40.0), 6.0)
+    cell_h = 18
+    width, height = int(left + cell_w * len(times_ms) + 10), int(head + cell_h * len(rows) + 22)
+    parts = _open(width, height, f"{what} per feature and window")
+    for i, name in enumerate(rows):
+        short = name if len(name) <= 14 else name[:13] + "…"
+        parts.append(
+            f'<text x="{left - 6}" y="{head + (i + 0.7) * cell_h:.1f}" text-anchor="end">'
+            f"<title>{escape(name)}</title>{escape(short)}</text>"
+        )
+        for j, t in enumerate(times_ms):
+            v = values[i][j]
+            flagged = bool(marked[i][j]) if marked is not None else False
+            when = datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+            known = v is not None and math.isfinite(v)
+            fill = (
+                f'fill="{CURRENT_COLOR}" fill-opacity="{0.05 + 0.95 * (v or 0.0) / top:.3f}"'
+                if known
+                else 'fill="#e9ecef"'
+            )
+            outline = ' stroke="#1f2328" stroke-width="2"' if flagged else ""
+            said = _fmt(v) if known and v is not None else "no value"
+            parts.append(
+                f'<rect class="cell{" marked" if flagged else ""}" x="{left + j * cell_w:.1f}" '
+                f'y="{head + i * cell_h:.1f}" width="{cell_w - 1:.1f}" height="{cell_h - 1:.1f}" {fill}{outline}>'
+                f"<title>{escape(name)}, window ending {when}: {what} {said}"
+                f"{' (drifted)' if flagged else ''}</title></rect>"
+            )
+    if times_ms:
+        for t, x, anchor in ((times_ms[0], left, "start"), (times_ms[-1], width - 10, "end")):
+            label = datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+            parts.append(f'<text x="{x}" y="{height - 6}" text-anchor="{anchor}">{label}</text>')
+    parts.append(f'<text x="{left}" y="14">{escape(what)} (darker: larger; outlined: drifted)</text></svg>')
+    return "".join(parts)
