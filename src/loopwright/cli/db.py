@@ -6,6 +6,7 @@ import typer
 
 from loopwright.cli.render import console
 from loopwright.config import get_settings
+from loopwright.errors import InvalidInput
 from loopwright.store.sql.engine import create_engine, current_revision, head_revision, upgrade
 
 app = typer.Typer(help="Metadata store schema.", no_args_is_help=True)
@@ -17,8 +18,7 @@ def upgrade_(
     revision: str = typer.Option("head", help="Target Alembic revision."),
 ) -> None:
     """Apply pending migrations."""
-    uri = store_uri or get_settings().store_uri
-    engine = create_engine(uri)
+    engine = create_engine(_sql_uri(store_uri))
     try:
         before = current_revision(engine)
         after = upgrade(engine, revision)
@@ -33,8 +33,17 @@ def upgrade_(
 @app.command()
 def current(store_uri: str = typer.Option(None, "--store-uri")) -> None:
     """Show the store's revision and the newest one this version ships."""
-    engine = create_engine(store_uri or get_settings().store_uri)
+    engine = create_engine(_sql_uri(store_uri))
     try:
         console.print(f"current: {current_revision(engine) or 'empty'}  head: {head_revision()}")
     finally:
         engine.dispose()
+
+
+def _sql_uri(store_uri: str | None) -> str:
+    uri = store_uri or get_settings().store_uri
+    if uri.startswith(("http://", "https://")):
+        raise InvalidInput(
+            "a loopwright server migrates its own store: run `loopwright db upgrade` on its host"
+        )
+    return uri
