@@ -39,7 +39,7 @@ from loopwright.store.interface import Store
 
 @dataclass(frozen=True)
 class TriggerCheck:
-    """Whether a trigger fired, why (or why not), and the evidence (window span, rules)."""
+    """Whether a trigger fired, why (or why not), and the evidence (endpoint, window span, rules)."""
 
     fired: bool
     reason: str
@@ -89,7 +89,11 @@ def _drift(endpoint: str, windows: list[MonitorWindow], mark: int | None) -> Tri
         )
     latest = max(judged, key=lambda w: (w.end_ms, w.start_ms))
     span = f"{_clock(latest.start_ms)} to {_clock(latest.end_ms)}"
-    evidence = {"window": [latest.start_ms, latest.end_ms], "model_versions": latest.model_versions}
+    evidence = {
+        "endpoint": endpoint,
+        "window": [latest.start_ms, latest.end_ms],
+        "model_versions": latest.model_versions,
+    }
     if not latest.drifted:
         return TriggerCheck(False, f"no drift in the latest closed window ({span})", evidence)
     features = latest.drift.get("drifted_features") or []
@@ -117,7 +121,8 @@ def _alerts(endpoint: str, windows: list[MonitorWindow], mark: int | None, store
     rules = [s.rule for s in fresh]
     starts = [s.since_ms for s in fresh if s.since_ms is not None]
     reason = f"alert(s) firing: {', '.join(rules)}" + (f" (since {_clock(min(starts))})" if starts else "")
-    return TriggerCheck(True, reason, {"rules": rules, "window_end": max(s.last_end_ms for s in fresh)})
+    evidence = {"endpoint": endpoint, "rules": rules, "window_end": max(s.last_end_ms for s in fresh)}
+    return TriggerCheck(True, reason, evidence)
 
 
 def _schedule(schedule: CronSchedule, state: LoopState, now_ms: int) -> TriggerCheck:
