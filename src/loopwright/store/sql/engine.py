@@ -120,8 +120,9 @@ def _claim(conn: Connection, key: str) -> None:
     now = int(time.time() * 1000)
     table = idempotency_keys
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-    claimed = conn.execute(insert.values(key=key, created_ms=now).on_conflict_do_nothing()).rowcount
-    if not claimed:
+    # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT … ON CONFLICT DO NOTHING
+    claim = insert.values(key=key, created_ms=now).on_conflict_do_nothing().returning(table.c.key)
+    if conn.execute(claim).first() is None:
         raise AlreadyApplied(key)
     if random.random() < 0.001:  # keys only matter while clients retry: drop day-old ones now and then
         conn.execute(table.delete().where(table.c.created_ms < now - IDEMPOTENCY_TTL_MS))
