@@ -1,6 +1,7 @@
 """Operators steer a model's loop: pause it, resume it, roll its last move back.
 
-Each control is recorded twice with the operator as the actor (``LOOPWRIGHT_USER``, else the OS user):
+Each control is recorded twice with the operator as the actor (``LOOPWRIGHT_USER``, else the OS user;
+the platform server's UI passes the signed-in user and its own ``client``):
 as a loop transition (``loopwright loop status``) and in the registry's audit log
 (``loop_paused`` / ``loop_resumed`` / ``loop_rollback``; alias moves audit themselves).
 
@@ -39,13 +40,15 @@ from loopwright.registry.actor import current_actor
 from loopwright.registry.client import RegistryClient
 from loopwright.store.entities import LoopState, LoopTransition, now_ms
 from loopwright.store.interface import Store
-from loopwright.tracking.client import get_client
+from loopwright.tracking.client import Client, get_client
 
 DEFAULT_CANARY_ALIAS = "challenger"
 DEFAULT_PROMOTE_ALIAS = "champion"
 
 
-def pause_loop(model: str, reason: str | None = None, *, actor: str | None = None) -> LoopState:
+def pause_loop(
+    model: str, reason: str | None = None, *, actor: str | None = None, client: Client | None = None
+) -> LoopState:
     """Pause a model's loop: no trigger starts a cycle, a canary stays where it is.
 
     ``loopwright loop pause MODEL [--reason TEXT]``; ``Conflict`` if it is paused already.
@@ -57,13 +60,15 @@ def pause_loop(model: str, reason: str | None = None, *, actor: str | None = Non
     True
     """
     who = actor or current_actor()
-    store = get_client().store
+    store = (client or get_client()).store
     state = store.set_loop_paused(model, True, actor=who, reason=_said(f"paused by {who}", reason))
     _audit(store, model, "loop_paused", who, state, reason)
     return state
 
 
-def resume_loop(model: str, reason: str | None = None, *, actor: str | None = None) -> LoopState:
+def resume_loop(
+    model: str, reason: str | None = None, *, actor: str | None = None, client: Client | None = None
+) -> LoopState:
     """Resume a paused loop: its next step goes on from the state it was paused in.
 
     ``loopwright loop resume MODEL``; ``Conflict`` if it is not paused.
@@ -75,13 +80,15 @@ def resume_loop(model: str, reason: str | None = None, *, actor: str | None = No
     False
     """
     who = actor or current_actor()
-    store = get_client().store
+    store = (client or get_client()).store
     state = store.set_loop_paused(model, False, actor=who, reason=_said(f"resumed by {who}", reason))
     _audit(store, model, "loop_resumed", who, state, reason)
     return state
 
 
-def rollback_loop(model: str, reason: str | None = None, *, actor: str | None = None) -> LoopState:
+def rollback_loop(
+    model: str, reason: str | None = None, *, actor: str | None = None, client: Client | None = None
+) -> LoopState:
     """End a model's canary now, or move its promote alias back to where it was before the loop's
     last promotion; returns the loop's new state (``rolled_back``).
 
@@ -96,7 +103,7 @@ def rollback_loop(model: str, reason: str | None = None, *, actor: str | None = 
     'rolled back by ada: champion v3 -> v2 (complaints from support)'
     """
     who = actor or current_actor()
-    client = get_client()
+    client = client or get_client()
     store = client.store
     registry = RegistryClient(client, actor=who)
     state = store.get_loop_state(model)
