@@ -116,6 +116,7 @@ if TYPE_CHECKING:
         RegisteredModel,
         Run,
     )
+    from loopwright.compat.mlflow.importer import ImportReport, import_mlflow
     from loopwright.tokens import create_token, list_tokens, revoke_token
     from loopwright.tracking.abandoned import AbandonedRun
     from loopwright.tracking.autolog import autolog
@@ -249,6 +250,8 @@ _EXPORTS: dict[str, str] = {
     "create_token": "loopwright.tokens",
     "list_tokens": "loopwright.tokens",
     "revoke_token": "loopwright.tokens",
+    "import_mlflow": "loopwright.compat.mlflow.importer",
+    "ImportReport": "loopwright.compat.mlflow.importer",
     "AbandonedRun": "loopwright.tracking.abandoned",
     "autolog": "loopwright.tracking.autolog",
     "Client": "loopwright.tracking.client",
@@ -397,6 +400,8 @@ __all__ = [
     "list_pipeline_runs",
     "list_predictions",
     "list_tokens",
+    "import_mlflow",
+    "ImportReport",
     "load_dict",
     "load_model",
     "load_text",
