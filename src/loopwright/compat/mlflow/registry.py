@@ -38,9 +38,11 @@ from loopwright.store.entities import ModelVersion, ModelVersionStatus, now_ms
 from loopwright.store.routes import ROUTES
 from loopwright.store.sql import SqlStore
 
+from .logged_models import logged_model_folder
 from .protocol import Body, Handler, add_endpoint, int_field, list_field, not_implemented, str_field
 from .translate import (
     ARTIFACT_SCHEME,
+    logged_model_id,
     model_version_json,
     registered_model_json,
     source_prefix,
@@ -143,9 +145,14 @@ def registry_router(store: SqlStore, guard: Guard) -> APIRouter:
         actor = allow(request, "create_model_version")
         source = str_field(fields, "source")
         run_id = str_field(fields, "run_id", required=False) or None
-        prefix = source_prefix(source, run_id)
-        if run_id is None and prefix is not None:
-            run_id = source.split("runs/" if "runs/" in source else "runs:/", 1)[1].split("/", 1)[0]
+        model_id = str_field(fields, "model_id", required=False) or logged_model_id(source)
+        prefix: str | None
+        if model_id:  # MLflow 3: a logged model's files are a folder of its run
+            run_id, prefix = logged_model_folder(store, model_id)
+        else:
+            prefix = source_prefix(source, run_id)
+            if run_id is None and prefix is not None:
+                run_id = source.split("runs/" if "runs/" in source else "runs:/", 1)[1].split("/", 1)[0]
         version = store.create_model_version(
             validate_name(str_field(fields, "name"), "model name"),
             source,

@@ -2,7 +2,7 @@
 
 ``mlflow.set_tracking_uri("http://HOST:PORT")`` (and ``MLFLOW_TRACKING_TOKEN`` with ``--auth``) is all
 a client needs. The router translates; it owns no data: tracking (:mod:`.tracking`), the registry
-(:mod:`.registry`) and the artifact proxy (:mod:`.artifacts`) call the server's own SqlStore and blob
+(:mod:`.registry`), MLflow 3's logged models (:mod:`.logged_models`) and the artifact proxy (:mod:`.artifacts`) call the server's own SqlStore and blob
 store, with the server's Guard checking the role the same Store call needs under ``/api/v1``. Any
 other ``/api/2.0/mlflow/…`` path answers MLflow's ``ENDPOINT_NOT_FOUND`` naming it.
 
@@ -32,6 +32,7 @@ from loopwright.server.security import Guard
 from loopwright.store.sql import SqlStore
 
 from .artifacts import artifacts_router
+from .logged_models import logged_models_router
 from .protocol import unsupported
 from .registry import registry_router
 from .tracking import tracking_router
@@ -42,6 +43,7 @@ def mlflow_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str) -
     router = APIRouter()
     router.include_router(tracking_router(store, guard))
     router.include_router(registry_router(store, guard))
+    router.include_router(logged_models_router(store, guard))
     router.include_router(artifacts_router(store, blobs, guard, spool))
     unsupported(router)
     return router

@@ -135,6 +135,12 @@ def source_prefix(source: str, run_id: str | None) -> str | None:
     return None
 
 
+def logged_model_id(source: str) -> str | None:
+    """The logged model a ``models:/m-…`` source names (MLflow 3), else ``None``."""
+    rest = source[len("models:/") :] if source.startswith("models:/") else ""
+    return rest if rest.startswith("m-") and "/" not in rest and "@" not in rest else None
+
+
 def experiment_json(experiment: Experiment) -> dict[str, Any]:
     created = ms(experiment.created_at)
     return {
@@ -203,6 +209,7 @@ def model_version_json(version: ModelVersion) -> dict[str, Any]:
         "status": "READY",
         "tags": tag_list(version.tags),
         "aliases": list(version.aliases),
+        "model_id": logged_model_id(version.source) or "",
     }
 
 
