@@ -307,7 +307,8 @@ def dag_svg(
     links: Mapping[str, str] | None = None,
 ) -> str:
     """A DAG laid out left to right in layers (a node's layer is its longest path from a root): one box
-    per ``(node, upstream)`` with an optional status colour, caption and link, one curve per edge.
+    per ``(node, upstream)`` with an optional status colour (a style attribute: page CSS cannot grey
+    it out), caption and link, one curve per edge.
 
     >>> svg = dag_svg([("load", []), ("train", ["load"]), ("eval", ["train", "load"])], links={"eval": "/x"})
     >>> svg.count('class="node"'), svg.count('class="edge"'), '<a href="/x">' in svg
@@ -355,7 +356,7 @@ def dag_svg(
         box = (
             f'<g class="node" data-node="{escape(name)}"><title>{escape(name)}: {escape(state)}</title>'
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w}" height="{box_h}" rx="6" '
-            f'fill="{STATUS_COLORS.get(state, "#f1f3f5")}" stroke="#495057"/>'
+            f'style="fill:{STATUS_COLORS.get(state, "#f1f3f5")};stroke:#495057"/>'
             f'<text x="{x + 8:.1f}" y="{y + 18:.1f}" font-weight="600">{escape(short)}</text>'
             f'<text x="{x + 8:.1f}" y="{y + 36:.1f}">{escape(captions.get(name, state))}</text></g>'
         )
