@@ -30,6 +30,7 @@ from pathlib import Path as FsPath
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 
 from loopwright.artifacts import BlobStore
 from loopwright.artifacts.blobs import check_digest
@@ -58,6 +59,15 @@ def served_artifact_path(path: str) -> str:
     if problem:
         raise InvalidInput(f"invalid artifact path {path!r}: {problem}")
     return validate_artifact_path(path)
+
+
+def _artifact_name(path: str) -> str:
+    """:func:`served_artifact_path` for a route: an escape is a 400 (the request is malformed),
+    answered as ``InvalidInput`` like every bad name."""
+    try:
+        return served_artifact_path(path)
+    except InvalidInput as error:
+        raise HTTPException(400, str(error)) from None
 
 
 async def _receive_file(request: Request, folder: str) -> tuple[str, str, int]:
@@ -99,9 +109,13 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
             background=BackgroundTask(copy.unlink, missing_ok=True),
         )
 
-    @router.put("/blobs/{digest}", tags=["artifacts"], summary="upload a blob by its SHA-256")
+    @router.put(
+        "/blobs/{digest}",
+        tags=["artifacts"],
+        summary="upload a blob by its SHA-256",
+        dependencies=[guard.requires("editor", "put_blob")],
+    )
     async def put_blob(request: Request, digest: str) -> dict[str, int | str]:
-        guard.check(request, "editor", "put_blob")
         check_digest(digest)
         temp, actual, size = await _receive_file(request, spool)
         try:
@@ -112,44 +126,64 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
             os.unlink(temp)
         return {"digest": digest, "size": size}
 
-    @router.get("/blobs/{digest}", tags=["artifacts"], summary="download a blob (verified)")
-    def get_blob(request: Request, digest: str) -> FileResponse:
-        guard.check(request, "viewer", "get_blob")
+    @router.get(
+        "/blobs/{digest}",
+        tags=["artifacts"],
+        summary="download a blob (verified)",
+        dependencies=[guard.requires("viewer", "get_blob")],
+    )
+    def get_blob(digest: str) -> FileResponse:
         return send_blob(check_digest(digest))
 
-    @router.head("/blobs/{digest}", tags=["artifacts"], summary="whether a blob is stored")
-    def head_blob(request: Request, digest: str) -> Response:
-        guard.check(request, "viewer", "head_blob")
+    @router.head(
+        "/blobs/{digest}",
+        tags=["artifacts"],
+        summary="whether a blob is stored",
+        dependencies=[guard.requires("viewer", "head_blob")],
+    )
+    def head_blob(digest: str) -> Response:
         return Response(status_code=200 if blobs.exists(check_digest(digest)) else 404)
 
-    @router.get("/runs/{run_id}/artifacts", tags=["artifacts"], summary="list a run's artifacts")
-    def list_run_artifacts(request: Request, run_id: str, prefix: str | None = None) -> list[ArtifactRef]:
-        guard.check(request, "viewer", "list_artifacts")
+    @router.get(
+        "/runs/{run_id}/artifacts",
+        tags=["artifacts"],
+        summary="list a run's artifacts",
+        dependencies=[guard.requires("viewer", "list_artifacts")],
+    )
+    def list_run_artifacts(run_id: str, prefix: str | None = None) -> list[ArtifactRef]:
         return store.list_artifacts("run", run_id, prefix)
 
-    @router.put("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"], summary="upload a run artifact")
+    @router.put(
+        "/runs/{run_id}/artifacts/{path:path}",
+        tags=["artifacts"],
+        summary="upload a run artifact",
+        dependencies=[guard.requires("editor", "put_run_artifact")],
+    )
     async def put_run_artifact(request: Request, run_id: str, path: str) -> ArtifactRef:
-        guard.check(request, "editor", "put_run_artifact")
-        name = served_artifact_path(path)
+        name = _artifact_name(path)
         store.get_run(run_id)  # NotFound before reading the body
         digest, size = await store_upload(request)
         ref = ArtifactRef(name, digest, size)
         store.record_artifacts("run", run_id, [ref])
         return ref
 
-    @router.get("/runs/{run_id}/artifacts/{path:path}", tags=["artifacts"], summary="download a run artifact")
-    def get_run_artifact(request: Request, run_id: str, path: str) -> FileResponse:
-        guard.check(request, "viewer", "get_run_artifact")
-        ref = store.get_artifact("run", run_id, served_artifact_path(path))
+    @router.get(
+        "/runs/{run_id}/artifacts/{path:path}",
+        tags=["artifacts"],
+        summary="download a run artifact",
+        dependencies=[guard.requires("viewer", "get_run_artifact")],
+    )
+    def get_run_artifact(run_id: str, path: str) -> FileResponse:
+        ref = store.get_artifact("run", run_id, _artifact_name(path))
         return send_blob(ref.digest, ref.path.rsplit("/", 1)[-1])
 
     @router.get(
-        "/models/{name}/versions/{version}/artifacts", tags=["artifacts"], summary="list a version's files"
+        "/models/{name}/versions/{version}/artifacts",
+        tags=["artifacts"],
+        summary="list a version's files",
+        dependencies=[guard.requires("viewer", "list_artifacts")],
     )
-    def list_version_artifacts(
-        request: Request, name: str, version: int, prefix: str | None = None
-    ) -> list[ArtifactRef]:
-        guard.check(request, "viewer", "list_artifacts")
+    def list_version_artifacts(name: str, version: int, prefix: str | None = None) -> list[ArtifactRef]:
         owner = f"{validate_name(name, 'model name')}/{validate_version(version)}"
         return store.list_artifacts("model_version", owner, prefix)
 
@@ -157,16 +191,20 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
         "/models/{name}/versions/{version}/artifacts/{path:path}",
         tags=["artifacts"],
         summary="download a model version's file",
+        dependencies=[guard.requires("viewer", "get_version_artifact")],
     )
-    def get_version_artifact(request: Request, name: str, version: int, path: str) -> FileResponse:
-        guard.check(request, "viewer", "get_version_artifact")
+    def get_version_artifact(name: str, version: int, path: str) -> FileResponse:
         owner = f"{validate_name(name, 'model name')}/{validate_version(version)}"
-        ref = store.get_artifact("model_version", owner, served_artifact_path(path))
+        ref = store.get_artifact("model_version", owner, _artifact_name(path))
         return send_blob(ref.digest, ref.path.rsplit("/", 1)[-1])
 
-    @router.post("/admin/gc", tags=["lifecycle"], summary="purge deleted records and unreferenced blobs")
-    def gc(request: Request, grace_seconds: float = 3600.0) -> GcReport:
-        guard.check(request, "admin", "gc")
+    @router.post(
+        "/admin/gc",
+        tags=["lifecycle"],
+        summary="purge deleted records and unreferenced blobs",
+        dependencies=[guard.requires("admin", "gc")],
+    )
+    def gc(grace_seconds: float = 3600.0) -> GcReport:
         from loopwright.tracking.client import collect_garbage
 
         return collect_garbage(store, blobs, grace_seconds)

@@ -88,7 +88,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> JSONResponse:
-        kind = {404: "NotFound", 405: "InvalidInput", 413: "InvalidInput"}.get(error.status_code, "HTTPError")
+        kind = {400: "InvalidInput", 404: "NotFound", 405: "InvalidInput", 413: "InvalidInput"}.get(
+            error.status_code, "HTTPError"
+        )
         return JSONResponse(
             {"error": kind, "message": str(error.detail)},
             status_code=error.status_code,

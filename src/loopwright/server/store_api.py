@@ -133,12 +133,19 @@ def _endpoint(route: Route, store: SqlStore, guard: Guard, metrics: ServerMetric
             )
     elif fields:
         model = body_model(route)
+        # a body whose fields all have defaults may be left out (``POST /tokens/{id}/revoke``)
+        optional = all(default is not ... for _, default in fields.values())
         parameters.append(
-            inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()])
+            inspect.Parameter(
+                "body",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[model | None if optional else model, Body()],
+                default=None if optional else inspect.Parameter.empty,
+            )
         )
 
     def endpoint(request: Request, **kwargs: Any) -> Response:
-        principal = guard.check(request, route.role, route.method)
+        principal = guard.principal(request)  # checked against the route's role by its dependency
         body = kwargs.pop("body", None)
         args = dict(kwargs)
         if body is not None:
@@ -183,6 +190,7 @@ def store_router(store: SqlStore, guard: Guard, metrics: ServerMetrics) -> APIRo
             summary=route.method.replace("_", " "),
             response_model=_response_model(returns),
             responses=ERROR_RESPONSES,
+            dependencies=[guard.requires(route.role, route.method)],
             description=f"Needs the **{route.role}** role (with `--auth`)."
             + (" Honours `Idempotency-Key`." if route.writes else ""),
         )
