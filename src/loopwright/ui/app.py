@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
+from loopwright.ui.operations import operations_router
 from loopwright.ui.registry import registry_router
 from loopwright.ui.session import session_router
 from loopwright.ui.tracking import tracking_router
@@ -26,6 +27,7 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(session_router())
     app.include_router(tracking_router())
     app.include_router(registry_router())
+    app.include_router(operations_router())
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
