@@ -147,7 +147,7 @@ class RegisteredModel:
 
 def status_of(run: LwRun) -> str:
     """``RUNNING`` / ``FINISHED`` / ``FAILED``, or ``KILLED`` for a run ended that way through the shim."""
-    if run.tags.get(KILLED_TAG) == "KILLED":
+    if {**run.system_tags, **run.tags}.get(KILLED_TAG) == "KILLED":
         return "KILLED"
     return run.status.upper()
 

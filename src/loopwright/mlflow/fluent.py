@@ -81,7 +81,9 @@ class ActiveRun:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        end_run("FINISHED" if exc is None else "FAILED")
+        current = lw.active_run()
+        if current is not None and current.id == self.info.run_id:  # unless the block ended it already
+            end_run("FINISHED" if exc is None else "FAILED")
 
 
 def _experiment_name(experiment_id: str | None) -> str | None:
@@ -195,6 +197,8 @@ def end_run(status: str = "FINISHED") -> None:
         raise Unsupported(f"end_run(status={status!r})", "FINISHED, FAILED or KILLED")
     if upper == "KILLED":
         lw.set_tag(KILLED_TAG, "KILLED")
+    global _last_run_id
+    _last_run_id = run.id
     if run.id in _implicit:
         _implicit.remove(run.id)
     lw.end_run("finished" if upper == "FINISHED" else "failed", error=None if upper == "FINISHED" else upper)

@@ -224,13 +224,15 @@ def _quietly(what: str, call: Callable[[], Any]) -> Any:
 # -- scikit-learn ------------------------------------------------------------------------------------
 def _patched_fit(fit: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fit)
-    def patched(self: Any, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
         cls = type(self)
         framework = _framework(cls) or "sklearn"
         tags = {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"}
         with _autolog_run(framework, tags) as run_id:
-            result = fit(self, X, y, *args, **kwargs)
+            result = fit(self, *args, **kwargs)
             if run_id is not None:
+                X = args[0] if args else kwargs.get("X")
+                y = args[1] if len(args) > 1 else kwargs.get("y")
                 _log_fitted(self, X, y, run_id)
         return result
 
