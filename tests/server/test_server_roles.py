@@ -80,6 +80,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         "--artifact-uri",
         str(home / "artifacts"),
         env={"LOOPWRIGHT_USER": IMPOSTOR},
+        timeout=240,
     )
     engine = sa.create_engine(uri)
     try:

@@ -26,8 +26,9 @@ import re
 import tempfile
 import unicodedata
 from pathlib import Path as FsPath
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
@@ -37,12 +38,14 @@ from loopwright.artifacts.blobs import check_digest
 from loopwright.errors import IntegrityError, InvalidInput
 from loopwright.names import validate_artifact_path, validate_name, validate_version
 from loopwright.server.errors import ERROR_RESPONSES
-from loopwright.server.security import Guard
+from loopwright.server.security import MAX_SEGMENT, PATH_SEGMENT, Guard
 from loopwright.store import ArtifactRef, GcReport
 from loopwright.store.routes import API_PREFIX
 from loopwright.store.sql import SqlStore
 
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+#: a run id or model name in an artifact route's path
+Segment = Annotated[str, Path(pattern=PATH_SEGMENT, max_length=MAX_SEGMENT)]
 
 
 def served_artifact_path(path: str) -> str:
@@ -150,7 +153,7 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
         summary="list a run's artifacts",
         dependencies=[guard.requires("viewer", "list_artifacts")],
     )
-    def list_run_artifacts(run_id: str, prefix: str | None = None) -> list[ArtifactRef]:
+    def list_run_artifacts(run_id: Segment, prefix: str | None = None) -> list[ArtifactRef]:
         return store.list_artifacts("run", run_id, prefix)
 
     @router.put(
@@ -159,7 +162,7 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
         summary="upload a run artifact",
         dependencies=[guard.requires("editor", "put_run_artifact")],
     )
-    async def put_run_artifact(request: Request, run_id: str, path: str) -> ArtifactRef:
+    async def put_run_artifact(request: Request, run_id: Segment, path: str) -> ArtifactRef:
         name = _artifact_name(path)
         store.get_run(run_id)  # NotFound before reading the body
         digest, size = await store_upload(request)
@@ -173,7 +176,7 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
         summary="download a run artifact",
         dependencies=[guard.requires("viewer", "get_run_artifact")],
     )
-    def get_run_artifact(run_id: str, path: str) -> FileResponse:
+    def get_run_artifact(run_id: Segment, path: str) -> FileResponse:
         ref = store.get_artifact("run", run_id, _artifact_name(path))
         return send_blob(ref.digest, ref.path.rsplit("/", 1)[-1])
 
@@ -183,7 +186,7 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
         summary="list a version's files",
         dependencies=[guard.requires("viewer", "list_artifacts")],
     )
-    def list_version_artifacts(name: str, version: int, prefix: str | None = None) -> list[ArtifactRef]:
+    def list_version_artifacts(name: Segment, version: int, prefix: str | None = None) -> list[ArtifactRef]:
         owner = f"{validate_name(name, 'model name')}/{validate_version(version)}"
         return store.list_artifacts("model_version", owner, prefix)
 
@@ -193,7 +196,7 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
         summary="download a model version's file",
         dependencies=[guard.requires("viewer", "get_version_artifact")],
     )
-    def get_version_artifact(name: str, version: int, path: str) -> FileResponse:
+    def get_version_artifact(name: Segment, version: int, path: str) -> FileResponse:
         owner = f"{validate_name(name, 'model name')}/{validate_version(version)}"
         ref = store.get_artifact("model_version", owner, _artifact_name(path))
         return send_blob(ref.digest, ref.path.rsplit("/", 1)[-1])

@@ -25,6 +25,11 @@ from loopwright.store.sql import SqlStore
 
 log = logging.getLogger("loopwright.server")
 
+#: every name or id in a route's path (not an artifact's path): what ``validate_name`` accepts, so a
+#: segment no entity could have (``..``, ``%2e%2e%2f`` decoded once, a NUL) is a 422 before any lookup
+PATH_SEGMENT = r"^[A-Za-z0-9_.\-]*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$"
+MAX_SEGMENT = 128
+
 #: the principal of a server started without --auth
 UNAUTHENTICATED = Principal(user="anonymous", role="admin", token_id=None)
 
