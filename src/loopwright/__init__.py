@@ -27,8 +27,19 @@ from loopwright.errors import (
 )
 
 if TYPE_CHECKING:
+    from loopwright.compat.mlflow.importer import ImportReport, import_mlflow
     from loopwright.evaluation import EvaluationResult, GatePolicy, GateResult, evaluate, gate
     from loopwright.integrations.kubernetes import build_image, k8s_manifests
+    from loopwright.llm.prompts import (
+        PromptVersion,
+        delete_prompt_alias,
+        diff_prompts,
+        list_prompt_versions,
+        load_prompt,
+        register_prompt,
+        search_prompts,
+        set_prompt_alias,
+    )
     from loopwright.loop import (
         Loop,
         LoopConfig,
@@ -116,7 +127,6 @@ if TYPE_CHECKING:
         RegisteredModel,
         Run,
     )
-    from loopwright.compat.mlflow.importer import ImportReport, import_mlflow
     from loopwright.tokens import create_token, list_tokens, revoke_token
     from loopwright.tracking.abandoned import AbandonedRun
     from loopwright.tracking.autolog import autolog
@@ -247,6 +257,14 @@ _EXPORTS: dict[str, str] = {
     "ModelVersion": "loopwright.store.entities",
     "RegisteredModel": "loopwright.store.entities",
     "Run": "loopwright.store.entities",
+    "PromptVersion": "loopwright.llm.prompts",
+    "delete_prompt_alias": "loopwright.llm.prompts",
+    "diff_prompts": "loopwright.llm.prompts",
+    "list_prompt_versions": "loopwright.llm.prompts",
+    "load_prompt": "loopwright.llm.prompts",
+    "register_prompt": "loopwright.llm.prompts",
+    "search_prompts": "loopwright.llm.prompts",
+    "set_prompt_alias": "loopwright.llm.prompts",
     "create_token": "loopwright.tokens",
     "list_tokens": "loopwright.tokens",
     "revoke_token": "loopwright.tokens",
@@ -325,6 +343,7 @@ __all__ = [
     "GatePolicy",
     "GateResult",
     "GcReport",
+    "ImportReport",
     "IntegrityError",
     "InvalidInput",
     "InvalidParameter",
@@ -345,6 +364,7 @@ __all__ = [
     "PipelineFailed",
     "PipelineResult",
     "Profile",
+    "PromptVersion",
     "PythonModel",
     "RegisteredModel",
     "RegistryClient",
@@ -367,9 +387,11 @@ __all__ = [
     "delete_alias",
     "delete_experiment",
     "delete_model_version_tag",
+    "delete_prompt_alias",
     "delete_registered_model_tag",
     "delete_run",
     "delete_tag",
+    "diff_prompts",
     "download_artifacts",
     "drift",
     "end_run",
@@ -387,6 +409,7 @@ __all__ = [
     "get_pipeline_run",
     "get_registered_model",
     "get_run",
+    "import_mlflow",
     "infer_signature",
     "k8s_manifests",
     "list_artifacts",
@@ -399,11 +422,11 @@ __all__ = [
     "list_monitor_windows",
     "list_pipeline_runs",
     "list_predictions",
+    "list_prompt_versions",
     "list_tokens",
-    "import_mlflow",
-    "ImportReport",
     "load_dict",
     "load_model",
+    "load_prompt",
     "load_text",
     "log_artifact",
     "log_artifacts",
@@ -426,6 +449,7 @@ __all__ = [
     "randint",
     "register_materializer",
     "register_model",
+    "register_prompt",
     "reset_clients",
     "restore_experiment",
     "restore_model_version",
@@ -434,12 +458,14 @@ __all__ = [
     "revoke_token",
     "rollback_loop",
     "search_model_versions",
+    "search_prompts",
     "search_registered_models",
     "search_runs",
     "serve",
     "set_alias",
     "set_experiment",
     "set_model_version_tag",
+    "set_prompt_alias",
     "set_registered_model_tag",
     "set_tag",
     "set_tags",

@@ -54,6 +54,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Import experiments, runs and models from another tool (MLflow).",
     ),
+    "prompts": (
+        "loopwright.cli.prompts",
+        "app",
+        "The prompt registry: versions, aliases and diffs of prompt templates.",
+    ),
     "pipeline": ("loopwright.cli.pipeline", "app", "Run, inspect and export pipelines."),
     "monitor": (
         "loopwright.cli.monitor",

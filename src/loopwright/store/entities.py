@@ -202,6 +202,8 @@ class GcReport:
 
 # -- registry ------------------------------------------------------------------------------------
 ModelVersionStatus = Literal["ready", "archived"]
+#: what a registered name holds: a model package, or a prompt template (``loopwright.llm.prompts``)
+ModelKind = Literal["model", "prompt"]
 LineageDirection = Literal["upstream", "downstream", "both"]
 
 
@@ -224,6 +226,7 @@ class RegisteredModel(ToDict):
     updated_at: datetime | None = None
     latest_version: int = 0
     aliases: dict[str, int] = field(default_factory=dict)
+    kind: ModelKind = "model"
 
 
 @dataclass(frozen=True)

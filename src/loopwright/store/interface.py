@@ -31,6 +31,7 @@ from loopwright.store.entities import (
     LoopStateName,
     LoopTransition,
     MetricPoint,
+    ModelKind,
     ModelVersion,
     ModelVersionStatus,
     MonitorWindow,
@@ -168,8 +169,12 @@ class Store(ABC):
         artifact_prefix: str | None = None,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        kind: ModelKind = "model",
     ) -> ModelVersion:
         """Register the next version of ``name`` (creating the model on first use), atomically.
+
+        ``kind`` is what the name holds (``prompt`` for a prompt template); a name keeps the kind it
+        was created with (``Conflict`` otherwise).
 
         With ``run_id`` and ``artifact_prefix`` the run's artifacts under the prefix are recorded
         again for owner ``("model_version", "NAME/VERSION")`` with the prefix stripped, so the
@@ -181,9 +186,13 @@ class Store(ABC):
 
     @abstractmethod
     def search_registered_models(
-        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        kind: ModelKind = "model",
     ) -> list[RegisteredModel]:
-        """Registered models matching e.g. ``"name LIKE 'churn%' and tags.team = 'risk'"``."""
+        """Registered models (of ``kind``) matching e.g. ``"name LIKE 'churn%' and tags.team = 'risk'"``."""
 
     @abstractmethod
     def update_registered_model(
@@ -204,9 +213,13 @@ class Store(ABC):
 
     @abstractmethod
     def search_model_versions(
-        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        kind: ModelKind = "model",
     ) -> list[ModelVersion]:
-        """Versions matching e.g. ``"name = 'churn' and alias = 'champion'"`` (newest first per model)."""
+        """Versions (of names of ``kind``) matching e.g. ``"name = 'churn' and alias = 'champion'"`` (newest first per model)."""
 
     @abstractmethod
     def update_model_version(

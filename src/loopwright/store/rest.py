@@ -62,6 +62,7 @@ from loopwright.store.entities import (
     LoopStateName,
     LoopTransition,
     MetricPoint,
+    ModelKind,
     ModelVersion,
     ModelVersionStatus,
     MonitorWindow,
@@ -324,6 +325,7 @@ class RestStore(Store):
         artifact_prefix: str | None = None,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        kind: ModelKind = "model",
     ) -> ModelVersion:
         return self._call(
             "create_model_version",
@@ -335,16 +337,21 @@ class RestStore(Store):
             artifact_prefix=artifact_prefix,
             tags=tags,
             description=description,
+            kind=kind,
         )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._call("get_registered_model", name=name)
 
     def search_registered_models(
-        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        kind: ModelKind = "model",
     ) -> list[RegisteredModel]:
         return self._call(
-            "search_registered_models", filter=filter, order_by=order_by, max_results=max_results
+            "search_registered_models", filter=filter, order_by=order_by, max_results=max_results, kind=kind
         )
 
     def update_registered_model(self, name: str, description: str | None, *, actor: str) -> RegisteredModel:
@@ -363,9 +370,15 @@ class RestStore(Store):
         return self._call("get_model_version_by_alias", name=name, alias=alias)
 
     def search_model_versions(
-        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        kind: ModelKind = "model",
     ) -> list[ModelVersion]:
-        return self._call("search_model_versions", filter=filter, order_by=order_by, max_results=max_results)
+        return self._call(
+            "search_model_versions", filter=filter, order_by=order_by, max_results=max_results, kind=kind
+        )
 
     def update_model_version(
         self, name: str, version: int, description: str | None, *, actor: str

@@ -28,6 +28,7 @@ from loopwright.names import (
 from loopwright.store.entities import (
     ArtifactRef,
     AuditEntry,
+    ModelKind,
     ModelVersion,
     ModelVersionStatus,
     RegisteredModel,
@@ -178,8 +179,10 @@ class RegistrySql(SqlBase):
         artifact_prefix: str | None = None,
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
+        kind: ModelKind = "model",
     ) -> ModelVersion:
         validate_name(name, "model name")
+        _kind(kind)
         if not isinstance(source, str) or not source:
             raise InvalidInput("a model version needs a source URI")
         tags = {k: _tag_value(k, v) for k, v in (tags or {}).items()}
@@ -195,10 +198,13 @@ class RegistrySql(SqlBase):
             first_use = now_ms()
             conn.execute(
                 self._insert(registered_models)
-                .values(name=name, last_version=0, created_ms=first_use, updated_ms=first_use)
+                .values(name=name, last_version=0, created_ms=first_use, updated_ms=first_use, kind=kind)
                 .on_conflict_do_nothing(index_elements=["name"])
             )
-            version = self._lock_model(conn, name).last_version + 1
+            locked = self._lock_model(conn, name)
+            if locked.kind != kind:
+                raise Conflict(f"{name!r} is a registered {locked.kind}, not a {kind}: choose another name")
+            version = locked.last_version + 1
             stamp = self._stamp(conn)
             conn.execute(
                 registered_models.update()
@@ -288,11 +294,16 @@ class RegistrySql(SqlBase):
             return self._models(conn, [row])[0]
 
     def search_registered_models(
-        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        kind: ModelKind = "model",
     ) -> list[RegisteredModel]:
         clauses = parse_filter(filter, REGISTERED_MODELS)
         orders = parse_order_by(order_by, REGISTERED_MODELS)
-        query = search_query(MODEL_SEARCH, sa.select(registered_models), clauses, orders, max_results)
+        base = sa.select(registered_models).where(registered_models.c.kind == _kind(kind))
+        query = search_query(MODEL_SEARCH, base, clauses, orders, max_results)
         with self._read() as conn:
             return self._models(conn, conn.execute(query).all())
 
@@ -325,6 +336,7 @@ class RegistrySql(SqlBase):
                 updated_at=ms_to_datetime(row.updated_ms),
                 latest_version=row.last_version,
                 aliases=aliases.get(row.name, {}),
+                kind=row.kind,
             )
             for row in rows
         ]
@@ -407,11 +419,17 @@ class RegistrySql(SqlBase):
             return self._versions(conn, [self._version_row(conn, name, number)])[0]
 
     def search_model_versions(
-        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 1000
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        kind: ModelKind = "model",
     ) -> list[ModelVersion]:
         clauses = parse_filter(filter, MODEL_VERSIONS)
         orders = parse_order_by(order_by, MODEL_VERSIONS)
-        query = search_query(VERSION_SEARCH, sa.select(model_versions), clauses, orders, max_results)
+        of_kind = sa.select(registered_models.c.name).where(registered_models.c.kind == _kind(kind))
+        base = sa.select(model_versions).where(model_versions.c.name.in_(of_kind))
+        query = search_query(VERSION_SEARCH, base, clauses, orders, max_results)
         with self._read() as conn:
             return self._versions(conn, conn.execute(query).all())
 
@@ -732,6 +750,12 @@ def _alias_condition(clause: Clause) -> Any:
         .where(condition(a.c.alias, Clause(clause.kind, clause.key, positive, clause.value)))
     )
     return ~held.exists() if positive != clause.op else held.exists()
+
+
+def _kind(kind: object) -> ModelKind:
+    if kind not in ("model", "prompt"):
+        raise InvalidInput(f"kind must be 'model' or 'prompt', got {kind!r}")
+    return kind
 
 
 MODEL_SEARCH = SearchEntity(

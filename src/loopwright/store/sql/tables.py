@@ -140,6 +140,8 @@ registered_models = sa.Table(
     sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_ms", Millis, nullable=False),
     sa.Column("updated_ms", Millis, nullable=False),
+    # "model" or "prompt": prompts are versioned, aliased and audited exactly like models
+    sa.Column("kind", sa.String(16), nullable=False, server_default="model"),
 )
 
 registered_model_tags = sa.Table(
@@ -439,4 +441,39 @@ idempotency_keys = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("created_ms", Millis, nullable=False, index=True),
     sa.Column("response", sa.Text, nullable=True),
+)
+
+# LLM traces: one row per trace (a tree of spans), with what search filters on ...
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_us", sa.BigInteger, nullable=False, index=True),
+    sa.Column("end_us", sa.BigInteger, nullable=True),
+    sa.Column("run_id", sa.String(32), nullable=True, index=True),
+    sa.Column("prompt", sa.String(200), nullable=True),  # NAME/VERSION of the prompt it used
+    sa.Column("model", sa.String(200), nullable=True),  # NAME/VERSION of the model it used
+    sa.Column("input_tokens", sa.BigInteger, nullable=True),
+    sa.Column("output_tokens", sa.BigInteger, nullable=True),
+    sa.Column("cost", sa.Float, nullable=True),
+    sa.Column("attributes", sa.Text, nullable=False),  # JSON
+)
+
+# ... and its spans (OpenTelemetry's shape: ids, parent, kind, times in microseconds, attributes, events)
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("span_id", sa.String(16), primary_key=True),
+    sa.Column("parent_id", sa.String(16), nullable=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_us", sa.BigInteger, nullable=False),
+    sa.Column("end_us", sa.BigInteger, nullable=True),
+    sa.Column("attributes", sa.Text, nullable=False),  # JSON
+    sa.Column("events", sa.Text, nullable=True),  # JSON
+    sa.Column("error", sa.Text, nullable=True),
 )
