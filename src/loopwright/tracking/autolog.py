@@ -147,15 +147,17 @@ def _patch_class(cls: type) -> None:
 
 
 def _subclasses(cls: type) -> Iterator[type]:
+    sub: type
     for sub in cls.__subclasses__():
         yield sub
         yield from _subclasses(sub)
 
 
 def _patch_estimators() -> None:
-    if "sklearn" not in sys.modules and not any(m in sys.modules for m in ("xgboost", "lightgbm")):
-        import sklearn.base  # noqa: F401  (the hook must be in place before estimators are imported)
-    from sklearn.base import BaseEstimator
+    try:
+        from sklearn.base import BaseEstimator
+    except ImportError:  # no scikit-learn: only the native boosting APIs can be patched
+        return
 
     for cls in list(_subclasses(BaseEstimator)):
         _patch_class(cls)
@@ -167,7 +169,7 @@ def _patch_estimators() -> None:
         if own is not None:
             own.__get__(None, cls)(**kwargs)
         else:
-            super(BaseEstimator, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+            super(BaseEstimator, cls).__init_subclass__(**kwargs)
         _patch_class(cls)
 
     _set(BaseEstimator, "__init_subclass__", classmethod(hook))
