@@ -29,6 +29,8 @@ Examples
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 
 from loopwright.errors import AlreadyExists, InvalidInput, NotFound
@@ -50,6 +52,23 @@ from .translate import (
 )
 
 _MAX_PAGE = 10_000
+# MLflow 3 clients add this clause to every registry search to hide prompts; Loopwright keeps no
+# prompts in its registry, so the clause is dropped rather than failing on models without the tag
+_NOT_PROMPT = re.compile(r"^tags?\.[`\"]?mlflow\.prompt\.is_prompt[`\"]?\s*!=\s*'true'$", re.IGNORECASE)
+
+
+def registry_filter(text: object) -> str | None:
+    """An MLflow registry filter without the client's "not a prompt" clause.
+
+    >>> registry_filter("name = 'churn' AND tag.`mlflow.prompt.is_prompt` != 'true'")
+    "name = 'churn'"
+    >>> registry_filter("tag.`mlflow.prompt.is_prompt` != 'true'") is None
+    True
+    """
+    if not text:
+        return None
+    clauses = re.split(r"\s+and\s+", str(text).strip(), flags=re.IGNORECASE)
+    return " AND ".join(c for c in clauses if not _NOT_PROMPT.match(c.strip())) or None
 
 
 def registry_router(store: SqlStore, guard: Guard) -> APIRouter:
@@ -103,7 +122,9 @@ def registry_router(store: SqlStore, guard: Guard) -> APIRouter:
         max_results = max(1, min(int_field(fields, "max_results", 100), _MAX_PAGE))
         offset = int_field(fields, "page_token", 0)
         models = store.search_registered_models(
-            fields.get("filter") or None, list_field(fields, "order_by") or None, offset + max_results + 1
+            registry_filter(fields.get("filter")),
+            list_field(fields, "order_by") or None,
+            offset + max_results + 1,
         )
         page = models[offset : offset + max_results]
         body: Body = {
@@ -173,7 +194,9 @@ def registry_router(store: SqlStore, guard: Guard) -> APIRouter:
         max_results = max(1, min(int_field(fields, "max_results", 10_000), _MAX_PAGE))
         offset = int_field(fields, "page_token", 0)
         versions = store.search_model_versions(
-            fields.get("filter") or None, list_field(fields, "order_by") or None, offset + max_results + 1
+            registry_filter(fields.get("filter")),
+            list_field(fields, "order_by") or None,
+            offset + max_results + 1,
         )
         body: Body = {
             "model_versions": [model_version_json(v) for v in versions[offset : offset + max_results]]
