@@ -26,6 +26,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,9 @@ class _Importer:
     def run(self, names: list[str] | None) -> None:
         from mlflow.entities import ViewType
 
-        found = _pages(lambda token: self.ml.search_experiments(view_type=ViewType.ALL, page_token=token))
+        found = _pages(
+            lambda page_token: self.ml.search_experiments(view_type=ViewType.ALL, page_token=page_token)
+        )
         if names is not None:
             missing = sorted(set(names) - {e.name for e in found})
             if missing:
@@ -187,11 +190,8 @@ class _Importer:
                 continue
             if exp.lifecycle_stage == "deleted":
                 deleted.append(target)
-            runs = _pages(
-                lambda token, e=exp: self.ml.search_runs(
-                    [e.experiment_id], run_view_type=ViewType.ALL, max_results=_PAGE, page_token=token
-                )
-            )
+            search = partial(self.ml.search_runs, [exp.experiment_id], run_view_type=ViewType.ALL)
+            runs = _pages(partial(search, max_results=_PAGE))
             plan.extend((r, target) for r in runs)
             self._index_logged_models(exp.experiment_id)
         ordered = _parents_first([r for r, _ in plan])
@@ -312,10 +312,10 @@ class _Importer:
             for model_id, (owner, path) in self.logged_models.items():
                 if owner == run_id:
                     uri = self.ml.get_logged_model(model_id).artifact_location
-                    folder = mlflow.artifacts.download_artifacts(
+                    local = mlflow.artifacts.download_artifacts(
                         artifact_uri=uri, dst_path=str(Path(tmp) / model_id), tracking_uri=self.uri
                     )
-                    self._model(run_id, Path(folder), path)
+                    self._model(run_id, Path(local), path)
 
     def _store_files(self, run_id: str, root: Path, files: Iterable[Path], prefix: str) -> None:
         refs = []
@@ -361,7 +361,7 @@ class _Importer:
         search = getattr(self.ml, "search_logged_models", None)
         if search is None:  # MLflow 2: models are run artifacts
             return
-        for model in _pages(lambda token: search(experiment_ids=[experiment_id], page_token=token)):
+        for model in _pages(lambda page_token: search(experiment_ids=[experiment_id], page_token=page_token)):
             if model.source_run_id:
                 self.logged_models[model.model_id] = (model.source_run_id, model.name)
             else:
@@ -372,7 +372,7 @@ class _Importer:
     # -- registry ------------------------------------------------------------------------------
     def _registry(self) -> None:
         for model in _pages(
-            lambda token: self.ml.search_registered_models(max_results=_PAGE, page_token=token)
+            lambda page_token: self.ml.search_registered_models(max_results=_PAGE, page_token=page_token)
         ):
             try:
                 validate_name(model.name, "model name")
@@ -384,8 +384,8 @@ class _Importer:
     def _registered_model(self, model: Any) -> None:
         name = model.name
         versions = _pages(
-            lambda token: self.ml.search_model_versions(
-                f"name = '{name}'", max_results=_PAGE, page_token=token
+            lambda page_token: self.ml.search_model_versions(
+                f"name = '{name}'", max_results=_PAGE, page_token=page_token
             )
         )
         have = {
@@ -472,12 +472,12 @@ class _Importer:
         return version.run_id or None, None
 
 
-def _pages(fetch: Callable[[str | None], Any]) -> list[Any]:
+def _pages(fetch: Callable[..., Any]) -> list[Any]:
     """Every item of a paged MLflow listing."""
     items: list[Any] = []
     token = None
     while True:
-        page = fetch(token)
+        page = fetch(page_token=token)
         items.extend(page)
         token = getattr(page, "token", None)
         if not token:
