@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from loopwright.compat.mlflow.importer import ImportReport, import_mlflow
     from loopwright.evaluation import EvaluationResult, GatePolicy, GateResult, evaluate, gate
     from loopwright.integrations.kubernetes import build_image, k8s_manifests
+    from loopwright.llm.otlp import export_traces, import_traces
     from loopwright.llm.prompts import (
         PromptVersion,
         delete_prompt_alias,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         search_prompts,
         set_prompt_alias,
     )
+    from loopwright.llm.tracing import configure_tracing, flush_traces, get_trace, search_traces, span, trace
     from loopwright.loop import (
         Loop,
         LoopConfig,
@@ -126,6 +128,8 @@ if TYPE_CHECKING:
         ModelVersion,
         RegisteredModel,
         Run,
+        Trace,
+        TraceSpan,
     )
     from loopwright.tokens import create_token, list_tokens, revoke_token
     from loopwright.tracking.abandoned import AbandonedRun
@@ -265,6 +269,16 @@ _EXPORTS: dict[str, str] = {
     "register_prompt": "loopwright.llm.prompts",
     "search_prompts": "loopwright.llm.prompts",
     "set_prompt_alias": "loopwright.llm.prompts",
+    "configure_tracing": "loopwright.llm.tracing",
+    "flush_traces": "loopwright.llm.tracing",
+    "get_trace": "loopwright.llm.tracing",
+    "search_traces": "loopwright.llm.tracing",
+    "span": "loopwright.llm.tracing",
+    "trace": "loopwright.llm.tracing",
+    "export_traces": "loopwright.llm.otlp",
+    "import_traces": "loopwright.llm.otlp",
+    "Trace": "loopwright.store.entities",
+    "TraceSpan": "loopwright.store.entities",
     "create_token": "loopwright.tokens",
     "list_tokens": "loopwright.tokens",
     "revoke_token": "loopwright.tokens",
@@ -371,6 +385,8 @@ __all__ = [
     "Run",
     "Signature",
     "TensorSpec",
+    "Trace",
+    "TraceSpan",
     "TuneResult",
     "Unauthenticated",
     "Unavailable",
@@ -382,6 +398,7 @@ __all__ = [
     "build_image",
     "choice",
     "compile_pipeline",
+    "configure_tracing",
     "create_experiment",
     "create_token",
     "delete_alias",
@@ -396,7 +413,9 @@ __all__ = [
     "drift",
     "end_run",
     "evaluate",
+    "export_traces",
     "flush",
+    "flush_traces",
     "gate",
     "gc",
     "get_client",
@@ -409,7 +428,9 @@ __all__ = [
     "get_pipeline_run",
     "get_registered_model",
     "get_run",
+    "get_trace",
     "import_mlflow",
+    "import_traces",
     "infer_signature",
     "k8s_manifests",
     "list_artifacts",
@@ -461,6 +482,7 @@ __all__ = [
     "search_prompts",
     "search_registered_models",
     "search_runs",
+    "search_traces",
     "serve",
     "set_alias",
     "set_experiment",
@@ -469,9 +491,11 @@ __all__ = [
     "set_registered_model_tag",
     "set_tag",
     "set_tags",
+    "span",
     "start_run",
     "step",
     "step_loop",
+    "trace",
     "tune",
     "uniform",
     "update_model_version",

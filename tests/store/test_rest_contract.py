@@ -11,6 +11,7 @@ import pytest
 from loopwright.store.interface import Store
 from loopwright.store.rest import RestStore
 from loopwright.store.routes import ROUTES
+from loopwright.store.sql import SqlStore
 
 SERVER_SIDE_ONLY = {"find_token", "touch_token"}  # tokens are checked by the server, never sent to it
 
@@ -18,7 +19,10 @@ SERVER_SIDE_ONLY = {"find_token", "touch_token"}  # tokens are checked by the se
 @pytest.mark.parametrize("method", sorted(Store.__abstractmethods__))
 def test_every_store_method_is_routed_and_forwards_all_its_parameters(method: str) -> None:
     ours = inspect.signature(getattr(RestStore, method))
-    assert list(ours.parameters) == list(inspect.signature(getattr(Store, method)).parameters)
+    declared = list(inspect.signature(getattr(Store, method)).parameters)
+    assert list(ours.parameters) == declared
+    # the server calls SqlStore with the Store's parameter names
+    assert list(inspect.signature(getattr(SqlStore, method)).parameters) == declared
     if method in SERVER_SIDE_ONLY:
         return
     assert method in ROUTES

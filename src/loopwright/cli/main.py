@@ -59,6 +59,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "The prompt registry: versions, aliases and diffs of prompt templates.",
     ),
+    "traces": (
+        "loopwright.cli.traces",
+        "app",
+        "LLM traces: list, show as a tree, export and import OpenTelemetry.",
+    ),
     "pipeline": ("loopwright.cli.pipeline", "app", "Run, inspect and export pipelines."),
     "monitor": (
         "loopwright.cli.monitor",

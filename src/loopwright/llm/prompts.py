@@ -39,6 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from loopwright.errors import InvalidInput, NotFound
+from loopwright.llm.tracing import current_span
 from loopwright.names import validate_alias, validate_name, validate_version
 from loopwright.registry.actor import current_actor
 from loopwright.store.entities import ArtifactRef, ModelVersion, RegisteredModel, ToDict
@@ -93,7 +94,11 @@ class PromptVersion(ToDict):
                 + ", ".join(repr(u) for u in unknown)
                 + f" (it has: {', '.join(self.variables) or 'none'})"
             )
-        return _PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), self.template)
+        rendered = _PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), self.template)
+        opened = current_span()
+        if opened is not None:  # a trace records which prompt version it rendered
+            opened.set_prompt(self.uri)
+        return rendered
 
 
 def template_variables(template: object) -> tuple[str, ...]:

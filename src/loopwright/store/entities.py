@@ -618,3 +618,76 @@ class ApiToken(ToDict):
             now = now_ms()
         at = now if isinstance(now, datetime) else ms_to_datetime(now)
         return at is not None and at < self.expires
+
+
+# -- LLM traces ----------------------------------------------------------------------------------
+SpanKind = Literal["llm", "retriever", "tool", "agent", "chain", "embedding"]
+SPAN_KINDS: tuple[str, ...] = ("llm", "retriever", "tool", "agent", "chain", "embedding")
+SpanStatus = Literal["ok", "error"]
+
+
+@dataclass(frozen=True)
+class TraceSpan(ToDict):
+    """One recorded span of a trace: a step (an LLM call, a retrieval, a tool call …) with its timings.
+
+    ``attributes`` holds ``inputs``/``outputs`` (size-capped, redacted), token counts, cost, the model
+    and prompt used, and anything the caller set. Times are microseconds since the epoch.
+
+    Examples
+    --------
+    >>> span = TraceSpan("ab" * 16, "cd" * 8, None, "answer", "llm", "ok", 1_000, 251_000)
+    >>> span.duration_ms
+    250.0
+    """
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    kind: SpanKind
+    status: SpanStatus
+    start_us: int
+    end_us: int | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def duration_ms(self) -> float | None:
+        return None if self.end_us is None else (self.end_us - self.start_us) / 1000
+
+
+@dataclass(frozen=True)
+class Trace(ToDict):
+    """A tree of spans (an agent's plan → tool calls → LLM calls) and what it links to.
+
+    ``spans`` is filled by ``get_trace`` (in start order), empty in search results.
+
+    Examples
+    --------
+    >>> trace = Trace("ab" * 16, "support-bot", "ok", 0, 1_500_000, prompt="support-answer/3")
+    >>> trace.duration_ms, trace.prompt
+    (1500.0, 'support-answer/3')
+    """
+
+    id: str
+    name: str
+    status: SpanStatus
+    start_us: int
+    end_us: int | None
+    run_id: str | None = None
+    prompt: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    spans: list[TraceSpan] = field(default_factory=list)
+
+    @property
+    def duration_ms(self) -> float | None:
+        return None if self.end_us is None else (self.end_us - self.start_us) / 1000
+
+    @property
+    def start_time(self) -> datetime:
+        return datetime.fromtimestamp(self.start_us / 1_000_000, tz=UTC)

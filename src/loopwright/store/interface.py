@@ -44,6 +44,8 @@ from loopwright.store.entities import (
     RunStatus,
     StepIO,
     StepRun,
+    Trace,
+    TraceSpan,
 )
 
 
@@ -525,6 +527,23 @@ class Store(ABC):
     @abstractmethod
     def touch_token(self, token_id: str, time_ms: int) -> None:
         """Set ``last_used``; callers rate-limit (see ``loopwright.auth.TokenAuthenticator``)."""
+
+    # -- LLM traces ----------------------------------------------------------------------------
+    @abstractmethod
+    def log_traces(self, traces: Sequence[Trace], spans: Sequence[TraceSpan]) -> None:
+        """Store finished traces (a trace logged again replaces its row) and their spans (a span
+        logged again is kept as it was), in one transaction."""
+
+    @abstractmethod
+    def get_trace(self, trace_id: str) -> Trace:
+        """A trace with its spans in start order (``NotFound`` naming the id)."""
+
+    @abstractmethod
+    def search_traces(
+        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 100
+    ) -> list[Trace]:
+        """Traces (without spans) matching e.g. ``"status = 'error' and prompt LIKE 'support%'"``,
+        newest first unless ``order_by`` says otherwise."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections."""

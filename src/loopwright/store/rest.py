@@ -75,6 +75,8 @@ from loopwright.store.entities import (
     RunStatus,
     StepIO,
     StepRun,
+    Trace,
+    TraceSpan,
 )
 from loopwright.store.interface import Store
 from loopwright.store.routes import API_PREFIX, ROUTES
@@ -699,6 +701,17 @@ class RestStore(Store):
 
     def revoke_token(self, token_id: str, *, actor: str) -> ApiToken:
         return self._call("revoke_token", token_id=token_id, actor=actor)
+
+    def log_traces(self, traces: Sequence[Trace], spans: Sequence[TraceSpan]) -> None:
+        return self._call("log_traces", traces=traces, spans=spans)
+
+    def get_trace(self, trace_id: str) -> Trace:
+        return self._call("get_trace", trace_id=trace_id)
+
+    def search_traces(
+        self, filter: str | None = None, order_by: Sequence[str] | None = None, max_results: int = 100
+    ) -> list[Trace]:
+        return self._call("search_traces", filter=filter, order_by=order_by, max_results=max_results)
 
     def find_token(self, token_hash: str) -> ApiToken | None:
         raise PermissionDenied("tokens are checked by the server; a client cannot look them up")

@@ -161,6 +161,12 @@ _ROUTES = [
         ("get_step_run", "GET", "/step-runs/{step_run_id}", "viewer"),
     ),
     *_group(
+        "traces",
+        ("log_traces", "POST", "/traces", "editor"),
+        ("search_traces", "POST", "/traces/search", "viewer", True),
+        ("get_trace", "GET", "/traces/{trace_id}", "viewer"),
+    ),
+    *_group(
         "tokens",
         ("create_token", "POST", "/tokens", "admin"),
         ("list_tokens", "GET", "/tokens", "admin"),

@@ -119,6 +119,25 @@ REGISTERED_MODELS = Grammar(
     frozenset({"created_time", "updated_time", "latest_version"}),
 )
 
+TRACES = Grammar(
+    "trace",
+    {},
+    {
+        "name": "name",
+        "status": "status",
+        "run_id": "run_id",
+        "prompt": "prompt",
+        "model": "model",
+        "start_time": "start_time",
+        "duration_ms": "duration_ms",
+        "input_tokens": "input_tokens",
+        "output_tokens": "output_tokens",
+        "cost": "cost",
+    },
+    frozenset({"start_time", "duration_ms", "input_tokens", "output_tokens", "cost"}),
+    MappingProxyType({"status": ("ok", "error")}),
+)
+
 
 @dataclass(frozen=True)
 class Clause:

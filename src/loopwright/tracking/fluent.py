@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Mapping, Sequence
@@ -459,7 +460,7 @@ def log_dataset(
 
 
 def flush() -> None:
-    """Write every buffered metric point now.
+    """Write every buffered metric point (and finished trace) now.
 
     Examples
     --------
@@ -473,6 +474,9 @@ def flush() -> None:
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     get_client().flush()
+    tracing = sys.modules.get("loopwright.llm.tracing")  # loaded only if something traced
+    if tracing is not None:
+        tracing.flush_traces()
 
 
 def get_run(run_id: str) -> Run:

@@ -11,6 +11,7 @@ from loopwright.store.sql.pipelines import PipelinesSql
 from loopwright.store.sql.registry import RegistrySql
 from loopwright.store.sql.serving import ServingSql
 from loopwright.store.sql.tokens import TokensSql
+from loopwright.store.sql.traces import TracesSql
 from loopwright.store.sql.tracking import TrackingSql
 
 
@@ -23,6 +24,7 @@ class SqlStore(
     MonitoringSql,
     LoopSql,
     TokensSql,
+    TracesSql,
     Store,
 ):
     """Metadata in SQL; the schema is migrated to head on first use.
