@@ -70,15 +70,29 @@ def _lineage(store: SqlStore, name: str, versions: list[ModelVersion]) -> str:
 
 
 def _transition(entry: AuditEntry) -> str:
-    """What an audit entry changed, in words (``champion: v1 → v2``)."""
+    """What an audit entry changed, in words (``alias=champion; version: 1 → 2``).
+
+    >>> from datetime import datetime, timezone
+    >>> moved = AuditEntry(1, "alias", "churn", 2, "alias_moved", "ana", datetime.now(timezone.utc),
+    ...                    before={"alias": "champion", "version": 1}, after={"alias": "champion", "version": 2})
+    >>> _transition(moved)
+    'alias=champion; version: 1 → 2'
+    """
     before, after = entry.before, entry.after
-    if isinstance(before, dict) and isinstance(after, dict) and set(before) | set(after):
-        keys = sorted(set(before) | set(after))
-        if entry.action != GATE_ACTION and len(keys) <= 4:
-            return "; ".join(f"{k}: {before.get(k, '—')} → {after.get(k, '—')}" for k in keys)
     if entry.action == GATE_ACTION and isinstance(after, dict):
         return "passed" if after.get("passed") else "failed"
-    return "" if before is None and after is None else f"{before!r} → {after!r}"
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(set(before) | set(after))
+        same = [f"{k}={after[k]}" for k in keys if k in before and k in after and before[k] == after[k]]
+        changed = [
+            f"{k}: {before.get(k, '—')} → {after.get(k, '—')}" for k in keys if before.get(k) != after.get(k)
+        ]
+        return "; ".join(same + changed)
+    if before is None and isinstance(after, dict):  # created: its short fields
+        return "; ".join(f"{k}={v}" for k, v in after.items() if v is not None and len(str(v)) <= 48)
+    if before is None and after is None:
+        return ""
+    return f"{'—' if before is None else before} → {'—' if after is None else after}"
 
 
 def registry_router() -> APIRouter:
