@@ -223,6 +223,7 @@ def test_loopwright_api_and_cli_see_what_mlflow_wrote(
 ) -> None:
     run = lw.get_run(workflow["parent"])
     assert (run.name, run.status, run.params["C"], run.metrics["auc"]) == ("parent", "finished", "0.5", 0.91)
+    assert run.system_tags["loopwright.user"] == "maintainer-user"  # the token's user, as under /api/v1
     assert [p.value for p in lw.list_metric_history(run.id, "loss")][-1] == 0.2
     children = lw.search_runs(
         "churn", filter=f"parent_id = '{run.id}'", order_by="metrics.auc DESC", output="list"

@@ -10,6 +10,7 @@ Examples
 >>> from fastapi import FastAPI
 >>> from starlette.testclient import TestClient
 >>> from loopwright.server.security import Guard
+from loopwright.server.store_api import AUDITED, USER_TAG
 >>> from loopwright.store.sql import SqlStore
 >>> store = SqlStore(f"sqlite:///{tempfile.mkdtemp()}/lw.db")
 >>> app = FastAPI()
@@ -34,6 +35,7 @@ from fastapi import APIRouter, Request
 
 from loopwright.errors import InvalidInput, NotFound
 from loopwright.server.security import Guard
+from loopwright.server.store_api import AUDITED, USER_TAG
 from loopwright.store.entities import MetricPoint, now_ms
 from loopwright.store.routes import ROUTES
 from loopwright.store.search import Grammar, parse_filter, parse_order_by
@@ -96,6 +98,12 @@ def tracking_router(store: SqlStore, guard: Guard) -> APIRouter:
     def allow(request: Request, method: str) -> str:
         return guard.check(request, ROUTES[method].role, f"mlflow {method}").user
 
+    def audit(request: Request, method: str, subject: str) -> None:
+        """What ``/api/v1`` audits for the same Store call, with the token's user (under --auth)."""
+        if guard.enabled:
+            entity, action = AUDITED[method]
+            store.append_event_audit(entity, subject, action, actor=guard.principal(request).user)
+
     def experiment_id(value: str) -> str:
         if value != DEFAULT_EXPERIMENT_ID:
             return value
@@ -111,7 +119,9 @@ def tracking_router(store: SqlStore, guard: Guard) -> APIRouter:
                 "artifact root (loopwright server --artifact-uri)"
             )
         tags = tag_dict(fields.get("tags"))
-        return {"experiment_id": store.create_experiment(str_field(fields, "name"), tags).id}
+        created = store.create_experiment(str_field(fields, "name"), tags)
+        audit(request, "create_experiment", created.id)
+        return {"experiment_id": created.id}
 
     def get_experiment(request: Request, fields: Body) -> Body:
         allow(request, "get_experiment")
@@ -145,18 +155,24 @@ def tracking_router(store: SqlStore, guard: Guard) -> APIRouter:
 
     def delete_experiment(request: Request, fields: Body) -> Body:
         allow(request, "delete_experiment")
-        store.delete_experiment(experiment_id(str_field(fields, "experiment_id")))
+        found = experiment_id(str_field(fields, "experiment_id"))
+        store.delete_experiment(found)
+        audit(request, "delete_experiment", found)
         return {}
 
     def restore_experiment(request: Request, fields: Body) -> Body:
         allow(request, "restore_experiment")
-        store.restore_experiment(experiment_id(str_field(fields, "experiment_id")))
+        found = experiment_id(str_field(fields, "experiment_id"))
+        store.restore_experiment(found)
+        audit(request, "restore_experiment", found)
         return {}
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(request: Request, fields: Body) -> Body:
-        allow(request, "create_run")
+        user = allow(request, "create_run")
         tags = tag_dict(fields.get("tags"))
+        if guard.enabled:  # as /api/v1 does: the token's user, whatever the client's tags say
+            tags[USER_TAG] = user
         run = store.create_run(
             experiment_id(str_field(fields, "experiment_id", required=False, default=DEFAULT_EXPERIMENT_ID)),
             name=str_field(fields, "run_name", required=False) or tags.get("mlflow.runName") or None,
@@ -197,11 +213,13 @@ def tracking_router(store: SqlStore, guard: Guard) -> APIRouter:
     def delete_run(request: Request, fields: Body) -> Body:
         allow(request, "delete_run")
         store.delete_run(run_id_of(fields))
+        audit(request, "delete_run", run_id_of(fields))
         return {}
 
     def restore_run(request: Request, fields: Body) -> Body:
         allow(request, "restore_run")
         store.restore_run(run_id_of(fields))
+        audit(request, "restore_run", run_id_of(fields))
         return {}
 
     def search_runs(request: Request, fields: Body) -> Body:
