@@ -17,7 +17,8 @@ import loopwright.mlflow as mlflow
 from loopwright.mlflow import MlflowClient
 
 
-def test_search_runs_frame_has_mlflow_columns(sqlite_env: Path) -> None:
+def test_search_runs_frame_has_mlflow_columns(lw_env: Path) -> None:
+    # on every store (SQLite, PostgreSQL, a loopwright server through RestStore)
     mlflow.set_experiment("cols")
     with mlflow.start_run(run_name="p") as parent, mlflow.start_run(run_name="c", nested=True) as child:
         assert mlflow.log_param("k", 3) == 3
@@ -49,7 +50,7 @@ def test_logging_without_a_run_starts_one(sqlite_env: Path) -> None:
     assert mlflow.last_active_run().info.status == "FINISHED"
 
 
-def test_model_logged_without_a_run_and_loaded_both_ways(sqlite_env: Path) -> None:
+def test_model_logged_without_a_run_and_loaded_both_ways(lw_env: Path) -> None:
     X = np.arange(12.0).reshape(6, 2)
     info = mlflow.sklearn.log_model(LinearRegression().fit(X, X[:, 0]), name="m", input_example=X[:2])
     mlflow.end_run()
@@ -57,6 +58,13 @@ def test_model_logged_without_a_run_and_loaded_both_ways(sqlite_env: Path) -> No
     pyfunc = mlflow.pyfunc.load_model(info.model_uri)
     assert pyfunc.metadata.run_id == info.run_id and pyfunc.metadata.signature.kind == "tensor"
     assert lw.load_model(info.model_uri).predict(X[:1]).round(6).tolist() == [0.0]
+    client = MlflowClient()
+    client.create_registered_model("reg", tags={"team": "a"})
+    version = client.create_model_version("reg", info.model_uri, info.run_id)
+    client.set_registered_model_alias("reg", "champion", version.version)
+    assert client.get_model_version_by_alias("reg", "champion").version == "1"
+    assert lw.get_registered_model("reg").tags == {"team": "a"}
+    assert [v.version for v in client.search_model_versions("name = 'reg'")] == ["1"]
 
 
 def test_artifact_path_is_accepted_with_a_future_warning(sqlite_env: Path) -> None:
