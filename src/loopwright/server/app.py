@@ -29,7 +29,6 @@ from fastapi.responses import JSONResponse
 from loopwright import __version__
 from loopwright.artifacts import BlobStore
 from loopwright.auth import hash_token
-from loopwright.compat.mlflow.rest import mlflow_router
 from loopwright.errors import NotFound
 from loopwright.server.artifacts import artifact_router
 from loopwright.server.config import ServerConfig
@@ -75,6 +74,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     install_error_handlers(app)
     app.include_router(store_router(store, guard, metrics))
     app.include_router(artifact_router(store, blobs, guard, spool))
+    from loopwright.compat.mlflow.rest import mlflow_router  # here: compat imports server modules
+
     app.include_router(mlflow_router(store, blobs, guard, spool))  # MLflow's REST API, translated
 
     @app.get(f"{API_PREFIX}/whoami", tags=["tokens"], summary="the bearer token's own record")
