@@ -141,7 +141,11 @@ def _endpoint(route: Route, store: SqlStore, guard: Guard, metrics: ServerMetric
         for name, (hint, default) in fields.items():
             parameters.append(
                 inspect.Parameter(
-                    name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[hint, Query()], default=default
+                    name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=Annotated[hint, Query()],
+                    # a required parameter has no default (``...`` would be taken as one)
+                    default=inspect.Parameter.empty if default is ... else default,
                 )
             )
     elif fields:

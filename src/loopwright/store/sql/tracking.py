@@ -240,21 +240,22 @@ class TrackingSql(SqlBase):
         tag_map: dict[str, dict[str, str]] = defaultdict(dict)
         for chunk_start in range(0, len(ids), _ID_CHUNK):
             chunk = ids[chunk_start : chunk_start + _ID_CHUNK]
+            # .all() fetches each answer in one go (iterating fetches row by row)
             for run_id, key, value in conn.execute(
                 sa.select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
-            ):
+            ).all():
                 param_map[run_id][key] = value
             for run_id, key, value in conn.execute(
                 sa.select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value).where(
                     latest_metrics.c.run_id.in_(chunk)
                 )
-            ):
+            ).all():
                 metric_map[run_id][key] = _value(value)
             for run_id, key, value in conn.execute(
                 sa.select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
                     run_tags.c.run_id.in_(chunk)
                 )
-            ):
+            ).all():
                 tag_map[run_id][key] = value
         runs_out = []
         for row in rows:
@@ -286,11 +287,15 @@ class TrackingSql(SqlBase):
             raise InvalidInput(f"run status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
         values: dict[str, Any] = {"status": status, "error": error, "updated_ms": now_ms()}
         values["end_ms"] = None if status == "running" else (end_ms or values["updated_ms"])
+        # the run is read back in the write's own transaction: one transaction, not two (a run
+        # ends through the server with one request; each transaction costs PostgreSQL round trips)
         with self._write() as conn:
-            result = conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
-            if result.rowcount == 0:
+            row = conn.execute(
+                runs.update().where(runs.c.id == run_id).values(**values).returning(runs)
+            ).first()
+            if row is None:
                 raise NotFound(f"run {run_id!r} not found")
-        return self.get_run(run_id)
+            return self._hydrate(conn, [row])[0]
 
     def fail_abandoned_run(self, run_id: str, last_activity_ms: int, error: str) -> Run | None:
         with self._write() as conn:
@@ -419,7 +424,10 @@ class TrackingSql(SqlBase):
                 newest[slot] = row
         with self._write() as conn:
             self._touch_running(conn, {run_id for run_id, _ in points})
-            conn.execute(metrics.insert(), history)
+            if conn.dialect.driver == "psycopg" and len(history) >= COPY_MIN_ROWS:
+                _copy_history(conn, history)
+            else:
+                conn.execute(metrics.insert(), history)
             stmt = self._insert(latest_metrics)
             excluded = stmt.excluded
             newer = (excluded.step > latest_metrics.c.step) | (
@@ -459,6 +467,7 @@ class TrackingSql(SqlBase):
         max_results: int = 1000,
         offset: int = 0,
         include_deleted: bool = False,
+        after_run_id: str | None = None,
     ) -> list[Run]:
         clauses = parse_filter(filter)
         orders = parse_order_by(order_by)
@@ -468,8 +477,15 @@ class TrackingSql(SqlBase):
         if not include_deleted:
             active_experiments = sa.select(experiments.c.id).where(experiments.c.lifecycle == "active")
             query = query.where(runs.c.lifecycle == "active", runs.c.experiment_id.in_(active_experiments))
-        query = search_query(RUN_SEARCH, query, clauses, orders, max_results, offset)
+        query = search_query(RUN_SEARCH, query, clauses, orders, max_results, offset, after_run_id)
         with self._read() as conn:
+            if (
+                after_run_id is not None
+                and conn.execute(sa.select(runs.c.id).where(runs.c.id == after_run_id)).first() is None
+            ):
+                raise InvalidInput(
+                    f"after_run_id {after_run_id!r}: no such run (pass the last run id of the previous page)"
+                )
             return self._hydrate(conn, conn.execute(query).all())
 
     # -- datasets ------------------------------------------------------------------------------
@@ -615,3 +631,18 @@ def dataset_input_rows(run_id: str, datasets: Sequence[DatasetInput]) -> list[di
         }
         for d in datasets
     ]
+
+
+#: from this many points on, PostgreSQL gets metric history by COPY (3-4x faster than an executemany)
+COPY_MIN_ROWS = 64
+_HISTORY_COLUMNS = ("run_id", "key", "value", "step", "timestamp_ms")
+
+
+def _copy_history(conn: Connection, history: list[dict[str, Any]]) -> None:
+    """Append metric history rows with COPY, inside ``conn``'s transaction (psycopg 3)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    columns = ", ".join(_HISTORY_COLUMNS)
+    with driver.cursor() as cursor, cursor.copy(f"COPY {metrics.name} ({columns}) FROM STDIN") as load:
+        for row in history:
+            load.write_row([row[c] for c in _HISTORY_COLUMNS])
