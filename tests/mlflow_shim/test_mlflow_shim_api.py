@@ -124,3 +124,11 @@ def test_tracking_uri_maps_folders_and_refuses_mlflow_stores(
     with pytest.raises(mlflow.Unsupported, match="loopwright import mlflow"):
         mlflow.set_tracking_uri(f"sqlite:///{db}")
     lw.reset_clients()
+
+
+def test_an_error_in_the_block_fails_the_run_with_its_message(sqlite_env: Path) -> None:
+    with pytest.raises(KeyError), mlflow.start_run() as run:
+        raise KeyError("label")
+    found = mlflow.get_run(run.info.run_id)
+    assert found.info.status == "FAILED" and lw.get_run(run.info.run_id).error == "KeyError: 'label'"
+    assert mlflow.active_run() is None

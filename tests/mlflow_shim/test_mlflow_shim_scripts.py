@@ -100,7 +100,7 @@ def test_artifacts_killed_run_and_python_model(run_script: Callable[[str], tuple
     assert {"configs/config.json", "settings/thresholds.json", "notes.txt", "images/black.png"} <= paths
     assert client.load_bytes(run_id, "images/black.png").startswith(b"\x89PNG")
     killed = client.get_run(killed_id)
-    assert killed.status == "failed" and "KILLED" in (killed.error or "")
+    assert killed.status == "failed" and killed.error == "ended with status KILLED"
     manifest = client.load_dict(run_id, "adder/manifest.json")
     assert manifest["flavor"] == "pyfunc" and manifest["flavor_options"]["class"] == "custom_models:AddN"
     assert manifest["allow_pickle"] is False

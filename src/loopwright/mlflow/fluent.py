@@ -82,8 +82,12 @@ class ActiveRun:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         current = lw.active_run()
-        if current is not None and current.id == self.info.run_id:  # unless the block ended it already
-            end_run("FINISHED" if exc is None else "FAILED")
+        if current is None or current.id != self.info.run_id:  # the block ended it already
+            return
+        if exc is None:
+            end_run("FINISHED")
+        else:
+            _end("FAILED", f"{type(exc).__name__}: {exc}")
 
 
 def _experiment_name(experiment_id: str | None) -> str | None:
@@ -195,13 +199,19 @@ def end_run(status: str = "FINISHED") -> None:
     upper = str(status).upper()
     if upper not in ("FINISHED", "FAILED", "KILLED"):
         raise Unsupported(f"end_run(status={status!r})", "FINISHED, FAILED or KILLED")
-    if upper == "KILLED":
-        lw.set_tag(KILLED_TAG, "KILLED")
+    _end(upper, None if upper == "FINISHED" else f"ended with status {upper}")
+
+
+def _end(status: str, error: str | None) -> None:
     global _last_run_id
+    run = lw.active_run()
+    assert run is not None
+    if status == "KILLED":
+        lw.set_tag(KILLED_TAG, "KILLED")
     _last_run_id = run.id
     if run.id in _implicit:
         _implicit.remove(run.id)
-    lw.end_run("finished" if upper == "FINISHED" else "failed", error=None if upper == "FINISHED" else upper)
+    lw.end_run("finished" if status == "FINISHED" else "failed", error=error)
 
 
 def _end_implicit_runs() -> None:
@@ -259,8 +269,9 @@ def log_metric(
     **unsupported: Any,
 ) -> None:
     """Log a metric point; buffered like Loopwright's, written at once with ``synchronous=True``."""
-    if unsupported:
-        raise Unsupported(f"log_metric({', '.join(unsupported)}=)", "lw.log_metric(key, value, step)")
+    given = [k for k, v in unsupported.items() if v is not None]
+    if given:
+        raise Unsupported(f"log_metric({', '.join(given)}=)", "lw.log_metric(key, value, step)")
     lw.log_metric(key, value, step or 0, timestamp, run_id=_rid(run_id))
     if synchronous:
         lw.flush()
