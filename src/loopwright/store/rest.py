@@ -290,6 +290,7 @@ class RestStore(Store):
         max_results: int = 1000,
         offset: int = 0,
         include_deleted: bool = False,
+        after_run_id: str | None = None,
     ) -> list[Run]:
         return self._call(
             "search_runs",
@@ -299,6 +300,7 @@ class RestStore(Store):
             max_results=max_results,
             offset=offset,
             include_deleted=include_deleted,
+            after_run_id=after_run_id,
         )
 
     def log_dataset_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:

@@ -1,7 +1,8 @@
 """Experiments, runs, one run, and a comparison of runs.
 
 Each page is a bounded number of store queries whatever the store holds: the runs table is one
-``search_runs`` (page size + 1 rows, so "next" needs no count), a run page one query per metric key
+``search_runs`` (page size + 1 rows, so "next" needs no count; pages by keyset, ``?after=`` the last
+run of the previous page, so page 2,000 costs what page 1 does), a run page one query per metric key
 (curves capped to :data:`~loopwright.ui.charts.MAX_POINTS` on the server), a comparison one
 ``search_runs`` for the runs and one history query per run for the chosen metric.
 
@@ -173,10 +174,8 @@ def tracking_router() -> APIRouter:
         filter_text = q.get("filter", "").strip()
         order = q.get("order_by", "").strip() or DEFAULT_ORDER
         include_deleted = q.get("deleted") == "1"
-        try:
-            offset = max(int(q.get("offset", "0")), 0)
-        except ValueError:
-            offset = 0
+        after = q.get("after") or None
+        number = int(q["page"]) if q.get("page", "").isdigit() else 1
         error = None
         try:
             found = store.search_runs(
@@ -184,8 +183,8 @@ def tracking_router() -> APIRouter:
                 filter=filter_text or None,
                 order_by=[order],
                 max_results=PAGE_SIZE + 1,
-                offset=offset,
                 include_deleted=include_deleted,
+                after_run_id=after,
             )
         except InvalidInput as invalid:
             error, found = str(invalid), []
@@ -215,7 +214,7 @@ def tracking_router() -> APIRouter:
             )
 
         def sort_link(term: str) -> str:
-            return link(order_by=f"{term} ASC" if order == f"{term} DESC" else f"{term} DESC", offset=0)
+            return link(order_by=f"{term} ASC" if order == f"{term} DESC" else f"{term} DESC")
 
         context: dict[str, Any] = {
             "experiment": experiment,
@@ -226,10 +225,9 @@ def tracking_router() -> APIRouter:
             "error": error,
             "state": state,
             "order": order,
-            "offset": offset,
-            "page_size": PAGE_SIZE,
-            "next_link": link(offset=offset + PAGE_SIZE) if has_next else None,
-            "prev_link": link(offset=max(offset - PAGE_SIZE, 0)) if offset else None,
+            "page_number": number,
+            "next_link": link(after=found[-1].id, page=number + 1) if has_next else None,
+            "first_link": link() if after else None,
             "sort_link": sort_link,
             "include_deleted": include_deleted,
         }

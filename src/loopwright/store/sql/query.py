@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from loopwright.errors import InvalidInput
 from loopwright.store.search import Clause, OrderKey
 from loopwright.store.sql.filters import condition
@@ -65,11 +67,14 @@ def search_query(
     orders: Sequence[OrderKey],
     max_results: object,
     offset: object = 0,
+    after_id: str | None = None,
 ) -> Any:
     """``query`` (a ``SELECT`` of ``entity.table``, maybe already narrowed) filtered, ordered and paged.
 
     A filter key joins its key/value table (inner: the key must exist); an order key joins it
-    outer (rows without the key sort last). A key used by both shares one join.
+    outer (rows without the key sort last). A key used by both shares one join. ``after_id`` pages by
+    keyset: only rows after that row (by ``entity.table.c.id``) in this ordering, each order key's value
+    for it read by an uncorrelated subquery (so the database computes it once and walks its index).
     """
     limit = check_max_results(max_results)
     start = check_offset(offset)
@@ -96,8 +101,61 @@ def search_query(
             column = column_for(clause.kind, clause.key, False)  # may add a join to query
             query = query.where(condition(column, clause))
     ordering: list[Any] = []
+    keys: list[tuple[Any, Any, bool]] = []  # (column, the anchor's value of it, descending)
     for order in orders:
         column = column_for(order.kind, order.key, True)
         ordering.append((column.desc() if order.descending else column.asc()).nulls_last())
+        if after_id is not None:
+            keys.append((column, _anchor_value(entity, order, after_id), order.descending))
+    if after_id is not None:
+        for tie in entity.tiebreak:
+            column, descending = _direction(tie)
+            anchor = sa.select(column).where(entity.table.c.id == after_id).correlate(None).scalar_subquery()
+            keys.append((column, anchor, descending))
+        query = query.where(_after(keys))
     query = query.order_by(*ordering, *entity.tiebreak).limit(limit)
     return query.offset(start) if start else query
+
+
+def _anchor_value(entity: SearchEntity, order: OrderKey, after_id: str) -> Any:
+    """The anchor row's value of one order key (NULL when it has none), as a scalar subquery."""
+    if order.kind == "attribute":
+        column = entity.columns[order.key]
+        return sa.select(column).where(entity.table.c.id == after_id).correlate(None).scalar_subquery()
+    table, on = entity.joins[order.kind]
+    alias = table.alias(f"anchor_{order.kind}")
+    anchor_row = entity.table.alias("anchor_row")
+    condition_ = on(alias, order.key).self_group()
+    condition_ = sa.sql.util.ClauseAdapter(anchor_row).traverse(condition_)
+    return (
+        sa.select(alias.c.value)
+        .select_from(anchor_row.join(alias, condition_))
+        .where(anchor_row.c.id == after_id)
+        .correlate(None)
+        .scalar_subquery()
+    )
+
+
+def _direction(term: Any) -> tuple[Any, bool]:
+    """(column, descending) of an ORDER BY term such as ``runs.c.start_ms.desc()``."""
+    modifier = getattr(term, "modifier", None)
+    if modifier is sa.sql.operators.desc_op:
+        return term.element, True
+    if modifier is sa.sql.operators.asc_op:
+        return term.element, False
+    return term, False
+
+
+def _after(keys: Sequence[tuple[Any, Any, bool]]) -> Any:
+    """Rows strictly after the anchor in lexicographic order of ``keys`` (NULLs last in each key)."""
+
+    def later(column: Any, anchor: Any, descending: bool) -> Any:
+        beyond = column < anchor if descending else column > anchor
+        return sa.and_(anchor.is_not(None), sa.or_(beyond, column.is_(None)))
+
+    def same(column: Any, anchor: Any) -> Any:
+        return sa.or_(column == anchor, sa.and_(column.is_(None), anchor.is_(None)))
+
+    return sa.or_(
+        *(sa.and_(*(same(c, a) for c, a, _ in keys[:i]), later(*keys[i])) for i in range(len(keys)))
+    )

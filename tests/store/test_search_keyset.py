@@ -1,0 +1,50 @@
+"""``search_runs(after_run_id=…)``: keyset pages walk the same order as one big search, under every
+ordering (NULLs last, ties broken by start time and id), on SQLite, PostgreSQL and through a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from loopwright.errors import InvalidInput
+from loopwright.store.entities import MetricPoint
+from loopwright.store.interface import Store
+
+ORDERS = [None, ["metrics.auc DESC"], ["metrics.auc"], ["params.C DESC", "metrics.auc"], ["attributes.name"]]
+
+
+def test_keyset_pages_follow_every_order(store: Store) -> None:
+    exp = store.create_experiment("keyset")
+    points = []
+    for i in range(45):
+        # ties on purpose: 3 runs per start time, 7 names, auc rounded, some runs without auc or C
+        run = store.create_run(exp.id, name=f"r{i % 7}", start_ms=1_700_000_000_000 + (i // 3) * 1000)
+        if i % 5:
+            points.append((run.id, MetricPoint("auc", (i * 37 % 10) / 10, 0, 1)))
+        if i % 4:
+            store.log_params(run.id, {"C": str(i % 3)})
+    store.log_metrics(points)
+    for order in ORDERS:
+        whole = [r.id for r in store.search_runs([exp.id], order_by=order)]
+        walked: list[str] = []
+        after = None
+        while True:
+            page = store.search_runs([exp.id], order_by=order, max_results=8, after_run_id=after)
+            walked += [r.id for r in page]
+            if len(page) < 8:
+                break
+            after = page[-1].id
+        assert walked == whole, order
+    assert len(whole) == 45
+    filtered = store.search_runs(
+        [exp.id], filter="metrics.auc >= 0.5", order_by=["metrics.auc DESC"], max_results=3
+    )
+    rest = store.search_runs(
+        [exp.id], filter="metrics.auc >= 0.5", order_by=["metrics.auc DESC"], after_run_id=filtered[-1].id
+    )
+    assert all(r.metrics["auc"] <= filtered[-1].metrics["auc"] for r in rest)
+    assert not {r.id for r in rest} & {r.id for r in filtered}
+
+
+def test_unknown_anchor_is_invalid_input(store: Store) -> None:
+    with pytest.raises(InvalidInput, match="after_run_id 'nope': no such run"):
+        store.search_runs(after_run_id="nope")
