@@ -10,7 +10,6 @@ Examples
 >>> from fastapi import FastAPI
 >>> from starlette.testclient import TestClient
 >>> from loopwright.server.security import Guard
-from loopwright.server.store_api import AUDITED, USER_TAG
 >>> from loopwright.store.sql import SqlStore
 >>> store = SqlStore(f"sqlite:///{tempfile.mkdtemp()}/lw.db")
 >>> app = FastAPI()
