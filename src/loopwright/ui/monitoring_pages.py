@@ -22,8 +22,6 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi import APIRouter
 from markupsafe import Markup
 from starlette.requests import Request
@@ -104,6 +102,9 @@ def _traffic(
     """Traffic per window from the prediction log, rows per served version per window, files skipped."""
     if not windows:
         return [], {}, 0
+    import pyarrow as pa  # here: only this page reads Parquet, the server starts faster without it
+    import pyarrow.parquet as pq
+
     spans = [(w.start_ms, w.end_ms) for w in windows]
     files = store.list_prediction_log_files(endpoint, spans[0][0], spans[-1][1])
     skipped = max(len(files) - MAX_LOG_FILES, 0)

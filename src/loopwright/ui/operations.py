@@ -14,7 +14,7 @@ Examples
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter
@@ -24,17 +24,18 @@ from starlette.responses import RedirectResponse, Response
 
 from loopwright.artifacts import BlobStore
 from loopwright.errors import InvalidInput
-from loopwright.loop.controls import pause_loop, resume_loop, rollback_loop
 from loopwright.reports.charts import dag_svg
 from loopwright.store.entities import LoopTransition, PipelineRun, StepRun
 from loopwright.store.sql import SqlStore
-from loopwright.tracking.client import Client
 from loopwright.ui.monitoring_pages import monitoring_router, seconds, when
 from loopwright.ui.session import UIRoute, can, check_mutation, form_of, page
 
+if TYPE_CHECKING:
+    from loopwright.tracking.client import Client
+
 PAGE_SIZE = 50
 HISTORY_LIMIT = 500
-CONTROLS = {"pause": pause_loop, "resume": resume_loop, "rollback": rollback_loop}
+CONTROLS = ("pause", "resume", "rollback")
 CONTROL_ROLE = "maintainer"
 
 
@@ -44,6 +45,8 @@ def _store(request: Request) -> SqlStore:
 
 
 def _client(request: Request) -> Client:
+    from loopwright.tracking.client import Client  # pandas: imported when a control is used, not at start
+
     blobs: BlobStore = request.app.state.blobs
     return Client(store=_store(request), blobs=blobs)
 
@@ -165,13 +168,20 @@ def operations_router() -> APIRouter:
     async def loop_control(request: Request, model: str, action: str) -> Response:
         form = await form_of(request)
         who = check_mutation(request, form, CONTROL_ROLE, f"loop {action}")
-        control = CONTROLS.get(action)
-        if control is None:
-            raise InvalidInput(f"unknown loop control {action!r}: use one of {sorted(CONTROLS)}")
+        if action not in CONTROLS:
+            raise InvalidInput(f"unknown loop control {action!r}: use one of {list(CONTROLS)}")
         if form.get("confirm") != "yes":
             raise InvalidInput(f"tick the confirmation box to {action} the loop of {model!r}")
         reason = form.get("reason", "").strip()[:500] or None
-        control(model, reason, actor=who.user, client=_client(request))
+        # imported here: loopwright.loop pulls in pandas and monitoring, seconds off every server start
+        from loopwright.loop import controls
+
+        control = {
+            "pause": controls.pause_loop,
+            "resume": controls.resume_loop,
+            "rollback": controls.rollback_loop,
+        }
+        control[action](model, reason, actor=who.user, client=_client(request))
         return RedirectResponse(f"/loop/{quote(model, safe='')}?done={action}", status_code=303)
 
     return router
