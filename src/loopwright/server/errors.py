@@ -18,6 +18,7 @@ import logging
 import uuid
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -96,6 +97,26 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=error.status_code,
             headers=error.headers,
         )
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(sa.exc.DataError)
+    @app.exception_handler(orjson.JSONEncodeError)
+    async def _out_of_range(request: Request, error: Exception) -> JSONResponse:
+        # an integer past 64 bits somewhere in a valid-looking body (SQLite's driver raises
+        # OverflowError, PostgreSQL a DataError, orjson writing a JSON column JSONEncodeError): the
+        # client's value, so 422 (the schema cannot bound every nested number); no driver text echoed
+        message = "a value is out of the store's range (integers are 64-bit, strings as documented)"
+        log.info("%s %s → 422 %s: %s", request.method, request.url.path, message, type(error).__name__)
+        return JSONResponse({"error": "InvalidInput", "message": message}, status_code=422)
+
+    @app.exception_handler(sa.exc.IntegrityError)
+    async def _conflict(request: Request, error: sa.exc.IntegrityError) -> JSONResponse:
+        # a unique or foreign key the store did not check first (an id sent twice): the request
+        # conflicts with what is stored; the constraint's text names no value, the statement is dropped
+        reason = str(error.orig).splitlines()[0][:200] if error.orig else "constraint failed"
+        log.info("%s %s → 409 %s", request.method, request.url.path, reason)
+        body = {"error": "Conflict", "message": f"conflicts with what is stored ({reason})"}
+        return JSONResponse(body, status_code=409)
 
     @app.exception_handler(sa.exc.DBAPIError)
     async def _database(request: Request, error: sa.exc.DBAPIError) -> JSONResponse:
