@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from loopwright.compat.mlflow.importer import ImportReport, import_mlflow
     from loopwright.evaluation import EvaluationResult, GatePolicy, GateResult, evaluate, gate
     from loopwright.integrations.kubernetes import build_image, k8s_manifests
+    from loopwright.llm.evaluation import LLMEvaluationResult, evaluate_llm
     from loopwright.llm.otlp import export_traces, import_traces
     from loopwright.llm.prompts import (
         PromptVersion,
@@ -276,6 +277,8 @@ _EXPORTS: dict[str, str] = {
     "span": "loopwright.llm.tracing",
     "trace": "loopwright.llm.tracing",
     "export_traces": "loopwright.llm.otlp",
+    "evaluate_llm": "loopwright.llm.evaluation",
+    "LLMEvaluationResult": "loopwright.llm.evaluation",
     "import_traces": "loopwright.llm.otlp",
     "Trace": "loopwright.store.entities",
     "TraceSpan": "loopwright.store.entities",
@@ -361,6 +364,7 @@ __all__ = [
     "IntegrityError",
     "InvalidInput",
     "InvalidParameter",
+    "LLMEvaluationResult",
     "Lineage",
     "LineageEdge",
     "LoadedModel",
@@ -413,6 +417,7 @@ __all__ = [
     "drift",
     "end_run",
     "evaluate",
+    "evaluate_llm",
     "export_traces",
     "flush",
     "flush_traces",
