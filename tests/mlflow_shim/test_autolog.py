@@ -91,3 +91,14 @@ def test_autolog_refuses_unknown_frameworks_and_options(sqlite_env: Path) -> Non
         lw.autolog(frameworks=["keras"])
     with pytest.raises(lw.InvalidInput, match="log_model_signatures"):
         mlflow.autolog(log_model_signatures=False)
+
+
+def test_xgboost_wrapper_logs_eval_history_and_a_loadable_model(autologging: Path) -> None:
+    import xgboost
+
+    xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(X, Y, eval_set=[(X[:30], Y[:30])], verbose=False)
+    [run] = lw.search_runs(output="list")
+    assert run.tags["estimator_name"] == "XGBClassifier" and run.params["max_depth"] == "2"
+    assert [p.step for p in lw.list_metric_history(run.id, "validation_0-logloss")] == [0, 1, 2]
+    model = lw.load_model(f"runs:/{run.id}/model")
+    assert model.flavor == "xgboost" and model.signature is not None and len(model.predict(X[:4])) == 4

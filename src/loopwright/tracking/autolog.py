@@ -343,10 +343,8 @@ def _log_search(search: Any, parent_id: str) -> None:
 
 
 def _eval_metrics(model: Any) -> dict[Any, float]:
-    history = getattr(model, "evals_result_", None)
-    if history is None and callable(getattr(model, "evals_result", None)):
-        history = _quietly("xgboost eval history", model.evals_result)
-    return _history_points(history or {})
+    # both wrappers keep the per-iteration history here (empty or absent without an eval set)
+    return _history_points(getattr(model, "evals_result_", None) or {})
 
 
 def _history_points(history: Mapping[str, Mapping[str, Sequence[float]]]) -> dict[Any, float]:
