@@ -22,6 +22,20 @@ os.environ["COLUMNS"] = "250"
 
 PG_URI = os.environ.get("LOOPWRIGHT_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql", "rest"]
+# the store suite runs through a real server too (the `rest` backend); the rest of the suite tests other
+# rooms on top of a store, where a third backend would add minutes and no new path: SQLite and PostgreSQL
+REST_SUITES = ("tests/store/", "tests/tracking/", "tests/registry/", "tests/llm/", "tests/loop/test_store.py")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that needs ``store_uri`` on every backend of its suite (unless it names its own)."""
+    if "store_uri" not in metafunc.fixturenames:
+        return
+    if any("store_uri" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")):
+        return
+    path = metafunc.definition.path.as_posix()
+    backends = BACKENDS if any(suite in path for suite in REST_SUITES) else BACKENDS[:2]
+    metafunc.parametrize("store_uri", backends, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +108,7 @@ def _clean_store(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -
     return uri
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A clean, migrated store: a new SQLite file, the session's PostgreSQL schema emptied, or a
     ``loopwright server`` process (on its own PostgreSQL schema, emptied) through ``RestStore``."""
