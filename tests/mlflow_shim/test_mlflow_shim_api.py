@@ -132,3 +132,27 @@ def test_an_error_in_the_block_fails_the_run_with_its_message(sqlite_env: Path) 
     found = mlflow.get_run(run.info.run_id)
     assert found.info.status == "FAILED" and lw.get_run(run.info.run_id).error == "KeyError: 'label'"
     assert mlflow.active_run() is None
+
+
+def test_tracking_uri_http_logs_through_a_loopwright_server(
+    rest_server: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, backing = rest_server
+    monkeypatch.setenv("LOOPWRIGHT_HOME", str(tmp_path))
+    for key in ("LOOPWRIGHT_STORE_URI", "LOOPWRIGHT_ARTIFACT_URI"):
+        monkeypatch.setenv(key, "")  # recorded, so set_tracking_uri's writes are undone after the test
+        monkeypatch.delenv(key)
+    lw.reset_clients()
+    mlflow.set_tracking_uri(url)
+    experiment = f"over-http-{tmp_path.name}"
+    mlflow.set_experiment(experiment)
+    X = np.arange(12.0).reshape(6, 2)
+    with mlflow.start_run(run_name="remote") as run:
+        mlflow.log_metric("rmse", 0.25)
+        info = mlflow.sklearn.log_model(LinearRegression().fit(X, X[:, 0]), name="m", input_example=X[:2])
+    assert mlflow.pyfunc.load_model(info.model_uri).predict(X[:1]).round(6).tolist() == [0.0]
+    direct = lw.Client(backing, str(tmp_path / "unused"))  # the server's own database, not through HTTP
+    [found] = direct.search_runs(experiment, output="list")
+    assert (found.id, found.name, found.metrics) == (run.info.run_id, "remote", {"rmse": 0.25})
+    direct.close()
+    lw.reset_clients()
