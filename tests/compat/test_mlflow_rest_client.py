@@ -51,7 +51,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tokens = {
         role: lw.create_token(f"{role}-user", role, store_uri=uri)[1] for role in ("viewer", "maintainer")
     }
-    process = PlatformServer("--auth", "--store-uri", uri, "--artifact-uri", str(home / "artifacts"))
+    process = PlatformServer(
+        "--auth", "--store-uri", uri, "--artifact-uri", str(home / "artifacts"), timeout=240
+    )
     try:
         yield Server(process, tokens)
     finally:
