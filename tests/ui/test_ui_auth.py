@@ -21,6 +21,13 @@ def test_pages_need_a_session(auth_ui_server: Any, page: Any, shoot: Any) -> Non
     page.wait_for_url(f"{auth_ui_server.url}/models/churn")
     cookie = next(c for c in page.context.cookies() if c["name"] == "lw_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]  # http here
+    xss = auth_ui_server.data["runs"]["xss"]
+    anonymous = httpx.get(f"{auth_ui_server.url}/runs/{xss}/raw/notes.txt", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login?next=")
+    signed = httpx.get(
+        f"{auth_ui_server.url}/runs/{xss}/raw/notes.txt", cookies={"lw_session": cookie["value"]}
+    )
+    assert signed.text == "hello from a text artifact"
 
 
 def test_viewer_sees_no_mutation_controls(auth_ui_server: Any, page: Any, shoot: Any, sign_in: Any) -> None:

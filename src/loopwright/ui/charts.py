@@ -9,7 +9,7 @@ Examples
 >>> svg.startswith("<svg") and 'data-points="3"' in svg
 True
 >>> downsample([(i, float(i % 7)) for i in range(10_000)], 500)[:3]
-[(0, 0.0), (6, 6.0), (7, 0.0)]
+[(0, 0.0), (6, 6.0), (41, 6.0)]
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter
@@ -31,10 +31,12 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from loopwright.auth import Principal, hash_token
+from loopwright.auth import Principal, hash_token, role_allows
 from loopwright.errors import LoopwrightError, PermissionDenied, Unauthenticated
-from loopwright.server.security import Guard
 from loopwright.ui.templating import render
+
+if TYPE_CHECKING:  # the server package imports the UI: a runtime import would be circular
+    from loopwright.server.security import Guard
 
 log = logging.getLogger("loopwright.ui")
 
@@ -117,8 +119,6 @@ def check_mutation(request: Request, form: dict[str, str], role: str, what: str)
 
 def can(request: Request, role: str) -> bool:
     """Whether the viewer's role reaches ``role`` (pages hide the controls they may not use)."""
-    from loopwright.auth import role_allows
-
     return role_allows(principal(request).role, role)
 
 
@@ -159,14 +159,17 @@ def _login_redirect(request: Request) -> RedirectResponse:
 
 
 class UIRoute(APIRoute):
-    """A UI route: a missing/invalid session goes to the sign-in page, other errors are an HTML page
-    with the store's own one-line message (never JSON, never a traceback)."""
+    """A UI route: signed in first (with ``--auth``; a missing or invalid session goes to the sign-in
+    page), errors are an HTML page with the store's own one-line message (never JSON, no traceback)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        public = self.path == "/login"
 
         async def handle(request: Request) -> Response:
             try:
+                if not public:
+                    principal(request)  # every UI route needs a session under --auth (raw artifacts too)
                 return await handler(request)
             except Unauthenticated:
                 if request.method == "GET":
