@@ -133,7 +133,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         ours_cmd = [sys.executable, "-m", "loopwright.cli", "server", "--port", "{port}", "--workers", "1"]
         ours_cmd += ["--store-uri", f"sqlite:///{tmp}/lw.db", "--artifact-uri", str(tmp / "lw-artifacts")]
-        mlflow_cmd = [
+        mlflow_cmd: list[str | Path] = [
             mlflow_bin / "mlflow",
             "server",
             "--host",
@@ -151,7 +151,7 @@ def main() -> None:
             theirs = stack.enter_context(server(mlflow_cmd, "/health", tmp / "mlflow.log", mlflow_env))
 
             def side(url: str) -> dict[str, Any]:
-                command = [python, Path(__file__), "--client", url, *counts]
+                command: list[str | Path] = [python, Path(__file__), "--client", url, *counts]
                 return _compare.child_json(command, cwd=tmp)
 
             pairs = _compare.interleave(lambda: side(ours), lambda: side(theirs), args.repeats)
