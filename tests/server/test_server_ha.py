@@ -167,7 +167,7 @@ class Pair:
     """Two servers on one schema and one artifact folder; the second reaches PostgreSQL through ``proxy``.
 
     Started once per module (a server start costs seconds of CPU); a test that killed one gets it
-    back through :meth:`alive`.
+    back through :meth:`alive` (the kill test runs after the test that needs both as started).
     """
 
     def __init__(self, schema_uri: str, artifacts: Path):
@@ -225,6 +225,34 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def _post(url: str, path: str, body: Any, key: str) -> httpx.Response:
+    return httpx.post(f"{url}/api/v1{path}", json=body, headers={"Idempotency-Key": key}, timeout=30)
+
+
+def test_one_idempotency_key_is_applied_once_across_servers(
+    two_servers: tuple[PlatformServer, PlatformServer],
+) -> None:
+    first, second = two_servers
+    experiment = RestStore(first.url).create_experiment(f"idem-{uuid.uuid4().hex[:8]}")
+    run_id = uuid.uuid4().hex
+    body = {"experiment_id": experiment.id, "name": "once", "run_id": run_id}
+    created = _post(first.url, "/runs", body, "run-key-" + run_id)
+    again = _post(second.url, "/runs", body, "run-key-" + run_id)
+    assert created.status_code == again.status_code == 200, again.text
+    assert again.json() == created.json()  # the first answer, saved with the key
+    assert created.json()["id"] == run_id
+
+    points = [(run_id, MetricPoint("acc", 0.5, step=3, timestamp=1_767_225_600_000))]
+    key = uuid.uuid4().hex
+    answers = [_post(url, "/metrics", {"points": plain(points)}, key) for url in (first.url, second.url)]
+    assert [(a.status_code, a.json()) for a in answers] == [(200, None), (200, None)]
+    history = RestStore(second.url).list_metric_history(run_id, "acc")
+    assert [(p.step, p.value) for p in history] == [(3, 0.5)]
+    # the key is what makes it once: the same points under a new key are a second write
+    assert _post(second.url, "/metrics", {"points": plain(points)}, uuid.uuid4().hex).status_code == 200
+    assert len(RestStore(first.url).list_metric_history(run_id, "acc")) == 2
 
 
 def test_sigkill_under_write_load_loses_and_duplicates_no_acknowledged_write(
@@ -306,37 +334,9 @@ def test_sigkill_under_write_load_loses_and_duplicates_no_acknowledged_write(
     assert sum(counts.values()) == acknowledged_points == len(runs) * STEPS_PER_FLUSH * FLUSHES_PER_RUN
 
 
-def _post(url: str, path: str, body: Any, key: str) -> httpx.Response:
-    return httpx.post(f"{url}/api/v1{path}", json=body, headers={"Idempotency-Key": key}, timeout=30)
-
-
-def test_one_idempotency_key_is_applied_once_across_servers(
-    two_servers: tuple[PlatformServer, PlatformServer],
-) -> None:
-    first, second = two_servers
-    experiment = RestStore(first.url).create_experiment(f"idem-{uuid.uuid4().hex[:8]}")
-    run_id = uuid.uuid4().hex
-    body = {"experiment_id": experiment.id, "name": "once", "run_id": run_id}
-    created = _post(first.url, "/runs", body, "run-key-" + run_id)
-    again = _post(second.url, "/runs", body, "run-key-" + run_id)
-    assert created.status_code == again.status_code == 200, again.text
-    assert again.json() == created.json()  # the first answer, saved with the key
-    assert created.json()["id"] == run_id
-
-    points = [(run_id, MetricPoint("acc", 0.5, step=3, timestamp=1_767_225_600_000))]
-    key = uuid.uuid4().hex
-    answers = [_post(url, "/metrics", {"points": plain(points)}, key) for url in (first.url, second.url)]
-    assert [(a.status_code, a.json()) for a in answers] == [(200, None), (200, None)]
-    history = RestStore(second.url).list_metric_history(run_id, "acc")
-    assert [(p.step, p.value) for p in history] == [(3, 0.5)]
-    # the key is what makes it once: the same points under a new key are a second write
-    assert _post(second.url, "/metrics", {"points": plain(points)}, uuid.uuid4().hex).status_code == 200
-    assert len(RestStore(first.url).list_metric_history(run_id, "acc")) == 2
-
-
 def test_server_that_loses_the_database_answers_503_and_recovers_by_itself(pair: Pair) -> None:
-    _, server = pair.alive()
-    proxy = pair.proxy  # between this server and PostgreSQL
+    server, proxy = pair.servers[1], pair.proxy  # the one behind the proxy (the kill test spared it)
+    assert server.proc.poll() is None
     http = httpx.Client(base_url=server.url, timeout=30)  # a hang fails the test, it does not stall it
     try:
         store = RestStore(server.url)
