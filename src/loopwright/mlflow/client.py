@@ -24,11 +24,13 @@ Examples
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from loopwright.config import get_settings
 from loopwright.errors import AlreadyExists, NotFound
 from loopwright.mlflow.entities import (
     KILLED_TAG,
@@ -65,15 +67,9 @@ class MlflowClient:
         if tracking_uri is None:
             self._client: Client = get_client()
         else:
-            import os
-
             store, artifacts = store_and_artifacts(tracking_uri, os.environ)
-            self._client = shared_client(store, artifacts or self._default_artifacts())
+            self._client = shared_client(store, artifacts or get_settings().artifact_uri)
         self._registry = RegistryClient(self._client)
-
-    @staticmethod
-    def _default_artifacts() -> str:
-        return get_client().settings.artifact_uri
 
     # -- experiments -------------------------------------------------------------------------
     def create_experiment(
