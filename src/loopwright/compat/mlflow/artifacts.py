@@ -69,6 +69,7 @@ def artifacts_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str
     def listing(request: Request, path: str) -> dict[str, Any]:
         guard.check(request, "viewer", "mlflow list_artifacts")
         owner_type, owner_id, folder = owner_of(path)
+        folder = served_artifact_path(folder) if folder else folder  # no "..", escapes, …
         if owner_type == "run":
             store.get_run(owner_id)  # NotFound for an unknown run, not an empty listing
         refs = store.list_artifacts(owner_type, owner_id, folder or None)

@@ -226,6 +226,8 @@ def tracking_router(store: SqlStore, guard: Guard) -> APIRouter:
         view = view_type(fields.get("run_view_type"))
         max_results = min(int_field(fields, "max_results", 1000), _MAX_PAGE)
         offset = int_field(fields, "page_token", 0)
+        if max_results < 1 or offset < 0:
+            raise InvalidInput("max_results must be positive and page_token an offset from 0")
         runs = store.search_runs(
             [experiment_id(e) for e in list_field(fields, "experiment_ids")] or None,
             filter=fields.get("filter") or None,
@@ -290,8 +292,9 @@ def tracking_router(store: SqlStore, guard: Guard) -> APIRouter:
     def get_metric_history(request: Request, fields: Body) -> Body:
         allow(request, "list_metric_history")
         points = store.list_metric_history(run_id_of(fields), str_field(fields, "metric_key"))
-        max_results = int_field(fields, "max_results", 0) or len(points) or 1
-        offset = int_field(fields, "page_token", 0)
+        max_results = int_field(fields, "max_results", 0)
+        max_results = max_results if max_results > 0 else len(points) or 1  # unset or 0: everything
+        offset = max(0, int_field(fields, "page_token", 0))
         body: Body = {"metrics": [metric_json(p) for p in points[offset : offset + max_results]]}
         if offset + max_results < len(points):
             body["next_page_token"] = str(offset + max_results)

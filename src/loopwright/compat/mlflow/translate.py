@@ -17,6 +17,8 @@ Examples
 --------
 >>> mlflow_status("failed", {"loopwright.mlflow.status": "KILLED"}), mlflow_status("running", {})
 ('KILLED', 'RUNNING')
+>>> proto_float(float("nan")), proto_float(-float("inf")), proto_float(0.5)
+('NaN', '-Infinity', 0.5)
 >>> loopwright_status("KILLED")
 ('failed', True)
 >>> artifact_owner("runs/0123abcd/plots/roc.png")
@@ -29,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -63,6 +66,15 @@ _VIEW_TYPES = {"ACTIVE_ONLY": "1", "DELETED_ONLY": "2", "ALL": "3"}
 def ms(moment: datetime | None) -> int | None:
     """An aware datetime as integer milliseconds since the epoch (``None`` stays ``None``)."""
     return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def proto_float(value: float) -> float | str:
+    """A double as protobuf JSON writes it: non-finite values as the strings ``NaN``, ``Infinity``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -181,7 +193,7 @@ def run_json(run: Run) -> dict[str, Any]:
         "info": run_info_json(run),
         "data": {
             "metrics": [
-                {"key": key, "value": value, "timestamp": stamp, "step": 0}
+                {"key": key, "value": proto_float(value), "timestamp": stamp, "step": 0}
                 for key, value in run.metrics.items()
             ],
             "params": tag_list(run.params),
@@ -191,7 +203,12 @@ def run_json(run: Run) -> dict[str, Any]:
 
 
 def metric_json(point: MetricPoint) -> dict[str, Any]:
-    return {"key": point.key, "value": point.value, "timestamp": point.timestamp, "step": point.step}
+    return {
+        "key": point.key,
+        "value": proto_float(point.value),
+        "timestamp": point.timestamp,
+        "step": point.step,
+    }
 
 
 def model_version_json(version: ModelVersion) -> dict[str, Any]:
