@@ -89,15 +89,20 @@ def _response_model(hint: Any) -> Any:
     return None if hint is type(None) else hint
 
 
-def _reread(route: Route, args: dict[str, Any]) -> str | None:
-    """The run a replayed write answers with, read again, when its answer is that run as it is now.
+# writes whose answer is the record as it is now: a replay (a retry after a lost answer) reads it again
+# instead of the first answer being saved, which would cost a second transaction per request
+REREADS: dict[str, Callable[[SqlStore, dict[str, Any]], Any]] = {
+    "create_run": lambda store, args: store.get_run(args["run_id"]),
+    "set_run_status": lambda store, args: store.get_run(args["run_id"]),
+    "create_experiment": lambda store, args: store.get_experiment_by_name(args["name"]),
+    "set_alias": lambda store, args: store.get_model_version_by_alias(args["name"], args["alias"]),
+}
 
-    Saving such an answer would cost a second transaction on every run start and end; a replay
-    (a retry after a lost answer) answers with the run's current state instead.
-    """
-    if route.method == "create_run" and args.get("run_id"):
-        return str(args["run_id"])
-    return str(args["run_id"]) if route.method == "set_run_status" else None
+
+def _reread(route: Route, args: dict[str, Any]) -> Callable[[SqlStore, dict[str, Any]], Any] | None:
+    if route.method == "create_run" and not args.get("run_id"):
+        return None  # without a client-chosen id there is nothing to read again
+    return REREADS.get(route.method)
 
 
 def _result_of(route: Route, store: SqlStore, args: dict[str, Any], key: str | None) -> bytes:
@@ -116,7 +121,7 @@ def _result_of(route: Route, store: SqlStore, args: dict[str, Any], key: str | N
         if spec.returns is type(None):
             return b"null"
         if reread is not None:
-            return encode(store.get_run(reread))
+            return encode(reread(store, args))
         raise Conflict(
             f"request {key} was applied already; its answer was lost, look the result up"
         ) from None
