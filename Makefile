@@ -20,9 +20,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
 
-# the demo serves a model and converts it to ONNX: the base install plus those two extras
+# the demo serves a model, converts it to ONNX and points at the web UI (loopwright server): those extras
 $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[serve,onnx]"
+	$(BIN)/pip install --quiet -e ".[serve,onnx,server]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

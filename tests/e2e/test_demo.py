@@ -43,6 +43,7 @@ def test_demo_runs_the_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     # the printed summary says the same: one promotion, one rejection
     assert "loop summary: 1 promoted, 1 rolled back, 0 failed; churn@champion is version 2" in out
     assert "canary → promoted v2" in out and "gated → rolled_back v3" in out
+    assert f"loopwright server --store-uri 'sqlite:///{tmp_path}" in out  # where to see it all in the web UI
     assert (tmp_path / "examples" / "loop.yaml").read_bytes() == (SHIPPED / "loop.yaml").read_bytes()
     report = tmp_path / "demo-monitor-report.html"
     assert report.exists() and "<svg" in report.read_text()

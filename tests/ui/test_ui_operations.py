@@ -10,7 +10,11 @@ cycle would take a minute; tests/loop runs those)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +30,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import loopwright as lw
-from cli_process import PlatformServer
+from cli_process import PlatformServer, free_port
 from loopwright.serving.inputs import ModelInput
 from loopwright.serving.prediction_log import PredictionLog
 
@@ -305,3 +309,33 @@ def test_viewer_sees_no_loop_controls_and_cannot_forge_them(
     assert "paused by mona" in page.locator("#loop-state").inner_text()
     with client_for(ops_auth_server, ops_auth_server.tokens["admin"]):
         assert lw.get_loop_state(MODEL).paused_by == "mona"
+
+
+def test_demo_keep_serving_serves_the_ui_on_the_demo_store(tmp_path: Path) -> None:
+    """``loopwright demo --keep-serving`` ends in ``show_web_ui(keep_serving=True)``: the UI of the demo's
+    own store answers until the process is stopped (the whole demo runs in tests/e2e/test_demo.py)."""
+    port = free_port()
+    env = {**os.environ, "LOOPWRIGHT_HOME": str(tmp_path), "COLUMNS": "200"}
+    env.pop("LOOPWRIGHT_STORE_URI", None)
+    code = (
+        "import loopwright as lw; from rich.console import Console; from loopwright.demo import show_web_ui; "
+        "lw.get_client().store.set_loop_paused('demo-model', True, actor='demo', reason='seen in the UI'); "
+        f"show_web_ui(Console(), keep_serving=True, port={port})"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 180  # a cold start on a loaded 2-core CI box
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/loop", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the UI never came up"
+                time.sleep(0.3)
+        assert answer.status_code == 200 and "demo-model" in answer.text and "paused by demo" in answer.text
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0].decode()
+    assert f"Web UI at http://127.0.0.1:{port}/" in out

@@ -193,14 +193,20 @@ def gc(
 
 
 @app.command()
-def demo() -> None:
-    """Run the end-to-end demo on embedded defaults."""
+def demo(
+    keep_serving: bool = typer.Option(
+        False, "--keep-serving", help="Serve the web UI on the demo's store afterwards, until Ctrl-C."
+    ),
+    port: int = typer.Option(5000, "--port", help="The web UI's port (127.0.0.1)."),
+) -> None:
+    """Run the end-to-end demo on embedded defaults, then point at (or serve) the web UI."""
     from rich.console import Console
 
     from loopwright.demo import run_demo
 
     # piped into a log, rich assumes 80 columns and folds the monitoring table letter by letter
-    run_demo(console if console.is_terminal or "COLUMNS" in os.environ else Console(width=160))
+    out = console if console.is_terminal or "COLUMNS" in os.environ else Console(width=160)
+    run_demo(out, keep_serving=keep_serving, port=port)
 
 
 def main() -> None:

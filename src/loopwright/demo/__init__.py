@@ -40,8 +40,11 @@ GATE_POLICY = {
 }
 
 
-def run_demo(console: Console, home: Path | None = None) -> None:
-    """Run every stage of the loop once, printing what each one did."""
+def run_demo(
+    console: Console, home: Path | None = None, keep_serving: bool = False, port: int = 5000
+) -> None:
+    """Run every stage of the loop once, printing what each one did; then the web UI's address (with
+    ``keep_serving``, serve the UI on ``port`` until interrupted)."""
     started = time.perf_counter()
     frame = cancer_data()
     train, test = split_data(frame)
@@ -165,3 +168,39 @@ def run_demo(console: Console, home: Path | None = None) -> None:
         f"{EXPERIMENT}`, `loopwright models show {MODEL}`, `loopwright models audit {MODEL}`, "
         f"`loopwright monitor windows --endpoint {MODEL}`, `loopwright loop status {LOOP_MODEL}`"
     )
+    show_web_ui(console, keep_serving, port)
+
+
+def show_web_ui(console: Console, keep_serving: bool, port: int = 5000) -> None:
+    """Print where the web UI shows what the demo recorded: serve it now, or print the command.
+
+    >>> import io, os, tempfile
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> out = Console(file=io.StringIO(), width=400)
+    >>> show_web_ui(out, keep_serving=False)
+    >>> "loopwright server --store-uri" in out.file.getvalue()
+    True
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
+    client = lw.get_client()
+    store_uri = client.store.uri
+    if store_uri.startswith(("http://", "https://")):  # a team server already serves the UI
+        console.print(f"Web UI: {store_uri.rstrip('/')}/loop")
+        return
+    url = f"http://127.0.0.1:{port}"
+    console.rule("[bold]web UI")
+    if not keep_serving:
+        command = (
+            f"loopwright server --store-uri '{store_uri}' --artifact-uri '{client.blobs.root}' --port {port}"
+        )
+        console.print(
+            f"Explore it in the web UI: run [bold]{escape(command)}[/] and open {url}/", soft_wrap=True
+        )
+        return
+    from loopwright.server.config import ServerConfig
+    from loopwright.server.run import run_server
+
+    console.print(
+        f"Web UI at [bold]{url}/[/] (experiments, models, pipelines, deployments, loop); Ctrl-C stops it"
+    )
+    run_server(ServerConfig(store_uri, client.blobs.root), port=port)
