@@ -23,8 +23,6 @@ import atexit
 import io
 import os
 import re
-import struct
-import zlib
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -44,6 +42,7 @@ from loopwright.mlflow.entities import (
     to_run,
 )
 from loopwright.mlflow.exceptions import Unsupported
+from loopwright.mlflow.images import png_bytes
 from loopwright.tracking import fluent as lw
 from loopwright.tracking.client import DEFAULT_EXPERIMENT, get_client
 
@@ -327,33 +326,6 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any
     get_client().log_bytes(_rid(None), data, artifact_file)
 
 
-def _png(array: Any) -> bytes:
-    import numpy as np
-
-    pixels = np.asarray(array)
-    if pixels.dtype.kind == "f":
-        pixels = (np.clip(pixels, 0.0, 1.0) * 255).round()
-    pixels = pixels.astype(np.uint8)
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
-    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3, 4):
-        raise Unsupported(f"log_image(array of shape {pixels.shape})", "an HxW, HxWx3 or HxWx4 array")
-    height, width, channels = pixels.shape
-    color = {1: 0, 3: 2, 4: 6}[channels]
-    rows = b"".join(b"\x00" + pixels[y].tobytes() for y in range(height))
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
 def log_image(image: Any, artifact_file: str | None = None, *, key: str | None = None, **kwargs: Any) -> None:
     """Store a PIL image or a numpy array (uint8 0-255 or float 0-1) as an image file."""
     if artifact_file is None or key is not None or kwargs:
@@ -363,7 +335,7 @@ def log_image(image: Any, artifact_file: str | None = None, *, key: str | None =
         image.save(buffer, format=artifact_file.rsplit(".", 1)[-1].upper().replace("JPG", "JPEG"))
         data = buffer.getvalue()
     elif artifact_file.lower().endswith(".png"):
-        data = _png(image)
+        data = png_bytes(image)
     else:
         raise Unsupported(f"log_image(array, {artifact_file!r})", "a .png artifact_file for an array")
     get_client().log_bytes(_rid(None), data, artifact_file)
