@@ -1,5 +1,10 @@
 """``loopwright gate MODEL --policy gate.yaml --data holdout.parquet --target churned`` — mirrors ``lw.gate``.
 
+A prompt version is gated the same way with the app that uses it:
+``loopwright gate prompts:/support-answer/4 --policy gate.yaml --data qa.parquet --app myapp:build
+--champion-alias production --promote production`` (``--app`` names a factory taking the
+``PromptVersion``; ``--scorer`` adds scorers by name; see ``loopwright.llm.evaluation.gate_prompt``).
+
 Exit codes, for CI/CD: **0** the gate passed, **1** it failed (a rule did not hold), **2** the gate
 could not run (bad policy, missing file or column, unknown model …; one line on stderr).
 """
@@ -32,7 +37,9 @@ def gate_rows(verdict: GateResult) -> list[tuple[str, ...]]:
 
 
 def gate_command(
-    model_uri: str = typer.Argument(..., help="The candidate: models:/NAME/VERSION (or models:/NAME@ALIAS)."),
+    model_uri: str = typer.Argument(
+        ..., help="The candidate: models:/NAME/VERSION (or models:/NAME@ALIAS), or prompts:/NAME/VERSION."
+    ),
     policy: str = typer.Option(
         ...,
         "--policy",
@@ -41,7 +48,7 @@ def gate_command(
         '("metric_thresholds: {roc_auc: {min: 0.8}}"), as lw.gate takes it.',
     ),
     data: Path = typer.Option(..., "--data", "-d", help="Labelled hold-out data (.parquet or .csv)."),
-    target: str = typer.Option(..., "--target", "-t", help="The label column."),
+    target: str = typer.Option(None, "--target", "-t", help="The label column (models)."),
     task: str = typer.Option(None, "--task", help="classification or regression (default: inferred)."),
     slices: list[str] = typer.Option(
         None, "--slice", "-s", help="Also report this slice column (repeatable)."
@@ -53,6 +60,12 @@ def gate_command(
     latency_sample: int = typer.Option(
         200, "--latency-sample", help="Single-row predict calls timed per model."
     ),
+    app: str = typer.Option(
+        None,
+        "--app",
+        help="Prompts: module:function taking the PromptVersion, returning the app to evaluate.",
+    ),
+    scorers: list[str] = typer.Option(None, "--scorer", help="Prompts: also run this scorer (repeatable)."),
 ) -> None:
     """Evaluate a candidate and the champion on the same data and check a policy; exit 1 when it fails."""
     try:
@@ -66,6 +79,8 @@ def gate_command(
             promote=promote,
             champion_alias=champion_alias,
             latency_sample=latency_sample,
+            app=app,
+            scorers=scorers or (),
         )
     except LoopwrightError as error:
         err_console.print(f"[red]error:[/] {error_line(error)}", highlight=False, soft_wrap=True)
@@ -81,9 +96,14 @@ def gate_command(
     )
     for note in verdict.notes:
         console.print(f"note: {note}", highlight=False)
-    console.print(f"candidate report: {verdict.candidate.report_path}", highlight=False, soft_wrap=True)
-    if verdict.champion is not None:
-        console.print(f"champion report: {verdict.champion.report_path}", highlight=False, soft_wrap=True)
+    if verdict.model_uri.startswith("prompts:/"):  # an LLM evaluation has its run, no HTML report
+        console.print(f"candidate run: {verdict.candidate.run_id}", highlight=False)
+        if verdict.champion is not None:
+            console.print(f"champion run: {verdict.champion.run_id}", highlight=False)
+    else:
+        console.print(f"candidate report: {verdict.candidate.report_path}", highlight=False, soft_wrap=True)
+        if verdict.champion is not None:
+            console.print(f"champion report: {verdict.champion.report_path}", highlight=False, soft_wrap=True)
     if verdict.passed:
         promoted = f"; alias {verdict.promoted!r} -> {verdict.model_uri}" if verdict.promoted else ""
         console.print(f"[bold green]PASSED[/] all {len(verdict.checks)} checks{promoted}", highlight=False)

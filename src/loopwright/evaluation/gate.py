@@ -192,8 +192,8 @@ class GateResult:
 def gate(
     model: str | LoadedModel,
     policy: GatePolicy | dict[str, Any] | str | os.PathLike[str],
-    data: pd.DataFrame | str | os.PathLike[str],
-    target: str,
+    data: Any,
+    target: str | None = None,
     task: str | None = None,
     slices: Sequence[str] | None = None,
     *,
@@ -202,13 +202,18 @@ def gate(
     pos_label: Any = None,
     experiment: str | None = None,
     latency_sample: int = DEFAULT_SAMPLE,
+    app: Any = None,
+    scorers: Sequence[Any] = (),
 ) -> GateResult:
     """Gate a registered candidate version against a policy and the current champion.
 
     Parameters
     ----------
     model : str or LoadedModel
-        The candidate: ``models:/NAME/VERSION`` (or ``models:/NAME@ALIAS``, resolved once).
+        The candidate: ``models:/NAME/VERSION`` (or ``models:/NAME@ALIAS``, resolved once), or a
+        prompt version ``prompts:/NAME/VERSION``: then ``app`` and ``scorers`` are used and ``target``,
+        ``task``, ``slices``, ``pos_label`` and ``latency_sample`` are not (see
+        :func:`loopwright.llm.evaluation.gate_prompt`).
     policy : dict, GatePolicy, path or YAML text
         The rules, or a ``.yaml``/``.json`` file holding them (see
         :mod:`loopwright.evaluation.policy`).
@@ -226,6 +231,9 @@ def gate(
         The alias naming the champion (default ``champion``).
     pos_label, experiment, latency_sample
         As in :func:`loopwright.evaluate`.
+    app, scorers
+        For a prompt: the app factory (``PromptVersion`` → callable or URL, or ``"module:function"``)
+        and scorer objects beyond those the policy's metrics name.
 
     Returns
     -------
@@ -247,6 +255,25 @@ def gate(
     (True, [('accuracy', 0.8333333333333334)])
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
+    if isinstance(model, str) and model.startswith("prompts:/"):
+        from loopwright.llm.evaluation import gate_prompt
+
+        if app is None:
+            raise InvalidInput(
+                "a prompt gate needs app=: a factory taking the PromptVersion (or 'module:function')"
+            )
+        return gate_prompt(
+            model,
+            policy,
+            data,
+            app=app,
+            scorers=scorers,
+            promote=promote,
+            champion_alias=champion_alias,
+            experiment=experiment,
+        )
+    if target is None:
+        raise InvalidInput("a model gate needs target= (the label column)")
     rules = GatePolicy.load(policy)
     validate_alias(champion_alias, "champion alias")
     if promote is not None:

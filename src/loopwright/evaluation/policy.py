@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -100,12 +100,17 @@ class GatePolicy:
         return {*self.metric_thresholds, *self.versus_champion, *(m for s in self.slices.values() for m in s)}
 
     @classmethod
-    def load(cls, policy: GatePolicy | Mapping[str, Any] | str | os.PathLike[str]) -> GatePolicy:
-        """A policy from itself, a dict, a ``.yaml``/``.yml``/``.json`` file path, or YAML text."""
+    def load(
+        cls,
+        policy: GatePolicy | Mapping[str, Any] | str | os.PathLike[str],
+        known: Collection[str] = KNOWN_METRICS,
+    ) -> GatePolicy:
+        """A policy from itself, a dict, a ``.yaml``/``.yml``/``.json`` file path, or YAML text; ``known``
+        are the metric names it may use (a prompt gate's are its scorers')."""
         if isinstance(policy, GatePolicy):
             return policy
         if isinstance(policy, Mapping):
-            return cls.from_dict(policy)
+            return cls.from_dict(policy, known=known)
         if not isinstance(policy, str | os.PathLike):
             raise InvalidInput(f"policy must be a dict or a YAML/JSON file path, got {type(policy).__name__}")
         path = Path(policy)
@@ -115,7 +120,7 @@ class GatePolicy:
             except yaml.YAMLError:
                 data = None
             if isinstance(data, Mapping):
-                return cls.from_dict(data)
+                return cls.from_dict(data, known=known)
         if not path.is_file():
             raise InvalidInput(f"no such policy file: {path}")
         text = path.read_text(encoding="utf-8")
@@ -126,10 +131,12 @@ class GatePolicy:
             raise InvalidInput(f"policy file {path} is not valid YAML/JSON: {detail}") from None
         if data is None:
             raise InvalidInput(f"policy file {path} is empty")
-        return cls.from_dict(data, where=f"policy file {path}")
+        return cls.from_dict(data, where=f"policy file {path}", known=known)
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "policy") -> GatePolicy:
+    def from_dict(
+        cls, data: Any, where: str = "policy", known: Collection[str] = KNOWN_METRICS
+    ) -> GatePolicy:
         """Validate ``data``; errors name the section, metric and rule at fault."""
         if not isinstance(data, Mapping):
             raise InvalidInput(
@@ -143,8 +150,8 @@ class GatePolicy:
         inconclusive = data.get("inconclusive", "pass")
         if inconclusive not in INCONCLUSIVE:
             raise InvalidInput(f"{where} inconclusive: use pass or fail, got {inconclusive!r}")
-        thresholds = _metric_rules(data.get("metric_thresholds"), "metric_thresholds", BOUNDS, where)
-        versus = _metric_rules(data.get("versus_champion"), "versus_champion", COMPARISONS, where)
+        thresholds = _metric_rules(data.get("metric_thresholds"), "metric_thresholds", BOUNDS, where, known)
+        versus = _metric_rules(data.get("versus_champion"), "versus_champion", COMPARISONS, where, known)
         slices: dict[str, dict[str, list[Rule]]] = {}
         raw_slices = data.get("slices")
         if raw_slices is not None:
@@ -158,7 +165,7 @@ class GatePolicy:
                     raise InvalidInput(
                         f"{where} slices: a slice column must be a non-empty name, got {column!r}"
                     )
-                parsed = _metric_rules(rules, f"slices.{column}", BOUNDS, where)
+                parsed = _metric_rules(rules, f"slices.{column}", BOUNDS, where, known)
                 latency = sorted(set(parsed) & set(LATENCY_METRICS))
                 if latency:
                     raise InvalidInput(
@@ -190,7 +197,9 @@ class GatePolicy:
         return out
 
 
-def _metric_rules(raw: Any, section: str, allowed: tuple[str, ...], where: str) -> dict[str, list[Rule]]:
+def _metric_rules(
+    raw: Any, section: str, allowed: tuple[str, ...], where: str, known: Collection[str]
+) -> dict[str, list[Rule]]:
     if raw is None:
         return {}
     example = f"{{roc_auc: {{{allowed[0]}: 0.8}}}}"
@@ -198,9 +207,9 @@ def _metric_rules(raw: Any, section: str, allowed: tuple[str, ...], where: str) 
         raise InvalidInput(f"{where} {section}: expected a mapping like {example}, got {type(raw).__name__}")
     out: dict[str, list[Rule]] = {}
     for metric, bounds in raw.items():
-        if metric not in KNOWN_METRICS:
+        if metric not in known:
             raise InvalidInput(
-                f"{where} {section}: unknown metric {metric!r}; known metrics: {', '.join(KNOWN_METRICS)}"
+                f"{where} {section}: unknown metric {metric!r}; known metrics: {', '.join(sorted(known))}"
             )
         if not isinstance(bounds, Mapping) or not bounds:
             raise InvalidInput(

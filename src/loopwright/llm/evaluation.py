@@ -41,13 +41,15 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -58,6 +60,9 @@ from loopwright.llm.scorers import Row, Scorer, chat_completion, get_scorer, pos
 from loopwright.llm.tracing import span
 from loopwright.tracking.client import get_client
 from loopwright.tracking.fluent import active_run, chosen_experiment
+
+if TYPE_CHECKING:
+    from loopwright.evaluation.gate import GateResult
 
 App = Callable[[Any], Any] | str
 ROWS_ARTIFACT = "evaluation/rows.parquet"
@@ -82,6 +87,9 @@ class LLMEvaluationResult:
     prompt_uri: str | None = None
     scorers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: what a gate reads of a model evaluation: an LLM one times each call (``latency`` scorer), no slices
+    latency: None = None
+    slices: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items() if v is not None)
@@ -366,3 +374,166 @@ def _parquet(table: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     _json_cells(table).to_parquet(buffer, index=False)
     return buffer.getvalue()
+
+
+AppFactory = Callable[[PromptVersion], App]
+
+
+def gate_prompt(
+    prompt: str,
+    policy: Any,
+    data: Any,
+    *,
+    app: AppFactory | str,
+    scorers: Sequence[str | Scorer] = (),
+    promote: str | None = None,
+    champion_alias: str = "champion",
+    experiment: str | None = None,
+) -> GateResult:
+    """Gate a prompt version: evaluate it and the alias holder on the same data, check the policy,
+    record the verdict, and on a pass move ``promote`` to it (what ``lw.gate("prompts:/...")`` does).
+
+    A prompt is text, so a gate needs the app that uses it: ``app`` is a factory taking a
+    :class:`~loopwright.llm.prompts.PromptVersion` and returning what :func:`evaluate_llm` calls (a
+    callable or an endpoint URL), or ``"module:function"`` naming one (importable from the current
+    folder). The policy is the models' format with scorer metrics (``token_f1``, ``llm_judge``,
+    ``latency_p95_ms``, ``cost``, ``error_rate`` …); the scorers its metrics name run by name, and
+    ``scorers`` adds objects (``Regex(...)``, a configured ``LLMJudge``). Records: a
+    ``gate-NAME-vN`` run with ``gate/verdict.json``, both evaluations as its children, a
+    ``gate_verdict`` audit entry on the version; the alias move is audited and, on a platform
+    server, needs the maintainer role like any alias move.
+
+    >>> import os, tempfile, loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> v1 = lw.register_prompt("shout", "{{ q }}")
+    >>> def app(prompt):
+    ...     return lambda inputs: prompt.format(q=inputs).upper()
+    >>> verdict = lw.gate(v1.uri, {"metric_thresholds": {"exact_match": {"min": 1.0}}},
+    ...                   [{"inputs": "hi", "expected": "HI"}], app=app, promote="production")
+    >>> verdict.passed, verdict.promoted, lw.load_prompt("prompts:/shout@production").version
+    (True, 'production', 1)
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
+    """
+    from loopwright.evaluation.gate import AUDIT_ACTION, NO_CHAMPION, VERDICT_ARTIFACT, GateResult, _checks
+    from loopwright.evaluation.policy import GatePolicy
+    from loopwright.llm.prompts import parse_prompt_uri, set_prompt_alias
+    from loopwright.llm.scorers import METRICS, scorer_for_metric
+    from loopwright.names import validate_alias
+    from loopwright.registry.actor import current_actor
+
+    given = [get_scorer(s) for s in scorers]
+    known = {*METRICS, *(m for s in given for m in s.metric_names())}
+    rules = GatePolicy.load(policy, known=known)
+    validate_alias(champion_alias, "champion alias")
+    if promote is not None:
+        validate_alias(promote, "promote alias")
+    factory = resolve_app(app)
+    parse_prompt_uri(prompt)
+    candidate = load_prompt(prompt)
+    covered = {m for s in given for m in s.metric_names()} | {"error_rate"}
+    wanted: set[str] = set()
+    for metric in sorted(rules.metrics - covered):
+        found = scorer_for_metric(metric)
+        if found is None:
+            raise InvalidInput(f"the policy checks {metric}: pass a scorer reporting it (scorers=[...])")
+        wanted.add(found)
+    chosen = [*given, *(get_scorer(n) for n in sorted(wanted))]
+    try:
+        champion: PromptVersion | None = load_prompt(f"prompts:/{candidate.name}@{champion_alias}")
+    except LoopwrightError:
+        champion = None
+    frame, _ = read_data(data)
+    client = get_client()
+    parent = active_run()
+    gate_run = client.create_run(
+        experiment or chosen_experiment() or DEFAULT_EXPERIMENT,
+        name=f"gate-{candidate.name}-v{candidate.version}",
+        tags={
+            "loopwright.gate.model_uri": candidate.uri,
+            "loopwright.gate.champion_uri": champion.uri if champion else "",
+        },
+        parent_id=parent.id if parent is not None else None,
+    )
+    try:
+        results = [
+            evaluate_llm(
+                factory(version),
+                frame,
+                chosen,
+                prompt=version,
+                experiment=experiment,
+                tags={f"{TAG_PREFIX}role": role},
+                parent_id=gate_run.id,
+            )
+            for version, role in ((candidate, "candidate"), (champion, "champion"))
+            if version is not None
+        ]
+        cand, champ = results[0], (results[1] if champion is not None else None)
+        checks = _checks(rules, cand, champ)  # type: ignore[arg-type]  # reads .value/.reason/.latency/.slices
+        passed = all(c.passed for c in checks)
+        notes = [*cand.notes]
+        if champion is None:
+            notes.append(f"{NO_CHAMPION}: prompts:/{candidate.name}@{champion_alias} is not set")
+        elif champion.version == candidate.version:
+            notes.append(f"the candidate is the champion (version {candidate.version})")
+        verdict = GateResult(
+            passed=passed,
+            checks=checks,
+            candidate=cand,  # type: ignore[arg-type]
+            champion=champ,  # type: ignore[arg-type]
+            policy=rules,
+            model_uri=candidate.uri,
+            champion_uri=champion.uri if champion else None,
+            promoted=promote if passed else None,
+            run_id=gate_run.id,
+            notes=notes,
+        )
+        client.set_tags(gate_run.id, {"loopwright.gate.passed": str(passed).lower()})
+        client.log_metrics(
+            gate_run.id, {"gate_passed": float(passed), "gate_failed_checks": float(len(verdict.failures))}
+        )
+        client.log_dict(gate_run.id, {**verdict.to_dict(), "promote": promote}, VERDICT_ARTIFACT)
+        before = (
+            {"champion": None}
+            if champion is None or champ is None
+            else {"champion": {"uri": champion.uri, "version": champion.version, "metrics": champ.metrics}}
+        )
+        entry = client.store.append_audit(
+            "model_version",
+            candidate.name,
+            AUDIT_ACTION,
+            actor=current_actor(),
+            version=candidate.version,
+            before=before,
+            after={**verdict.to_dict(), "promote": promote},
+        )
+        verdict.audit_id = entry.id
+    except BaseException as error:
+        client.end_run(gate_run.id, "failed", error=f"{type(error).__name__}: {error}")
+        raise
+    client.end_run(gate_run.id)
+    if passed and promote is not None:
+        set_prompt_alias(candidate.name, promote, candidate.version)
+    return verdict
+
+
+def resolve_app(app: AppFactory | str) -> AppFactory:
+    """The app factory itself, or the one ``"module:function"`` names (the current folder importable).
+
+    >>> resolve_app("os.path:basename")("a/b")
+    'b'
+    """
+    if callable(app):
+        return app
+    if not isinstance(app, str) or app.count(":") != 1:
+        raise InvalidInput(f"app must be a factory or 'module:function', got {app!r}")
+    module, _, attribute = app.partition(":")
+    if os.getcwd() not in sys.path:  # `loopwright gate --app mymodule:make_app` from the project folder
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
+        raise InvalidInput(f"cannot load the app factory {app!r}: {error}") from None
+    if not callable(found):
+        raise InvalidInput(f"{app!r} is not callable")
+    return found
