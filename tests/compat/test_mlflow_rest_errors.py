@@ -43,7 +43,7 @@ CASES: list[tuple[str, str, Any, int, str, str]] = [
     ("POST", "/runs/log-metric", {"run_id": "{run}", "key": "x", "value": "abc"}, 400, "INVALID_PARAMETER_VALUE", "value"),
     ("POST", "/runs/log-metric", {"run_id": "nope", "key": "x", "value": 1}, 404, "RESOURCE_DOES_NOT_EXIST", "nope"),
     ("POST", "/runs/log-batch", {"run_id": "{run}", "metrics": [{"key": "a"}]}, 400, "INVALID_PARAMETER_VALUE", "value"),
-    ("GET", "/runs/get", {}, 400, "INVALID_PARAMETER_VALUE", "run_uuid"),
+    ("GET", "/runs/get", {}, 400, "INVALID_PARAMETER_VALUE", "'run_id'"),
     ("GET", "/logged-models/m-xyz", None, 404, "RESOURCE_DOES_NOT_EXIST", "m-xyz"),
     ("POST", "/registered-models/create", {"name": "m", "tags": [{"key": "a", "value": "b"}]}, 400,
      "INVALID_PARAMETER_VALUE", "first version"),
@@ -84,6 +84,12 @@ def test_artifact_paths_stay_in_their_namespace(http: tuple[TestClient, str]) ->
     assert upload.status_code == 400 and upload.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert client.delete(f"{ARTIFACTS}/runs/{run_id}/ok.txt").json()["error_code"] == "NOT_IMPLEMENTED"
     assert client.get(f"{ARTIFACTS}/runs/{run_id}/ok.txt").content == b"ok"
+
+
+def test_mlflow_3_paths_are_named_too(http: tuple[TestClient, str]) -> None:
+    answer = http[0].get("/api/3.0/mlflow/server-info")
+    assert answer.status_code == 404 and answer.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    assert "/api/3.0/mlflow/server-info" in answer.json()["message"]
 
 
 def test_non_finite_metrics_travel_as_protobuf_json(http: tuple[TestClient, str]) -> None:

@@ -142,7 +142,7 @@ def add_endpoint(router: APIRouter, method: str, path: str, handler: Handler) ->
 
 
 def unsupported(router: APIRouter) -> None:
-    """Any other ``/api/2.0/mlflow/…`` path: MLflow's ENDPOINT_NOT_FOUND naming the endpoint."""
+    """Any other ``/api/2.0/mlflow/…`` (or ``3.0``) path: MLflow's ENDPOINT_NOT_FOUND naming the endpoint."""
 
     async def not_found(request: Request, rest: str) -> Response:
         body = {
@@ -152,7 +152,7 @@ def unsupported(router: APIRouter) -> None:
         }
         return JSONResponse(body, status_code=404)
 
-    for prefix in PREFIXES:
+    for prefix in (*PREFIXES, "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):  # MLflow 3's traces, server-info
         router.add_api_route(
             prefix + "/{rest:path}",
             not_found,

@@ -184,7 +184,11 @@ def tracking_router(store: SqlStore, guard: Guard) -> APIRouter:
         return {"run": run_json(run)}
 
     def run_id_of(fields: Body) -> str:
-        return str_field(fields, "run_id", required=False) or str_field(fields, "run_uuid")
+        return (
+            str_field(fields, "run_id", required=False)
+            or str_field(fields, "run_uuid", required=False)
+            or str_field(fields, "run_id")
+        )
 
     def get_run(request: Request, fields: Body) -> Body:
         allow(request, "get_run")
