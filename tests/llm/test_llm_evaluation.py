@@ -13,7 +13,7 @@ import pytest
 from openai_standin import ChatStandIn
 
 import loopwright as lw
-from cli_process import run_cli_here
+from cli_process import PlatformServer, run_cli_here
 from loopwright.errors import InvalidInput
 from loopwright.llm.prompts import PromptVersion
 from loopwright.llm.scorers import LLMJudge, Regex, Scorer
@@ -208,3 +208,39 @@ def test_loopwright_gate_cli_on_a_prompt(
     assert lw.load_prompt("prompts:/capitals@production").version == 1
     code, _, err = run_cli_here(capsys, "gate", "prompts:/capitals/2", *args[:4], "--app", "nowhere:build")
     assert code == 2 and "cannot load the app factory 'nowhere:build'" in err
+
+
+def test_the_prompt_gate_moves_an_alias_on_a_server_only_as_a_maintainer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"sqlite:///{tmp_path}/lw.db"
+    editor = lw.create_token("eda", "editor", store_uri=uri)[1]
+    maintainer = lw.create_token("mia", "maintainer", store_uri=uri)[1]
+    server = PlatformServer(
+        "--auth", "--store-uri", uri, "--artifact-uri", str(tmp_path / "artifacts"), timeout=240
+    )
+    monkeypatch.setenv("LOOPWRIGHT_HOME", str(tmp_path / "client"))
+    monkeypatch.setenv("LOOPWRIGHT_STORE_URI", server.url)
+    monkeypatch.delenv("LOOPWRIGHT_ARTIFACT_URI", raising=False)
+    try:
+        monkeypatch.setenv("LOOPWRIGHT_TOKEN", editor)
+        lw.reset_clients()
+        v1 = lw.register_prompt("capitals", "Answer: {{ question }}")
+        with pytest.raises(lw.PermissionDenied, match="maintainer"):
+            lw.gate(v1.uri, POLICY, DATA, app=make_app, promote="production")
+        monkeypatch.setenv("LOOPWRIGHT_TOKEN", maintainer)
+        lw.reset_clients()
+        verdict = lw.gate(v1.uri, POLICY, DATA, app=make_app, promote="production")
+        assert verdict.promoted == "production"
+        assert lw.load_prompt("prompts:/capitals@production").version == 1
+        moves = [e for e in lw.list_audit_log("capitals") if e.entity == "alias"]
+        assert [e.actor for e in moves] == ["mia"]
+        verdicts = lw.list_audit_log("capitals", action="gate_verdict")
+        assert sorted(e.actor for e in verdicts) == [
+            "eda",
+            "mia",
+        ]  # the editor's verdict is kept, its move refused
+    finally:
+        lw.reset_clients()
+        log = server.stop()
+    assert "Traceback" not in log, log[-3000:]

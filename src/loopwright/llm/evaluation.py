@@ -277,7 +277,8 @@ def _row(record: Mapping[Any, Any], call: Callable[[Any], Any], run_id: str) -> 
     expected, relevant = _plain(record.get("expected")), _list(record.get("contexts"))
     retrieved = _list(record.get("retrieved"))
     with span("evaluate_llm.row", kind="chain") as opened:
-        opened._trace.run_id = run_id  # the evaluation run, not whatever run is active around it
+        if opened.parent_id is None:  # a trace of its own: it belongs to the evaluation run
+            opened._trace.run_id = run_id
         opened.set_inputs(inputs)
         started = time.perf_counter()
         try:
