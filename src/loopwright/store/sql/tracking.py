@@ -79,6 +79,13 @@ def _value(raw: float | None) -> float:
 
 
 param_table = params  # log_params's argument has the table's name
+# statements every metric write runs, built once (constructing them cost more than executing them)
+_TOUCH = (
+    runs.update()
+    .where(runs.c.id.in_(sa.bindparam("ids", expanding=True)), runs.c.status == "running")
+    .values(updated_ms=sa.bindparam("now"))
+)
+_LATEST_UPSERTS: dict[str, Any] = {}
 
 
 class TrackingSql(SqlBase):
@@ -334,9 +341,7 @@ class TrackingSql(SqlBase):
     def _touch_running(self, conn: Connection, run_ids: Iterable[str]) -> None:
         """Record a write to running runs (their last activity); refuse missing and ended runs."""
         wanted = set(run_ids)
-        touched = conn.execute(
-            runs.update().where(runs.c.id.in_(wanted), runs.c.status == "running").values(updated_ms=now_ms())
-        ).rowcount
+        touched = conn.execute(_TOUCH, {"ids": list(wanted), "now": now_ms()}).rowcount
         if touched == len(wanted):
             return
         found = dict(conn.execute(sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(wanted))).all())
@@ -428,24 +433,26 @@ class TrackingSql(SqlBase):
                 _copy_history(conn, history)
             else:
                 conn.execute(metrics.insert(), history)
+            conn.execute(self._latest_upsert(), list(newest.values()))
+
+    def _latest_upsert(self) -> Any:
+        """The ``latest_metrics`` upsert (a newer point replaces the value), built once per dialect:
+        building ``excluded`` costs more than the SQLite write of one point (profiled)."""
+        dialect = self.engine.dialect.name
+        cached = _LATEST_UPSERTS.get(dialect)
+        if cached is None:
             stmt = self._insert(latest_metrics)
             excluded = stmt.excluded
             newer = (excluded.step > latest_metrics.c.step) | (
                 (excluded.step == latest_metrics.c.step)
                 & (excluded.timestamp_ms >= latest_metrics.c.timestamp_ms)
             )
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["run_id", "key"],
-                    set_={
-                        "value": excluded.value,
-                        "step": excluded.step,
-                        "timestamp_ms": excluded.timestamp_ms,
-                    },
-                    where=newer,
-                ),
-                list(newest.values()),
+            cached = _LATEST_UPSERTS[dialect] = stmt.on_conflict_do_update(
+                index_elements=["run_id", "key"],
+                set_={"value": excluded.value, "step": excluded.step, "timestamp_ms": excluded.timestamp_ms},
+                where=newer,
             )
+        return cached
 
     def list_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         with self._read() as conn:
