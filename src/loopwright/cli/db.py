@@ -8,6 +8,7 @@ from loopwright.cli.render import console
 from loopwright.config import get_settings
 from loopwright.errors import InvalidInput
 from loopwright.store.sql.engine import create_engine, current_revision, head_revision, upgrade
+from loopwright.store.sql.maintenance import analyze
 
 app = typer.Typer(help="Metadata store schema.", no_args_is_help=True)
 
@@ -17,17 +18,25 @@ def upgrade_(
     store_uri: str = typer.Option(None, "--store-uri", help="Defaults to LOOPWRIGHT_STORE_URI."),
     revision: str = typer.Option("head", help="Target Alembic revision."),
 ) -> None:
-    """Apply pending migrations."""
+    """Apply pending migrations, then refresh the query planner's statistics (ANALYZE).
+
+    SQLite keeps no statistics until ANALYZE runs, and without them picks poor plans for searches of
+    a large store; PostgreSQL's autovacuum analyses too, but only after many rows changed. Run this
+    after loading a lot of runs (it is sampled: seconds at millions of rows).
+    """
     engine = create_engine(_sql_uri(store_uri))
     try:
         before = current_revision(engine)
         after = upgrade(engine, revision)
+        analyze(engine)
     finally:
         engine.dispose()
     if before == after:
-        console.print(f"store already at revision [bold]{after}[/]")
+        console.print(f"store already at revision [bold]{after}[/]; planner statistics refreshed")
     else:
-        console.print(f"upgraded store from {before or 'empty'} to [bold]{after}[/]")
+        console.print(
+            f"upgraded store from {before or 'empty'} to [bold]{after}[/]; planner statistics refreshed"
+        )
 
 
 @app.command()

@@ -187,7 +187,16 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
         raise InvalidInput(f"cannot upgrade the store to {revision!r}: {error}") from None
     revision_now = current_revision(engine)
     assert revision_now is not None
+    if _has_column(engine, "params", "experiment_id"):  # 0006 on: its copy runs in short batches, here
+        from loopwright.store.sql.maintenance import backfill_experiment_ids
+
+        backfill_experiment_ids(engine)
     return revision_now
+
+
+def _has_column(engine: Engine, table: str, column: str) -> bool:
+    with engine.connect() as conn:
+        return column in {c["name"] for c in sa.inspect(conn).get_columns(table)}
 
 
 def unavailable(engine: Engine, error: BaseException) -> Unavailable:

@@ -36,6 +36,9 @@ class SearchEntity:
     tiebreak: Sequence[Any]
     conditions: Mapping[str, Callable[[Clause], Any]] = field(default_factory=dict)
     noun: str = "rows"
+    #: key kinds whose ``value`` is indexed by its first characters only (``prefix(column)``): an
+    #: equality filter on them adds ``prefix(column) = value[:chars]`` so that index can serve it
+    prefixed: Mapping[str, tuple[Callable[[Any], Any], int]] = field(default_factory=dict)
 
 
 def check_max_results(max_results: object) -> int:
@@ -78,6 +81,53 @@ def search_query(
     """
     limit = check_max_results(max_results)
     start = check_offset(offset)
+    query = _build(entity, query, clauses, orders, after_id, None, None).limit(limit)
+    return query.offset(start) if start else query
+
+
+def search_parts(
+    entity: SearchEntity,
+    query: Any,
+    clauses: Sequence[Clause],
+    orders: Sequence[OrderKey],
+    max_results: object,
+    offset: object = 0,
+    after_id: str | None = None,
+    scope: Callable[[Any], Any] | None = None,
+) -> list[Any]:
+    """The search as one or two queries, each limited to ``max_results``: read them in turn until full.
+
+    Ordered by a key/value (``metrics.acc``) first, one outer-joined query must read every row in
+    scope before it can sort (rows without the key come last). Split instead: the rows that have
+    the key, in its index order (the first page reads about a page of index entries), then those
+    without it. ``scope(alias)`` narrows each key/value join (its ``experiment_id``), so the walk stays
+    inside the searched experiments' index range. With an ``offset`` (deprecated paging) it stays
+    one query.
+    """
+    limit = check_max_results(max_results)
+    start = check_offset(offset)
+    first = orders[0] if orders else None
+    filtered = first is not None and any((c.kind, c.key) == (first.kind, first.key) for c in clauses)
+    if first is None or first.kind == "attribute" or start or filtered:
+        one = _build(entity, query, clauses, orders, after_id, scope, None).limit(limit)
+        return [one.offset(start) if start else one]
+    return [
+        _build(entity, query, clauses, orders, after_id, scope, present).limit(limit)
+        for present in (True, False)
+    ]
+
+
+def _build(
+    entity: SearchEntity,
+    query: Any,
+    clauses: Sequence[Clause],
+    orders: Sequence[OrderKey],
+    after_id: str | None,
+    scope: Callable[[Any], Any] | None,
+    first_present: bool | None,
+) -> Any:
+    """The filtered, ordered (not limited) query; ``first_present`` keeps only the rows that have
+    (True) or lack (False) a non-NULL value of the first order key."""
     joined: dict[tuple[str, str], Any] = {}
 
     def column_for(kind: str, key: str, outer: bool) -> Any:
@@ -90,31 +140,43 @@ def search_query(
         if slot not in joined:
             table, on = entity.joins[kind]
             alias = table.alias(f"{kind}_{len(joined)}")
-            query = query.outerjoin(alias, on(alias, key)) if outer else query.join(alias, on(alias, key))
+            join_on = on(alias, key) if scope is None else sa.and_(on(alias, key), scope(alias))
+            query = query.outerjoin(alias, join_on) if outer else query.join(alias, join_on)
             joined[slot] = alias
         return joined[slot].c.value
 
     for clause in clauses:
         if clause.kind == "attribute" and clause.key in entity.conditions:
             query = query.where(entity.conditions[clause.key](clause))
-        else:
-            column = column_for(clause.kind, clause.key, False)  # may add a join to query
-            query = query.where(condition(column, clause))
+            continue
+        column = column_for(clause.kind, clause.key, False)  # may add a join to query
+        query = query.where(condition(column, clause))
+        if clause.kind in entity.prefixed and clause.op in ("=", "IN"):
+            prefix, chars = entity.prefixed[clause.kind]
+            wanted = [clause.value] if clause.op == "=" else list(clause.value)  # type: ignore[arg-type]
+            query = query.where(prefix(column).in_([str(v)[:chars] for v in wanted]))
     ordering: list[Any] = []
     keys: list[tuple[Any, Any, bool]] = []  # (column, the anchor's value of it, descending)
-    for order in orders:
-        column = column_for(order.kind, order.key, True)
-        ordering.append((column.desc() if order.descending else column.asc()).nulls_last())
+    for i, order in enumerate(orders):
+        present = first_present if i == 0 else None
+        column = column_for(order.kind, order.key, not present)
+        if present is not None:
+            query = query.where(column.is_not(None) if present else column.is_(None))
+        term = column.desc() if order.descending else column.asc()
+        # no NULLS LAST where there is no NULL: the index order then serves the ORDER BY as it is
+        ordering.append(term if present or getattr(column, "nullable", True) is False else term.nulls_last())
         if after_id is not None:
-            keys.append((column, _anchor_value(entity, order, after_id), order.descending))
+            anchor = _anchor_value(entity, order, after_id)
+            keys.append((column, anchor, order.descending))
+            if present:  # a range the index seeks to (the anchor's page and on); NULL anchor: nothing
+                query = query.where(column <= anchor if order.descending else column >= anchor)
     if after_id is not None:
         for tie in entity.tiebreak:
             column, descending = _direction(tie)
             anchor = sa.select(column).where(entity.table.c.id == after_id).correlate(None).scalar_subquery()
             keys.append((column, anchor, descending))
         query = query.where(_after(keys))
-    query = query.order_by(*ordering, *entity.tiebreak).limit(limit)
-    return query.offset(start) if start else query
+    return query.order_by(*ordering, *entity.tiebreak)
 
 
 def _anchor_value(entity: SearchEntity, order: OrderKey, after_id: str) -> Any:

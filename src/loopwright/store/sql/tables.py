@@ -62,12 +62,30 @@ runs = sa.Table(
     sa.Index(None, "experiment_id", "lifecycle", "start_ms"),
 )
 
+#: how much of a param's or tag's value its search index holds: a PostgreSQL B-tree entry is at most
+#: 2,704 bytes and values run to 6,000 (params) and 65,536 (tags) characters. An equality filter adds
+#: ``value_prefix(value) = value_prefix(wanted)`` so that index serves it (query.py).
+VALUE_PREFIX_CHARS = 200
+
+
+def value_prefix(value: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """``substr(value, 1, 200)`` with literal bounds: an expression index matches only the same text."""
+    return sa.func.substr(value, sa.literal_column("1"), sa.literal_column(str(VALUE_PREFIX_CHARS)))
+
+
+# experiment_id on params, run_tags and latest_metrics is the run's (copied at write time, migration
+# 0006): a search of one experiment walks its own index range instead of every experiment's rows.
+# NULL only for rows a pre-0006 server wrote during the upgrade, until the backfill fills them.
 params = sa.Table(
     "params",
     metadata,
     sa.Column("run_id", RunId, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    sa.Column("experiment_id", sa.String(32), nullable=True),
+)
+sa.Index(
+    "ix_params_experiment_id_key_value", params.c.experiment_id, params.c.key, value_prefix(params.c.value)
 )
 
 run_tags = sa.Table(
@@ -76,6 +94,13 @@ run_tags = sa.Table(
     sa.Column("run_id", RunId, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    sa.Column("experiment_id", sa.String(32), nullable=True),
+)
+sa.Index(
+    "ix_run_tags_experiment_id_key_value",
+    run_tags.c.experiment_id,
+    run_tags.c.key,
+    value_prefix(run_tags.c.value),
 )
 
 # Full history. SQLite stores NaN as NULL, so NULL reads back as NaN.
@@ -100,7 +125,9 @@ latest_metrics = sa.Table(
     sa.Column("value", sa.Float, nullable=True),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp_ms", Millis, nullable=False),
+    sa.Column("experiment_id", sa.String(32), nullable=True),
     sa.Index(None, "key", "value"),
+    sa.Index(None, "experiment_id", "key", "value"),
 )
 
 dataset_inputs = sa.Table(

@@ -29,8 +29,9 @@ from loopwright.store.entities import (
 )
 from loopwright.store.search import OrderKey, parse_filter, parse_order_by
 from loopwright.store.sql.base import SqlBase, unique_prefix_row
-from loopwright.store.sql.query import SearchEntity, search_query
+from loopwright.store.sql.query import SearchEntity, search_parts
 from loopwright.store.sql.tables import (
+    VALUE_PREFIX_CHARS,
     artifacts,
     dataset_inputs,
     experiment_tags,
@@ -40,6 +41,7 @@ from loopwright.store.sql.tables import (
     params,
     run_tags,
     runs,
+    value_prefix,
 )
 
 MAX_PARAM_LENGTH = 6000
@@ -67,6 +69,7 @@ RUN_SEARCH = SearchEntity(
     joins={"metric": _keyed(latest_metrics), "param": _keyed(params), "tag": _keyed(run_tags)},
     tiebreak=(runs.c.start_ms.desc(), runs.c.id),
     noun="runs",
+    prefixed={"param": (value_prefix, VALUE_PREFIX_CHARS), "tag": (value_prefix, VALUE_PREFIX_CHARS)},
 )
 
 
@@ -484,7 +487,14 @@ class TrackingSql(SqlBase):
         if not include_deleted:
             active_experiments = sa.select(experiments.c.id).where(experiments.c.lifecycle == "active")
             query = query.where(runs.c.lifecycle == "active", runs.c.experiment_id.in_(active_experiments))
-        query = search_query(RUN_SEARCH, query, clauses, orders, max_results, offset, after_run_id)
+        scope = None
+        if experiment_ids is not None:
+            wanted = list(experiment_ids)
+
+            def scope(alias: Any) -> Any:  # the run's experiment, copied onto each key/value row (0006)
+                return alias.c.experiment_id.in_(wanted)
+
+        parts = search_parts(RUN_SEARCH, query, clauses, orders, max_results, offset, after_run_id, scope)
         with self._read() as conn:
             if (
                 after_run_id is not None
@@ -493,7 +503,12 @@ class TrackingSql(SqlBase):
                 raise InvalidInput(
                     f"after_run_id {after_run_id!r}: no such run (pass the last run id of the previous page)"
                 )
-            return self._hydrate(conn, conn.execute(query).all())
+            rows: list[Any] = []
+            for part in parts:  # each is limited to max_results; later parts fill what is left
+                if len(rows) >= max_results:
+                    break
+                rows += conn.execute(part.limit(max_results - len(rows))).all()
+            return self._hydrate(conn, rows)
 
     # -- datasets ------------------------------------------------------------------------------
     def log_dataset_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
