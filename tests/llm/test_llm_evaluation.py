@@ -17,6 +17,8 @@ from cli_process import PlatformServer, run_cli_here
 from loopwright.errors import InvalidInput
 from loopwright.llm.prompts import PromptVersion
 from loopwright.llm.scorers import LLMJudge, Regex, Scorer
+from loopwright.models.flavors.pyfunc import PythonModel
+from loopwright.serving.server import build_app, run_in_thread
 
 DATA = pd.DataFrame(
     {
@@ -244,3 +246,30 @@ def test_the_prompt_gate_moves_an_alias_on_a_server_only_as_a_maintainer(
         lw.reset_clients()
         log = server.stop()
     assert "Traceback" not in log, log[-3000:]
+
+
+class Capitals(PythonModel):
+    """A registered pyfunc model answering questions, served by `loopwright serve`'s app."""
+
+    def load(self, context: Any) -> None:
+        self.answers = {"capital of France?": "Paris", "capital of Italy?": "Rome"}
+
+    def predict(self, data: Any) -> list[str]:
+        return [self.answers.get(q, "?") for q in data["question"]]
+
+
+def test_a_loopwright_serving_endpoint_is_evaluated_row_by_row(sqlite_env: Path) -> None:
+    with lw.start_run():
+        info = lw.log_model(
+            Capitals(), "model", input_example=pd.DataFrame({"question": ["capital of France?"]})
+        )
+    version = lw.register_model(info.uri, "capitals")
+    data = [
+        {"inputs": {"question": "capital of France?"}, "expected": "Paris"},
+        {"inputs": {"question": "capital of Italy?"}, "expected": "Milan"},
+    ]
+    with run_in_thread(build_app(version.uri)) as server:
+        result = lw.evaluate_llm(f"{server.url}/endpoints/capitals/predict", data, ["exact_match"])
+        broken = lw.evaluate_llm(f"{server.url}/endpoints/nothing/predict", data[:1], ["exact_match"])
+    assert result.rows["output"].tolist() == ["Paris", "Rome"] and result.metrics["exact_match"] == 0.5
+    assert broken.metrics["error_rate"] == 1.0 and "HTTP 404" in broken.rows["error"][0]

@@ -10,7 +10,7 @@ name                     per row                                                
 =======================  ===============================================================  =========
 ``exact_match``          1 when the answer equals ``expected`` (trimmed; ``case=False``)  mean
 ``regex``                1 when ``pattern`` is found in the answer                        mean
-``json_schema``          1 when the answer is JSON valid against ``schema``               mean
+``json_schema``          1 when the answer is JSON (valid against ``schema``, if given)   mean
 ``token_f1``             SQuAD token F1 of answer vs ``expected`` (lowercased, no         mean
                          punctuation or articles)
 ``embedding_similarity`` cosine (MiniLM) of answer and ``expected``                       mean
