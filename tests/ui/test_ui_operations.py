@@ -79,7 +79,7 @@ def populate_operations(server: Any) -> dict[str, Any]:
     """A fan-in pipeline run twice (the second from cache), a monitored endpoint that drifts, and a
     loop cycle (retraining → gated → canary → promoted) with its trigger, gate run and canary report."""
     out: dict[str, Any] = {}
-    with client_for(server):
+    with client_for(server, server.tokens["admin"]):
         lw.set_experiment("ops")
         first = ops_flows.fan_in.run(n=5)
         second = ops_flows.fan_in.run(n=5)
@@ -97,7 +97,7 @@ def populate_operations(server: Any) -> dict[str, Any]:
         with lw.start_run(name="gate") as gate:
             lw.log_metric("auc", 0.91)
         out["gate_run"] = gate.id
-    write_loop_cycle(server, version, first.run_id, gate.id)
+    write_loop_cycle(server, version, first.run_id, gate.id, server.tokens["admin"])
     return out
 
 
@@ -162,17 +162,20 @@ class OpsServer:
 
 
 def _serve(home: Path, *args: str) -> PlatformServer:
-    return PlatformServer(
-        *args, "--store-uri", f"sqlite:///{home}/lw.db", "--artifact-uri", str(home / "blobs")
-    )
+    uris = ("--store-uri", f"sqlite:///{home}/lw.db", "--artifact-uri", str(home / "blobs"))
+    return PlatformServer(*args, *uris, timeout=180)  # a cold start on a loaded 2-core box takes a while
 
 
 @pytest.fixture(scope="module")
 def ops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpsServer]:
+    """``loopwright server --auth`` (one server for the module: a start costs seconds) with a viewer,
+    a maintainer and an admin token."""
     home = tmp_path_factory.mktemp("ops")
-    server = _serve(home)
+    uri = f"sqlite:///{home}/lw.db"
+    tokens = {role: lw.create_token(user, role, store_uri=uri)[1] for role, user in ROLE_USERS.items()}
+    server = _serve(home, "--auth")
     try:
-        yield OpsServer(server, home)
+        yield OpsServer(server, home, tokens)
     finally:
         log = server.stop()
         assert "Traceback" not in log, log[-3000:]
@@ -183,25 +186,10 @@ def ops(ops_server: OpsServer) -> dict[str, Any]:
     return populate_operations(ops_server)
 
 
-@pytest.fixture(scope="module")
-def ops_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpsServer]:
-    """``--auth``, a viewer, a maintainer and an admin token, one loop cycle of ``churn``."""
-    home = tmp_path_factory.mktemp("ops-auth")
-    uri = f"sqlite:///{home}/lw.db"
-    tokens = {role: lw.create_token(user, role, store_uri=uri)[1] for role, user in ROLE_USERS.items()}
-    server = _serve(home, "--auth")
-    try:
-        ready = OpsServer(server, home, tokens)
-        write_loop_cycle(ready, 1, "none", "none", token=tokens["admin"])
-        yield ready
-    finally:
-        log = server.stop()
-        assert "Traceback" not in log, log[-3000:]
-
-
 def test_pipeline_dag_steps_and_cache_hits(
-    ops_server: Any, ops: dict[str, Any], page: Any, shoot: Any
+    ops_server: Any, ops: dict[str, Any], page: Any, shoot: Any, sign_in: Any
 ) -> None:
+    sign_in(page, ops_server, "viewer")
     page.goto(f"{ops_server.url}/pipelines")
     rows = page.locator("#pipeline-runs tbody tr")
     assert rows.count() == 2 and "fan_in" in rows.first.inner_text()
@@ -231,8 +219,9 @@ def test_pipeline_dag_steps_and_cache_hits(
 
 
 def test_endpoint_drift_heatmap_traffic_and_metrics(
-    ops_server: Any, ops: dict[str, Any], page: Any, shoot: Any
+    ops_server: Any, ops: dict[str, Any], page: Any, shoot: Any, sign_in: Any
 ) -> None:
+    sign_in(page, ops_server, "viewer")
     page.goto(f"{ops_server.url}/deployments")
     page.click(f"#endpoints a:text('{ENDPOINT}')")
     page.wait_for_url(f"**/deployments/{ENDPOINT}")
@@ -251,8 +240,9 @@ def test_endpoint_drift_heatmap_traffic_and_metrics(
 
 
 def test_loop_history_links_and_a_confirmed_pause(
-    ops_server: Any, ops: dict[str, Any], page: Any, shoot: Any
+    ops_server: Any, ops: dict[str, Any], page: Any, shoot: Any, sign_in: Any
 ) -> None:
+    sign_in(page, ops_server, "maintainer")
     page.goto(f"{ops_server.url}/loop")
     assert "promoted" in page.locator("#loops tbody tr").first.inner_text()
     page.click(f"#loops a:text('{MODEL}')")
@@ -273,12 +263,12 @@ def test_loop_history_links_and_a_confirmed_pause(
     form.locator("input[name=confirm]").check()
     form.locator("button").click()
     page.wait_for_url(re.compile(r".*\?done=pause$"))
-    assert "paused by anonymous" in page.locator("#loop-state").inner_text()
-    assert "paused by anonymous: holiday <b>freeze</b>" in history.first.inner_text()  # shown as text
+    assert "paused by mona" in page.locator("#loop-state").inner_text()
+    assert "paused by mona: holiday <b>freeze</b>" in history.first.inner_text()  # shown as text
     assert page.locator("form[data-action=resume]").count() == 1
     shoot(page, "loop-paused")
-    with client_for(ops_server):
-        assert [e.actor for e in lw.list_audit_log(MODEL) if e.action == "loop_paused"] == ["anonymous"]
+    with client_for(ops_server, ops_server.tokens["admin"]):
+        assert [e.actor for e in lw.list_audit_log(MODEL) if e.action == "loop_paused"] == ["mona"]
     csrf = page.locator("form[data-action=resume] input[name=csrf]").get_attribute("value")
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     with httpx.Client(base_url=ops_server.url, cookies=cookies) as http:
@@ -288,27 +278,23 @@ def test_loop_history_links_and_a_confirmed_pause(
 
 
 def test_viewer_sees_no_loop_controls_and_cannot_forge_them(
-    ops_auth_server: Any, page: Any, shoot: Any, sign_in: Any
+    ops_server: Any, ops: dict[str, Any], page: Any, shoot: Any, sign_in: Any
 ) -> None:
-    sign_in(page, ops_auth_server, "viewer")
-    page.goto(f"{ops_auth_server.url}/loop/{MODEL}")
-    assert page.locator("#history > tbody > tr").count() == 4
+    with client_for(ops_server, ops_server.tokens["admin"]):
+        before = lw.list_loop_history(MODEL)
+    sign_in(page, ops_server, "viewer")
+    page.goto(f"{ops_server.url}/loop/{MODEL}")
+    assert page.locator("#history > tbody > tr").count() == len(before) >= 4
     assert page.locator("#loop-controls").count() == 0 and page.locator("form.control").count() == 0
     shoot(page, "loop-viewer")
     session = next(c["value"] for c in page.context.cookies() if c["name"] == "lw_session")
-    with httpx.Client(base_url=ops_auth_server.url, cookies={"lw_session": session}) as http:
-        forged = http.post(f"/loop/{MODEL}/pause", data={"confirm": "yes", "csrf": "0" * 64})
-        assert forged.status_code == 403
-    page.context.clear_cookies()
-    sign_in(page, ops_auth_server, "maintainer")
-    page.goto(f"{ops_auth_server.url}/loop/{MODEL}")
-    form = page.locator("form[data-action=pause]")
-    form.locator("input[name=confirm]").check()
-    form.locator("button").click()
-    page.wait_for_url(re.compile(r".*\?done=pause$"))
-    assert "paused by mona" in page.locator("#loop-state").inner_text()
-    with client_for(ops_auth_server, ops_auth_server.tokens["admin"]):
-        assert lw.get_loop_state(MODEL).paused_by == "mona"
+    csrf = page.locator("form.session input[name=csrf]").get_attribute("value")  # the viewer's own, valid
+    with httpx.Client(base_url=ops_server.url, cookies={"lw_session": session}) as http:
+        forged = http.post(f"/loop/{MODEL}/rollback", data={"confirm": "yes", "csrf": "0" * 64})
+        by_role = http.post(f"/loop/{MODEL}/rollback", data={"confirm": "yes", "csrf": csrf})
+    assert forged.status_code == 403 and by_role.status_code == 403 and "maintainer" in by_role.text
+    with client_for(ops_server, ops_server.tokens["admin"]):
+        assert len(lw.list_loop_history(MODEL)) == len(before)  # nothing moved
 
 
 def test_demo_keep_serving_serves_the_ui_on_the_demo_store(tmp_path: Path) -> None:
