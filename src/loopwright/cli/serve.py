@@ -17,7 +17,9 @@ k8s_app = typer.Typer(help="Kubernetes manifests for a model server.", no_args_i
 
 def serve(
     target: str = typer.Argument(
-        ..., help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/model or a deployment YAML."
+        ...,
+        help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN/model, a deployment YAML, or "
+        "bundled:all-MiniLM-L6-v2 (the bundled embedding model behind the OpenAI route /v1/embeddings).",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8080, "--port", "-p", help="Port to listen on."),
@@ -95,7 +97,8 @@ def serve(
             )
         )
         console.print(
-            f"OIP: {url}/v2/models/NAME/infer · MLflow: {url}/invocations · metrics: {url}/metrics",
+            f"OIP: {url}/v2/models/NAME/infer · MLflow: {url}/invocations · OpenAI: {url}/v1 · "
+            f"metrics: {url}/metrics",
             highlight=False,
         )
 

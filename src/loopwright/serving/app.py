@@ -14,6 +14,8 @@ Open Inference Protocol v2: ``GET /v2``, ``/v2/health/live``, ``/v2/health/ready
 MLflow scoring server: ``POST /invocations``, ``GET /ping``, ``/health``, ``/version``.
 Loopwright: ``POST /endpoints/{name}/predict``, ``POST /endpoints/{name}/feedback``,
 ``GET /endpoints[/{name}]``, ``POST /admin/reload``, ``GET /metrics``.
+OpenAI: ``POST /v1/embeddings``, ``POST /v1/chat/completions``, ``GET /v1/models``
+(:mod:`loopwright.serving.openai`).
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 
 from loopwright._version import __version__
 from loopwright.auth import TokenAuthenticator, require
 from loopwright.config import get_settings
 from loopwright.errors import InvalidInput, NotFound, Unauthenticated
+from loopwright.serving import openai
 from loopwright.serving.deployment import Deployment, EndpointSpec, ModelSpec
 from loopwright.serving.endpoint import Arrivals, Endpoint, Route, Slot
 from loopwright.serving.feedback import feedback_records, store_feedback
@@ -271,6 +275,9 @@ class ServingApp:
             "/metrics": {"GET": self._metrics},
             "/endpoints": {"GET": self._list_endpoints},
             "/admin/reload": {"POST": self._reload},
+            "/v1/embeddings": {"POST": self._openai_embeddings},
+            "/v1/chat/completions": {"POST": self._openai_chat},
+            "/v1/models": {"GET": self._openai_models},
         }
         self._patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"/endpoints/([^/]+)/predict"), {"POST": self._predict}),
@@ -305,7 +312,13 @@ class ServingApp:
         arrivals: Arrivals,
         unset: list[str],
     ) -> Route:
-        if isinstance(model, str):
+        loaded: ModelLike
+        name: str | None
+        if isinstance(model, str) and openai.is_bundled(model):
+            bundled = openai.bundled_model(model)
+            bundled.warm_up()
+            uri, loaded, name, version = None, bundled, bundled.name, None
+        elif isinstance(model, str):
             uri = parse_model_uri(model)
             try:
                 version = self.source.current_version(uri)
@@ -422,7 +435,10 @@ class ServingApp:
             content_type = req.answer_type
         except Exception as error:
             content_type = b"application/json"
-            answer = invocations_error if req.protocol == "invocations" else error_body
+            if req.protocol == "openai" or path.startswith("/v1/"):
+                answer = openai.openai_error_body
+            else:
+                answer = invocations_error if req.protocol == "invocations" else error_body
             status, body = answer(error, req.request_id)
             headers = error.headers if isinstance(error, HttpError) else []
             if req.slot is not None:  # the model that failed still names itself
@@ -612,8 +628,10 @@ class ServingApp:
         slot: Slot,
         data: ModelInput,
         redecode: Callable[[InputSchema], ModelInput] | None,
+        logged: ModelInput | None = None,
     ) -> Any:
-        """Submit to the slot's batcher (and a copy to the shadow), await, log."""
+        """Submit to the slot's batcher (and a copy to the shadow), await, log (``logged`` is what the
+        prediction log keeps when it is not ``data``)."""
         ids = self._request_ids[endpoint.name] if req.client_id else None
         if ids is not None and not ids.claim(req.request_id):
             raise HttpError(
@@ -644,7 +662,7 @@ class ServingApp:
                 slot.name,
                 slot.version,
                 (time.perf_counter() - req.t0) * 1000.0,
-                data,
+                data if logged is None else logged,
                 output,
             )
             # the synchronous log: the answer waits for the spool, and says so when it failed
@@ -801,6 +819,77 @@ class ServingApp:
         records = feedback_records(endpoint.name, doc["request_id"], doc["label"])
         await asyncio.to_thread(store_feedback, self._log_client, records)
         return 200, dumps({"request_id": doc["request_id"], "rows": len(records)}), []
+
+    # -- OpenAI-compatible routes -----------------------------------------------------------
+    async def _openai_slot(self, req: Request, model: str, task: str) -> tuple[Endpoint, Slot]:
+        """The endpoint named ``model`` and the slot answering, which must do ``task``."""
+        endpoint = self.endpoints.get(model)
+        if endpoint is None or not any(openai.task_of(s.model) for s in endpoint.slots()):
+            served = [name for name, _ in self._openai_served()]
+            raise HttpError(404, f"no model {model!r} is served for the OpenAI routes; serving {served}")
+        slot = endpoint.pick(req.routing_key)
+        if openai.task_of(slot.model) != task:
+            raise HttpError(
+                400, f"model {model!r} is a {openai.task_of(slot.model)} model, not a {task} model"
+            )
+        req.endpoint = endpoint.name
+        return endpoint, slot
+
+    def _openai_served(self) -> list[tuple[str, str]]:
+        out = []
+        for endpoint in self.endpoints.values():
+            tasks = [t for t in (openai.task_of(s.model) for s in endpoint.slots()) if t]
+            if tasks:
+                out.append((endpoint.name, tasks[0]))
+        return out
+
+    async def _openai_embeddings(self, req: Request) -> Answer:
+        req.protocol = "openai"
+        await self._authorize(req)
+        body = await self._json_body(req, None)
+        request = await self._decode(len(body), lambda: openai.parse_embeddings(_parse_json(body)))
+        endpoint, slot = await self._openai_slot(req, request.model, "embeddings")
+        texts = request.texts
+        column = np.empty((len(texts), 1), dtype=object)  # the log keeps the texts as an ``input`` column
+        column[:, 0] = texts
+        output = await self._run(
+            req,
+            endpoint,
+            slot,
+            ModelInput(texts, len(texts)),
+            None,
+            ModelInput(column, len(texts), ("input",)),
+        )
+        vectors = np.asarray(output, dtype=np.float32)
+        if vectors.ndim != 2:
+            raise HttpError(
+                502, f"model {request.model!r} returned {vectors.ndim}-D output, not one vector per text"
+            )
+        counter = getattr(slot.model, "count_tokens", openai.count_words)
+        answer = openai.embeddings_body(endpoint.name, vectors, sum(counter(texts)), request.base64)
+        return 200, answer, [(b"x-model-version", slot.label_bytes)]
+
+    async def _openai_chat(self, req: Request) -> Answer:
+        req.protocol = "openai"
+        await self._authorize(req)
+        body = await self._json_body(req, None)
+        request = await self._decode(len(body), lambda: openai.parse_chat(_parse_json(body)))
+        endpoint, slot = await self._openai_slot(req, request.model, "chat")
+        column = np.empty((1, 1), dtype=object)
+        column[0, 0] = orjson.dumps(request.payload["messages"]).decode()
+        output = await self._run(
+            req, endpoint, slot, ModelInput([request.payload], 1), None, ModelInput(column, 1, ("messages",))
+        )
+        return (
+            200,
+            openai.chat_body(endpoint.name, request, output[0]),
+            [(b"x-model-version", slot.label_bytes)],
+        )
+
+    async def _openai_models(self, req: Request) -> Answer:
+        req.protocol = "openai"
+        await self._authorize(req)
+        return 200, openai.models_body(self._openai_served()), []
 
     # -- metadata, health, admin -------------------------------------------------------------
     async def _server_metadata(self, req: Request) -> Answer:

@@ -12,6 +12,7 @@ file naming several endpoints::
             weight: 10
         shadow: models:/churn/7
         batching: {max_batch_size: 64, max_latency_ms: 5}
+      all-MiniLM-L6-v2: bundled:all-MiniLM-L6-v2   # the bundled embedding model (/v1/embeddings)
 
 Examples
 --------
@@ -21,6 +22,8 @@ Examples
 >>> d = Deployment.from_dict({"endpoints": {"churn": {"model": "models:/churn/3", "batching": False}}})
 >>> d.endpoints[0].batching.enabled
 False
+>>> Deployment.load("bundled:all-MiniLM-L6-v2").endpoints[0].name
+'all-MiniLM-L6-v2'
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import yaml
 
 from loopwright.errors import InvalidInput
 from loopwright.names import validate_name
+from loopwright.serving.openai import BUNDLED_SCHEME, bundled_name, is_bundled
 from loopwright.serving.sources import endpoint_name
 from loopwright.serving.types import ModelLike
 from loopwright.uris import parse_model_uri
@@ -118,14 +122,10 @@ class Deployment:
 
     @classmethod
     def from_uri(cls, uri: str, name: str | None = None, batching: Any = None) -> Deployment:
-        """One endpoint serving one model URI, named after the registered model."""
-        parsed = parse_model_uri(uri)
+        """One endpoint serving one model URI, named after the registered (or bundled) model."""
+        default = uri[len(BUNDLED_SCHEME) :] if is_bundled(uri) else endpoint_name(parse_model_uri(uri))
         return cls(
-            (
-                EndpointSpec(
-                    name or endpoint_name(parsed), (RouteSpec(uri),), None, BatchingSpec.from_value(batching)
-                ),
-            )
+            (EndpointSpec(name or default, (RouteSpec(uri),), None, BatchingSpec.from_value(batching)),)
         )
 
     @classmethod
@@ -177,7 +177,7 @@ class Deployment:
         if isinstance(target, Deployment):
             return target
         text = str(target)
-        if text.startswith(("models:/", "runs:/")):
+        if text.startswith(("models:/", "runs:/", BUNDLED_SCHEME)):
             return cls.from_uri(text)
         if Path(text).suffix.lower() in (".yaml", ".yml") or Path(text).exists():
             return cls.from_yaml(text)
@@ -202,17 +202,19 @@ class Deployment:
         return {"endpoints": out}
 
     def model_uris(self) -> list[str]:
-        """Every model URI the deployment names (routes and shadows)."""
+        """Every model URI the deployment names (routes and shadows; bundled models are not URIs)."""
         uris = []
         for e in self.endpoints:
             uris += [r.model for r in e.routes if isinstance(r.model, str)]
             if isinstance(e.shadow, str):
                 uris.append(e.shadow)
-        return uris
+        return [u for u in uris if not is_bundled(u)]
 
 
 def _check_model(model: Any, where: str) -> None:
-    if isinstance(model, str):
+    if isinstance(model, str) and is_bundled(model):
+        bundled_name(model)
+    elif isinstance(model, str):
         parse_model_uri(model)
     elif not callable(getattr(model, "predict", None)):
         raise InvalidInput(f"{where}: a model must be a model URI or an object with predict(), got {model!r}")
