@@ -13,6 +13,7 @@ import numbers
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -83,6 +84,7 @@ class Client:
         self.blobs = blobs if blobs is not None else self._blob_store(artifact_uri or settings.artifact_uri)
         self._metrics = MetricBuffer(self.store.log_metrics)
         self._running: set[str] = set()  # runs this client knows accept writes
+        self._experiment_ids: dict[str, str] = {}  # experiment name → id, for run starts
 
     def _blob_store(self, artifact_uri: str) -> BlobStore:
         cache = str(self.settings.home / "cache")
@@ -145,11 +147,21 @@ class Client:
         tags: Mapping[str, Any] | None = None,
         parent_id: str | None = None,
     ) -> Run:
-        exp = self.get_or_create_experiment(experiment)
         # the code version (entry script, git commit) and the owning process are recorded at start;
         # the caller's tags win
         all_tags = {**source_tags(), **owner_tags(), **_str_map(tags, "tag")}
+        known = self._experiment_ids.get(experiment)
+        if known is not None:  # one request per run start, not two (the id of a name does not change)
+            try:
+                run = self.store.create_run(known, name=name, tags=all_tags, parent_id=parent_id)
+            except (NotFound, Conflict):  # deleted (or purged) since: look the name up again
+                self._experiment_ids.pop(experiment, None)
+            else:
+                self._running.add(run.id)
+                return run
+        exp = self.get_or_create_experiment(experiment)
         run = self.store.create_run(exp.id, name=name, tags=all_tags, parent_id=parent_id)
+        self._experiment_ids[experiment] = exp.id
         self._running.add(run.id)
         return run
 
@@ -400,17 +412,30 @@ class Client:
         return self.store.search_runs(None, f"parent_id = '{run_id}'", ["start_time ASC"], 10_000, 0, False)
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def gc(self, grace_seconds: float = 3600.0) -> GcReport:
-        """Purge soft-deleted runs/experiments and every blob no live record points to.
+    def gc(
+        self,
+        grace_seconds: float = 3600.0,
+        *,
+        predictions_older_than: str | int | timedelta | None = None,
+        compact_predictions: str | int | timedelta | None = None,
+        label_horizon: str | int | timedelta = "7d",
+    ) -> GcReport:
+        """Purge soft-deleted runs/experiments and every blob no live record points to; optionally
+        expire and compact the serving prediction log (:mod:`loopwright.serving.retention`).
 
         Blobs of purged records go at once; blobs no record ever pointed to (a write in
         flight, a crashed upload) are removed only when older than ``grace_seconds``.
+        ``predictions_older_than`` ("30d") unindexes prediction-log files whose rows are all older,
+        unless a monitor window, a label join within ``label_horizon``, a registered version, a run
+        or lineage still needs them; ``compact_predictions`` ("1h", "1d") merges each bucket's
+        small files into one. ``details["freed"]`` says files, rows and bytes per kind.
         """
         from loopwright.store.rest_blobs import RestBlobs
 
+        options = gc_options(predictions_older_than, compact_predictions, label_horizon)
         if isinstance(self.blobs, RestBlobs):  # the server holds the blobs: it collects them
-            return self.blobs.collect_garbage(grace_seconds)
-        return collect_garbage(self.store, self.blobs, grace_seconds)
+            return self.blobs.collect_garbage(grace_seconds, **options)
+        return collect_garbage(self.store, self.blobs, grace_seconds, **options)
 
     def close(self) -> None:
         self._metrics.close()
@@ -534,25 +559,85 @@ def get_client() -> Client:
     return shared_client(settings.store_uri, settings.artifact_uri)
 
 
-def collect_garbage(store: Store, blobs: BlobStore, grace_seconds: float) -> GcReport:
+def gc_options(
+    predictions_older_than: str | int | timedelta | None,
+    compact_predictions: str | int | timedelta | None,
+    label_horizon: str | int | timedelta,
+) -> dict[str, int | None]:
+    """:func:`collect_garbage`'s keyword arguments in milliseconds (bad durations refused here)."""
+    return {
+        "predictions_older_than_ms": (
+            None if predictions_older_than is None else parse_duration(predictions_older_than)
+        ),
+        "compact_predictions_ms": None
+        if compact_predictions is None
+        else parse_duration(compact_predictions),
+        "label_horizon_ms": parse_duration(label_horizon, allow_zero=True),
+    }
+
+
+def collect_garbage(
+    store: Store,
+    blobs: BlobStore,
+    grace_seconds: float,
+    *,
+    predictions_older_than_ms: int | None = None,
+    compact_predictions_ms: int | None = None,
+    label_horizon_ms: int | None = None,
+) -> GcReport:
     """What :meth:`Client.gc` does, for a store and blob root held here (a server's own, say)."""
+    from loopwright.serving.retention import DAY_MS, compact_predictions, expire_predictions
+
+    clock = now_ms()
+    settle_ms = int(grace_seconds * 1000)
+    horizon = 7 * DAY_MS if label_horizon_ms is None else label_horizon_ms
+    if compact_predictions_ms is not None and compact_predictions_ms < 60_000:
+        raise InvalidInput(f"compact_predictions must be at least 1m, got {compact_predictions_ms} ms")
+    # compaction first: files it merges are then judged (and maybe expired) as one
+    compacted = (
+        compact_predictions(store, blobs, compact_predictions_ms, settle_ms, clock)
+        if compact_predictions_ms is not None
+        else None
+    )
+    expired = (
+        expire_predictions(store, clock - predictions_older_than_ms, clock, horizon)
+        if predictions_older_than_ms is not None
+        else None
+    )
     report, freed = store.purge_deleted()
     live = store.referenced_digests()
     cutoff = time.time() - grace_seconds
+    kinds = {"expired_predictions": expired, "compacted_predictions": compacted}
+    freed_by = {kind: {"files": p.files, "rows": p.rows, "bytes": 0} for kind, p in kinds.items() if p}
+    freed_by["runs"] = {"files": 0, "rows": report.runs, "bytes": 0}
+    freed_by["experiments"] = {"files": 0, "rows": report.experiments, "bytes": 0}
+    freed_by["other_blobs"] = {"files": 0, "rows": 0, "bytes": 0}
     count = 0
     freed_bytes = 0
     for blob in blobs.iter_blobs():
         if blob.digest in live:
             continue
-        if blob.digest in freed or blob.modified <= cutoff:
-            freed_bytes += blobs.delete(blob.digest)
+        owner = next((k for k, p in kinds.items() if p and blob.digest in p.digests), None)
+        if owner is not None or blob.digest in freed or blob.modified <= cutoff:
+            size = blobs.delete(blob.digest)
+            freed_bytes += size
             count += 1
+            kind = owner or ("runs" if blob.digest in freed else "other_blobs")
+            freed_by[kind]["bytes"] += size
+            if owner is None:
+                freed_by[kind]["files"] += 1
+    details: dict[str, Any] = {**report.details, "freed": freed_by}
+    if compacted is not None:
+        details["compacted_files_written"] = compacted.written
+    kept = sum((p.kept for p in kinds.values() if p), Counter[str]())
+    if kept:
+        details["kept_prediction_files"] = dict(kept)
     return GcReport(
         runs=report.runs,
         experiments=report.experiments,
         blobs=count,
         bytes=freed_bytes,
-        details=report.details,
+        details=details,
     )
 
 
