@@ -181,11 +181,44 @@ def gc(
     grace: float = typer.Option(
         3600.0, help="Seconds an unreferenced blob must be old before it is removed."
     ),
+    predictions_older_than: str | None = typer.Option(
+        None,
+        "--predictions-older-than",
+        help="Expire prediction-log files whose rows are all older (30d); monitor windows, "
+        "pending labels, registered versions and lineage keep theirs.",
+    ),
+    compact_predictions: str | None = typer.Option(
+        None,
+        "--compact-predictions",
+        help="Merge small prediction-log files into one per bucket of this width (1h, 1d).",
+    ),
+    label_horizon: str = typer.Option(
+        "7d",
+        "--label-horizon",
+        help="How long windows with missing labels keep their rows (the monitor's label_lookback).",
+    ),
 ) -> None:
-    """Purge deleted runs and experiments and every blob no live record points to."""
+    """Purge deleted runs and experiments, expire and compact the prediction log, and remove
+    every blob no live record points to; prints what each kind freed."""
+    from rich.table import Table
+
     from loopwright.tracking import fluent
 
-    report = fluent.gc(grace_seconds=grace)
+    report = fluent.gc(
+        grace_seconds=grace,
+        predictions_older_than=predictions_older_than,
+        compact_predictions=compact_predictions,
+        label_horizon=label_horizon,
+    )
+    table = Table("freed", "files", "rows", "bytes", title="loopwright gc")
+    for kind, freed in report.details.get("freed", {}).items():
+        table.add_row(
+            kind.replace("_", " "), f"{freed['files']:,}", f"{freed['rows']:,}", f"{freed['bytes']:,}"
+        )
+    console.print(table)
+    kept = report.details.get("kept_prediction_files")
+    if kept:
+        console.print("kept prediction-log files: " + ", ".join(f"{n} ({why})" for why, n in kept.items()))
     console.print(
         f"removed {report.runs} runs, {report.experiments} experiments, "
         f"{report.blobs} blobs ({report.bytes:,} bytes)"

@@ -207,9 +207,21 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
         summary="purge deleted records and unreferenced blobs",
         dependencies=[guard.requires("admin", "gc")],
     )
-    def gc(grace_seconds: float = 3600.0) -> GcReport:
+    def gc(
+        grace_seconds: float = 3600.0,
+        predictions_older_than_ms: int | None = None,
+        compact_predictions_ms: int | None = None,
+        label_horizon_ms: int | None = None,
+    ) -> GcReport:
         from loopwright.tracking.client import collect_garbage
 
-        return collect_garbage(store, blobs, grace_seconds)
+        return collect_garbage(
+            store,
+            blobs,
+            grace_seconds,
+            predictions_older_than_ms=predictions_older_than_ms,
+            compact_predictions_ms=compact_predictions_ms,
+            label_horizon_ms=label_horizon_ms,
+        )
 
     return router

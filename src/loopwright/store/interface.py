@@ -321,6 +321,20 @@ class Store(ABC):
         """Files of ``endpoint`` that may hold rows with ``since_ms <= timestamp < until_ms``."""
 
     @abstractmethod
+    def replace_prediction_log_files(
+        self, endpoint: str, remove_ids: Sequence[str], file: PredictionLogFile | None = None
+    ) -> int:
+        """In one transaction, unindex the files ``remove_ids`` of ``endpoint`` (their ``artifacts``
+        rows too, so gc may free the blobs) and index ``file`` instead (compaction) or nothing
+        (retention). Raises ``Conflict`` and changes nothing when one of them is gone already."""
+
+    @abstractmethod
+    def digest_holders(self, digests: Sequence[str]) -> dict[str, list[str]]:
+        """What else than the prediction log still needs each blob: ``run``/``model_version`` (an
+        artifact), ``pipeline_step`` (a step's input or output), ``lineage`` (an edge naming it).
+        Digests nothing else holds are left out."""
+
+    @abstractmethod
     def log_feedback(self, records: Sequence[FeedbackRecord]) -> None:
         """Record labels; a label logged again for the same (endpoint, request, row) replaces it."""
 

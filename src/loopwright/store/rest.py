@@ -489,6 +489,14 @@ class RestStore(Store):
             include_shadow=include_shadow,
         )
 
+    def replace_prediction_log_files(
+        self, endpoint: str, remove_ids: Sequence[str], file: PredictionLogFile | None = None
+    ) -> int:
+        return self._call("replace_prediction_log_files", endpoint=endpoint, remove_ids=remove_ids, file=file)
+
+    def digest_holders(self, digests: Sequence[str]) -> dict[str, list[str]]:
+        return self._call("digest_holders", digests=digests)
+
     def log_feedback(self, records: Sequence[FeedbackRecord]) -> None:
         return self._call("log_feedback", records=records)
 

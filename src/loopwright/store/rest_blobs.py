@@ -103,11 +103,11 @@ class RestBlobs(BlobStore):
             temp.unlink(missing_ok=True)
         return target
 
-    def collect_garbage(self, grace_seconds: float) -> GcReport:
-        """Have the server purge deleted records and the blobs nothing points to (admin role)."""
-        response = self.store.request(
-            "POST", f"{API_PREFIX}/admin/gc", params={"grace_seconds": grace_seconds}
-        )
+    def collect_garbage(self, grace_seconds: float, **options: int | None) -> GcReport:
+        """Have the server purge deleted records and the blobs nothing points to (admin role);
+        ``options`` are :func:`~loopwright.tracking.client.collect_garbage`'s, in milliseconds."""
+        params = {"grace_seconds": grace_seconds, **{k: v for k, v in options.items() if v is not None}}
+        response = self.store.request("POST", f"{API_PREFIX}/admin/gc", params=params)
         return decode(GcReport, response.content)
 
     def delete(self, digest: str) -> int:

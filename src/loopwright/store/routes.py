@@ -123,6 +123,13 @@ _ROUTES = [
         "serving",
         ("add_prediction_log_file", "POST", "/prediction-log-files", "editor"),
         ("list_prediction_log_files", "GET", "/endpoints/{endpoint}/prediction-log-files", "viewer"),
+        (
+            "replace_prediction_log_files",
+            "POST",
+            "/endpoints/{endpoint}/prediction-log-files/replace",
+            "admin",
+        ),
+        ("digest_holders", "POST", "/admin/digest-holders", "admin", True),
         ("log_feedback", "POST", "/feedback", "editor"),
         ("list_feedback", "GET", "/endpoints/{endpoint}/feedback", "viewer"),
         ("get_feedback_labels", "GET", "/endpoints/{endpoint}/feedback-labels", "viewer"),

@@ -784,8 +784,16 @@ def mark_failed_runs(
     return get_client().mark_failed_runs(stale, dry_run)
 
 
-def gc(grace_seconds: float = 3600.0) -> GcReport:
-    """Purge deleted runs and experiments and every blob no live record points to.
+def gc(
+    grace_seconds: float = 3600.0,
+    *,
+    predictions_older_than: str | int | timedelta | None = None,
+    compact_predictions: str | int | timedelta | None = None,
+    label_horizon: str | int | timedelta = "7d",
+) -> GcReport:
+    """Purge deleted runs and experiments and every blob no live record points to; with
+    ``predictions_older_than="30d"`` / ``compact_predictions="1h"`` also expire / compact the
+    serving prediction log (see :meth:`Client.gc <loopwright.tracking.client.Client.gc>`).
 
     Examples
     --------
@@ -799,4 +807,9 @@ def gc(grace_seconds: float = 3600.0) -> GcReport:
     (1, 1)
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
-    return get_client().gc(grace_seconds)
+    return get_client().gc(
+        grace_seconds,
+        predictions_older_than=predictions_older_than,
+        compact_predictions=compact_predictions,
+        label_horizon=label_horizon,
+    )

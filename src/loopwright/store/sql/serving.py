@@ -8,9 +8,16 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from loopwright.errors import Conflict
 from loopwright.store.entities import FeedbackRecord, PredictionLogFile, now_ms
 from loopwright.store.sql.base import SqlBase
-from loopwright.store.sql.tables import artifacts, prediction_feedback, prediction_log_files
+from loopwright.store.sql.tables import (
+    artifacts,
+    lineage_edges,
+    prediction_feedback,
+    prediction_log_files,
+    step_io,
+)
 
 LOG_OWNER = "prediction_log"  # artifacts.owner_type of prediction-log files (owner_id = file id)
 
@@ -34,33 +41,36 @@ class ServingSql(SqlBase):
     """Prediction-log index and feedback half of :class:`~loopwright.store.sql.SqlStore`."""
 
     def add_prediction_log_file(self, file: PredictionLogFile) -> None:
-        now = now_ms()
         with self._write() as conn:
-            conn.execute(
-                prediction_log_files.insert().values(
-                    id=file.id,
-                    endpoint=file.endpoint,
-                    model_name=file.model_name,
-                    model_version=file.model_version,
-                    shadow=file.shadow,
-                    min_ts_ms=file.min_ts_ms,
-                    max_ts_ms=file.max_ts_ms,
-                    rows=file.n_rows,
-                    path=file.path,
-                    digest=file.digest,
-                    created_ms=now,
-                )
+            self._insert_log_file(conn, file)
+
+    def _insert_log_file(self, conn: sa.Connection, file: PredictionLogFile) -> None:
+        now = now_ms()
+        conn.execute(
+            prediction_log_files.insert().values(
+                id=file.id,
+                endpoint=file.endpoint,
+                model_name=file.model_name,
+                model_version=file.model_version,
+                shadow=file.shadow,
+                min_ts_ms=file.min_ts_ms,
+                max_ts_ms=file.max_ts_ms,
+                rows=file.n_rows,
+                path=file.path,
+                digest=file.digest,
+                created_ms=now,
             )
-            conn.execute(
-                artifacts.insert().values(
-                    owner_type=LOG_OWNER,
-                    owner_id=file.id,
-                    path=file.path,
-                    digest=file.digest,
-                    size=file.size,
-                    created_ms=now,
-                )
+        )
+        conn.execute(
+            artifacts.insert().values(
+                owner_type=LOG_OWNER,
+                owner_id=file.id,
+                path=file.path,
+                digest=file.digest,
+                size=file.size,
+                created_ms=now,
             )
+        )
 
     def list_prediction_log_files(
         self,
@@ -93,6 +103,58 @@ class ServingSql(SqlBase):
         return [
             PredictionLogFile(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8], r[9]) for r in rows
         ]
+
+    def replace_prediction_log_files(
+        self, endpoint: str, remove_ids: Sequence[str], file: PredictionLogFile | None = None
+    ) -> int:
+        ids = list(dict.fromkeys(remove_ids))
+        if file is not None and file.endpoint != endpoint:
+            raise Conflict(f"file {file.id!r} is of endpoint {file.endpoint!r}, not {endpoint!r}")
+        t = prediction_log_files
+        with self._write() as conn:
+            removed = 0
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                removed += conn.execute(
+                    t.delete().where(t.c.endpoint == endpoint, t.c.id.in_(chunk))
+                ).rowcount
+                conn.execute(
+                    artifacts.delete().where(
+                        artifacts.c.owner_type == LOG_OWNER, artifacts.c.owner_id.in_(chunk)
+                    )
+                )
+            if removed != len(ids):  # another gc got there first: its result stands, not half of ours
+                raise Conflict(
+                    f"{len(ids) - removed} of {len(ids)} prediction-log files of {endpoint!r} are gone already"
+                )
+            if file is not None:
+                self._insert_log_file(conn, file)
+        return removed
+
+    def digest_holders(self, digests: Sequence[str]) -> dict[str, list[str]]:
+        wanted = list(dict.fromkeys(digests))
+        holders: dict[str, set[str]] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                owned = sa.select(artifacts.c.digest, artifacts.c.owner_type).where(
+                    artifacts.c.digest.in_(chunk), artifacts.c.owner_type != LOG_OWNER
+                )
+                for digest, owner in conn.execute(owned):
+                    holders.setdefault(digest, set()).add(owner)
+                for (digest,) in conn.execute(sa.select(step_io.c.digest).where(step_io.c.digest.in_(chunk))):
+                    holders.setdefault(digest, set()).add("pipeline_step")
+                named = {f"{kind}:{d}": d for d in chunk for kind in ("artifact", "file")} | {
+                    d: d for d in chunk
+                }
+                e = lineage_edges
+                ends = sa.union(
+                    sa.select(e.c.src_id.label("node")).where(e.c.src_id.in_(list(named))),
+                    sa.select(e.c.dst_id.label("node")).where(e.c.dst_id.in_(list(named))),
+                )
+                for (node,) in conn.execute(ends):
+                    holders.setdefault(named[node], set()).add("lineage")
+        return {d: sorted(h) for d, h in holders.items()}
 
     def log_feedback(self, records: Sequence[FeedbackRecord]) -> None:
         if not records:
