@@ -54,7 +54,7 @@ def seconds(value: float | None) -> str:
     """A duration for a table cell.
 
     >>> seconds(0.0421), seconds(75.0), seconds(None)
-    ('0.042 s', '1 min 15 s', '')
+    ('0.0421 s', '1 min 15 s', '')
     """
     if value is None:
         return ""

@@ -7,8 +7,8 @@ with the signed-in user by :mod:`loopwright.loop.controls` itself; a viewer is s
 
 Examples
 --------
->>> sorted(r.path for r in operations_router().routes)[:3]
-['/deployments', '/deployments/{endpoint}', '/loop']
+>>> _transition_links(LoopTransition(1, "churn", 1, "canary", "gated", "", 3, 0, {"gate_run_id": "ab12"}), "churn")
+[('candidate v3', '/models/churn'), ('gate run', '/runs/ab12')]
 """
 
 from __future__ import annotations
