@@ -9,7 +9,9 @@ finished runs of 10 params and 10 metrics (the same seeded values on both sides)
 Each page is timed in a fresh browser context (cold cache), from ``page.goto`` to the first sign of the
 page's data, the moment a user can read it:
 
-- ``runs``: the experiment's runs page, until the first run-name cell (``r123``) is visible;
+- ``runs``: the experiment's runs page, until the first run-name cell (``r123``) is visible (MLflow 3:
+  its ``/experiments/{id}/runs`` tab; the quick run of 2026-12-01 used ``/experiments/{id}``, which showed
+  no run name within 60 s, so MLflow's runs and sort figures are missing from it);
 - ``sort``: the runs page sorted by ``metrics.m0`` descending, until the first run name is visible
   (ours: ``?order_by=``; MLflow: its ``orderByKey``/``orderByAsc`` URL state);
 - ``run``: the page of the run with the long metric, until its chart is drawn (ours: the SVG with
@@ -183,12 +185,12 @@ def main() -> None:
             pages = {
                 "runs": (
                     (f"{ours}/experiments/{our_eid}", first_run_name),
-                    (f"{theirs}/#/experiments/{mlflow_eid}", first_run_name),
+                    (f"{theirs}/#/experiments/{mlflow_eid}/runs", first_run_name),
                 ),
                 "sort": (
                     (f"{ours}/experiments/{our_eid}?order_by=metrics.m0%20DESC", first_run_name),
                     (
-                        f"{theirs}/#/experiments/{mlflow_eid}?orderByKey=metrics.%60m0%60&orderByAsc=false",
+                        f"{theirs}/#/experiments/{mlflow_eid}/runs?orderByKey=metrics.%60m0%60&orderByAsc=false",
                         first_run_name,
                     ),
                 ),
