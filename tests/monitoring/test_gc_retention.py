@@ -1,0 +1,140 @@
+"""Prediction-log retention and compaction through ``lw.gc`` / ``loopwright gc``, on SQLite,
+PostgreSQL and through a server: compacted hours give the monitor the same rows and verdicts,
+expiry drops only what no monitor window, pending label join, run or registered version needs,
+and the freed blobs are really gone and reported.
+
+Traffic goes through the serving ``PredictionLog`` (the server's writer) with chosen timestamps in
+January 2026, so "older than 30 days" holds for all of it and the monitor decides what stays.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from traffic import HOUR, T0, Traffic, give_feedback, register_classifier, sample
+
+import loopwright as lw
+from cli_process import run_cli_here
+from loopwright.errors import InvalidInput, NotFound
+from loopwright.store import PredictionLogFile
+
+
+def _hours(traffic: Traffic, model: lw.LoadedModel, hours: range, flushes: int, rows: int) -> list[list[str]]:
+    """``flushes`` small files per hour (one flush each), ``rows`` rows per file; request ids by hour."""
+    rng = np.random.default_rng(7)
+    ids: list[list[str]] = []
+    for h in hours:
+        ids.append([])
+        for k in range(flushes):
+            ids[-1] += traffic.send(sample(rows, rng), T0 + h * HOUR + k * 60_000, model, 1, request_rows=100)
+            traffic.flush()
+    return ids
+
+
+def _files() -> list[PredictionLogFile]:
+    return lw.get_client().store.list_prediction_log_files("churn", include_shadow=True)
+
+
+def _rows() -> pd.DataFrame:
+    frame = lw.list_predictions("churn", since=T0, until=T0 + 24 * HOUR)
+    return frame.sort_values(["request_id", "row"], ignore_index=True)
+
+
+def _verdicts(windows: lw.MonitorWindows) -> list[tuple[object, ...]]:
+    return [
+        (w.start_ms, w.status, w.n_rows, w.labelled, w.drifted, w.share_drifted, w.metrics, w.estimated)
+        for w in windows
+    ]
+
+
+def _gone(digest: str) -> bool:
+    try:
+        lw.get_client().blobs.get_bytes(digest)
+    except NotFound:
+        return True
+    return False
+
+
+def test_compaction_keeps_rows_and_monitor_verdicts(lw_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    register_classifier()
+    model = lw.load_model("models:/churn/1")
+    traffic = Traffic()
+    ids = _hours(traffic, model, range(3), flushes=4, rows=200)
+    rows = dict(traffic.sent)
+    give_feedback("churn", ids[0] + ids[1][:3], rows, np.random.default_rng(3))
+    small = _files()
+    assert len(small) == 12
+    now = T0 + 3 * HOUR + 120_000
+    before = lw.monitor("churn", window="1h", since=T0, now=now, include_open=False)
+    frame = _rows()
+
+    report = lw.gc(grace_seconds=0, compact_predictions="1h")
+
+    merged = _files()
+    assert [(f.min_ts_ms // HOUR, f.n_rows) for f in merged] == [(T0 // HOUR + h, 800) for h in range(3)]
+    assert {f.id for f in merged}.isdisjoint(f.id for f in small)
+    pd.testing.assert_frame_equal(_rows(), frame)  # same rows, values and types
+    after = lw.monitor("churn", window="1h", since=T0, now=now, include_open=False)
+    assert _verdicts(after) == _verdicts(before)
+    assert [w.labelled for w in after] == [800, 300, 0]  # the label join still finds every row
+
+    freed = report.details["freed"]["compacted_predictions"]
+    assert (freed["files"], freed["rows"]) == (12, 2400)
+    assert freed["bytes"] == report.bytes > 0 and report.blobs == 12
+    assert report.details["compacted_files_written"] == 3
+    assert all(_gone(f.digest) for f in small)
+    assert not any(_gone(f.digest) for f in merged)
+
+    # a second pass has nothing to merge; the CLI prints the per-kind table
+    code, out, _ = run_cli_here(capsys, "gc", "--grace", "0", "--compact-predictions", "1h")
+    assert code == 0, out
+    assert "compacted predictions" in out and "removed 0 runs" in out
+    assert len(_files()) == 3
+
+
+def test_expiry_keeps_what_monitoring_labels_and_runs_need(lw_env: Path, tmp_path: Path) -> None:
+    register_classifier()
+    model = lw.load_model("models:/churn/1")
+    traffic = Traffic()
+    ids = _hours(traffic, model, range(6), flushes=2, rows=100)
+    rows = dict(traffic.sent)
+    give_feedback("churn", ids[0], rows, np.random.default_rng(3))  # hour 0 fully labelled
+    # windows of hours 0-2 are computed and closed; hours 3-5 are still to be summarised
+    lw.monitor("churn", window="1h", since=T0, now=T0 + 3 * HOUR + 120_000, include_open=False)
+    stored = _verdicts(lw.list_monitor_windows("churn"))
+    by_hour = {h: [f for f in _files() if f.min_ts_ms // HOUR == T0 // HOUR + h] for h in range(6)}
+    # hour 1's log file, downloaded and logged as a run's artifact (a training set built from traffic)
+    kept_file = by_hour[1][0]
+    (tmp_path / "traffic.parquet").write_bytes(lw.get_client().blobs.get_bytes(kept_file.digest))
+    with lw.start_run(name="retrain"):
+        lw.log_artifact(tmp_path / "traffic.parquet")
+
+    # labels may still come for hours 1 and 2 (unlabelled, within a 400-day horizon): only hour 0 goes
+    first = lw.gc(grace_seconds=3600, predictions_older_than="30d", label_horizon="400d")
+    assert first.details["freed"]["expired_predictions"] == {"files": 2, "rows": 200, "bytes": first.bytes}
+    assert first.details["kept_prediction_files"] == {"labels": 4, "monitor": 6}
+    assert all(_gone(f.digest) for f in by_hour[0])
+    assert {f.id for f in _files()} == {f.id for h in range(1, 6) for f in by_hour[h]}
+
+    # no horizon: hour 2 goes, hour 1's run artifact stays (blob and index), hours 3-5 stay unsummarised
+    second = lw.gc(grace_seconds=3600, predictions_older_than="30d", label_horizon="0s")
+    assert second.details["kept_prediction_files"] == {"run": 1, "monitor": 6}
+    assert second.details["freed"]["expired_predictions"]["rows"] == 300  # hour 1's other file + hour 2
+    assert {f.id for f in _files()} == {kept_file.id} | {f.id for h in range(3, 6) for f in by_hour[h]}
+    assert not _gone(kept_file.digest)
+    assert all(_gone(f.digest) for f in [by_hour[1][1], *by_hour[2]])
+    # the windows keep their summaries; the unsummarised hours are still monitored from their rows
+    assert _verdicts(lw.list_monitor_windows("churn")) == stored
+    later = lw.monitor("churn", window="1h", now=T0 + 6 * HOUR + 120_000, include_open=False)
+    assert [(w.start_ms - T0) // HOUR for w in later] == [3, 4, 5]
+    assert [w.n_rows for w in later] == [200, 200, 200]
+
+
+def test_bad_retention_options_are_one_line_errors(lw_env: Path) -> None:
+    with pytest.raises(InvalidInput):
+        lw.gc(predictions_older_than="soon")
+    with pytest.raises(InvalidInput, match="at least 1m"):
+        lw.gc(compact_predictions="10s")
