@@ -29,7 +29,7 @@ from loopwright.errors import (
 if TYPE_CHECKING:
     from loopwright.compat.mlflow.importer import ImportReport, import_mlflow
     from loopwright.evaluation import EvaluationResult, GatePolicy, GateResult, evaluate, gate
-    from loopwright.integrations.kubernetes import build_image, k8s_manifests
+    from loopwright.integrations.kubernetes import build_image, k8s_manifests, k8s_platform
     from loopwright.llm.evaluation import LLMEvaluationResult, evaluate_llm
     from loopwright.llm.otlp import export_traces, import_traces
     from loopwright.llm.prompts import (
@@ -184,6 +184,7 @@ _EXPORTS: dict[str, str] = {
     "gate": "loopwright.evaluation",
     "build_image": "loopwright.integrations.kubernetes",
     "k8s_manifests": "loopwright.integrations.kubernetes",
+    "k8s_platform": "loopwright.integrations.kubernetes",
     "Loop": "loopwright.loop",
     "LoopConfig": "loopwright.loop",
     "LoopResult": "loopwright.loop",
@@ -438,6 +439,7 @@ __all__ = [
     "import_traces",
     "infer_signature",
     "k8s_manifests",
+    "k8s_platform",
     "list_artifacts",
     "list_audit_log",
     "list_child_runs",

@@ -75,7 +75,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Close the loop: trigger → retrain → gate → canary → promote or roll back.",
     ),
-    "k8s": ("loopwright.cli.serve", "k8s_app", "Kubernetes manifests for a model server."),
+    "k8s": ("loopwright.cli.serve", "k8s_app", "Kubernetes manifests for a model server or the whole platform."),
     "spark": ("loopwright.cli.spark", "app", "Batch scoring on Spark."),
     "server": (
         "loopwright.cli.server",

@@ -1,6 +1,6 @@
-"""``loopwright serve``, ``loopwright build-image``, ``loopwright k8s manifests``.
+"""``loopwright serve``, ``loopwright build-image``, ``loopwright k8s manifests``, ``loopwright k8s platform``.
 
-Mirrors ``lw.serve``, ``lw.build_image`` and ``lw.k8s_manifests``.
+Mirrors ``lw.serve``, ``lw.build_image``, ``lw.k8s_manifests`` and ``lw.k8s_platform``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import typer
 
 from loopwright.cli.render import console, table
 
-k8s_app = typer.Typer(help="Kubernetes manifests for a model server.", no_args_is_help=True)
+k8s_app = typer.Typer(
+    help="Kubernetes manifests for a model server or the whole platform.", no_args_is_help=True
+)
 
 
 def serve(
@@ -238,3 +240,27 @@ def manifests(
     console.print(
         table(f"wrote {path}", ["kind", "name"], [(d["kind"], d["metadata"]["name"]) for d in docs])
     )
+
+
+@k8s_app.command()
+def platform(
+    config: Path = typer.Option(
+        Path("deployments.yaml"),
+        "--config",
+        "-c",
+        help="The platform config (YAML; see deploy/k8s/platform.yaml).",
+    ),
+    output: Path = typer.Option(
+        Path("loopwright-k8s"), "--output", "-o", help="Folder to write (a Kustomize base: kubectl apply -k)."
+    ),
+) -> None:
+    """The platform a team runs, as a Kustomize base: the server (2 replicas, a PodDisruptionBudget),
+    inference deployments (HPA, zero-downtime rolling updates, preStop drain), loop controllers and
+    monitoring CronJobs, plus the Dockerfile of the server and serving images.
+
+    Every pod meets the restricted Pod Security Standard and reads the store's credentials from a Secret.
+    """
+    from loopwright.integrations.kubernetes import k8s_platform
+
+    files = k8s_platform(config, output=output)
+    console.print(table(f"wrote {output}", ["file"], [(name,) for name in files]))
