@@ -95,6 +95,7 @@ def test_compaction_keeps_rows_and_monitor_verdicts(lw_env: Path, capsys: pytest
     assert len(_files()) == 3
 
 
+@pytest.mark.parametrize("store_uri", ["sqlite", "rest"], indirect=True)  # rest: POST /admin/gc
 def test_expiry_keeps_what_monitoring_labels_and_runs_need(lw_env: Path, tmp_path: Path) -> None:
     register_classifier()
     model = lw.load_model("models:/churn/1")
