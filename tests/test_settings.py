@@ -30,7 +30,9 @@ def test_no_module_but_config_reads_a_loopwright_variable() -> None:
         for path in SRC.rglob("*.py")
         if path.name != "config.py"
         for n, line in enumerate(path.read_text().splitlines(), 1)
-        if reads.search(line) and not writes.search(line) and ">>>" not in line  # doctests set variables, they do not read them
+        if reads.search(line)
+        and not writes.search(line)
+        and ">>>" not in line  # doctests set variables, they do not read them
     ]
     assert offenders == []
 
