@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from traffic import HOUR, T0, Traffic, give_feedback, register_classifier, sample
 
 import loopwright as lw
@@ -139,3 +140,27 @@ def test_bad_retention_options_are_one_line_errors(lw_env: Path) -> None:
         lw.gc(predictions_older_than="soon")
     with pytest.raises(InvalidInput, match="at least 1m"):
         lw.gc(compact_predictions="10s")
+
+
+def test_deleted_older_than_purges_only_old_deletions(lw_env: Path, store_uri: str) -> None:
+    with lw.start_run(name="old") as old:
+        lw.log_text("old notes", "notes.txt")
+    with lw.start_run(name="recent") as recent:
+        lw.log_text("recent notes", "notes.txt")
+    lw.delete_run(old.id)
+    lw.delete_run(recent.id)
+    # "old" was deleted ten days ago (the store records when; no waiting ten days in a test)
+    engine = sa.create_engine(store_uri)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE runs SET deleted_ms = deleted_ms - :d WHERE id = :id"),
+            {"d": 10 * 24 * HOUR, "id": old.id},
+        )
+    engine.dispose()
+
+    report = lw.gc(grace_seconds=3600, deleted_older_than="7d")
+    assert (report.runs, report.details["run_ids"]) == (1, [old.id])
+    assert report.details["freed"]["runs"]["bytes"] == report.bytes > 0
+    lw.restore_run(recent.id)  # deleted 0 days ago: still there, restorable
+    with pytest.raises(NotFound):
+        lw.get_run(old.id)

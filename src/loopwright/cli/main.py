@@ -75,7 +75,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Close the loop: trigger → retrain → gate → canary → promote or roll back.",
     ),
-    "k8s": ("loopwright.cli.serve", "k8s_app", "Kubernetes manifests for a model server or the whole platform."),
+    "k8s": (
+        "loopwright.cli.serve",
+        "k8s_app",
+        "Kubernetes manifests for a model server or the whole platform.",
+    ),
     "spark": ("loopwright.cli.spark", "app", "Batch scoring on Spark."),
     "server": (
         "loopwright.cli.server",
@@ -197,6 +201,11 @@ def gc(
         "--label-horizon",
         help="How long windows with missing labels keep their rows (the monitor's label_lookback).",
     ),
+    deleted_older_than: str | None = typer.Option(
+        None,
+        "--deleted-older-than",
+        help="Purge only runs and experiments deleted at least this long ago (7d); later ones stay restorable.",
+    ),
 ) -> None:
     """Purge deleted runs and experiments, expire and compact the prediction log, and remove
     every blob no live record points to; prints what each kind freed."""
@@ -209,6 +218,7 @@ def gc(
         predictions_older_than=predictions_older_than,
         compact_predictions=compact_predictions,
         label_horizon=label_horizon,
+        deleted_older_than=deleted_older_than,
     )
     table = Table("freed", "files", "rows", "bytes", title="loopwright gc")
     for kind, freed in report.details.get("freed", {}).items():

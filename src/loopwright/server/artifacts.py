@@ -212,6 +212,7 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
         predictions_older_than_ms: int | None = None,
         compact_predictions_ms: int | None = None,
         label_horizon_ms: int | None = None,
+        deleted_older_than_ms: int | None = None,
     ) -> GcReport:
         from loopwright.tracking.client import collect_garbage
 
@@ -222,6 +223,7 @@ def artifact_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str)
             predictions_older_than_ms=predictions_older_than_ms,
             compact_predictions_ms=compact_predictions_ms,
             label_horizon_ms=label_horizon_ms,
+            deleted_older_than_ms=deleted_older_than_ms,
         )
 
     return router

@@ -437,8 +437,10 @@ class Store(ABC):
 
     # -- lifecycle -----------------------------------------------------------------------------
     @abstractmethod
-    def purge_deleted(self) -> tuple[GcReport, set[str]]:
-        """Remove soft-deleted records for good; return a report and the digests they pointed to."""
+    def purge_deleted(self, deleted_before_ms: int | None = None) -> tuple[GcReport, set[str]]:
+        """Remove soft-deleted records for good (only those deleted before ``deleted_before_ms`` if
+        given; a deleted experiment takes all its runs); return a report and the digests they
+        pointed to."""
 
     @abstractmethod
     def referenced_digests(self) -> set[str]:

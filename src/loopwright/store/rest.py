@@ -600,10 +600,8 @@ class RestStore(Store):
     ) -> list[LoopTransition]:
         return self._call("list_loop_history", model=model, cycle=cycle, max_results=max_results)
 
-    def purge_deleted(self) -> tuple[GcReport, set[str]]:
-        return self._call(
-            "purge_deleted",
-        )
+    def purge_deleted(self, deleted_before_ms: int | None = None) -> tuple[GcReport, set[str]]:
+        return self._call("purge_deleted", deleted_before_ms=deleted_before_ms)
 
     def referenced_digests(self) -> set[str]:
         return self._call(

@@ -419,6 +419,7 @@ class Client:
         predictions_older_than: str | int | timedelta | None = None,
         compact_predictions: str | int | timedelta | None = None,
         label_horizon: str | int | timedelta = "7d",
+        deleted_older_than: str | int | timedelta | None = None,
     ) -> GcReport:
         """Purge soft-deleted runs/experiments and every blob no live record points to; optionally
         expire and compact the serving prediction log (:mod:`loopwright.serving.retention`).
@@ -428,11 +429,12 @@ class Client:
         ``predictions_older_than`` ("30d") unindexes prediction-log files whose rows are all older,
         unless a monitor window, a label join within ``label_horizon``, a registered version, a run
         or lineage still needs them; ``compact_predictions`` ("1h", "1d") merges each bucket's
-        small files into one. ``details["freed"]`` says files, rows and bytes per kind.
+        small files into one. ``deleted_older_than`` ("7d") purges only runs and experiments deleted
+        that long ago (restorable until then). ``details["freed"]`` says files, rows and bytes per kind.
         """
         from loopwright.store.rest_blobs import RestBlobs
 
-        options = gc_options(predictions_older_than, compact_predictions, label_horizon)
+        options = gc_options(predictions_older_than, compact_predictions, label_horizon, deleted_older_than)
         if isinstance(self.blobs, RestBlobs):  # the server holds the blobs: it collects them
             return self.blobs.collect_garbage(grace_seconds, **options)
         return collect_garbage(self.store, self.blobs, grace_seconds, **options)
@@ -563,6 +565,7 @@ def gc_options(
     predictions_older_than: str | int | timedelta | None,
     compact_predictions: str | int | timedelta | None,
     label_horizon: str | int | timedelta,
+    deleted_older_than: str | int | timedelta | None = None,
 ) -> dict[str, int | None]:
     """:func:`collect_garbage`'s keyword arguments in milliseconds (bad durations refused here)."""
     return {
@@ -573,6 +576,9 @@ def gc_options(
         if compact_predictions is None
         else parse_duration(compact_predictions),
         "label_horizon_ms": parse_duration(label_horizon, allow_zero=True),
+        "deleted_older_than_ms": (
+            None if deleted_older_than is None else parse_duration(deleted_older_than, allow_zero=True)
+        ),
     }
 
 
@@ -584,6 +590,7 @@ def collect_garbage(
     predictions_older_than_ms: int | None = None,
     compact_predictions_ms: int | None = None,
     label_horizon_ms: int | None = None,
+    deleted_older_than_ms: int | None = None,
 ) -> GcReport:
     """What :meth:`Client.gc` does, for a store and blob root held here (a server's own, say)."""
     from loopwright.serving.retention import DAY_MS, compact_predictions, expire_predictions
@@ -604,7 +611,9 @@ def collect_garbage(
         if predictions_older_than_ms is not None
         else None
     )
-    report, freed = store.purge_deleted()
+    report, freed = store.purge_deleted(
+        None if deleted_older_than_ms is None else clock - deleted_older_than_ms
+    )
     live = store.referenced_digests()
     cutoff = time.time() - grace_seconds
     kinds = {"expired_predictions": expired, "compacted_predictions": compacted}

@@ -790,10 +790,12 @@ def gc(
     predictions_older_than: str | int | timedelta | None = None,
     compact_predictions: str | int | timedelta | None = None,
     label_horizon: str | int | timedelta = "7d",
+    deleted_older_than: str | int | timedelta | None = None,
 ) -> GcReport:
     """Purge deleted runs and experiments and every blob no live record points to; with
     ``predictions_older_than="30d"`` / ``compact_predictions="1h"`` also expire / compact the
-    serving prediction log (see :meth:`Client.gc <loopwright.tracking.client.Client.gc>`).
+    serving prediction log; with ``deleted_older_than="7d"`` purge only what was deleted that long ago
+    (see :meth:`Client.gc <loopwright.tracking.client.Client.gc>`).
 
     Examples
     --------
@@ -812,4 +814,5 @@ def gc(
         predictions_older_than=predictions_older_than,
         compact_predictions=compact_predictions,
         label_horizon=label_horizon,
+        deleted_older_than=deleted_older_than,
     )

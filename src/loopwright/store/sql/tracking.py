@@ -594,17 +594,26 @@ class TrackingSql(SqlBase):
         return ArtifactRef(row.path, row.digest, row.size)
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def purge_deleted(self) -> tuple[GcReport, set[str]]:
+    def purge_deleted(self, deleted_before_ms: int | None = None) -> tuple[GcReport, set[str]]:
+        def old_enough(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+            # deleted before deletion times were recorded counts as old
+            return sa.true() if deleted_before_ms is None else column.is_(None) | (column < deleted_before_ms)
+
         with self._write() as conn:
             dead_experiments = [
                 r[0]
-                for r in conn.execute(sa.select(experiments.c.id).where(experiments.c.lifecycle == "deleted"))
+                for r in conn.execute(
+                    sa.select(experiments.c.id).where(
+                        experiments.c.lifecycle == "deleted", old_enough(experiments.c.deleted_ms)
+                    )
+                )
             ]
             dead_runs = [
                 r[0]
                 for r in conn.execute(
                     sa.select(runs.c.id).where(
-                        (runs.c.lifecycle == "deleted") | runs.c.experiment_id.in_(dead_experiments)
+                        ((runs.c.lifecycle == "deleted") & old_enough(runs.c.deleted_ms))
+                        | runs.c.experiment_id.in_(dead_experiments)
                     )
                 )
             ]
