@@ -16,6 +16,8 @@ from loopwright.monitoring.live import Monitor, MonitorWindows, list_monitor_win
 from loopwright.monitoring.profile import CategoricalProfile, NumericProfile, Profile
 from loopwright.monitoring.reference import load_profile, profile, save_profile
 from loopwright.monitoring.report import render_report, write_report
+from loopwright.monitoring.text import text_drift
+from loopwright.monitoring.traces import monitor_traces, trace_windows
 from loopwright.monitoring.window import WindowSummary
 
 __all__ = [
@@ -37,8 +39,11 @@ __all__ = [
     "load_profile",
     "monitor",
     "monitor_report",
+    "monitor_traces",
     "profile",
     "render_report",
     "save_profile",
+    "text_drift",
+    "trace_windows",
     "write_report",
 ]

@@ -267,6 +267,7 @@ def drift(
     numeric_threshold: float = 0.1,
     categorical_threshold: float = 0.1,
     drift_share: float = 0.0,
+    kind: str = "tabular",
 ) -> DriftReport:
     """Compare ``current`` data with ``reference`` data, feature by feature.
 
@@ -296,6 +297,9 @@ def drift(
         (categorical).
     drift_share : float
         Share of drifted features at or above which the dataset counts as drifted (0: any feature).
+    kind : str
+        ``"tabular"``, or ``"text"``: ``reference`` and ``current`` are lists of texts compared by
+        their embeddings (:func:`loopwright.monitoring.text.text_drift`, MMD with a permutation test).
 
     Returns
     -------
@@ -312,6 +316,12 @@ def drift(
     >>> r.features["plan"].message
     "1 category never seen in the reference: 'c'"
     """
+    if kind == "text":
+        from loopwright.monitoring.text import text_drift
+
+        return text_drift(reference, current, alpha=alpha)
+    if kind != "tabular":
+        raise InvalidInput(f"kind must be 'tabular' or 'text', got {kind!r}")
     if not 0 < alpha < 1:
         raise InvalidInput(f"alpha must be between 0 and 1, got {alpha}")
     if not 0 <= drift_share <= 1:
