@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -273,3 +274,22 @@ def _bulk_old_rows(engine: sa.Engine, experiment: str, n: int) -> None:
             ),
             [{"r": r, "k": f"m{k}", "v": float(k)} for r in ids for k in keys],
         )
+
+
+def test_history_arrays_equal_the_point_list(empty_uri: str) -> None:
+    store = SqlStore(empty_uri)
+    run = store.create_run(store.create_experiment("h").id)
+    # out of order, a repeated step, a NaN and a second key that must not leak in
+    steps = [5, 1, 3, 3, 0, 2, 4]
+    points = [
+        (run.id, MetricPoint("loss", math.nan if s == 2 else s / 10, s, 100 + i)) for i, s in enumerate(steps)
+    ]
+    store.log_metrics([*points, (run.id, MetricPoint("acc", 1.0, 0, 1))])
+    arrays = store.get_metric_history_arrays(run.id, "loss")
+    listed = store.list_metric_history(run.id, "loss")
+    assert arrays.steps.tolist() == [p.step for p in listed] == [0, 1, 2, 3, 3, 4, 5]
+    assert arrays.timestamps.tolist() == [p.timestamp for p in listed]
+    assert np.allclose(arrays.values, [p.value for p in listed], equal_nan=True)
+    assert math.isnan(arrays.values[2]) and arrays.values.dtype == np.float64
+    assert store.get_metric_history_arrays(run.id, "none").steps.size == 0
+    store.close()

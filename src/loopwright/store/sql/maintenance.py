@@ -19,7 +19,7 @@ BACKFILL_BATCH = 5000
 #: the tables a run search reads; what ``analyze`` refreshes on PostgreSQL
 SEARCH_TABLES = ("runs", "latest_metrics", "params", "run_tags", "metrics", "experiments")
 #: rows SQLite's ANALYZE reads per index: approximate statistics in well under a second per table
-SQLITE_ANALYSIS_LIMIT = 2000
+SQLITE_ANALYSIS_LIMIT = 10000
 
 
 def backfill_experiment_ids(engine: Engine, batch: int = BACKFILL_BATCH) -> int:
