@@ -63,11 +63,11 @@ def test_compaction_keeps_rows_and_monitor_verdicts(lw_env: Path, capsys: pytest
     register_classifier()
     model = lw.load_model("models:/churn/1")
     traffic = Traffic()
-    ids = _hours(traffic, model, range(3), flushes=4, rows=200)
+    ids = _hours(traffic, model, range(3), flushes=3, rows=200)
     rows = dict(traffic.sent)
     give_feedback("churn", ids[0] + ids[1][:3], rows, np.random.default_rng(3))
     small = _files()
-    assert len(small) == 12
+    assert len(small) == 9
     now = T0 + 3 * HOUR + 120_000
     before = lw.monitor("churn", window="1h", since=T0, now=now, include_open=False)
     frame = _rows()
@@ -75,16 +75,16 @@ def test_compaction_keeps_rows_and_monitor_verdicts(lw_env: Path, capsys: pytest
     report = lw.gc(grace_seconds=0, compact_predictions="1h")
 
     merged = _files()
-    assert [(f.min_ts_ms // HOUR, f.n_rows) for f in merged] == [(T0 // HOUR + h, 800) for h in range(3)]
+    assert [(f.min_ts_ms // HOUR, f.n_rows) for f in merged] == [(T0 // HOUR + h, 600) for h in range(3)]
     assert {f.id for f in merged}.isdisjoint(f.id for f in small)
     pd.testing.assert_frame_equal(_rows(), frame)  # same rows, values and types
     after = lw.monitor("churn", window="1h", since=T0, now=now, include_open=False)
     assert _verdicts(after) == _verdicts(before)
-    assert [w.labelled for w in after] == [800, 300, 0]  # the label join still finds every row
+    assert [w.labelled for w in after] == [600, 300, 0]  # the label join still finds every row
 
     freed = report.details["freed"]["compacted_predictions"]
-    assert (freed["files"], freed["rows"]) == (12, 2400)
-    assert freed["bytes"] == report.bytes > 0 and report.blobs == 12
+    assert (freed["files"], freed["rows"]) == (9, 1800)
+    assert freed["bytes"] == report.bytes > 0 and report.blobs == 9
     assert report.details["compacted_files_written"] == 3
     assert all(_gone(f.digest) for f in small)
     assert not any(_gone(f.digest) for f in merged)
