@@ -292,4 +292,12 @@ def test_history_arrays_equal_the_point_list(empty_uri: str) -> None:
     assert np.allclose(arrays.values, [p.value for p in listed], equal_nan=True)
     assert math.isnan(arrays.values[2]) and arrays.values.dtype == np.float64
     assert store.get_metric_history_arrays(run.id, "none").steps.size == 0
+    # a call with many points takes the bulk path (COPY on PostgreSQL, the driver's executemany on SQLite)
+    store.log_metrics(
+        [(run.id, MetricPoint("long", math.nan if s == 7 else s * 0.5, s, s)) for s in range(500)]
+    )
+    long = store.get_metric_history_arrays(run.id, "long")
+    assert long.steps.tolist() == list(range(500)) and long.timestamps.tolist() == list(range(500))
+    assert math.isnan(long.values[7]) and long.values[499] == 249.5
+    assert store.get_run(run.id).metrics["long"] == 249.5
     store.close()
