@@ -241,6 +241,11 @@ def demo(
         False, "--keep-serving", help="Serve the web UI on the demo's store afterwards, until Ctrl-C."
     ),
     port: int = typer.Option(5000, "--port", help="The web UI's port (127.0.0.1)."),
+    llm: bool = typer.Option(
+        False,
+        "--llm",
+        help="Only the LLM chapter: a RAG over bundled text, two prompt versions evaluated, gated, traced.",
+    ),
 ) -> None:
     """Run the end-to-end demo on embedded defaults, then point at (or serve) the web UI."""
     from rich.console import Console
@@ -249,6 +254,11 @@ def demo(
 
     # piped into a log, rich assumes 80 columns and folds the monitoring table letter by letter
     out = console if console.is_terminal or "COLUMNS" in os.environ else Console(width=160)
+    if llm:
+        from loopwright.demo.llm import run_llm_demo
+
+        run_llm_demo(out)
+        return
     run_demo(out, keep_serving=keep_serving, port=port)
 
 

@@ -11,7 +11,7 @@ from rich.tree import Tree
 
 from loopwright.cli.render import FullIdsOption, Output, OutputOption, console, render, render_one
 from loopwright.llm import otlp, tracing
-from loopwright.store.entities import TraceSpan
+from loopwright.store.entities import Trace, TraceSpan
 
 app = typer.Typer(
     help="LLM traces: list, show as a tree, export and import OpenTelemetry.", no_args_is_help=True
@@ -64,6 +64,11 @@ def show(trace_id: str, output: Output = OutputOption) -> None:
     found = tracing.get_trace(trace_id)
     if render_one(output, found):
         return
+    console.print(trace_tree(found))
+
+
+def trace_tree(found: Trace) -> Tree:
+    """A trace (with its spans) as a rich tree: kinds, offsets, timings, tokens, errors."""
     children: dict[str | None, list[TraceSpan]] = {}
     ids = {s.span_id for s in found.spans}
     for span in found.spans:
@@ -88,7 +93,7 @@ def show(trace_id: str, output: Output = OutputOption) -> None:
     ]
     tree = Tree(title + (f"  [dim]({', '.join(links)})[/]" if links else ""))
     grow(tree, None)
-    console.print(tree)
+    return tree
 
 
 @app.command("export")
