@@ -387,6 +387,11 @@ class ServingApp:
         # freezing them every full collection scans them all and stalls requests 100-250 ms.
         if self.freeze_gc:
             gc.freeze()
+            for endpoint in self.endpoints.values():  # process-wide settings, only in our own process
+                for slot in endpoint.slots():
+                    setup = getattr(slot.model, "own_process", None)
+                    if callable(setup):
+                        setup()
         self.watcher.start()
         if self.prediction_log is not None:
             self.prediction_log.start()  # writes what an earlier run left in the spool

@@ -87,6 +87,14 @@ class BundledEmbeddings:
     def warm_up(self) -> None:
         self.predict(["warm up"])
 
+    def own_process(self) -> None:
+        """In a server's own process: one torch thread. The batcher already runs one forward pass at a
+        time, and the event loop needs a core; torch's spinning intra-op threads on an oversubscribed
+        2-core machine made one sentence take 360 ms instead of 48 ms (measured for bench/embeddings.py)."""
+        import torch
+
+        torch.set_num_threads(1)
+
 
 def is_bundled(spec: str) -> bool:
     """Whether a model spec names a bundled model (``bundled:all-MiniLM-L6-v2``)."""
