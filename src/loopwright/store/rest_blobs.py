@@ -6,8 +6,7 @@ does not match its digest; each download is hashed here again before anyone read
 
 Examples
 --------
->>> from loopwright.store.entities import GcReport
-from loopwright.store.rest import RestStore
+>>> from loopwright.store.rest import RestStore
 >>> blobs = RestBlobs(RestStore("http://127.0.0.1:5000"))
 >>> blobs.root, blobs.is_local
 ('http://127.0.0.1:5000', False)
