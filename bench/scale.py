@@ -254,7 +254,7 @@ def mlflow_side(engine: str, args: argparse.Namespace, workdir: Path) -> dict[st
         admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        uri = f"postgresql://root@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+        uri = f"postgresql+psycopg2://root@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
         cleanup = (admin, schema)
     try:
         done = subprocess.run(
