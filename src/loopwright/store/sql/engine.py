@@ -230,6 +230,9 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 with engine.connect() as conn:
+                    # BEGIN IMMEDIATE: a deferred migration transaction that read first fails with
+                    # "database is locked" (no busy wait) once a concurrent writer commits before its write
+                    conn.execution_options(loopwright_write=True)
                     yield conn
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
