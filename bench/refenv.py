@@ -17,7 +17,14 @@ HERE = Path(__file__).resolve().parent
 # needs pandas<3. psycopg2 lets `mlflow server` use PostgreSQL (bench/server.py).
 PACKAGES = {
     # sentence-transformers: bench/embeddings.py serves all-MiniLM-L6-v2 through its MLflow flavor
-    "mlflow": ["mlflow==3.17.2", "scikit-learn", "pandas", "pyarrow", "psycopg2-binary", "sentence-transformers"],
+    "mlflow": [
+        "mlflow==3.17.2",
+        "scikit-learn",
+        "pandas",
+        "pyarrow",
+        "psycopg2-binary",
+        "sentence-transformers",
+    ],
     "evidently": ["evidently==0.7.23", "pandas<3", "scikit-learn"],
     "metaflow": ["metaflow==2.19.39"],
     "nannyml": ["nannyml==0.13.1", "statsmodels", "pandas<3", "pyarrow"],  # nannyml 0.13 misses statsmodels
