@@ -127,3 +127,9 @@ def test_errors_are_openai_shaped(server: ServerHandle) -> None:
     )
     error = malformed.json()["error"]
     assert malformed.status_code == 400 and set(error) == {"message", "type", "param", "code"}
+    records = httpx.post(  # the endpoint's other routes refuse what is not text (never embed column names)
+        f"{server.url}/endpoints/all-MiniLM-L6-v2/predict",
+        json={"instances": [{"a": 1, "b": "x"}]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert records.status_code == 422 and "embeds texts" in records.json()["message"]

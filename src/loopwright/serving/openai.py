@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pandas as pd
 
 from loopwright.errors import InvalidInput
 from loopwright.serving.responses import HttpError, status_of
@@ -73,8 +74,16 @@ class BundledEmbeddings:
         self.name = embeddings.MODEL_NAME
         self.uri = BUNDLED_SCHEME + embeddings.MODEL_NAME
 
-    def predict(self, data: Sequence[str], validate: bool = True) -> np.ndarray:
-        return self._embeddings.embed(list(data))  # embed checks its input either way
+    def predict(self, data: Any, validate: bool = True) -> np.ndarray:
+        # records (a DataFrame) from /predict or /invocations: one column of texts, else refused;
+        # iterating a frame would embed its column names
+        if isinstance(data, pd.DataFrame):
+            if data.shape[1] != 1:
+                raise InvalidInput(
+                    f"{self.name} embeds texts: send strings, not records with {list(data.columns)}"
+                )
+            data = data.iloc[:, 0]
+        return self._embeddings.embed(list(data))  # embed refuses anything but strings
 
     def predict_proba(self, data: Any, validate: bool = True) -> Any:
         raise InvalidInput(f"{self.name} is an embedding model: it has no predict_proba")
