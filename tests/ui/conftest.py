@@ -147,9 +147,12 @@ def auth_ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServe
             assert secret not in log  # session cookies hold tokens: they never reach the log
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (its own browser download is not available here)."""
+    """Headless Debian Chromium driven by Playwright (its own browser download is not available here).
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in this thread while
+    it is open, and every later test on the same worker that calls ``asyncio.run`` would fail."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
