@@ -14,6 +14,10 @@ LOOPWRIGHT_TRUSTED_MODULES modules whose code packages may import          unset
 LOOPWRIGHT_USER            the actor the audit log and loop history name   the operating-system user
 LOOPWRIGHT_ONNX_THREADS    intra-op threads of each ONNX Runtime session   ``1``
 LOOPWRIGHT_DEBUG           the CLI shows tracebacks and Spark's own logs   unset
+LOOPWRIGHT_JUDGE_PROMPT    the llm_judge scorer's rubric (prompts:/…)      unset
+LOOPWRIGHT_JUDGE_BASE_URL  its OpenAI-compatible endpoint                  ``OPENAI_BASE_URL`` / OpenAI
+LOOPWRIGHT_JUDGE_MODEL     its model                                       the rubric's ``model`` metadata
+LOOPWRIGHT_JUDGE_API_KEY   its bearer key (read when a call is made)       ``OPENAI_API_KEY``
 ========================== =============================================== ================================
 
 Examples
@@ -52,6 +56,10 @@ class Settings:
     user: str | None = None
     onnx_threads: int = 1
     debug: bool = False
+    judge_prompt: str | None = None
+    judge_base_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key_set: bool = False  # the key itself stays in the environment: never in a repr or log
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +87,10 @@ class Settings:
             user=user,
             onnx_threads=int(threads),
             debug=debug,
+            judge_prompt=env.get("LOOPWRIGHT_JUDGE_PROMPT") or None,
+            judge_base_url=env.get("LOOPWRIGHT_JUDGE_BASE_URL") or None,
+            judge_model=env.get("LOOPWRIGHT_JUDGE_MODEL") or None,
+            judge_api_key_set=bool(env.get("LOOPWRIGHT_JUDGE_API_KEY")),
         )
 
 

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from loopwright.config import get_settings
 from loopwright.errors import InvalidInput, Unavailable
 
 if TYPE_CHECKING:
@@ -406,20 +407,18 @@ class LLMJudge(Scorer):
     @classmethod
     def from_env(cls) -> LLMJudge:
         """A judge configured by ``LOOPWRIGHT_JUDGE_*`` environment variables (see the class)."""
-        prompt = os.environ.get("LOOPWRIGHT_JUDGE_PROMPT")
+        settings = get_settings()
+        prompt = settings.judge_prompt
         if not prompt:
             raise InvalidInput(
                 "llm_judge by name needs LOOPWRIGHT_JUDGE_PROMPT=prompts:/NAME/VERSION (the rubric), "
                 "or pass LLMJudge(prompt, base_url=..., model=...)"
             )
-        key_env = (
-            "LOOPWRIGHT_JUDGE_API_KEY" if os.environ.get("LOOPWRIGHT_JUDGE_API_KEY") else "OPENAI_API_KEY"
-        )
         return cls(
             prompt,
-            base_url=os.environ.get("LOOPWRIGHT_JUDGE_BASE_URL"),
-            model=os.environ.get("LOOPWRIGHT_JUDGE_MODEL"),
-            api_key_env=key_env,
+            base_url=settings.judge_base_url,
+            model=settings.judge_model,
+            api_key_env="LOOPWRIGHT_JUDGE_API_KEY" if settings.judge_api_key_set else "OPENAI_API_KEY",
         )
 
     def render(self, row: Row) -> str:
