@@ -79,6 +79,17 @@ class LLMEvaluationResult:
     for those two) plus ``error_rate``; ``None`` where no row could be scored. ``rows``: one row per
     dataset row — ``inputs``, ``output``, ``expected``, ``retrieved``, ``latency_ms``,
     ``input_tokens``/``output_tokens``/``reported_cost`` when reported, ``error``, then one column per scorer.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> data = [{"inputs": "2+2", "expected": "4"}, {"inputs": "3+3", "expected": "7"}]
+    >>> result = lw.evaluate_llm(lambda question: str(eval(question)), data, ["exact_match"])
+    >>> result.metrics["exact_match"], list(result.rows["exact_match"])
+    (0.5, [1.0, 0.0])
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
     metrics: dict[str, float | None]
@@ -164,6 +175,17 @@ def evaluate_llm(
     -------
     LLMEvaluationResult
         ``.metrics``, ``.rows``, ``.run_id``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import loopwright as lw
+    >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
+    >>> data = [{"inputs": "2+2", "expected": "4"}, {"inputs": "3+3", "expected": "7"}]
+    >>> result = lw.evaluate_llm(lambda question: str(eval(question)), data, ["exact_match"])
+    >>> result.metrics["exact_match"], list(result.rows["exact_match"])
+    (0.5, [1.0, 0.0])
+    >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
     chosen = [get_scorer(s) for s in scorers] + ([judge] if judge is not None else [])
     if not chosen:
