@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 120
+MIGRATION_ATTEMPTS = 5
 PG_CONNECT_TIMEOUT_S = 5  # a ?connect_timeout= in the URI wins
 
 
@@ -174,17 +175,26 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     from alembic.config import Config
     from alembic.util import CommandError
 
-    try:
-        with _migration_lock(engine) as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS_DIR))
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
-            conn.commit()
-    except (sa.exc.OperationalError, OSError) as error:
-        raise unavailable(engine, error) from None
-    except CommandError as error:
-        raise InvalidInput(f"cannot upgrade the store to {revision!r}: {error}") from None
+    for attempt in range(MIGRATION_ATTEMPTS):
+        try:
+            with _migration_lock(engine) as conn:
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS_DIR))
+                config.attributes["connection"] = conn
+                command.upgrade(config, revision)
+                conn.commit()
+            break
+        except sa.exc.OperationalError as error:
+            # SQLite answers "locked" at once (no busy wait) when a schema change meets another
+            # process's write: each migration is its own transaction, so trying again is safe
+            if "database is locked" in str(error) and attempt + 1 < MIGRATION_ATTEMPTS:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise unavailable(engine, error) from None
+        except OSError as error:
+            raise unavailable(engine, error) from None
+        except CommandError as error:
+            raise InvalidInput(f"cannot upgrade the store to {revision!r}: {error}") from None
     revision_now = current_revision(engine)
     assert revision_now is not None
     if _has_column(engine, "params", "experiment_id"):  # 0006 on: its copy runs in short batches, here
