@@ -24,19 +24,11 @@ ROLES = ("viewer", "editor", "maintainer", "admin")
 USERS = {"viewer": "vera", "editor": "eddie", "maintainer": "mona", "admin": "ada"}
 XSS_NAME = "<script>alert(1)</script>"
 XSS_PARAM = '"><img src=x onerror=alert(1)>'
+# the model class lives in a module of its own name: a server process imports it by that name, and
+# `conftest` names a different file depending on which test folder was imported first
+from ui_models import Threshold  # noqa: E402
+
 HTML_REPORT = "<html><body><h1 id='report'>report</h1><script>parent.document.title='pwned'; alert(2)</script></body></html>"
-
-
-class Threshold(lw.PythonModel):
-    """A pyfunc model (code reference and config: packaged without importing a ML library)."""
-
-    config = {"threshold": 0.5}
-
-    def load(self, context: Any) -> None:
-        self.threshold = context.config["threshold"]
-
-    def predict(self, data: Any) -> list[bool]:
-        return [x > self.threshold for x in data]
 
 
 @dataclass
