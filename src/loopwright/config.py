@@ -18,6 +18,7 @@ LOOPWRIGHT_JUDGE_PROMPT    the llm_judge scorer's rubric (prompts:/…)      uns
 LOOPWRIGHT_JUDGE_BASE_URL  its OpenAI-compatible endpoint                  ``OPENAI_BASE_URL`` / OpenAI
 LOOPWRIGHT_JUDGE_MODEL     its model                                       the rubric's ``model`` metadata
 LOOPWRIGHT_JUDGE_API_KEY   its bearer key (read when a call is made)       ``OPENAI_API_KEY``
+LOOPWRIGHT_RAY_ADDRESS     the Ray cluster ``executor="ray"`` joins        ``RAY_ADDRESS``, else local Ray
 ========================== =============================================== ================================
 
 Examples
@@ -60,6 +61,7 @@ class Settings:
     judge_base_url: str | None = None
     judge_model: str | None = None
     judge_api_key_set: bool = False  # the key itself stays in the environment: never in a repr or log
+    ray_address: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +93,7 @@ class Settings:
             judge_base_url=env.get("LOOPWRIGHT_JUDGE_BASE_URL") or None,
             judge_model=env.get("LOOPWRIGHT_JUDGE_MODEL") or None,
             judge_api_key_set=bool(env.get("LOOPWRIGHT_JUDGE_API_KEY")),
+            ray_address=env.get("LOOPWRIGHT_RAY_ADDRESS", "").strip() or None,
         )
 
 

@@ -23,15 +23,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from loopwright.config import get_settings
 from loopwright.errors import InvalidInput
 from loopwright.pipelines.executors.base import Executor
 from loopwright.pipelines.executors.local import LocalExecutor
 
 
 def get_executor(spec: str, address: str | None = None) -> Executor:
-    """``local``; ``ray`` (start or join a local Ray); ``ray://host:port`` or ``address=`` (join a cluster)."""
+    """``local``; ``ray`` (join ``LOOPWRIGHT_RAY_ADDRESS`` / ``RAY_ADDRESS``, else start a local Ray);
+    ``ray://host:port`` or ``address=`` (join that cluster)."""
     if not isinstance(spec, str):
         raise InvalidInput(f"executor must be a string, got {type(spec).__name__}")
+    if spec == "ray" and address is None:
+        address = get_settings().ray_address  # None: ray.init() reads RAY_ADDRESS itself
     if spec == "local" and address is None:
         return LocalExecutor()
     if spec == "ray" or spec.startswith("ray://") or (spec == "local" and address is not None):
