@@ -56,6 +56,7 @@ from loopwright.errors import InvalidInput, LoopwrightError, NotFound
 from loopwright.monitoring.alerts import AlertConfig, Alerter, Webhook
 from loopwright.monitoring.drift import DriftReport, drift
 from loopwright.monitoring.estimation import expected_accuracy, expected_roc_auc
+from loopwright.monitoring.joins import SETTLE_MS, LabelJoin, identity, load_joins, save_joins
 from loopwright.monitoring.performance import classification_metrics, regression_metrics
 from loopwright.monitoring.profile import Profile
 from loopwright.monitoring.reference import load_profile
@@ -63,7 +64,8 @@ from loopwright.monitoring.report import write_report
 from loopwright.monitoring.spans import TimeBound, floor, parse_duration, time_ms, window_grid
 from loopwright.monitoring.window import WindowSummary
 from loopwright.names import validate_name
-from loopwright.serving.prediction_log import FIXED_COLUMNS, list_predictions
+from loopwright.serving.prediction_log import FIXED_COLUMNS, list_predictions, read_predictions
+from loopwright.store import PredictionLogFile
 from loopwright.store.entities import FeedbackLabels, MonitorWindow, now_ms
 from loopwright.tracking.client import Client, get_client
 
@@ -260,14 +262,45 @@ class Monitor:
         firsts = [s for s, _ in spans] + [w.start_ms for w in relabel]
         if not firsts:
             return MonitorWindows()
-        feedback = _Labels(store.get_feedback_labels(self.endpoint, min(firsts)))
+        # one listing of the log for every window of the pass: each window's rows, and its identity
+        ends = [e for _, e in spans] + [w.end_ms for w in relabel]
+        files = store.list_prediction_log_files(self.endpoint, min(firsts), max(ends))
+        stored_joins = load_joins(client, self.endpoint, width, [w.start_ms for w in relabel])
+        joins = {
+            s: j for s, j in stored_joins.items() if j.identity == identity(_overlapping(files, s, s + width))
+        }
+        # feedback: since each window began when it is read from the log, since its join's watermark
+        # (minus the settle time) when its join still holds -- what is new since the last pass
+        reads = [s for s, _ in spans] + [w.start_ms for w in relabel if w.start_ms not in joins]
+        reads += [j.feedback_ms - SETTLE_MS for j in joins.values()]
+        feedback = _Labels(store.get_feedback_labels(self.endpoint, min(reads)))
 
         results: list[WindowSummary] = []
+        fresh: dict[int, LabelJoin] = {}  # joins to store: windows closed or relabelled in this pass
         for record in relabel:
-            if feedback.newest_ms >= record.updated_ms:  # labels came back since it was computed
-                results.append(self._relabelled(record, feedback, client))
+            join = joins.get(record.start_ms)
+            if join is not None:
+                if self._relabel_join(join, feedback, clock):
+                    summary = _summary(record)
+                    self._performance(summary, join.frame, join.labels)
+                    results.append(summary)
+                    fresh[record.start_ms] = join
+            elif feedback.newest_ms >= record.updated_ms:  # labels came back since it was computed
+                window_files = _overlapping(files, record.start_ms, record.end_ms)
+                summary = _summary(record)
+                frame = read_predictions(window_files, record.start_ms, record.end_ms, client=client)
+                if not frame.empty:
+                    labels = feedback.lookup(frame["request_id"].to_numpy(), frame["row"].to_numpy())
+                    self._performance(summary, frame, labels)
+                    fresh[record.start_ms] = LabelJoin.build(
+                        frame, labels, identity=identity(window_files), feedback_ms=clock
+                    )
+                results.append(summary)
         for s, e in spans:
-            summary = self._evaluate(s, e, e <= closed_until, feedback, client)
+            window_files = _overlapping(files, s, e)
+            summary, frame, labels = self._evaluate(s, e, e <= closed_until, window_files, feedback, client)
+            if summary.closed and not frame.empty:
+                fresh[s] = LabelJoin.build(frame, labels, identity=identity(window_files), feedback_ms=clock)
             prior = stored.get((s, e))
             if prior is not None:
                 summary.alerts = list(prior.alerts)
@@ -275,6 +308,8 @@ class Monitor:
 
         states, events = alerter.judge(results)
         store.put_monitor_windows([_record(w) for w in results])
+        # joins after the windows: a crash in between leaves older joins, which read more feedback
+        save_joins(client, self.endpoint, width, fresh)
         alerter.commit(states, events)
         return MonitorWindows(sorted(results, key=lambda w: (w.start_ms, w.end_ms)))
 
@@ -334,9 +369,16 @@ class Monitor:
         return floor(max(min(f.min_ts_ms for f in files), earliest), width)
 
     def _evaluate(
-        self, start: int, end: int, closed: bool, feedback: _Labels, client: Client
-    ) -> WindowSummary:
-        frame = list_predictions(self.endpoint, since=start, until=end, client=client)
+        self,
+        start: int,
+        end: int,
+        closed: bool,
+        files: list[PredictionLogFile],
+        feedback: _Labels,
+        client: Client,
+    ) -> tuple[WindowSummary, pd.DataFrame, np.ndarray]:
+        """The window from its rows, with the rows and their labels (for its label join)."""
+        frame = read_predictions(files, start, end, client=client)
         summary = WindowSummary(
             start_ms=start,
             end_ms=end,
@@ -346,20 +388,26 @@ class Monitor:
             endpoint=self.endpoint,
             closed=closed,
         )
+        labels = feedback.lookup(frame["request_id"].to_numpy(), frame["row"].to_numpy())
         if frame.empty:
             summary.status = "empty"
             summary.messages = ["no traffic in this window: no drift verdict, no metrics"]
-            return summary
+            return summary, frame, labels
         self._drift(summary, frame)
-        self._performance(summary, frame, feedback)
-        return summary
+        self._performance(summary, frame, labels)
+        return summary, frame, labels
 
-    def _relabelled(self, record: MonitorWindow, feedback: _Labels, client: Client) -> WindowSummary:
-        summary = _summary(record)
-        frame = list_predictions(self.endpoint, since=record.start_ms, until=record.end_ms, client=client)
-        if not frame.empty:
-            self._performance(summary, frame, feedback)
-        return summary
+    @staticmethod
+    def _relabel_join(join: LabelJoin, feedback: _Labels, clock: int) -> bool:
+        """Lay the feedback over a stored join's labels; whether any label changed (then the join
+        takes the pass's clock as its watermark)."""
+        new, found = feedback.find(join.frame["request_id"].to_numpy(), join.frame["row"].to_numpy())
+        changed = [i for i in np.flatnonzero(found) if not _same(new[i], join.labels[i])]
+        if not changed:
+            return False
+        join.labels[changed] = new[changed]
+        join.feedback_ms = clock
+        return True
 
     # -- drift ---------------------------------------------------------------------------------
     def _drift(self, summary: WindowSummary, frame: pd.DataFrame) -> None:
@@ -414,8 +462,9 @@ class Monitor:
         return self._references[key]
 
     # -- metrics -------------------------------------------------------------------------------
-    def _performance(self, summary: WindowSummary, frame: pd.DataFrame, feedback: _Labels) -> None:
-        label, has = feedback.lookup(frame["request_id"].to_numpy(), frame["row"].to_numpy())
+    def _performance(self, summary: WindowSummary, frame: pd.DataFrame, label: np.ndarray) -> None:
+        """Realised metrics from each row's label (``None``: none yet) and CBPE estimates."""
+        has = np.asarray(pd.notna(label), dtype=bool)
         summary.labelled = int(has.sum())
         summary.label_status = _label_status(summary.n_rows, summary.labelled)
         prediction = frame["prediction"].to_numpy()
@@ -480,8 +529,9 @@ class _Labels:
         self._labels[:] = feedback.labels
         self.newest_ms = max(feedback.timestamps_ms, default=-1)
 
-    def lookup(self, request_ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's label (``None`` when none) and whether it has one (JSON null counts as none)."""
+    def find(self, request_ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's label (``None`` when none) and whether feedback names the row at all (a JSON
+        null label is feedback too: it replaces an earlier label)."""
         out = np.full(len(rows), None, dtype=object)
         if not len(self._keys) or not len(rows):
             return out, np.zeros(len(rows), dtype=bool)
@@ -491,7 +541,11 @@ class _Labels:
         position = self._keys.get_indexer(np.where(known, codes * self._stride + rows, -1))
         found = position >= 0
         out[found] = self._labels[position[found]]
-        return out, found & pd.notna(out)
+        return out, found
+
+    def lookup(self, request_ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Each row's label, ``None`` when it has none (JSON null counts as none)."""
+        return self.find(request_ids, rows)[0]
 
 
 def reference_for(name: str | None, version: int | None, client: Client | None = None) -> Profile | str:
@@ -548,6 +602,16 @@ def _task(frame: pd.DataFrame) -> Task:
         if values.size and not np.all(values == np.round(values)):
             return "regression"
     return "classification"
+
+
+def _overlapping(files: list[PredictionLogFile], start: int, end: int) -> list[PredictionLogFile]:
+    """The log files holding rows of ``[start, end)`` (what ``list_prediction_log_files`` selects)."""
+    return [f for f in files if f.max_ts_ms >= start and f.min_ts_ms < end]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Labels equal as JSON values (``1`` and ``True`` differ)."""
+    return type(a) is type(b) and bool(a == b)
 
 
 def _equal_to(values: np.ndarray, label: Any) -> np.ndarray:

@@ -59,7 +59,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -630,8 +630,29 @@ def list_predictions(
     """
     client = client if client is not None else get_client()
     since_ms, until_ms = to_ms(since), to_ms(until)
+    files = client.store.list_prediction_log_files(endpoint, since_ms, until_ms, include_shadow)
+    return read_predictions(files, since_ms, until_ms, include_shadow=include_shadow, client=client)
+
+
+def read_predictions(
+    files: Sequence[PredictionLogFile],
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    *,
+    include_shadow: bool = False,
+    client: Client,
+) -> pd.DataFrame:
+    """The rows of these log files in ``[since_ms, until_ms)``, shaped as :func:`list_predictions`
+    returns them (the monitor lists an endpoint's files once and reads each window's from them).
+
+    >>> import tempfile
+    >>> from loopwright.tracking.client import Client
+    >>> home = tempfile.mkdtemp()
+    >>> len(read_predictions([], client=Client(f"sqlite:///{home}/lw.db", f"{home}/artifacts")))
+    0
+    """
     frames = []
-    for f in client.store.list_prediction_log_files(endpoint, since_ms, until_ms, include_shadow):
+    for f in files:
         table = pq.read_table(pa.BufferReader(client.blobs.get_bytes(f.digest)))
         frame = table.to_pandas()
         stamps = frame["timestamp_ms"]

@@ -1,0 +1,129 @@
+"""Label joins: a closed window's predictions and the labels they have, stored once.
+
+Labels come back for days, so a closed window's realised metrics are recomputed after it closed.
+Doing that from the prediction log meant re-reading the window's rows (every feature) and every
+label logged since the window began, on every pass. Instead, when the monitor computes a closed
+window from the log it stores the window's **label join**: one Parquet blob with the columns the
+metrics need -- ``request_id``, ``row``, ``model_name``, ``model_version``, ``prediction``,
+``score`` -- and ``label`` (JSON text, null while none), recorded as artifact ``WIDTH/START.parquet``
+of owner ``monitor_window``/ENDPOINT (``gc`` keeps what an artifact names; a newer join of the same
+window replaces the record, the old blob goes with the next ``gc``). Its Parquet metadata holds:
+
+* ``identity``: a hash of the ids of the log files its rows came from. Compaction, a late file or
+  expiry changes it; the monitor then rebuilds the window from the log (and stores a new join).
+* ``feedback_ms``: the pass clock when its labels were read. The next pass reads only feedback
+  stamped from ``feedback_ms - SETTLE_MS`` on (a label stamped just before a pass but committed
+  after it is still seen) and lays it over the stored labels: a label logged again replaces the
+  earlier one, as in the store.
+
+A join whose predictions Parquet cannot hold (mixed JSON answers) is not stored; that window is
+relabelled from the log as before.
+
+Examples
+--------
+>>> import pandas as pd
+>>> rows = pd.DataFrame({"request_id": ["r1", "r1"], "row": [0, 1], "model_name": ["churn"] * 2,
+...     "model_version": pd.array([1, 1], dtype="Int64"), "prediction": [1, 0], "score": [0.9, 0.2]})
+>>> join = LabelJoin.build(rows, [1, None], identity="abc", feedback_ms=5)
+>>> back = LabelJoin.from_bytes(join.to_bytes())
+>>> back.labels.tolist(), back.identity, back.feedback_ms
+([1, None], 'abc', 5)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loopwright.store import PredictionLogFile
+from loopwright.store.entities import ArtifactRef
+from loopwright.tracking.client import Client
+
+OWNER = "monitor_window"  # artifacts.owner_type of label joins (owner_id = endpoint)
+COLUMNS = ("request_id", "row", "model_name", "model_version", "prediction", "score")
+SETTLE_MS = 60_000  # feedback stamped this long before a pass's clock is read again by the next
+_META = b"loopwright.label_join"
+
+
+def identity(files: Iterable[PredictionLogFile]) -> str:
+    """What a window's rows are made of: a hash of its log files' ids (order does not matter)."""
+    return hashlib.sha256("\n".join(sorted(f.id for f in files)).encode()).hexdigest()[:32]
+
+
+@dataclass
+class LabelJoin:
+    """A window's rows as the metrics need them (``frame``) and each row's label (``labels``)."""
+
+    frame: pd.DataFrame
+    labels: np.ndarray  # object: the label, or None
+    identity: str
+    feedback_ms: int
+
+    @classmethod
+    def build(
+        cls, frame: pd.DataFrame, labels: Sequence[Any] | np.ndarray, *, identity: str, feedback_ms: int
+    ) -> LabelJoin:
+        out = np.empty(len(frame), dtype=object)
+        out[:] = list(labels)
+        return cls(frame[list(COLUMNS)].reset_index(drop=True), out, identity, feedback_ms)
+
+    def to_bytes(self) -> bytes | None:
+        """The Parquet blob, or ``None`` when the predictions do not fit one Arrow type."""
+        texts = [None if v is None else orjson.dumps(v).decode() for v in self.labels]
+        try:
+            table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+        table = table.append_column("label", pa.array(texts, type=pa.string()))
+        meta = {**(table.schema.metadata or {}), _META: orjson.dumps(
+            {"identity": self.identity, "feedback_ms": self.feedback_ms}
+        )}  # fmt: skip
+        buffer = io.BytesIO()
+        pq.write_table(table.replace_schema_metadata(meta), buffer, compression="snappy")
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LabelJoin:
+        table = pq.read_table(pa.BufferReader(data))
+        meta = orjson.loads((table.schema.metadata or {})[_META])
+        texts = table.column("label").fill_null("null").to_pylist()
+        labels = np.empty(len(texts), dtype=object)
+        labels[:] = orjson.loads("[" + ",".join(texts) + "]")  # one decode for the whole column
+        frame = table.drop_columns(["label"]).to_pandas()
+        return cls(frame, labels, meta["identity"], int(meta["feedback_ms"]))
+
+
+def _path(width_ms: int, start_ms: int) -> str:
+    return f"{width_ms}/{start_ms}.parquet"
+
+
+def load_joins(client: Client, endpoint: str, width_ms: int, starts: Iterable[int]) -> dict[int, LabelJoin]:
+    """The stored joins of these windows (by start); windows without one are left out."""
+    wanted = {_path(width_ms, s): s for s in starts}
+    if not wanted:
+        return {}
+    out = {}
+    for ref in client.store.list_artifacts(OWNER, endpoint, prefix=str(width_ms)):
+        if ref.path in wanted:
+            out[wanted[ref.path]] = LabelJoin.from_bytes(client.blobs.get_bytes(ref.digest))
+    return out
+
+
+def save_joins(client: Client, endpoint: str, width_ms: int, joins: dict[int, LabelJoin]) -> None:
+    """Store these windows' joins (by start), replacing earlier ones."""
+    refs = []
+    for start, join in sorted(joins.items()):
+        data = join.to_bytes()
+        if data is not None:
+            digest, size = client.blobs.put_bytes(data)
+            refs.append(ArtifactRef(_path(width_ms, start), digest, size))
+    client.store.record_artifacts(OWNER, endpoint, refs)
