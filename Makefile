@@ -15,6 +15,9 @@ SPARK_VENV := .venv-spark
 SPARK_TESTS := tests/integrations/test_spark.py src/loopwright/integrations/spark.py
 
 .PHONY: demo test test-spark lint typecheck bench clean
+# two jobs: the Spark venv's install and tests run beside lint and types, before the suite (which uses
+# both cores itself); this keeps `make test` on a fresh 2-core machine under 25 minutes
+MAKEFLAGS += --jobs=2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +43,8 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-$(SPARK_VENV)/.installed: pyproject.toml
+# after the main venv: both editable installs write src/loopwright.egg-info, and must not race on it
+$(SPARK_VENV)/.installed: pyproject.toml | $(VENV)/.installed-dev
 	$(PYTHON) -m venv $(SPARK_VENV)
 	$(SPARK_VENV)/bin/pip install --quiet --upgrade pip wheel
 	$(SPARK_VENV)/bin/pip install --quiet -e ".[spark]" "pytest>=8" "pytest-timeout>=2.2"
