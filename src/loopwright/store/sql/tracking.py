@@ -118,6 +118,39 @@ _TOUCH = (
     .values(updated_ms=sa.bindparam("now"))
 )
 _LATEST_UPSERTS: dict[str, Any] = {}
+# a run inserted only into an active experiment: the check and the insert in one statement (one
+# PostgreSQL round trip fewer per run start); no row back means the experiment is missing or deleted
+_INSERT_RUN = (
+    runs.insert()
+    .from_select(
+        ["id", "experiment_id", "name", "status", "start_ms", "parent_id"],
+        sa.select(
+            sa.bindparam("id", type_=runs.c.id.type),
+            experiments.c.id,
+            sa.bindparam("name", type_=runs.c.name.type),
+            sa.literal("running", type_=runs.c.status.type),
+            sa.bindparam("start_ms", type_=runs.c.start_ms.type),
+            sa.bindparam("parent_id", type_=runs.c.parent_id.type),
+        ).where(experiments.c.id == sa.bindparam("experiment_id"), experiments.c.lifecycle == "active"),
+    )
+    .returning(runs.c.id)
+)
+
+# a run's params (kind 0), tags (1) and latest metrics (2) in one statement; text and number in their
+# own columns, so each keeps its type on both dialects
+_METRIC = 2
+_HYDRATE = sa.union_all(
+    *(
+        sa.select(
+            sa.literal(kind).label("kind"),
+            table.c.run_id,
+            table.c.key,
+            (table.c.value if kind != _METRIC else sa.cast(sa.null(), sa.Text)).label("text"),
+            (table.c.value if kind == _METRIC else sa.cast(sa.null(), sa.Float)).label("number"),
+        ).where(table.c.run_id.in_(sa.bindparam("ids", expanding=True)))
+        for kind, table in ((0, params), (1, run_tags), (_METRIC, latest_metrics))
+    )
+)
 
 
 class TrackingSql(SqlBase):
@@ -224,28 +257,19 @@ class TrackingSql(SqlBase):
             raise InvalidInput("run name must be a string of at most 256 characters")
         start_ms = start_ms or now_ms()
         with self._write() as conn:
-            lifecycle = conn.execute(
-                sa.select(experiments.c.lifecycle).where(experiments.c.id == experiment_id)
-            ).scalar()
-            if lifecycle is None:
-                raise NotFound(f"experiment {experiment_id!r} not found")
-            if lifecycle != "active":
+            values = {"id": run_id, "experiment_id": experiment_id, "name": name, "start_ms": start_ms}
+            if conn.execute(_INSERT_RUN, {**values, "parent_id": parent_id}).first() is None:
+                lifecycle = conn.execute(
+                    sa.select(experiments.c.lifecycle).where(experiments.c.id == experiment_id)
+                ).scalar()
+                if lifecycle is None:
+                    raise NotFound(f"experiment {experiment_id!r} not found")
                 raise Conflict(f"experiment {experiment_id!r} is deleted; restore it before adding runs")
             if (
                 parent_id is not None
                 and conn.execute(sa.select(runs.c.id).where(runs.c.id == parent_id)).first() is None
             ):
-                raise NotFound(f"parent run {parent_id!r} not found")
-            conn.execute(
-                runs.insert().values(
-                    id=run_id,
-                    experiment_id=experiment_id,
-                    name=name,
-                    status="running",
-                    start_ms=start_ms,
-                    parent_id=parent_id,
-                )
-            )
+                raise NotFound(f"parent run {parent_id!r} not found")  # the insert rolls back
             if tags:
                 conn.execute(
                     run_tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
@@ -272,30 +296,21 @@ class TrackingSql(SqlBase):
             return self._hydrate(conn, [row])[0]
 
     def _hydrate(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
-        """Attach params, latest metrics and tags to run rows in three queries."""
+        """Attach params, latest metrics and tags to run rows: one query per chunk of ids (a
+        UNION ALL of the three tables: one round trip, not three, which is what ending a run costs)."""
         ids = [row.id for row in rows]
         param_map: dict[str, dict[str, str]] = defaultdict(dict)
         metric_map: dict[str, dict[str, float]] = defaultdict(dict)
         tag_map: dict[str, dict[str, str]] = defaultdict(dict)
+        maps = (param_map, tag_map)
         for chunk_start in range(0, len(ids), _ID_CHUNK):
             chunk = ids[chunk_start : chunk_start + _ID_CHUNK]
             # .all() fetches each answer in one go (iterating fetches row by row)
-            for run_id, key, value in conn.execute(
-                sa.select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
-            ).all():
-                param_map[run_id][key] = value
-            for run_id, key, value in conn.execute(
-                sa.select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value).where(
-                    latest_metrics.c.run_id.in_(chunk)
-                )
-            ).all():
-                metric_map[run_id][key] = _value(value)
-            for run_id, key, value in conn.execute(
-                sa.select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(
-                    run_tags.c.run_id.in_(chunk)
-                )
-            ).all():
-                tag_map[run_id][key] = value
+            for kind, run_id, key, text, number in conn.execute(_HYDRATE, {"ids": chunk}).all():
+                if kind == _METRIC:
+                    metric_map[run_id][key] = _value(number)
+                else:
+                    maps[kind][run_id][key] = text
         runs_out = []
         for row in rows:
             tags, system_tags = split_tags(tag_map.get(row.id, {}))
