@@ -11,7 +11,7 @@ from openai_standin import ChatStandIn
 
 import loopwright as lw
 from loopwright.errors import InvalidInput, Unavailable
-from loopwright.llm.embeddings import DIMENSIONS, embed
+from loopwright.llm.embeddings import DIMENSIONS, _MiniLM, embed, load, model_path
 from loopwright.llm.scorers import (
     MRR,
     AnswerRelevance,
@@ -116,6 +116,16 @@ def test_the_bundled_model_gives_sentence_transformers_vectors() -> None:
     assert embed([]).shape == (0, DIMENSIONS)
     with pytest.raises(InvalidInput):
         embed([1, 2])  # type: ignore[list-item]
+
+
+def test_both_runtimes_agree_however_texts_are_batched() -> None:
+    # 2 to 256 tokens (the cut), so the texts are padded into three batches of different lengths
+    texts = ["", "word " * 300, "short one"] + [("word " * (i * 9)) + f"number {i}" for i in range(6)]
+    together = embed(texts)
+    alone = np.concatenate([embed(t) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    other = "torch" if load().backend == "onnxruntime" else "onnxruntime"
+    np.testing.assert_allclose(_MiniLM(model_path(), other).encode(texts), together, atol=1e-6)
 
 
 def test_embedding_similarity_and_answer_relevance() -> None:

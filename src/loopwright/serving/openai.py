@@ -91,18 +91,16 @@ class BundledEmbeddings:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, [CLS] and [SEP] included, as the model sees them (cut at 256)."""
         tokenizer = self._embeddings.load().tokenizer
-        return [sum(e.attention_mask) for e in tokenizer.encode_batch(list(texts))]
+        return [len(e.ids) for e in tokenizer.encode_batch(list(texts))]
 
     def warm_up(self) -> None:
         self.predict(["warm up"])
 
     def own_process(self) -> None:
-        """In a server's own process: one torch thread. The batcher already runs one forward pass at a
-        time, and the event loop needs a core; torch's spinning intra-op threads on an oversubscribed
-        2-core machine made one sentence take 360 ms instead of 48 ms (measured for bench/embeddings.py)."""
-        import torch
-
-        torch.set_num_threads(1)
+        """In a server's own process: one thread per forward pass. The batcher already runs one pass at a
+        time and the event loop needs a core; two torch threads spinning on an oversubscribed 2-core
+        machine made one sentence take 360 ms instead of 48 ms (measured for bench/embeddings.py)."""
+        self._embeddings.load().set_threads(1)
 
 
 def is_bundled(spec: str) -> bool:
