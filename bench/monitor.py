@@ -74,7 +74,7 @@ def setup(rows: int, out: Path) -> dict[str, Any]:
     import loopwright as lw
     from loopwright.serving.inputs import ModelInput
     from loopwright.serving.prediction_log import PredictionLog
-    from loopwright.store.entities import FeedbackRecord, now_ms
+    from loopwright.store.entities import FeedbackRecord
 
     rng = np.random.default_rng(0)
     train = sample(50_000, rng, False)
@@ -89,21 +89,23 @@ def setup(rows: int, out: Path) -> dict[str, Any]:
     per_hour = rows // 24
     request_rows = 500
     feedback: list[FeedbackRecord] = []
-    stamp = now_ms()
-    for hour in range(24):
+    late: list[tuple[str, int, int]] = []
+    for hour in range(25):  # hour 24 is the new hour of the repeated pass (not in the first)
         X = sample(per_hour, rng, hour in SHIFTED_HOURS)
         labels = (rng.random(per_hour) < true_proba(X)).astype(int)
+        # labels come back half an hour after their hour (stamped on the same clock as the log)
+        stamp = T0 + (hour + 1) * HOUR + HOUR // 2
         for k, start in enumerate(range(0, per_hour, request_rows)):
             part = X.iloc[start : start + request_rows].reset_index(drop=True)
             rid = uuid.uuid4().hex
             ts = T0 + hour * HOUR + 1000 + k * 100
             data = ModelInput(part.to_numpy(), len(part), tuple(FEATURES))
             log.record("churn", rid, ts, loaded, "churn", 1, 1.0, data, loaded.predict(part))
+            values = labels[start : start + request_rows]
             if hour < LABELLED_HOURS:
-                feedback += [
-                    FeedbackRecord("churn", rid, r, int(v), stamp)
-                    for r, v in enumerate(labels[start : start + request_rows])
-                ]
+                feedback += [FeedbackRecord("churn", rid, r, int(v), stamp) for r, v in enumerate(values)]
+            elif hour == LABELLED_HOURS:  # logged between the two passes: late labels for a profiled hour
+                late += [(rid, r, int(v)) for r, v in enumerate(values)]
         log.flush(timeout=600)
     log.close()
     store = lw.get_client().store
@@ -118,7 +120,8 @@ def setup(rows: int, out: Path) -> dict[str, Any]:
     step = pd.Timedelta(hours=24) / len(reference)
     reference["timestamp"] = pd.Timestamp("2025-12-01", tz="UTC") + step * np.arange(len(reference))
     reference.to_parquet(out / "reference.parquet")
-    logged = lw.list_predictions("churn", since=T0)
+    pd.DataFrame(late, columns=["request_id", "row", "label"]).to_parquet(out / "late_labels.parquet")
+    logged = lw.list_predictions("churn", since=T0, until=T0 + 24 * HOUR)
     labels = lw.list_feedback("churn")[["request_id", "row", "label"]]
     analysis = logged.merge(labels, on=["request_id", "row"], how="left")
     analysis = analysis.rename(columns={"score": "y_pred_proba", "prediction": "y_pred", "label": "y_true"})
@@ -139,6 +142,10 @@ def run_loopwright(folder: Path) -> dict[str, Any]:
     lw.get_client().store.get_registered_model("churn")
     for module in ("reference", "profile", "drift", "live", "estimation", "performance", "alerts"):
         importlib.import_module(f"loopwright.monitoring.{module}")
+    # the monitor loads the served version to learn its classes: scikit-learn and skops are imported
+    # here, as NannyML imports scikit-learn before its clock
+    for module in ("sklearn.linear_model", "skops.io"):
+        importlib.import_module(module)
     start = time.perf_counter()
     reference = pd.read_parquet(folder / "reference.parquet", columns=[*FEATURES, "y_pred"])
     reference = reference.rename(columns={"y_pred": "prediction"})  # the model's, as profile would add
@@ -154,6 +161,25 @@ def run_loopwright(folder: Path) -> dict[str, Any]:
         alerts={"metrics": {"accuracy": {"min": 0.75}}},
     )
     end = time.perf_counter()
+
+    # the next pass, an hour later: one new hour of traffic and the late labels of hour 18 (an
+    # already-profiled window); logging them is not timed
+    from loopwright.store.entities import FeedbackRecord
+
+    late = pd.read_parquet(folder / "late_labels.parquet")
+    stamp = T0 + 24 * HOUR + HOUR // 2
+    lw.get_client().store.log_feedback(
+        [FeedbackRecord("churn", r, int(n), int(v), stamp) for r, n, v in late.itertuples(index=False)]
+    )
+    again = time.perf_counter()
+    repeated = lw.monitor(
+        "churn",
+        window="1h",
+        now=T0 + 25 * HOUR + 60_000,
+        include_open=False,
+        alerts={"metrics": {"accuracy": {"min": 0.75}}},
+    )
+    repeated_seconds = time.perf_counter() - again
     return {
         "seconds": end - start,
         "seconds_by_step": {
@@ -161,6 +187,9 @@ def run_loopwright(folder: Path) -> dict[str, Any]:
             "profile_reference": round(profiled - loaded, 3),
             "monitor": round(end - profiled, 3),
         },
+        "repeated_pass_seconds": round(repeated_seconds, 3),
+        "repeated_pass_windows": [(w.start_ms - T0) // HOUR for w in repeated],
+        "repeated_pass_labelled": [w.labelled for w in repeated],
         "windows": len(windows),
         "drifted_hours": [(w.start_ms - T0) // HOUR for w in windows if w.drifted],
         "estimated_accuracy": [w.estimated.get("accuracy") for w in windows],
@@ -230,6 +259,9 @@ def main() -> None:
         "seconds": [a["seconds"] for a, _ in pairs],
         "seconds_median": statistics.median(a["seconds"] for a, _ in pairs),
         "seconds_by_step": [a["seconds_by_step"] for a, _ in pairs],
+        "repeated_pass_seconds": [a["repeated_pass_seconds"] for a, _ in pairs],
+        "repeated_pass_windows": ours["repeated_pass_windows"],
+        "repeated_pass_labelled": ours["repeated_pass_labelled"],
         "windows": ours["windows"],
         "drifted_hours": ours["drifted_hours"],
         "max_gap_estimated_vs_realised": {

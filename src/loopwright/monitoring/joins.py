@@ -5,7 +5,7 @@ Doing that from the prediction log meant re-reading the window's rows (every fea
 label logged since the window began, on every pass. Instead, when the monitor computes a closed
 window from the log it stores the window's **label join**: one Parquet blob with the columns the
 metrics need -- ``request_id``, ``row``, ``model_name``, ``model_version``, ``prediction``,
-``score`` -- and ``label`` (JSON text, null while none), recorded as artifact ``WIDTH/START.parquet``
+``score`` -- and the rows' labels (one JSON array, ``null`` while none), recorded as artifact ``WIDTH/START.parquet``
 of owner ``monitor_window``/ENDPOINT (``gc`` keeps what an artifact names; a newer join of the same
 window replaces the record, the old blob goes with the next ``gc``). Its Parquet metadata holds:
 
@@ -52,6 +52,7 @@ OWNER = "monitor_window"  # artifacts.owner_type of label joins (owner_id = endp
 COLUMNS = ("request_id", "row", "model_name", "model_version", "prediction", "score")
 SETTLE_MS = 60_000  # feedback stamped this long before a pass's clock is read again by the next
 _META = b"loopwright.label_join"
+_LABELS = b"loopwright.labels"
 
 
 def identity(files: Iterable[PredictionLogFile]) -> str:
@@ -78,28 +79,41 @@ class LabelJoin:
 
     def to_bytes(self) -> bytes | None:
         """The Parquet blob, or ``None`` when the predictions do not fit one Arrow type."""
-        texts = [None if v is None else orjson.dumps(v).decode() for v in self.labels]
         try:
-            table = pa.Table.from_pandas(self.frame, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            columns = {c: _arrow(self.frame[c]) for c in COLUMNS}
+        except (TypeError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             return None
-        table = table.append_column("label", pa.array(texts, type=pa.string()))
-        meta = {**(table.schema.metadata or {}), _META: orjson.dumps(
-            {"identity": self.identity, "feedback_ms": self.feedback_ms}
-        )}  # fmt: skip
+        meta = {_META: orjson.dumps({"identity": self.identity, "feedback_ms": self.feedback_ms})}
+        # the labels as one JSON array: one encode and one decode, whatever their types
+        meta[_LABELS] = orjson.dumps(self.labels.tolist())
         buffer = io.BytesIO()
-        pq.write_table(table.replace_schema_metadata(meta), buffer, compression="snappy")
+        pq.write_table(pa.table(columns).replace_schema_metadata(meta), buffer, compression="snappy")
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LabelJoin:
         table = pq.read_table(pa.BufferReader(data))
-        meta = orjson.loads((table.schema.metadata or {})[_META])
-        texts = table.column("label").fill_null("null").to_pylist()
-        labels = np.empty(len(texts), dtype=object)
-        labels[:] = orjson.loads("[" + ",".join(texts) + "]")  # one decode for the whole column
-        frame = table.drop_columns(["label"]).to_pandas()
-        return cls(frame, labels, meta["identity"], int(meta["feedback_ms"]))
+        meta = table.schema.metadata or {}
+        head = orjson.loads(meta[_META])
+        labels = np.empty(table.num_rows, dtype=object)
+        labels[:] = orjson.loads(meta[_LABELS])
+        frame = table.to_pandas()
+        frame["model_version"] = frame["model_version"].astype("Int64")  # as the log gives it
+        for name in frame.columns:
+            if isinstance(frame[name].dtype, pd.CategoricalDtype):  # dictionary-encoded objects
+                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+        return cls(frame, labels, head["identity"], int(head["feedback_ms"]))
+
+
+def _arrow(column: pd.Series) -> pa.Array:
+    """A column as Arrow; Python objects (request ids, names, labels-like predictions) dictionary
+    encoded from ``pd.factorize`` -- hashing in C instead of Arrow's per-object type inference."""
+    if column.dtype != object:
+        return pa.Array.from_pandas(column)
+    codes, uniques = pd.factorize(column)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, mask=codes < 0, type=pa.int32()), pa.array(list(uniques))
+    )
 
 
 def _path(width_ms: int, start_ms: int) -> str:

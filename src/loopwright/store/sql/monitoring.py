@@ -113,19 +113,34 @@ class MonitoringSql(SqlBase):
 
     def get_feedback_labels(self, endpoint: str, since_ms: int | None = None) -> FeedbackLabels:
         t = prediction_feedback
-        query = sa.select(t.c.request_id, t.c.row, t.c.label, t.c.timestamp_ms).where(
-            t.c.endpoint == endpoint
-        )
+        # columns, not rows: the database folds each column into one JSON array (every aggregate
+        # of one SELECT walks the same rows in the same order), so 750k labels cost four JSON
+        # decodes instead of 750k row objects -- 1.4 s of a monitor pass before
+        if self._is_sqlite:
+            array, ids = sa.func.json_group_array, sa.func.json_group_array(t.c.request_id)
+            labels = sa.func.group_concat(t.c.label, ",")
+        else:
+            array, ids = sa.func.json_agg, sa.cast(sa.func.json_agg(t.c.request_id), sa.Text)
+            labels = sa.func.string_agg(t.c.label, ",")
+        query = sa.select(
+            sa.func.count(),
+            ids,
+            sa.cast(array(t.c.row), sa.Text),
+            labels,
+            sa.cast(array(t.c.timestamp_ms), sa.Text),
+        ).where(t.c.endpoint == endpoint)
         if since_ms is not None:
             query = query.where(t.c.timestamp_ms >= since_ms)
         with self._read() as conn:
-            rows = conn.execute(query).all()
-        if not rows:
+            count, request_ids, numbers, texts, stamps = conn.execute(query).one()
+        if not count:
             return FeedbackLabels([], [], [], [])
-        request_ids, numbers, texts, stamps = zip(*rows, strict=True)
-        # one JSON document for all labels: a single decode instead of one per row
-        labels = orjson.loads("[" + ",".join(texts) + "]")
-        return FeedbackLabels(list(request_ids), list(numbers), labels, list(stamps))
+        return FeedbackLabels(
+            orjson.loads(request_ids),
+            orjson.loads(numbers),
+            orjson.loads("[" + texts + "]"),  # the labels are JSON text already
+            orjson.loads(stamps),
+        )
 
     def get_alert_states(self, endpoint: str) -> dict[str, AlertState]:
         t = monitor_alert_state
