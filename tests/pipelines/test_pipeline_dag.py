@@ -81,6 +81,11 @@ def test_resources_map_to_ray_options() -> None:
         "resources": {"accelerator_tpu": 1},
     }
     assert ray_options(flows.inc.options) == {"num_cpus": 1}
+    # Ray's own spelling of the built-in resources (as `ray start` and ray.nodes() use) works too
+    pinned = lw.step(resources={"CPU": 1, "GPU": 0, "node_a": 1})(flows.inc.fn)
+    assert ray_options(pinned.options) == {"num_cpus": 1, "num_gpus": 0, "resources": {"node_a": 1}}
+    with pytest.raises(lw.InvalidInput, match="given twice"):
+        lw.step(resources={"CPU": 1, "num_cpus": 2})
 
 
 def test_source_digest_follows_called_user_functions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

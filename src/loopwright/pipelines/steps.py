@@ -34,6 +34,8 @@ from loopwright.pipelines.fingerprints import source_digest
 from loopwright.pipelines.graph import current_graph
 
 _RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
+# Ray's own names for the built-in resources, as ``ray start --resources`` and ``ray.nodes()`` spell them
+_RAY_NAMES = {"CPU": "num_cpus", "GPU": "num_gpus"}
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,9 @@ def step(
     cache:
         ``False`` always runs the step (e.g. it reads a live database).
     resources:
-        ``num_cpus``, ``num_gpus``, ``memory`` (bytes) and custom Ray resources, given to the Ray
-        task that runs the step.
+        ``num_cpus`` (or ``CPU``), ``num_gpus`` (or ``GPU``), ``memory`` (bytes) and custom Ray
+        resources (``{"CPU": 1, "node_a": 1}`` runs only on a node started with
+        ``--resources='{"node_a": 1}'``), given to the Ray task that runs the step.
 
     Returns
     -------
@@ -161,7 +164,10 @@ def step(
             or value < 0
         ):
             raise InvalidInput(f"resource {key!r} must map to a number ≥ 0, got {value!r}")
-        checked[key] = value
+        canonical = _RAY_NAMES.get(key, key)
+        if canonical in checked:
+            raise InvalidInput(f"resource {key!r} is given twice (as {canonical!r} too): give it once")
+        checked[canonical] = value
 
     def wrap(function: Callable[..., Any]) -> Step:
         step_name = validate_name(name or getattr(function, "__name__", ""), "step name")

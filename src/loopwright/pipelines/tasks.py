@@ -38,6 +38,7 @@ from loopwright.tracking.client import shared_client
 from loopwright.tracking.datasets import fingerprint
 
 LOGS_TAIL = 4000
+ATTEMPT_TAG = "loopwright.attempt"
 log = logging.getLogger(__name__)
 
 Spec = dict[str, Any]
@@ -62,6 +63,9 @@ class StepTask:
     # the caller's working directory: a pool or Ray worker on the same machine (or a shared file
     # system) runs the step there, so relative paths such as path="data.csv" mean the same thing
     cwd: str | None = None
+    # attempts an earlier worker used up before it died (the Ray executor retries a killed worker's
+    # task with the attempts it has left, so ``retries`` bounds every kind of failure together)
+    first_attempt: int = 0
 
 
 @dataclass
@@ -82,10 +86,12 @@ class StepOutcome:
     pid: int = 0
 
     @classmethod
-    def crashed(cls, node: str, step_run_id: str, error: BaseException) -> StepOutcome:
+    def crashed(cls, node: str, step_run_id: str, error: BaseException, attempts: int = 1) -> StepOutcome:
         """The outcome of a step whose worker died or could not be reached."""
         now = now_ms()
-        return cls(node, step_run_id, "failed", 1, None, now, now, error=f"{type(error).__name__}: {error}")
+        return cls(
+            node, step_run_id, "failed", attempts, None, now, now, error=f"{type(error).__name__}: {error}"
+        )
 
 
 def decode(spec: Spec, load: Callable[[str, str], Any] | None) -> Any:
@@ -112,8 +118,8 @@ def run_pickled(payload: bytes) -> StepOutcome:
     return execute(task, in_process=False)
 
 
-def execute(task: StepTask, in_process: bool) -> StepOutcome:
-    """Run ``task`` with retries inside its tracking run; materialise what it returns."""
+def execute(task: StepTask, in_process: bool, tags: dict[str, str] | None = None) -> StepOutcome:
+    """Run ``task`` with retries inside its tracking run (tagged ``tags`` too); materialise what it returns."""
     if not in_process:
         _point_environment_at(task)
         adopt_materializers(task.materializers)
@@ -125,7 +131,7 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
     def load(digest: str, materializer: str) -> Any:
         return load_value(digest, materializer, client.blobs, client)
 
-    tags = {"loopwright.step": task.step.name}
+    tags = {**(tags or {}), "loopwright.step": task.step.name}
     if task.step_run_id:
         tags["loopwright.step_run"] = task.step_run_id
     if task.parent_run_id:
@@ -140,7 +146,7 @@ def execute(task: StepTask, in_process: bool) -> StepOutcome:
     )
     try:
         with _captured(logs), _working_dir(None if in_process else task.cwd):
-            error, attempts, outputs, datasets = _attempts(task, load, client.blobs, logs, active.id)
+            error, attempts, outputs, datasets = _attempts(task, load, client, logs, active.id)
     except BaseException as exc:  # interrupted: the run must not end "finished"
         error = f"{type(exc).__name__}: {exc}"
         raise
@@ -178,19 +184,23 @@ def _working_dir(path: str | None) -> Iterator[None]:
 
 
 def _attempts(
-    task: StepTask, load: Callable[[str, str], Any], blobs: Any, logs: io.StringIO, run_id: str
+    task: StepTask, load: Callable[[str, str], Any], client: Any, logs: io.StringIO, run_id: str
 ) -> tuple[str | None, int, list[StepIO], list[DatasetInput]]:
     """Decode the inputs, call the step up to ``retries + 1`` times, materialise the value."""
     options = task.step.options
+    blobs = client.blobs
     try:
         arguments = {name: decode(spec, load) for name, spec in task.arguments.items()}
     except Exception as exc:
         traceback.print_exc(file=logs)
-        return _summary(exc), 0, [], []
+        return _summary(exc), task.first_attempt, [], []
     error: str | None = None
-    for attempt in range(options.retries + 1):
+    for attempt in range(task.first_attempt, options.retries + 1):
         if attempt:
             time.sleep(options.retry_delay * options.backoff ** (attempt - 1))
+        if attempt > task.first_attempt:
+            # if this worker dies in this attempt, the executor reads how many it used from here
+            client.set_tag(run_id, ATTEMPT_TAG, attempt + 1)
         try:
             value = task.step.call(arguments)
         except Exception as exc:
@@ -313,4 +323,4 @@ def _captured(buffer: io.StringIO) -> Iterator[None]:
         root.removeHandler(handler)
 
 
-__all__ = ["StepOutcome", "StepTask", "decode", "execute", "run_pickled"]
+__all__ = ["ATTEMPT_TAG", "StepOutcome", "StepTask", "decode", "execute", "run_pickled"]
