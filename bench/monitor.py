@@ -92,7 +92,7 @@ def setup(rows: int, out: Path) -> dict[str, Any]:
     late: list[tuple[str, int, int]] = []
     for hour in range(25):  # hour 24 is the new hour of the repeated pass (not in the first)
         X = sample(per_hour, rng, hour in SHIFTED_HOURS)
-        labels = (rng.random(per_hour) < true_proba(X)).astype(int)
+        truth = (rng.random(per_hour) < true_proba(X)).astype(int)
         # labels come back half an hour after their hour (stamped on the same clock as the log)
         stamp = T0 + (hour + 1) * HOUR + HOUR // 2
         for k, start in enumerate(range(0, per_hour, request_rows)):
@@ -101,7 +101,7 @@ def setup(rows: int, out: Path) -> dict[str, Any]:
             ts = T0 + hour * HOUR + 1000 + k * 100
             data = ModelInput(part.to_numpy(), len(part), tuple(FEATURES))
             log.record("churn", rid, ts, loaded, "churn", 1, 1.0, data, loaded.predict(part))
-            values = labels[start : start + request_rows]
+            values = truth[start : start + request_rows]
             if hour < LABELLED_HOURS:
                 feedback += [FeedbackRecord("churn", rid, r, int(v), stamp) for r, v in enumerate(values)]
             elif hour == LABELLED_HOURS:  # logged between the two passes: late labels for a profiled hour
@@ -249,7 +249,9 @@ def main() -> None:
         del os.environ["LOOPWRIGHT_HOME"]
         repeats = iter(range(10 * args.repeats))
         if args.no_nannyml:
-            pairs = [(loopwright_child(home, next(repeats)), {}) for _ in range(args.repeats)]
+            pairs: list[tuple[dict[str, Any], dict[str, Any]]] = [
+                (loopwright_child(home, next(repeats)), {}) for _ in range(args.repeats)
+            ]
         else:
             pairs = _compare.interleave(
                 lambda: loopwright_child(home, next(repeats)), lambda: nannyml_child(home), args.repeats

@@ -113,6 +113,7 @@ class MonitoringSql(SqlBase):
 
     def get_feedback_labels(self, endpoint: str, since_ms: int | None = None) -> FeedbackLabels:
         t = prediction_feedback
+        ids: Any
         # columns, not rows: the database folds each column into one JSON array (every aggregate
         # of one SELECT walks the same rows in the same order), so 750k labels cost four JSON
         # decodes instead of 750k row objects -- 1.4 s of a monitor pass before
