@@ -661,12 +661,15 @@ def read_predictions(
             keep &= (stamps >= since_ms).to_numpy()
         if until_ms is not None:
             keep &= (stamps < until_ms).to_numpy()
-        frame = frame[keep]
+        if not keep.all():  # a window's files mostly lie inside it: no copy of every column then
+            frame = frame[keep]
         if pa.types.is_large_string(table.schema.field("prediction").type):  # JSON-encoded answers
             frame["prediction"] = [orjson.loads(v) for v in frame["prediction"]]
         frame["endpoint"] = f.endpoint
         frame["model_name"] = f.model_name
-        frame["model_version"] = pd.array([f.model_version] * len(frame), dtype="Int64")
+        version = pd.array(np.zeros(len(frame), dtype=np.int64), dtype="Int64")
+        version[:] = f.model_version  # None: all missing
+        frame["model_version"] = version
         frame["shadow"] = f.shadow
         frames.append(frame)
     return _shape(frames, include_shadow)
