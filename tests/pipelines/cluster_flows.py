@@ -41,11 +41,6 @@ def dies_once(marker: str) -> dict:
     return {"died_on": path.read_text(), "node": _node()}
 
 
-@pipeline
-def fragile(marker: str):
-    return dies_once(marker)
-
-
 @step(cache=False)
 def quadratic_loss(x: float) -> float:
     loss = (x - 2.0) ** 2
@@ -65,5 +60,6 @@ def dies_always(marker: str) -> dict:
 
 
 @pipeline
-def fragile_once(marker: str):
-    return dies_always(marker)
+def fragile(once: str, always: str):
+    # independent branches: both workers die at about the same time, one step has a retry left
+    return dies_once(once), dies_always(always)
