@@ -74,9 +74,12 @@ def create_app(config: ServerConfig) -> FastAPI:
     install_error_handlers(app)
     app.include_router(store_router(store, guard, metrics))
     app.include_router(artifact_router(store, blobs, guard, spool))
-    from loopwright.compat.mlflow.rest import mlflow_router  # here: compat imports server modules
+    # here: compat imports server modules
+    from loopwright.compat.mlflow.protocol import MlflowLane
+    from loopwright.compat.mlflow.rest import mlflow_router
 
-    app.include_router(mlflow_router(store, blobs, guard, spool))  # MLflow's REST API, translated
+    mlflow = mlflow_router(store, blobs, guard, spool)  # MLflow's REST API, translated
+    app.include_router(mlflow)
 
     @app.get(f"{API_PREFIX}/whoami", tags=["tokens"], summary="the bearer token's own record")
     def whoami(request: Request) -> ApiToken:
@@ -108,6 +111,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    app.add_middleware(MlflowLane, endpoints=mlflow.endpoints)  # inside the limits and the metrics
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=config.max_body_bytes, max_upload_bytes=config.max_upload_bytes
     )

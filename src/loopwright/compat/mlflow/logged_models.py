@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from loopwright.errors import InvalidInput, NotFound
 from loopwright.server.security import Guard
@@ -32,7 +32,7 @@ from loopwright.store.entities import SYSTEM_TAG_PREFIX, DatasetInput, Run, now_
 from loopwright.store.routes import ROUTES
 from loopwright.store.sql import SqlStore
 
-from .protocol import Body, add_endpoint, int_field, list_field, not_implemented, str_field
+from .protocol import Body, MlflowRouter, add_endpoint, int_field, list_field, not_implemented, str_field
 from .translate import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, run_artifact_uri, tag_dict, tag_list
 
 COUNT_TAG = f"{SYSTEM_TAG_PREFIX}mlflow.models"
@@ -107,9 +107,9 @@ def _dataset(item: object) -> DatasetInput:
     )
 
 
-def logged_models_router(store: SqlStore, guard: Guard) -> APIRouter:
+def logged_models_router(store: SqlStore, guard: Guard) -> MlflowRouter:
     """``/logged-models…``, ``runs/outputs``, ``runs/log-model`` and ``runs/log-inputs`` over ``store``."""
-    router = APIRouter()
+    router = MlflowRouter()
 
     def allow(request: Request, method: str) -> str:
         return guard.check(request, ROUTES[method].role, f"mlflow {method}").user

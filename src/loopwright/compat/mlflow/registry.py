@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from loopwright.errors import AlreadyExists, InvalidInput, NotFound
 from loopwright.names import validate_name
@@ -41,7 +41,16 @@ from loopwright.store.routes import ROUTES
 from loopwright.store.sql import SqlStore
 
 from .logged_models import logged_model_folder
-from .protocol import Body, Handler, add_endpoint, int_field, list_field, not_implemented, str_field
+from .protocol import (
+    Body,
+    Handler,
+    MlflowRouter,
+    add_endpoint,
+    int_field,
+    list_field,
+    not_implemented,
+    str_field,
+)
 from .translate import (
     ARTIFACT_SCHEME,
     logged_model_id,
@@ -71,9 +80,9 @@ def registry_filter(text: object) -> str | None:
     return " AND ".join(c for c in clauses if not _NOT_PROMPT.match(c.strip())) or None
 
 
-def registry_router(store: SqlStore, guard: Guard) -> APIRouter:
+def registry_router(store: SqlStore, guard: Guard) -> MlflowRouter:
     """The registered-model and model-version endpoints over ``store``, roles checked by ``guard``."""
-    router = APIRouter()
+    router = MlflowRouter()
 
     def allow(request: Request, method: str) -> str:
         return guard.check(request, ROUTES[method].role, f"mlflow {method}").user

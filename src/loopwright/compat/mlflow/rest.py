@@ -25,25 +25,26 @@ Examples
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from loopwright.artifacts import BlobStore
 from loopwright.server.security import Guard
 from loopwright.store.sql import SqlStore
 
 from .artifacts import artifacts_router
 from .logged_models import logged_models_router
-from .protocol import unsupported
+from .protocol import MlflowRouter, unsupported
 from .registry import registry_router
 from .tracking import tracking_router
 
 
-def mlflow_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str) -> APIRouter:
-    """Every MLflow endpoint Loopwright answers, then the catch-all naming the ones it does not."""
-    router = APIRouter()
-    router.include_router(tracking_router(store, guard))
-    router.include_router(registry_router(store, guard))
-    router.include_router(logged_models_router(store, guard))
-    router.include_router(artifacts_router(store, blobs, guard, spool))
+def mlflow_router(store: SqlStore, blobs: BlobStore, guard: Guard, spool: str) -> MlflowRouter:
+    """Every MLflow endpoint Loopwright answers, then the catch-all naming the ones it does not.
+
+    Its ``endpoints`` (the fixed paths) are what :class:`~.protocol.MlflowLane` answers ahead of the
+    app's router."""
+    router = MlflowRouter()
+    router.include(tracking_router(store, guard))
+    router.include(registry_router(store, guard))
+    router.include(logged_models_router(store, guard))
+    router.include(artifacts_router(store, blobs, guard, spool))
     unsupported(router)
     return router

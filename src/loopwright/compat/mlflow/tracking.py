@@ -30,7 +30,7 @@ import fnmatch
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from loopwright.errors import InvalidInput, NotFound
 from loopwright.server.security import Guard
@@ -42,6 +42,7 @@ from loopwright.store.sql import SqlStore
 
 from .protocol import (
     Body,
+    MlflowRouter,
     add_endpoint,
     float_field,
     int_field,
@@ -90,9 +91,9 @@ def _metric_points(run_id: str, metrics: object) -> list[tuple[str, MetricPoint]
     return points
 
 
-def tracking_router(store: SqlStore, guard: Guard) -> APIRouter:
+def tracking_router(store: SqlStore, guard: Guard) -> MlflowRouter:
     """The experiment, run and metric endpoints over ``store``, roles checked by ``guard``."""
-    router = APIRouter()
+    router = MlflowRouter()
 
     def allow(request: Request, method: str) -> str:
         return guard.check(request, ROUTES[method].role, f"mlflow {method}").user
