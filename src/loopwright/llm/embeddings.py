@@ -37,8 +37,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,8 @@ MAX_TOKENS = 256
 BATCH = 64
 #: a batch closes before padding would exceed this share of it and this many tokens
 PADDING_SHARE, PADDING_TOKENS = 0.25, 32
+#: a batch is halved for passes side by side only while each half keeps this many tokens
+MIN_PASS_TOKENS = 64
 _lock = threading.Lock()
 _model: _MiniLM | None = None
 Weights = dict[str, np.ndarray]
@@ -125,7 +129,9 @@ def batches(lengths: Sequence[int]) -> list[np.ndarray]:
 class _MiniLM:
     """BERT (6 layers, 12 heads, hidden 384) with mean pooling, on the CPU.
 
-    ``backend`` is ``"onnxruntime"`` (the default when it is installed) or ``"torch"``.
+    ``backend`` is ``"onnxruntime"`` (the default when it is installed) or ``"torch"``. Each forward
+    pass runs on one thread; up to ``passes`` of them run side by side (ONNX Runtime: one per CPU, at
+    most 4; torch: one, on torch's own threads, unless :meth:`own_process` was called).
     """
 
     def __init__(self, folder: Path, backend: str | None = None) -> None:
@@ -143,46 +149,79 @@ class _MiniLM:
         if backend is None:
             backend = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
         self.backend = backend
-        self.runner: _OnnxRunner | _TorchRunner = (
-            _OnnxRunner(weights, config) if backend == "onnxruntime" else _TorchRunner(weights, config)
-        )
+        self.runner: _OnnxRunner | _TorchRunner
+        if backend == "onnxruntime":
+            self.runner = _OnnxRunner(weights, config)
+            self.passes = min(_cpus(), 4)
+        else:
+            self.runner = _TorchRunner(weights, config)
+            self.passes = 1
+        self._pool: ThreadPoolExecutor | None = None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         encoded = self.tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encoded]
         out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
-        for rows in batches(lengths):
+
+        def forward(rows: np.ndarray) -> np.ndarray:
             width = lengths[rows[-1]]
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for row, i in enumerate(rows.tolist()):
                 ids[row, : lengths[i]] = encoded[i].ids
                 mask[row, : lengths[i]] = 1
-            out[rows] = self.runner(ids, mask)
+            return self.runner(ids, mask)
+
+        parts = _spread(batches(lengths), lengths, self.passes)
+        results: Iterable[np.ndarray]
+        if len(parts) == 1 or self.passes == 1:
+            results = map(forward, parts)
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.passes, thread_name_prefix="lw-minilm")
+            results = self._pool.map(forward, parts)
+        for rows, vectors in zip(parts, results, strict=True):
+            out[rows] = vectors
         return out
 
-    def set_threads(self, threads: int) -> None:
-        """Threads per forward pass. With torch this is process-wide: only for a process we own."""
-        self.runner.set_threads(threads)
+    def own_process(self, passes: int) -> None:
+        """Run ``passes`` one-thread forward passes side by side; with torch this sets torch's threads
+        for the whole process (to one), so only for a process we own (a server's)."""
+        if isinstance(self.runner, _TorchRunner):
+            self.runner.torch.set_num_threads(1)
+        self.passes = max(1, passes)
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _spread(parts: list[np.ndarray], lengths: Sequence[int], passes: int) -> list[np.ndarray]:
+    """Halve the largest batches until there is one per pass or halves would drop under 64 tokens: side
+    by side, each pass on its own thread, they meet once per batch instead of at every operator."""
+    parts = list(parts)
+    while len(parts) < passes:
+        size = [len(rows) * lengths[rows[-1]] for rows in parts]
+        largest = int(np.argmax(size))
+        rows = parts[largest]
+        if len(rows) < 2 or size[largest] < 2 * MIN_PASS_TOKENS:
+            break
+        parts[largest : largest + 1] = [rows[: len(rows) // 2], rows[len(rows) // 2 :]]
+    return parts
 
 
 class _OnnxRunner:
-    """The encoder as an ONNX graph (opset 20) built here, run by an ONNX Runtime session."""
+    """The encoder as an ONNX graph (opset 20) built here, run by an ONNX Runtime session on the calling
+    thread (one intra-op thread: passes run side by side instead; sessions take concurrent calls)."""
 
     def __init__(self, weights: Weights, config: dict[str, Any]) -> None:
-        self.graph, self.weights = _onnx_graph(weights, config)
-        self.set_threads(0)  # ONNX Runtime's default: one per physical core
-
-    def set_threads(self, threads: int) -> None:
         import onnxruntime as ort
 
+        self.graph, self.weights = _onnx_graph(weights, config)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # threads that spin between operators starve everything else on a loaded machine: 16 sentences
-        # took 218 ms with two spinning threads, 137 ms with two sleeping ones, on a busy 2-core machine
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         names = list(self.weights)
         options.add_external_initializers(
             names, [ort.OrtValue.ortvalue_from_numpy(self.weights[n]) for n in names]
@@ -298,9 +337,6 @@ class _TorchRunner:
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config["layer_norm_eps"])
-
-    def set_threads(self, threads: int) -> None:
-        self.torch.set_num_threads(threads)
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         torch = self.torch

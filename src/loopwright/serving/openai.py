@@ -97,10 +97,11 @@ class BundledEmbeddings:
         self.predict(["warm up"])
 
     def own_process(self) -> None:
-        """In a server's own process: one thread per forward pass. The batcher already runs one pass at a
-        time and the event loop needs a core; two torch threads spinning on an oversubscribed 2-core
-        machine made one sentence take 360 ms instead of 48 ms (measured for bench/embeddings.py)."""
-        self._embeddings.load().set_threads(1)
+        """In a server's own process: two one-thread forward passes side by side (a batch is halved).
+        The batcher runs one batch at a time; torch's intra-op threads spinning on an oversubscribed
+        2-core machine made one sentence take 360 ms instead of 48 ms (measured for bench/embeddings.py),
+        while two halves on their own threads meet once per batch."""
+        self._embeddings.load().own_process(2)
 
 
 def is_bundled(spec: str) -> bool:
