@@ -114,7 +114,9 @@ def run(
     ref: str = typer.Argument(..., help="module:pipeline or path/file.py:pipeline"),
     param: list[str] = typer.Option(None, "--param", "-p", help="KEY=VALUE (repeatable)."),
     executor: str = typer.Option("local", "--executor", help="local, ray, or ray://host:port"),
-    address: str = typer.Option(None, "--address", help="Ray cluster address to join."),
+    address: str = typer.Option(
+        None, "--address", help="Ray cluster address to join (default: LOOPWRIGHT_RAY_ADDRESS)."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step even if cached."),
     resume: str = typer.Option(None, "--resume", help="Rerun a failed pipeline run from its failure."),
     experiment: str = typer.Option(None, "--experiment", "-e", help="Experiment of the run."),

@@ -116,7 +116,9 @@ class Pipeline:
             ``"local"`` (in-process; a process pool for parallel branches), ``"ray"`` (start or join
             a local Ray) or a Ray address ``"ray://host:10001"``.
         address:
-            Ray cluster address to join (same as ``executor="ray://…"``).
+            Ray cluster address to join: ``"head:6379"`` of ``ray start --head``, or ``"ray://…"``
+            (same as ``executor="ray://…"``); with ``executor="ray"`` it defaults to
+            ``LOOPWRIGHT_RAY_ADDRESS``.
         cache:
             ``False`` runs every step even if an identical run is cached.
         resume:
