@@ -1,9 +1,11 @@
 """Web UI benchmark: Loopwright's UI vs MLflow's UI, in headless Chromium, same runs, same machine, same run.
 
-Both servers are real subprocesses on PostgreSQL (``bench/server.py``'s ``server`` and COPY loaders:
-``populate_loopwright`` and ``_mlflow_server.py populate``), each with one experiment of ``--runs``
-finished runs of 10 params and 10 metrics (the same seeded values on both sides), plus one run with a
-``--steps``-step metric ``loss`` logged through each tool's own client. MLflow is 3.17.2 from
+Both servers are real subprocesses on PostgreSQL (ours in a schema of db ``test``, MLflow's in a database
+of its own), each with one experiment of ``--runs`` finished runs of 10 params and 10 metrics (the same
+seeded values on both sides), plus one run with a ``--steps``-step metric ``loss`` logged through each
+tool's own client. The runs are loaded by PostgreSQL's COPY on both sides, the rows each tool's own
+writes would leave (:func:`populate_ours` here; ``_mlflow_server.py populate`` for MLflow: its
+``log_batch`` is one request per run, hours at 100,000 runs), then ANALYZEd. MLflow is 3.17.2 from
 ``bench/refenv.py`` (the full ``mlflow`` package: ``mlflow server`` serves its React UI).
 
 Each page is timed in a fresh browser context (cold cache), from ``page.goto`` to the first sign of the
@@ -22,7 +24,10 @@ Pages are visited interleaved (ours, MLflow) ``--repeats`` times; the figures ar
 are MLflow's time over ours. A page that does not show its data within ``--timeout`` seconds is recorded
 as ``null`` with the reason, never as a number. Prints JSON.
 
-    .venv/bin/python bench/ui.py [--runs 100000] [--steps 10000] [--repeats 5] [--quick]
+    .venv/bin/python bench/ui.py [--runs 100000] [--steps 10000] [--repeats 5] [--quick] [--keep TAG] [--pages runs,sort]
+
+``--keep TAG`` leaves both data sets in PostgreSQL under TAG, and a later run with the same TAG reuses
+them (loading 100,000 runs per side takes minutes: profile and re-time without reloading).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import statistics
@@ -48,7 +54,7 @@ sys.path.insert(0, str(HERE))
 import _compare  # noqa: E402
 import refenv  # noqa: E402
 
-from server import LOOPWRIGHT, PG_URI, populate_loopwright, server  # noqa: E402
+from server import LOOPWRIGHT, PG_URI, copy, server  # noqa: E402
 
 RUN_NAME = re.compile(r"^r\d+$")
 
@@ -58,29 +64,132 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 url, experiment_id, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 client = MlflowClient(url)
-run = client.create_run(experiment_id, run_name="long-metric")
-now = int(time.time() * 1000)
-for start in range(0, steps, 1000):
-    client.log_batch(run.info.run_id, metrics=[Metric("loss", 1.0 / (s + 1), now, s) for s in range(start, min(start + 1000, steps))])
-client.set_terminated(run.info.run_id)
+found = client.search_runs([experiment_id], filter_string="attributes.run_name = 'long-metric'")
+if found:  # a kept data set (--keep): set up by an earlier run
+    run = found[0]
+else:
+    run = client.create_run(experiment_id, run_name="long-metric")
+    now = int(time.time() * 1000)
+    for start in range(0, steps, 1000):
+        batch = [Metric("loss", 1.0 / (s + 1), now, s) for s in range(start, min(start + 1000, steps))]
+        client.log_batch(run.info.run_id, metrics=batch)
+    client.set_terminated(run.info.run_id)
 ids = [r.info.run_id for r in client.search_runs([experiment_id], max_results=20, order_by=["attributes.start_time DESC"])]
 print(json.dumps({"long_run": run.info.run_id, "compare": ids}))
 """
 
 
+def populate_ours(store_uri: str, experiment: str, runs: int, seed: int) -> float:
+    """COPY ``runs`` finished runs (10 params, 10 metrics) into our tables; seconds taken (setup, not timed).
+
+    The rows ``create_run`` + ``log_params`` + ``log_metrics`` write, ``experiment_id`` copied onto
+    params and latest metrics as the store does (its run search is scoped by it); no store call
+    takes 100,000 runs at once, and 100,000 transactions would take most of an hour here.
+    """
+    from loopwright.store.entities import now_ms
+    from loopwright.store.sql import SqlStore
+    from loopwright.store.sql import tables as t
+
+    store = SqlStore(store_uri)
+    eid = store.create_experiment(experiment).id
+    rng = random.Random(seed)  # the same values, in the same order, as MLflow's side
+    base = now_ms()
+    start = time.perf_counter()
+    with store.engine.begin() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for chunk in range(0, runs, 5000):
+            ids = [uuid.uuid4().hex for _ in range(min(5000, runs - chunk))]
+            run_rows = [
+                {
+                    "id": rid,
+                    "experiment_id": eid,
+                    "name": f"r{chunk + i}",
+                    "status": "finished",
+                    "start_ms": base + chunk + i,
+                    "end_ms": base + chunk + i + 1,
+                    "lifecycle": "active",
+                }
+                for i, rid in enumerate(ids)
+            ]
+            copy(cursor, t.runs.name, run_rows)
+            params = [
+                {"run_id": rid, "key": f"p{k}", "value": f"v{rng.randrange(3)}", "experiment_id": eid}
+                for rid in ids
+                for k in range(10)
+            ]
+            copy(cursor, t.params.name, params)
+            tags = [  # the system tags lw.start_run writes on every run
+                {"run_id": rid, "key": key, "value": value, "experiment_id": eid}
+                for rid in ids
+                for key, value in (
+                    ("loopwright.source.name", "bench/ui.py"),
+                    ("loopwright.source.git_commit", "0" * 40),
+                )
+            ]
+            copy(cursor, t.run_tags.name, tags)
+            latest = [
+                {"run_id": rid, "key": f"m{k}", "value": rng.random(), "step": 0, "timestamp_ms": base}
+                for rid in ids
+                for k in range(10)
+            ]
+            copy(cursor, t.metrics.name, latest)
+            copy(cursor, t.latest_metrics.name, [{**row, "experiment_id": eid} for row in latest])
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE runs, params, run_tags, metrics, latest_metrics")
+    store.close()
+    return time.perf_counter() - start
+
+
 def loopwright_setup(url: str, experiment: str, steps: int) -> dict[str, Any]:
-    """The long-metric run and 20 runs to compare, through lw against our server."""
+    """The long-metric run (logged through lw, unless kept from an earlier run) and 20 runs to compare."""
     os.environ["LOOPWRIGHT_STORE_URI"] = url
     os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp(prefix="lw-bench-ui-")
     import loopwright as lw
 
     lw.set_experiment(experiment)
-    with lw.start_run(name="long-metric") as run:
-        for step in range(steps):
-            lw.log_metric("loss", 1.0 / (step + 1), step=step)
-    found = lw.search_runs(experiment=experiment, max_results=20, output="list")
+    long = lw.search_runs(experiment=experiment, filter="attributes.run_name = 'long-metric'", output="list")
+    if long:
+        long_id = long[0].id
+    else:
+        with lw.start_run(name="long-metric") as run:
+            for step in range(steps):
+                lw.log_metric("loss", 1.0 / (step + 1), step=step)
+        long_id = run.id
+    found = lw.search_runs(experiment=experiment, max_results=20, output="list")  # the long run among them
     lw.reset_clients()
-    return {"long_run": run.id, "compare": [r.id for r in found]}
+    return {"long_run": long_id, "compare": [r.id for r in found]}
+
+
+def tag_mlflow_runs(db_uri: str, experiment_id: int) -> None:
+    """Give the COPYed runs the tags MLflow's client writes on every run (its UI's runs page fails,
+    "Cannot read properties of undefined", on runs with no tags at all)."""
+    engine = sa.create_engine(db_uri.replace("+psycopg2", "+psycopg"))
+    with engine.begin() as conn:
+        for key, value in (
+            ("mlflow.runName", "name"),
+            ("mlflow.user", "'bench'"),
+            ("mlflow.source.name", "'bench/ui.py'"),
+            ("mlflow.source.type", "'LOCAL'"),
+        ):
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO tags (key, value, run_uuid) SELECT :key, {value}, run_uuid FROM runs"
+                    " WHERE experiment_id = :e AND user_id = 'bench'"
+                ),
+                {"key": key, "e": experiment_id},
+            )
+        conn.exec_driver_sql("ANALYZE tags")
+    engine.dispose()
+
+
+def mlflow_experiment_id(db_uri: str, name: str) -> int:
+    """MLflow's id of experiment ``name``, read from its database."""
+    engine = sa.create_engine(db_uri.replace("+psycopg2", "+psycopg"))
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT experiment_id FROM experiments WHERE name = :n"), {"n": name})
+        experiment_id = int(found.scalar_one())
+    engine.dispose()
+    return experiment_id
 
 
 def timed(browser: Any, url: str, ready: Any, timeout_s: float) -> tuple[float | None, str]:
@@ -116,6 +225,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="2,000 runs, 2 repeats: a smoke run")
+    parser.add_argument(
+        "--keep", metavar="TAG", help="keep the loaded data under this tag (reused, not reloaded, next time)"
+    )
+    parser.add_argument("--pages", default="runs,sort,run,compare", help="which pages to time")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.repeats = 2000, 2
@@ -123,12 +236,16 @@ def main() -> None:
 
     result: dict[str, Any] = {"benchmark": "ui", **vars(args)}
     result.update(_compare.environment("mlflow"))
-    tag = uuid.uuid4().hex[:10]
+    tag = args.keep or uuid.uuid4().hex[:10]
     schema, database = f"bench_ui_lw_{tag}", f"bench_ui_mlflow_{tag}"
     admin = sa.create_engine(PG_URI, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        conn.execute(sa.text(f"CREATE DATABASE {database}"))
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+        if (
+            conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).first()
+            is None
+        ):
+            conn.execute(sa.text(f"CREATE DATABASE {database}"))
     ours_uri = f"{PG_URI}?options=-csearch_path%3D{schema}"
     mlflow_db = sa.make_url(PG_URI).set(drivername="postgresql+psycopg2", database=database)
     mlflow_db_uri = mlflow_db.render_as_string(hide_password=False)
@@ -153,25 +270,31 @@ def main() -> None:
             mlflow_cmd += ["--artifacts-destination", str(tmp / "mlflow-artifacts")]
             ours = stack.enter_context(server(ours_cmd, "/readyz", tmp / "lw.log", env))
             theirs = stack.enter_context(server(mlflow_cmd, "/health", tmp / "mlflow.log", mlflow_env))
-            populated = {"loopwright_s": round(populate_loopwright(ours_uri, experiment, args.runs, 7), 1)}
-            command: list[str | Path] = [
-                refenv.ensure("mlflow"),
-                HERE / "_mlflow_server.py",
-                "populate",
-                mlflow_db_uri,
-                theirs,
-            ]
-            done = _compare.child_json([*command, experiment, str(args.runs), "7"])
-            populated["mlflow_s"] = round(done["populate_s"], 1)
-            result["populate_seconds"] = populated
-            mlflow_eid = str(done["experiment_id"])
             from loopwright.store.sql import SqlStore
 
             store = SqlStore(ours_uri)
             found = store.get_experiment_by_name(experiment)
+            store.close()
+            populated: dict[str, Any] = {"kept_from_an_earlier_run": found is not None}
+            if found is None:
+                populated["loopwright_s"] = round(populate_ours(ours_uri, experiment, args.runs, 7), 1)
+                command: list[str | Path] = [
+                    refenv.ensure("mlflow"),
+                    HERE / "_mlflow_server.py",
+                    "populate",
+                    mlflow_db_uri,
+                    theirs,
+                ]
+                done = _compare.child_json([*command, experiment, str(args.runs), "7"])
+                tag_mlflow_runs(mlflow_db_uri, int(done["experiment_id"]))
+                populated["mlflow_s"] = round(done["populate_s"], 1)
+                store = SqlStore(ours_uri)
+                found = store.get_experiment_by_name(experiment)
+                store.close()
             assert found is not None
             our_eid = found.id
-            store.close()
+            mlflow_eid = str(mlflow_experiment_id(mlflow_db_uri, experiment))
+            result["populate_seconds"] = populated
             ours_ids = loopwright_setup(ours, experiment, args.steps)
             setup: list[str | Path] = [
                 refenv.ensure("mlflow"),
@@ -215,6 +338,7 @@ def main() -> None:
                     ),
                 ),
             }
+            pages = {k: v for k, v in pages.items() if k in args.pages.split(",")}
             chromium = shutil.which("chromium") or shutil.which("chromium-browser")
             samples: dict[str, dict[str, list[float | None]]] = {
                 k: {"loopwright": [], "mlflow": []} for k in pages
@@ -251,9 +375,10 @@ def main() -> None:
             result["mlflow_over_loopwright_x"] = ratios
             result["load_average"] = round(os.getloadavg()[0], 2)
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         admin.dispose()
     print(json.dumps(result, indent=2))
 

@@ -89,6 +89,16 @@ def test_raw_artifacts_are_sandboxed_and_downloadable(ui_server: Any) -> None:
     assert missing.status_code == 404 and "has no artifact" in missing.text
 
 
+def test_metric_history_downloads_whole_as_csv(ui_server: Any) -> None:
+    """The chart draws at most MAX_POINTS; the CSV link next to it has every point."""
+    run_id = ui_server.data["runs"]["run-0"]
+    got = httpx.get(f"{ui_server.url}/runs/{run_id}/metric.csv", params={"key": "loss"})
+    lines = got.text.splitlines()
+    assert got.status_code == 200 and lines[0] == "step,value,timestamp_ms" and len(lines) == 41
+    assert got.headers["content-disposition"].endswith('-loss.csv"')
+    assert httpx.get(f"{ui_server.url}/runs/nope/metric.csv", params={"key": "loss"}).status_code == 404
+
+
 def test_compare_two_runs(ui_server: Any, page: Any, shoot: Any) -> None:
     exp = ui_server.data["experiment_id"]
     page.goto(f"{ui_server.url}/experiments/{exp}")

@@ -21,7 +21,7 @@ import mimetypes
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -145,6 +145,13 @@ def _href_for(node_type: str, node_id: str) -> str | None:
     return None
 
 
+def _history(store: SqlStore, run_id: str, key: str) -> list[tuple[int, float]]:
+    """One metric's ``(step, value)`` points, read as two arrays: 10,000 steps cost a third of what
+    10,000 ``MetricPoint`` rows do (most of a run page's time at that length)."""
+    arrays = store.get_metric_history_arrays(run_id, key)
+    return list(zip(arrays.steps.tolist(), arrays.values.tolist(), strict=True))
+
+
 def _runs_by_id(store: SqlStore, ids: Sequence[str]) -> list[Run]:
     """The runs named (one query), in the order asked; unknown ids are an InvalidInput."""
     quoted = ", ".join("'" + i.replace("'", "") + "'" for i in ids)
@@ -241,12 +248,14 @@ def tracking_router() -> APIRouter:
         log_scale, weight = _chart_options(request)
         charts = []
         for key in sorted(found.metrics):
-            history = [(p.step, p.value) for p in store.list_metric_history(run_id, key)]
+            history = _history(store, run_id, key)
             capped = downsample(smooth(history, weight))
             charts.append(
                 {
                     "key": key,
                     "steps": len(history),
+                    "drawn": len(capped),
+                    "csv": f"/runs/{quote(run_id)}/metric.csv?" + urlencode({"key": key}),
                     "svg": steps_svg({key: capped}, log_scale=log_scale, label=key),
                 }
             )
@@ -299,6 +308,15 @@ def tracking_router() -> APIRouter:
             headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return Response(_blobs(request).get_bytes(ref.digest), media_type=media, headers=headers)
 
+    @router.get("/runs/{run_id}/metric.csv")
+    def metric_csv(request: Request, run_id: str, key: str) -> Response:
+        """Every point of one metric (the chart draws at most MAX_POINTS of them), as CSV."""
+        history = _store(request).list_metric_history(run_id, key)
+        lines = ["step,value,timestamp_ms", *(f"{p.step},{p.value!r},{p.timestamp}" for p in history)]
+        filename = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+        headers = {"Content-Disposition": f'attachment; filename="{run_id}-{filename}.csv"'}
+        return Response("\n".join(lines) + "\n", media_type="text/csv", headers=headers)
+
     @router.get("/compare")
     def compare(request: Request) -> Response:
         ids = list(dict.fromkeys(_values(request, "runs")))
@@ -312,7 +330,7 @@ def tracking_router() -> APIRouter:
         series = {}
         for r in chosen:
             if metric in r.metrics:
-                history = [(p.step, p.value) for p in store.list_metric_history(r.id, metric)]
+                history = _history(store, r.id, metric)
                 series[f"{r.name} ({r.id[:8]})"] = downsample(smooth(history, weight), 400)
         param_keys = sorted({k for r in chosen for k in r.params})
         differing = [k for k in param_keys if len({r.params.get(k) for r in chosen}) > 1]
