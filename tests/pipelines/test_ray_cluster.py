@@ -102,12 +102,15 @@ def cluster() -> Iterator[Cluster]:
     with pytest.MonkeyPatch.context() as patch:  # restored after the module: no leak into later files
         patch.setenv("RAY_AUTH_MODE", "disabled")
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 150  # a loaded 2-core machine took 50 s
             head = _ray_start(
                 [
                     "--head",
                     f"--port={port}",
                     "--include-dashboard=false",
+                    # a free port for the Ray Client server (10001 may be another Ray's on this host)
+                    f"--ray-client-server-port={_free_port()}",
+                    "--no-monitor",  # a fixed cluster needs no autoscaler: one process fewer to start
                     '--resources={"node_a": 1}',
                     f"--temp-dir={root / 'a'}",
                     *common,
