@@ -126,6 +126,7 @@ class RayExecutor(Executor):
             task = self._refs.pop(ref)
             try:
                 outcomes.append(ray.get(ref))
+                self._died_on.pop(task.step_run_id, None)
             except self._worker_deaths as exc:
                 used = self._bury(task, exc)
                 if used <= task.step.options.retries:
