@@ -35,13 +35,13 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loopwright.store import PredictionLogFile
@@ -60,14 +60,24 @@ def identity(files: Iterable[PredictionLogFile]) -> str:
     return hashlib.sha256("\n".join(sorted(f.id for f in files)).encode()).hexdigest()[:32]
 
 
-@dataclass
 class LabelJoin:
-    """A window's rows as the metrics need them (``frame``) and each row's label (``labels``)."""
+    """A window's rows as the metrics need them (``frame``) and each row's label (``labels``).
 
-    frame: pd.DataFrame
-    labels: np.ndarray  # object: the label, or None
-    identity: str
-    feedback_ms: int
+    A stored join is read lazily: its identity and watermark first, its rows only when
+    :meth:`touches` says new feedback names one of them.
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame | None,
+        labels: np.ndarray | None,
+        identity: str,
+        feedback_ms: int,
+        table: pa.Table | None = None,
+    ):
+        self._frame, self._labels, self._table = frame, labels, table
+        self.identity = identity
+        self.feedback_ms = feedback_ms
 
     @classmethod
     def build(
@@ -76,6 +86,40 @@ class LabelJoin:
         out = np.empty(len(frame), dtype=object)
         out[:] = list(labels)
         return cls(frame[list(COLUMNS)].reset_index(drop=True), out, identity, feedback_ms)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            assert self._table is not None
+            frame = self._table.to_pandas()
+            for name in frame.columns:
+                if isinstance(frame[name].dtype, pd.CategoricalDtype):  # dictionary-encoded objects
+                    frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+            frame["model_version"] = frame["model_version"].astype("Int64")  # as the log gives it
+            self._frame = frame
+        return self._frame
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self._labels is None:
+            assert self._table is not None
+            labels = np.empty(self._table.num_rows, dtype=object)
+            labels[:] = orjson.loads((self._table.schema.metadata or {})[_LABELS])
+            self._labels = labels
+        return self._labels
+
+    def touches(self, request_ids: pa.Array) -> bool:
+        """Whether any of these request ids has rows in the window (checked in Arrow, before the
+        rows are turned into a frame)."""
+        if self._table is None:
+            return bool(self.frame["request_id"].isin(request_ids.to_pylist()).any())
+        column = self._table.column("request_id")
+        return any(
+            pc.any(pc.is_in(chunk.dictionary, value_set=request_ids)).as_py()
+            if isinstance(chunk, pa.DictionaryArray)
+            else pc.any(pc.is_in(chunk, value_set=request_ids)).as_py()
+            for chunk in column.chunks
+        )
 
     def to_bytes(self) -> bytes | None:
         """The Parquet blob, or ``None`` when the predictions do not fit one Arrow type."""
@@ -93,16 +137,8 @@ class LabelJoin:
     @classmethod
     def from_bytes(cls, data: bytes) -> LabelJoin:
         table = pq.read_table(pa.BufferReader(data))
-        meta = table.schema.metadata or {}
-        head = orjson.loads(meta[_META])
-        labels = np.empty(table.num_rows, dtype=object)
-        labels[:] = orjson.loads(meta[_LABELS])
-        frame = table.to_pandas()
-        frame["model_version"] = frame["model_version"].astype("Int64")  # as the log gives it
-        for name in frame.columns:
-            if isinstance(frame[name].dtype, pd.CategoricalDtype):  # dictionary-encoded objects
-                frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-        return cls(frame, labels, head["identity"], int(head["feedback_ms"]))
+        head = orjson.loads((table.schema.metadata or {})[_META])
+        return cls(None, None, head["identity"], int(head["feedback_ms"]), table)
 
 
 def _arrow(column: pd.Series) -> pa.Array:

@@ -51,6 +51,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from loopwright.errors import InvalidInput, LoopwrightError, NotFound
 from loopwright.monitoring.alerts import AlertConfig, Alerter, Webhook
@@ -277,10 +278,11 @@ class Monitor:
 
         results: list[WindowSummary] = []
         fresh: dict[int, LabelJoin] = {}  # joins to store: windows closed or relabelled in this pass
+        new_ids = feedback.request_ids()
         for record in relabel:
             join = joins.get(record.start_ms)
             if join is not None:
-                if self._relabel_join(join, feedback, clock):
+                if join.touches(new_ids) and self._relabel_join(join, feedback, clock):
                     summary = _summary(record)
                     self._performance(summary, join.frame, join.labels)
                     results.append(summary)
@@ -504,6 +506,7 @@ class Monitor:
             name, version = cast(tuple[Any, Any], counts.idxmax())
             key = (str(name), int(version))
             if key not in self._classes:
+                assert self._client is not None
                 self._classes[key] = _model_classes(*key, self._client)
             known = self._classes[key]
             if known is not None:
@@ -528,6 +531,10 @@ class _Labels:
         self._labels = np.empty(len(feedback.labels), dtype=object)
         self._labels[:] = feedback.labels
         self.newest_ms = max(feedback.timestamps_ms, default=-1)
+
+    def request_ids(self) -> pa.Array:
+        """The request ids feedback names, each once."""
+        return pa.array(self._ids.to_numpy(dtype=object), type=pa.string())
 
     def find(self, request_ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each row's label (``None`` when none) and whether feedback names the row at all (a JSON
@@ -558,19 +565,28 @@ def reference_for(name: str | None, version: int | None, client: Client | None =
         return str(error)
 
 
-def _model_classes(name: str, version: int, client: Client | None = None) -> _Classes | None:
+# a package's classes never change: known per manifest digest for the process, so a scheduled pass
+# (a new Monitor each time: ``lw.monitor``, a CronJob's CLI in one process) loads a model once
+_KNOWN_CLASSES: dict[str, _Classes | None] = {}
+
+
+def _model_classes(name: str, version: int, client: Client) -> _Classes | None:
     from loopwright.models import load_model
 
     try:
+        digest = client.store.get_model_version(name, version).manifest_digest
+        if digest is not None and digest in _KNOWN_CLASSES:
+            return _KNOWN_CLASSES[digest]
         labels = load_model(f"models:/{name}/{version}", client=client).classes
     except LoopwrightError as error:
         log.warning(
             "cannot load models:/%s/%s to read its classes (%s); inferring them", name, version, error
         )
         return None
-    if labels is None:
-        return None
-    return _Classes(labels, labels[1] if len(labels) == 2 else None)
+    known = None if labels is None else _Classes(labels, labels[1] if len(labels) == 2 else None)
+    if digest is not None:
+        _KNOWN_CLASSES[digest] = known
+    return known
 
 
 def _by_version(frame: pd.DataFrame) -> list[tuple[tuple[str | None, int | None], pd.DataFrame]]:
