@@ -129,6 +129,7 @@ def cluster() -> Iterator[Cluster]:
             started.append(worker)
             _wait_started(head, root / "head.log", deadline)
             _wait_started(worker, root / "worker.log", deadline)
+            ray.shutdown()  # a connection an earlier module left open would be kept instead
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
             nodes: dict[str, str] = {}
             while len(nodes) < 2 and time.monotonic() < deadline:
