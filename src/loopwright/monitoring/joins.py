@@ -73,9 +73,9 @@ class LabelJoin:
         labels: np.ndarray | None,
         identity: str,
         feedback_ms: int,
-        table: pa.Table | None = None,
+        data: bytes | None = None,
     ):
-        self._frame, self._labels, self._table = frame, labels, table
+        self._frame, self._labels, self._data = frame, labels, data
         self.identity = identity
         self.feedback_ms = feedback_ms
 
@@ -90,8 +90,8 @@ class LabelJoin:
     @property
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
-            assert self._table is not None
-            frame = self._table.to_pandas()
+            assert self._data is not None
+            frame = pq.read_table(pa.BufferReader(self._data)).to_pandas()
             for name in frame.columns:
                 if isinstance(frame[name].dtype, pd.CategoricalDtype):  # dictionary-encoded objects
                     frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
@@ -102,18 +102,19 @@ class LabelJoin:
     @property
     def labels(self) -> np.ndarray:
         if self._labels is None:
-            assert self._table is not None
-            labels = np.empty(self._table.num_rows, dtype=object)
-            labels[:] = orjson.loads((self._table.schema.metadata or {})[_LABELS])
+            assert self._data is not None
+            values = orjson.loads(_metadata(self._data)[_LABELS])
+            labels = np.empty(len(values), dtype=object)
+            labels[:] = values
             self._labels = labels
         return self._labels
 
     def touches(self, request_ids: pa.Array) -> bool:
         """Whether any of these request ids has rows in the window (checked in Arrow, before the
         rows are turned into a frame)."""
-        if self._table is None:
+        if self._data is None:
             return bool(self.frame["request_id"].isin(request_ids.to_pylist()).any())
-        column = self._table.column("request_id")
+        column = pq.read_table(pa.BufferReader(self._data), columns=["request_id"]).column("request_id")
         return any(
             pc.any(pc.is_in(chunk.dictionary, value_set=request_ids)).as_py()
             if isinstance(chunk, pa.DictionaryArray)
@@ -136,9 +137,13 @@ class LabelJoin:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LabelJoin:
-        table = pq.read_table(pa.BufferReader(data))
-        head = orjson.loads((table.schema.metadata or {})[_META])
-        return cls(None, None, head["identity"], int(head["feedback_ms"]), table)
+        head = orjson.loads(_metadata(data)[_META])
+        return cls(None, None, head["identity"], int(head["feedback_ms"]), data)
+
+
+def _metadata(data: bytes) -> dict[bytes, bytes]:
+    """The Parquet file's key-value metadata (its footer only)."""
+    return dict(pq.read_schema(pa.BufferReader(data)).metadata or {})
 
 
 def _arrow(column: pd.Series) -> pa.Array:

@@ -404,8 +404,9 @@ class Monitor:
         """Lay the feedback over a stored join's labels; whether any label changed (then the join
         takes the pass's clock as its watermark)."""
         new, found = feedback.find(join.frame["request_id"].to_numpy(), join.frame["row"].to_numpy())
-        changed = [i for i in np.flatnonzero(found) if not _same(new[i], join.labels[i])]
-        if not changed:
+        # compared as Python values: a label sent again as 1.0 for 1 or true for 1 changes no metric
+        changed = np.flatnonzero(found)[new[found] != join.labels[found]]
+        if not changed.size:
             return False
         join.labels[changed] = new[changed]
         join.feedback_ms = clock
@@ -623,11 +624,6 @@ def _task(frame: pd.DataFrame) -> Task:
 def _overlapping(files: list[PredictionLogFile], start: int, end: int) -> list[PredictionLogFile]:
     """The log files holding rows of ``[start, end)`` (what ``list_prediction_log_files`` selects)."""
     return [f for f in files if f.max_ts_ms >= start and f.min_ts_ms < end]
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Labels equal as JSON values (``1`` and ``True`` differ)."""
-    return type(a) is type(b) and bool(a == b)
 
 
 def _equal_to(values: np.ndarray, label: Any) -> np.ndarray:
