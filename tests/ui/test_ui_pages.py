@@ -110,6 +110,7 @@ def test_compare_two_runs(ui_server: Any, page: Any, shoot: Any) -> None:
     page.click("text=Show")
     page.wait_for_url("**metric=loss**")
     assert page.locator("#curves svg polyline.series").count() == 2
+    assert page.locator("#curves figcaption a[download]").count() == 2  # each curve's every point, as CSV
     assert page.locator("#parallel svg polyline").count() == 2
     differ = page.locator("#differ thead").inner_text()
     assert "C" in differ and "penalty" in differ

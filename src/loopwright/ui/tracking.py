@@ -37,6 +37,7 @@ from loopwright.ui.session import UIRoute, page
 
 PAGE_SIZE = 50
 MAX_COMPARE = 20
+COMPARE_POINTS = 400  # per overlaid curve: 20 curves stay a small SVG
 INLINE_BYTES = 256 * 1024
 INLINE_COUNT = 12
 DEFAULT_ORDER = "attributes.start_time DESC"
@@ -327,11 +328,15 @@ def tracking_router() -> APIRouter:
         metric_keys = sorted({k for r in chosen for k in r.metrics})
         metric = request.query_params.get("metric") or (metric_keys[0] if metric_keys else "")
         log_scale, weight = _chart_options(request)
-        series = {}
+        series: dict[str, list[tuple[int, float]]] = {}
+        legend: list[dict[str, Any]] = []
         for r in chosen:
             if metric in r.metrics:
                 history = _history(store, r.id, metric)
-                series[f"{r.name} ({r.id[:8]})"] = downsample(smooth(history, weight), 400)
+                label = f"{r.name} ({r.id[:8]})"
+                series[label] = downsample(smooth(history, weight), COMPARE_POINTS)
+                csv = f"/runs/{quote(r.id)}/metric.csv?" + urlencode({"key": metric})
+                legend.append({"name": label, "steps": len(history), "drawn": len(series[label]), "csv": csv})
         param_keys = sorted({k for r in chosen for k in r.params})
         differing = [k for k in param_keys if len({r.params.get(k) for r in chosen}) > 1]
         rows: dict[str, list[float | str | None]] = {}
@@ -350,7 +355,9 @@ def tracking_router() -> APIRouter:
             curves=steps_svg(series, log_scale=log_scale, label=metric, width=760, height=280)
             if series
             else None,
-            legend=list(series),
+            legend=legend,
+            thinned=any(item["drawn"] < item["steps"] for item in legend),
+            compare_points=COMPARE_POINTS,
             parallel=parallel_svg([*differing, metric], rows) if metric else None,
             differing=differing,
         )
