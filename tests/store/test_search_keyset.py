@@ -3,9 +3,12 @@ ordering (NULLs last, ties broken by start time and id), on SQLite, PostgreSQL a
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
-from loopwright.errors import InvalidInput
+from loopwright.errors import InvalidInput, NotFound
 from loopwright.store.entities import MetricPoint
 from loopwright.store.interface import Store
 
@@ -48,3 +51,16 @@ def test_keyset_pages_follow_every_order(store: Store) -> None:
 def test_unknown_anchor_is_invalid_input(store: Store) -> None:
     with pytest.raises(InvalidInput, match="after_run_id 'nope': no such run"):
         store.search_runs(after_run_id="nope")
+
+
+def test_history_arrays_through_every_store(store: Store) -> None:
+    """``get_metric_history_arrays`` is part of the Store: a server answers it as JSON lists (NaN kept)."""
+    run = store.create_run(store.create_experiment("arrays").id)
+    store.log_metrics(
+        [(run.id, MetricPoint("loss", math.nan if s == 1 else s / 2, s, 10 + s)) for s in range(4)]
+    )
+    arrays = store.get_metric_history_arrays(run.id, "loss")
+    assert arrays.steps.tolist() == [0, 1, 2, 3] and arrays.timestamps.tolist() == [10, 11, 12, 13]
+    assert arrays.values.dtype == np.float64 and math.isnan(arrays.values[1]) and arrays.values[3] == 1.5
+    with pytest.raises(NotFound):
+        store.get_metric_history_arrays("nope", "loss")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pydantic
 
 from loopwright.errors import NotFound
 
@@ -691,3 +694,31 @@ class Trace(ToDict):
     @property
     def start_time(self) -> datetime:
         return datetime.fromtimestamp(self.start_us / 1_000_000, tz=UTC)
+
+
+# ndarray fields a REST answer (JSON lists, NaN included) validates back into arrays
+_IntArray = Annotated[np.ndarray, pydantic.PlainValidator(lambda v: np.asarray(v, dtype=np.int64))]
+_FloatArray = Annotated[np.ndarray, pydantic.PlainValidator(lambda v: np.asarray(v, dtype=np.float64))]
+
+
+@dataclass(frozen=True)
+class MetricHistoryArrays:
+    """One metric's history, column by column (``Store.get_metric_history_arrays``): three numpy
+    arrays instead of one object per point.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from loopwright.store.sql import SqlStore
+    >>> store = SqlStore(f"sqlite:///{tempfile.mkdtemp()}/lw.db")
+    >>> run = store.create_run(store.create_experiment("h").id)
+    >>> store.log_metrics([(run.id, MetricPoint("loss", 1 / (s + 1), s, 1)) for s in range(3)])
+    >>> history = store.get_metric_history_arrays(run.id, "loss")
+    >>> history.steps.tolist(), history.values.round(2).tolist()
+    ([0, 1, 2], [1.0, 0.5, 0.33])
+    >>> store.close()
+    """
+
+    steps: _IntArray
+    values: _FloatArray
+    timestamps: _IntArray

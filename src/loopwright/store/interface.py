@@ -30,6 +30,7 @@ from loopwright.store.entities import (
     LoopState,
     LoopStateName,
     LoopTransition,
+    MetricHistoryArrays,
     MetricPoint,
     ModelKind,
     ModelVersion,
@@ -125,6 +126,11 @@ class Store(ABC):
 
     @abstractmethod
     def list_metric_history(self, run_id: str, key: str) -> list[MetricPoint]: ...
+
+    @abstractmethod
+    def get_metric_history_arrays(self, run_id: str, key: str) -> MetricHistoryArrays:
+        """One key's history as three numpy arrays (steps, values, timestamps), in step order: the
+        form to read 10,000-step curves in (no object per point, so no garbage-collector pauses)."""
 
     @abstractmethod
     def search_runs(

@@ -61,6 +61,7 @@ from loopwright.store.entities import (
     LoopState,
     LoopStateName,
     LoopTransition,
+    MetricHistoryArrays,
     MetricPoint,
     ModelKind,
     ModelVersion,
@@ -281,6 +282,9 @@ class RestStore(Store):
 
     def list_metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         return self._call("list_metric_history", run_id=run_id, key=key)
+
+    def get_metric_history_arrays(self, run_id: str, key: str) -> MetricHistoryArrays:
+        return self._call("get_metric_history_arrays", run_id=run_id, key=key)
 
     def search_runs(
         self,

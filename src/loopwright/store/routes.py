@@ -81,6 +81,7 @@ _ROUTES = [
         ("delete_tag", "DELETE", "/runs/{run_id}/tags", "editor"),
         ("log_metrics", "POST", "/metrics", "editor"),
         ("list_metric_history", "GET", "/runs/{run_id}/metric-history", "viewer"),
+        ("get_metric_history_arrays", "GET", "/runs/{run_id}/metric-history-arrays", "viewer"),
         ("log_dataset_inputs", "POST", "/runs/{run_id}/datasets", "editor"),
         ("get_dataset_inputs", "GET", "/runs/{run_id}/datasets", "viewer"),
     ),

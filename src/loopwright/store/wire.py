@@ -28,6 +28,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+import numpy as np
 import pydantic
 
 from loopwright.store.interface import Store
@@ -102,6 +103,8 @@ def plain(value: Any) -> Any:
         return sorted(plain(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {name: plain(getattr(value, name)) for name in _field_names(kind)}
+    if isinstance(value, np.ndarray):  # a history's columns: one list of numbers each
+        return value.tolist()
     return value
 
 

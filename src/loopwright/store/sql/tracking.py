@@ -7,7 +7,6 @@ import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from loopwright.store.entities import (
     DatasetInput,
     Experiment,
     GcReport,
+    MetricHistoryArrays,
     MetricPoint,
     Run,
     RunStatus,
@@ -86,29 +86,6 @@ def _value(raw: float | None) -> float:
 
 
 param_table = params  # log_params's argument has the table's name
-
-
-@dataclass(frozen=True)
-class MetricHistoryArrays:
-    """One metric's history, column by column (``SqlStore.get_metric_history_arrays``).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from loopwright.store.entities import MetricPoint
-    >>> from loopwright.store.sql import SqlStore
-    >>> store = SqlStore(f"sqlite:///{tempfile.mkdtemp()}/lw.db")
-    >>> run = store.create_run(store.create_experiment("h").id)
-    >>> store.log_metrics([(run.id, MetricPoint("loss", 1 / (s + 1), s, 1)) for s in range(3)])
-    >>> history = store.get_metric_history_arrays(run.id, "loss")
-    >>> history.steps.tolist(), history.values.round(2).tolist()
-    ([0, 1, 2], [1.0, 0.5, 0.33])
-    >>> store.close()
-    """
-
-    steps: np.ndarray
-    values: np.ndarray
-    timestamps: np.ndarray
 
 
 # statements every metric write runs, built once (constructing them cost more than executing them)
