@@ -73,6 +73,20 @@ def test_incremental_passes_equal_a_backfill(sqlite_env: Path) -> None:
     again = lw.monitor("churn", window="1h", since=T0, now=now + 60_000, include_open=False)
     assert _results(again) == after
     assert after[1][4] == 600 and after[1][5] == "complete"
+
+    # a join whose blob is gone: that window is relabelled from the log, the pass goes on
+    hour2 = store.list_artifacts(OWNER, "churn")[2]
+    assert hour2.path == f"{HOUR}/{T0 + 2 * HOUR}.parquet"
+    path = lw.get_client().blobs.local_path(hour2.digest)
+    assert path is not None
+    path.unlink()
+    give_feedback("churn", hours[2][:1], rows, rng)
+    lw.monitor("churn", window="1h", now=now + 120_000, include_open=False)
+    final = _results(lw.list_monitor_windows("churn"))
+    assert final[2][4] == 250  # its first request
+    assert (
+        _results(lw.monitor("churn", window="1h", since=T0, now=now + 120_000, include_open=False)) == final
+    )
     traffic.close()
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -44,9 +45,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from loopwright.errors import NotFound
 from loopwright.store import PredictionLogFile
 from loopwright.store.entities import ArtifactRef
 from loopwright.tracking.client import Client
+
+log = logging.getLogger(__name__)
 
 OWNER = "monitor_window"  # artifacts.owner_type of label joins (owner_id = endpoint)
 COLUMNS = ("request_id", "row", "model_name", "model_version", "prediction", "score")
@@ -169,7 +173,12 @@ def load_joins(client: Client, endpoint: str, width_ms: int, starts: Iterable[in
     out = {}
     for ref in client.store.list_artifacts(OWNER, endpoint, prefix=str(width_ms)):
         if ref.path in wanted:
-            out[wanted[ref.path]] = LabelJoin.from_bytes(client.blobs.get_bytes(ref.digest))
+            try:
+                out[wanted[ref.path]] = LabelJoin.from_bytes(client.blobs.get_bytes(ref.digest))
+            except NotFound:  # its blob is gone (removed by hand): the window is read from the log
+                log.warning(
+                    "label join %s of endpoint %s is missing; relabelling from the log", ref.path, endpoint
+                )
     return out
 
 
