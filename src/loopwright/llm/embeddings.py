@@ -147,7 +147,8 @@ class _MiniLM:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()  # each batch is padded to its own longest text by encode
         if backend is None:
-            backend = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
+            onnx = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime"))  # the [onnx] extra
+            backend = "onnxruntime" if onnx else "torch"
         self.backend = backend
         self.runner: _OnnxRunner | _TorchRunner
         if backend == "onnxruntime":
