@@ -4,7 +4,9 @@ Setup (not timed): a logistic-regression churn model on 20 numeric features is l
 and profiled; ``--rows`` predictions (default 1,000,000) are written through the serving
 ``PredictionLog`` over 24 hourly windows (hours 12-17 covariate-shifted: two features squeezed
 towards the decision boundary, which lowers accuracy while the model stays calibrated), and labels
-drawn from the true probabilities are logged as feedback for the first 18 hours.
+drawn from the true probabilities are logged as feedback for the first 18 hours, stamped half an hour after
+their hour (the log's clock, so a resuming pass reads only the feedback logged since the last one). A 25th
+hour is logged too, outside the first pass's windows.
 
 Timed, the same stages on both sides (each side in a fresh process per repeat, imports not timed):
 - Loopwright (a copy of the store made at setup): load the reference rows (the training features and
@@ -12,7 +14,9 @@ Timed, the same stages on both sides (each side in a fresh process per repeat, i
   model="models:/churn/1")``, stored as the version's reference), then one ``lw.monitor("churn",
   window="1h", since=…, now=…)`` call: it reads the log's Parquet blobs and the feedback labels,
   computes drift per window against that profile, joins the labels, computes realised metrics and CBPE
-  estimates, judges alert rules and stores the 24 windows.
+  estimates, judges alert rules and stores the 24 windows (and their label joins). Then, timed apart as
+  ``repeated_pass_seconds``: the late labels of hour 18 (an already-profiled window) are logged (not timed)
+  and ``lw.monitor`` resumes an hour later -- one new closed window and one relabelled (issue 17 item 6).
 - NannyML (its own venv, ``bench/_nannyml_child.py``): load the same reference and the same logged
   rows with their labels from Parquet, then ``UnivariateDriftCalculator`` (KS + Wasserstein, hourly
   chunks), ``CBPE`` (accuracy, ROC AUC) and ``PerformanceCalculator`` (realised accuracy, ROC AUC),
