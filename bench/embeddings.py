@@ -9,7 +9,9 @@ MLflow through ``/invocations`` (``{"inputs": ["..."]}``) of the model saved wit
 ``one``, the same 15-word sentence every time (19 tokens), and ``mixed``, the demo handbook's sentences,
 paragraphs and pairs of paragraphs (5 to 100 tokens) in a fixed shuffled order that ``wrk`` cycles
 through, so concurrent requests differ in length as real traffic does. ``wrk`` measures throughput and
-p99 at 16 connections (and p50 at 1); the servers run interleaved, A B A B (``bench/_compare.py``), each
+p99 at 16 connections (and p50 at 1), and each server's CPU time per request at 16 (its process group's
+user + system time over the run: what a request costs whatever share of a loaded machine the server got);
+the servers run interleaved, A B A B (``bench/_compare.py``), each
 ratio is per pair. Targets (on ``one``, the issue's load): Loopwright at least 5x MLflow's c16
 throughput and at most 1/5 of its c16 p99.
 
