@@ -191,6 +191,9 @@ class _MiniLM:
         if isinstance(self.runner, _TorchRunner):
             self.runner.torch.set_num_threads(1)
         self.passes = max(1, passes)
+        if self._pool is not None:  # sized for the old number of passes
+            self._pool.shutdown(wait=False)
+            self._pool = None
 
 
 def _cpus() -> int:
