@@ -64,3 +64,39 @@ def test_history_arrays_through_every_store(store: Store) -> None:
     assert arrays.values.dtype == np.float64 and math.isnan(arrays.values[1]) and arrays.values[3] == 1.5
     with pytest.raises(NotFound):
         store.get_metric_history_arrays("nope", "loss")
+
+
+def test_filtered_pages_equal_the_filter_applied_by_hand(store: Store) -> None:
+    """Filters on keys not ordered by are semi-joins on the experiment's index (query.py): the runs they
+    keep, in order, are those a plain reading of the runs keeps; pages visit each exactly once."""
+    exp, other = store.create_experiment("semi").id, store.create_experiment("semi-other").id
+    points = []
+    for i in range(40):
+        run = store.create_run(exp if i % 4 else other, start_ms=1_700_000_000_000 + i)
+        store.log_params(run.id, {"p": f"v{i % 3}", "long": "x" * 250 + str(i % 2)})
+        points += [(run.id, MetricPoint("m0", (i * 7 % 10) / 10, 0, 1))]
+        if i % 6:  # some runs lack the order key: they come last
+            points.append((run.id, MetricPoint("m1", (i * 3 % 8) / 8, 0, 1)))
+    store.log_metrics(points)
+    flt = f"metrics.m0 > 0.3 and params.p = 'v1' and params.long IN ('{'x' * 250}1', 'y')"
+    everything = store.search_runs([exp], max_results=100)
+    kept = [
+        r
+        for r in everything
+        if r.metrics["m0"] > 0.3 and r.params["p"] == "v1" and r.params["long"].endswith("1")
+    ]
+    expected = sorted(
+        kept,
+        key=lambda r: ("m1" not in r.metrics, -r.metrics.get("m1", 0), -r.start_time.timestamp(), r.id),
+    )
+    assert expected and len(expected) < len(everything)
+    whole = store.search_runs([exp], filter=flt, order_by=["metrics.m1 DESC"])
+    assert [r.id for r in whole] == [r.id for r in expected]
+    walked: list[str] = []
+    after = None
+    while page := store.search_runs(
+        [exp], filter=flt, order_by=["metrics.m1 DESC"], max_results=2, after_run_id=after
+    ):
+        walked += [r.id for r in page]
+        after = page[-1].id
+    assert walked == [r.id for r in expected]

@@ -127,8 +127,11 @@ def test_migration_adds_indexes_triggers_and_backfills(empty_uri: str) -> None:
         else:
             listed = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
         names = set(conn.execute(sa.text(listed)).scalars())
-    for table in ("latest_metrics", "params", "run_tags"):
+    for table in ("params", "run_tags"):
         assert f"ix_{table}_experiment_id_key_value" in names, (table, names)
+    # 0007 put run_id into the metric index (read from it, not the table); the old one is gone
+    assert "ix_latest_metrics_experiment_id_key_value_run_id" in names
+    assert "ix_latest_metrics_experiment_id_key_value" not in names
     _old_writes(engine, "e1", 30, 40)  # a pre-0006 writer after the upgrade: the trigger fills the column
     with engine.connect() as conn:
         for table in ("latest_metrics", "params", "run_tags"):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from loopwright.errors import InvalidInput
 from loopwright.store.search import Clause, OrderKey
@@ -39,6 +41,9 @@ class SearchEntity:
     #: key kinds whose ``value`` is indexed by its first characters only (``prefix(column)``): an
     #: equality filter on them adds ``prefix(column) = value[:chars]`` so that index can serve it
     prefixed: Mapping[str, tuple[Callable[[Any], Any], int]] = field(default_factory=dict)
+    #: the key/value tables' column naming the entity (``alias.c.run_id``): with it, a filter on a key
+    #: within searched experiments is an ``id IN (ids from the index)`` semi-join (:func:`_semi_join`)
+    member: Callable[[Any], Any] | None = None
 
 
 def check_max_results(max_results: object) -> int:
@@ -145,16 +150,16 @@ def _build(
             joined[slot] = alias
         return joined[slot].c.value
 
-    for clause in clauses:
+    ordered_keys = {(o.kind, o.key) for o in orders}
+    probed: list[tuple[int, Clause]] = []
+    for i, clause in enumerate(clauses):
         if clause.kind == "attribute" and clause.key in entity.conditions:
             query = query.where(entity.conditions[clause.key](clause))
-            continue
-        column = column_for(clause.kind, clause.key, False)  # may add a join to query
-        query = query.where(condition(column, clause))
-        if clause.kind in entity.prefixed and clause.op in ("=", "IN"):
-            prefix, chars = entity.prefixed[clause.kind]
-            wanted = [clause.value] if clause.op == "=" else list(clause.value)  # type: ignore[arg-type]
-            query = query.where(prefix(column).in_([str(v)[:chars] for v in wanted]))
+        elif clause.kind == "attribute" or (clause.kind, clause.key) in ordered_keys:
+            column = column_for(clause.kind, clause.key, False)  # may add a join to query
+            query = query.where(*_conditions(entity, column, clause))
+        else:  # a key only filtered on: a semi-join, after the order's joins exist (below)
+            probed.append((i, clause))
     ordering: list[Any] = []
     keys: list[tuple[Any, Any, bool]] = []  # (column, the anchor's value of it, descending)
     for i, order in enumerate(orders):
@@ -170,6 +175,9 @@ def _build(
             keys.append((column, anchor, order.descending))
             if present:  # a range the index seeks to (the anchor's page and on); NULL anchor: nothing
                 query = query.where(column <= anchor if order.descending else column >= anchor)
+    walked = joined.get((orders[0].kind, orders[0].key)) if orders and first_present else None
+    for i, clause in probed:
+        query = query.where(_semi_join(entity, clause, f"{clause.kind}_f{i}", scope, walked))
     if after_id is not None:
         for tie in entity.tiebreak:
             column, descending = _direction(tie)
@@ -177,6 +185,74 @@ def _build(
             keys.append((column, anchor, descending))
         query = query.where(_after(keys))
     return query.order_by(*ordering, *entity.tiebreak)
+
+
+def _semi_join(
+    entity: SearchEntity, clause: Clause, name: str, scope: Callable[[Any], Any] | None, walked: Any
+) -> Any:
+    """The condition that a row has ``clause``'s key with a matching value, not a join.
+
+    Scoped (one or more experiments) and with ``entity.member``: ``id IN (the ids the scoped
+    ``(experiment_id, key, value…)`` index lists)``, read once into a set; the id compared is the
+    walked order key's (``walked``, read from its index) when there is one. SQLite sees it as
+    ``+id`` (:class:`Unindexed`): it keeps walking the order and checks each id in the set, rather
+    than fetching the filter's rows one by one and sorting them all. PostgreSQL plans the semi-join
+    either way. Otherwise ``EXISTS`` (a probe of the row's primary key per candidate).
+    """
+    table, on = entity.joins[clause.kind]
+    alias = table.alias(name)
+    if entity.member is not None and scope is not None:
+        probe = entity.member(walked) if walked is not None else entity.table.c.id
+        ids = sa.select(entity.member(alias)).where(
+            alias.c.key == clause.key, scope(alias), *_conditions(entity, alias.c.value, clause)
+        )
+        return Unindexed(probe).in_(ids)
+    where = on(alias, clause.key) if scope is None else sa.and_(on(alias, clause.key), scope(alias))
+    return sa.exists().where(where, *_conditions(entity, alias.c.value, clause))
+
+
+class Unindexed(sa.sql.expression.ColumnElement[Any]):
+    """A column SQLite's planner may not drive a join from (it renders ``+column``, SQLite's way of
+    saying so); the plain column on other databases.
+
+    >>> from loopwright.store.sql.tables import runs
+    >>> from sqlalchemy.dialects import sqlite, postgresql
+    >>> str(Unindexed(runs.c.id).compile(dialect=sqlite.dialect()))
+    '+runs.id'
+    >>> str(Unindexed(runs.c.id).compile(dialect=postgresql.dialect()))
+    'runs.id'
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(Unindexed)
+def _plain(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(Unindexed, "sqlite")
+def _unary_plus(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
+
+
+def _conditions(entity: SearchEntity, column: Any, clause: Clause) -> list[Any]:
+    """The clause's condition on ``column``, plus the value-prefix equality its index can serve."""
+    if clause.kind not in entity.prefixed or clause.op not in ("=", "IN"):
+        return [condition(column, clause)]
+    # the exact comparison as +value on SQLite: 'value = x' would let its planner fold the prefix
+    # condition below into a constant and lose the index on it
+    prefix, chars = entity.prefixed[clause.kind]
+    wanted = [clause.value] if clause.op == "=" else list(clause.value)  # type: ignore[arg-type]
+    prefixes = sorted({str(v)[:chars] for v in wanted})
+    # one value as '=': SQLite's planner uses the expression index for '=', not for 'IN (one)'
+    served = prefix(column) == prefixes[0] if len(prefixes) == 1 else prefix(column).in_(prefixes)
+    return [condition(Unindexed(column), clause), served]
 
 
 def _anchor_value(entity: SearchEntity, order: OrderKey, after_id: str) -> Any:

@@ -127,7 +127,8 @@ latest_metrics = sa.Table(
     sa.Column("timestamp_ms", Millis, nullable=False),
     sa.Column("experiment_id", sa.String(32), nullable=True),
     sa.Index(None, "key", "value"),
-    sa.Index(None, "experiment_id", "key", "value"),
+    # run_id last: an ordered walk and a metric filter read run ids from the index alone (0007)
+    sa.Index(None, "experiment_id", "key", "value", "run_id"),
 )
 
 dataset_inputs = sa.Table(

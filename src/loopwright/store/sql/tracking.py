@@ -74,6 +74,7 @@ RUN_SEARCH = SearchEntity(
     tiebreak=(runs.c.start_ms.desc(), runs.c.id),
     noun="runs",
     prefixed={"param": (value_prefix, VALUE_PREFIX_CHARS), "tag": (value_prefix, VALUE_PREFIX_CHARS)},
+    member=lambda alias: alias.c.run_id,
 )
 
 
