@@ -28,6 +28,8 @@ PACKAGES = {
     "evidently": ["evidently==0.7.23", "pandas<3", "scikit-learn"],
     "metaflow": ["metaflow==2.19.39"],
     "nannyml": ["nannyml==0.13.1", "statsmodels", "pandas<3", "pyarrow"],  # nannyml 0.13 misses statsmodels
+    # bench/spark_scale.py: mlflow.pyfunc.spark_udf on the PySpark of the spark extra (which wants pandas < 3)
+    "mlflow-spark": ["mlflow==3.17.2", "pyspark>=3.5", "pandas<3", "pyarrow", "scikit-learn"],
 }
 
 

@@ -19,6 +19,8 @@ from loopwright.errors import AlreadyExists, InvalidInput, NotFound
 app = typer.Typer(help="Batch scoring on Spark.", no_args_is_help=True)
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
+#: the session's configuration beyond the master (bench/spark_scale.py gives MLflow's spark_udf the same)
+SESSION_CONF = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
 
 
 @app.command("score")
@@ -56,13 +58,10 @@ def score_command(
 
     started = time.perf_counter()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers run this interpreter
-    spark = (
-        SparkSession.builder.master(master)
-        .appName(f"loopwright score {model_uri}")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder.master(master).appName(f"loopwright score {model_uri}")
+    for key, value in SESSION_CONF.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     # an executor's failure is our one error line; Spark's own stack traces only when debugging
     spark.sparkContext.setLogLevel("ERROR" if get_settings().debug else "FATAL")
     try:
