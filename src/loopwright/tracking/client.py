@@ -395,6 +395,7 @@ class Client:
         output: Literal["frame", "list"] = "frame",
         include_deleted: bool = False,
         offset: int = 0,
+        after_run_id: str | None = None,
     ) -> pd.DataFrame | list[Run]:
         if output not in ("frame", "list"):
             raise InvalidInput(f"output must be 'frame' or 'list', got {output!r}")
@@ -404,7 +405,9 @@ class Client:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
             experiment_ids = [self.get_experiment(name).id for name in names]
         order = [order_by] if isinstance(order_by, str) else order_by
-        runs = self.store.search_runs(experiment_ids, filter, order, max_results, offset, include_deleted)
+        runs = self.store.search_runs(
+            experiment_ids, filter, order, max_results, offset, include_deleted, after_run_id
+        )
         return runs if output == "list" else runs_to_frame(runs)
 
     def list_child_runs(self, run_id: str) -> list[Run]:

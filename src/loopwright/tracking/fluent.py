@@ -565,6 +565,7 @@ def search_runs(
     max_results: int = ...,
     output: Literal["frame"] = ...,
     include_deleted: bool = ...,
+    after_run_id: str | None = ...,
 ) -> pd.DataFrame: ...
 @overload
 def search_runs(
@@ -575,6 +576,7 @@ def search_runs(
     *,
     output: Literal["list"],
     include_deleted: bool = ...,
+    after_run_id: str | None = ...,
 ) -> list[Run]: ...
 def search_runs(
     experiment: str | Sequence[str] | None = None,
@@ -583,11 +585,13 @@ def search_runs(
     max_results: int = 1000,
     output: Literal["frame", "list"] = "frame",
     include_deleted: bool = False,
+    after_run_id: str | None = None,
 ) -> pd.DataFrame | list[Run]:
     """Runs matching a filter such as ``"metrics.auc > 0.9 and params.penalty = 'l2'"``.
 
     ``output="frame"`` (default) gives MLflow's columns (``run_id``, ``params.C``, ``metrics.auc``,
-    ``tags.team`` …); ``output="list"`` gives :class:`Run` objects.
+    ``tags.team`` …); ``output="list"`` gives :class:`Run` objects. ``after_run_id`` pages by keyset:
+    pass the last run of a page to get the next (as fast on page 1,000 as on page 1).
 
     Examples
     --------
@@ -602,9 +606,14 @@ def search_runs(
     [['1.0', 0.9]]
     >>> [r.params["C"] for r in lw.search_runs(order_by="params.C", output="list")]
     ['0.1', '1.0']
+    >>> first = lw.search_runs(order_by="params.C", max_results=1, output="list")
+    >>> [r.params["C"] for r in lw.search_runs(order_by="params.C", output="list", after_run_id=first[-1].id)]
+    ['1.0']
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
-    return get_client().search_runs(experiment, filter, order_by, max_results, output, include_deleted)
+    return get_client().search_runs(
+        experiment, filter, order_by, max_results, output, include_deleted, after_run_id=after_run_id
+    )
 
 
 def list_child_runs(run_id: str) -> list[Run]:
