@@ -697,8 +697,17 @@ class Trace(ToDict):
 
 
 # ndarray fields a REST answer (JSON lists, NaN included) validates back into arrays
-_IntArray = Annotated[np.ndarray, pydantic.PlainValidator(lambda v: np.asarray(v, dtype=np.int64))]
-_FloatArray = Annotated[np.ndarray, pydantic.PlainValidator(lambda v: np.asarray(v, dtype=np.float64))]
+# (and the OpenAPI document describes as arrays of numbers: pydantic cannot describe an ndarray itself)
+_IntArray = Annotated[
+    np.ndarray,
+    pydantic.PlainValidator(lambda v: np.asarray(v, dtype=np.int64)),
+    pydantic.WithJsonSchema({"type": "array", "items": {"type": "integer"}}),
+]
+_FloatArray = Annotated[
+    np.ndarray,
+    pydantic.PlainValidator(lambda v: np.asarray(v, dtype=np.float64)),
+    pydantic.WithJsonSchema({"type": "array", "items": {"type": "number"}}),
+]
 
 
 @dataclass(frozen=True)
