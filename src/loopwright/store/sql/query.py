@@ -99,6 +99,7 @@ def search_parts(
     offset: object = 0,
     after_id: str | None = None,
     scope: Callable[[Any], Any] | None = None,
+    anchors: Sequence[Any] | None = None,
 ) -> list[Any]:
     """The search as one or two queries, each limited to ``max_results``: read them in turn until full.
 
@@ -107,19 +108,32 @@ def search_parts(
     the key, in its index order (the first page reads about a page of index entries), then those
     without it. ``scope(alias)`` narrows each key/value join (its ``experiment_id``), so the walk stays
     inside the searched experiments' index range. With an ``offset`` (deprecated paging) it stays
-    one query.
+    one query. ``anchors`` (read first by :func:`anchor_query`) are ``after_id``'s values as
+    parameters: the planner then knows where the page starts and seeks there (PostgreSQL plans a
+    subquery's value as a third of the table and sorts them all).
     """
     limit = check_max_results(max_results)
     start = check_offset(offset)
     first = orders[0] if orders else None
     filtered = first is not None and any((c.kind, c.key) == (first.kind, first.key) for c in clauses)
     if first is None or first.kind == "attribute" or start or filtered:
-        one = _build(entity, query, clauses, orders, after_id, scope, None).limit(limit)
+        one = _build(entity, query, clauses, orders, after_id, scope, None, anchors).limit(limit)
         return [one.offset(start) if start else one]
     return [
-        _build(entity, query, clauses, orders, after_id, scope, present).limit(limit)
+        _build(entity, query, clauses, orders, after_id, scope, present, anchors).limit(limit)
         for present in (True, False)
     ]
+
+
+def anchor_query(entity: SearchEntity, orders: Sequence[OrderKey], after_id: str) -> Any:
+    """One row: ``after_id``'s value of each order key, then of each tiebreak column (NULL if none)."""
+    values = [_anchor_value(entity, order, after_id) for order in orders]
+    for tie in entity.tiebreak:
+        column = _direction(tie)[0]
+        values.append(
+            sa.select(column).where(entity.table.c.id == after_id).correlate(None).scalar_subquery()
+        )
+    return sa.select(*values)
 
 
 def _build(
@@ -130,6 +144,7 @@ def _build(
     after_id: str | None,
     scope: Callable[[Any], Any] | None,
     first_present: bool | None,
+    anchors: Sequence[Any] | None = None,
 ) -> Any:
     """The filtered, ordered (not limited) query; ``first_present`` keeps only the rows that have
     (True) or lack (False) a non-NULL value of the first order key."""
@@ -171,7 +186,7 @@ def _build(
         # no NULLS LAST where there is no NULL: the index order then serves the ORDER BY as it is
         ordering.append(term if present or getattr(column, "nullable", True) is False else term.nulls_last())
         if after_id is not None:
-            anchor = _anchor_value(entity, order, after_id)
+            anchor = _anchor_value(entity, order, after_id) if anchors is None else _known(anchors[i], column)
             keys.append((column, anchor, order.descending))
             if present:  # a range the index seeks to (the anchor's page and on); NULL anchor: nothing
                 query = query.where(column <= anchor if order.descending else column >= anchor)
@@ -179,9 +194,14 @@ def _build(
     for i, clause in probed:
         query = query.where(_semi_join(entity, clause, f"{clause.kind}_f{i}", scope, walked))
     if after_id is not None:
-        for tie in entity.tiebreak:
+        for j, tie in enumerate(entity.tiebreak):
             column, descending = _direction(tie)
-            anchor = sa.select(column).where(entity.table.c.id == after_id).correlate(None).scalar_subquery()
+            if anchors is None:
+                anchor = (
+                    sa.select(column).where(entity.table.c.id == after_id).correlate(None).scalar_subquery()
+                )
+            else:
+                anchor = _known(anchors[len(orders) + j], column)
             keys.append((column, anchor, descending))
         query = query.where(_after(keys))
     return query.order_by(*ordering, *entity.tiebreak)
@@ -276,6 +296,13 @@ def _anchor_value(entity: SearchEntity, order: OrderKey, after_id: str) -> Any:
         .correlate(None)
         .scalar_subquery()
     )
+
+
+def _known(value: Any, column: Any) -> Any:
+    """An anchor value read beforehand, as a bound parameter of the column's type (a NULL one cast to
+    it: PostgreSQL cannot tell the type of a bare NULL parameter)."""
+    bound = sa.literal(value, column.type)
+    return sa.cast(bound, column.type) if value is None else bound
 
 
 def _direction(term: Any) -> tuple[Any, bool]:

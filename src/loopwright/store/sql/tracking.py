@@ -33,7 +33,7 @@ from loopwright.store.entities import (
 )
 from loopwright.store.search import OrderKey, parse_filter, parse_order_by
 from loopwright.store.sql.base import SqlBase, unique_prefix_row
-from loopwright.store.sql.query import SearchEntity, search_parts
+from loopwright.store.sql.query import SearchEntity, anchor_query, search_parts
 from loopwright.store.sql.tables import (
     VALUE_PREFIX_CHARS,
     artifacts,
@@ -555,15 +555,17 @@ class TrackingSql(SqlBase):
             def scope(alias: Any) -> Any:  # the run's experiment, copied onto each key/value row (0006)
                 return alias.c.experiment_id.in_(wanted)
 
-        parts = search_parts(RUN_SEARCH, query, clauses, orders, max_results, offset, after_run_id, scope)
         with self._read() as conn:
-            if (
-                after_run_id is not None
-                and conn.execute(sa.select(runs.c.id).where(runs.c.id == after_run_id)).first() is None
-            ):
-                raise InvalidInput(
-                    f"after_run_id {after_run_id!r}: no such run (pass the last run id of the previous page)"
-                )
+            anchors = None
+            if after_run_id is not None:
+                if conn.execute(sa.select(runs.c.id).where(runs.c.id == after_run_id)).first() is None:
+                    raise InvalidInput(
+                        f"after_run_id {after_run_id!r}: no such run (pass the last run id of the previous page)"
+                    )
+                anchors = conn.execute(anchor_query(RUN_SEARCH, orders, after_run_id)).one()
+            parts = search_parts(
+                RUN_SEARCH, query, clauses, orders, max_results, offset, after_run_id, scope, anchors
+            )
             rows: list[Any] = []
             for part in parts:  # each is limited to max_results; later parts fill what is left
                 if len(rows) >= max_results:
