@@ -61,12 +61,35 @@ def timed(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
     return {"median_ms": round(statistics.median(samples), 3), "max_ms": round(max(samples), 3)}
 
 
+def _bulk(store: SqlStore, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows into ``table`` by the database's bulk path: COPY (PostgreSQL), the driver's executemany
+    over tuples (SQLite). Setup only: what ``create_run``/``log_params``/``log_metrics`` write,
+    without 100,000 transactions."""
+    columns = list(rows[0])
+    with store.engine.begin() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        if store.engine.dialect.name == "postgresql":
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+        else:
+            marks = ", ".join("?" for _ in columns)
+            driver.executemany(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
+                [tuple(row[c] for c in columns) for row in rows],
+            )
+
+
 def load(store: SqlStore, n_runs: int, n_experiments: int, history_runs: int, steps: int) -> dict[str, Any]:
     rng = random.Random(17)
     exp_ids = [store.create_experiment(f"scale-{i}").id for i in range(n_experiments)]
     started = time.perf_counter()
     base = 1_700_000_000_000
-    batch = 5000
+    batch = 20_000
     for first in range(0, n_runs, batch):
         run_rows, param_rows, metric_rows = [], [], []
         for i in range(first, min(first + batch, n_runs)):
@@ -96,13 +119,10 @@ def load(store: SqlStore, n_runs: int, n_experiments: int, history_runs: int, st
                         "experiment_id": exp,
                     }
                 )
-        with store.engine.begin() as conn:
-            conn.execute(runs.insert(), run_rows)
-            conn.execute(params.insert(), param_rows)
-            conn.execute(latest_metrics.insert(), metric_rows)
-            conn.execute(
-                metrics.insert(), [{k: v for k, v in r.items() if k != "experiment_id"} for r in metric_rows]
-            )
+        _bulk(store, runs, run_rows)
+        _bulk(store, params, param_rows)
+        _bulk(store, latest_metrics, metric_rows)
+        _bulk(store, metrics, [{k: v for k, v in r.items() if k != "experiment_id"} for r in metric_rows])
     runs_s = time.perf_counter() - started
     # histories through the public bulk path: log_metrics, 100,000 points a call
     history_ids = [store.create_run(exp_ids[0], name=f"long-{h}").id for h in range(history_runs)]
@@ -148,7 +168,7 @@ def explain(store: SqlStore, exp: str, flt: str | None) -> list[str]:
     with store.engine.connect() as conn:
         for part in parts:
             sql = str(part.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-            prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
+            prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
             rows = conn.exec_driver_sql(prefix + sql).all()
             plans.append("\n".join(str(r[-1]) for r in rows))
     return plans
@@ -181,7 +201,7 @@ def measure(store: SqlStore, loaded: dict[str, Any], repeats: int) -> dict[str, 
 
 MLFLOW_SIDE = textwrap.dedent(
     """
-    import json, random, statistics, sys, time
+    import csv, io, json, random, statistics, sys, time, uuid
     from mlflow.entities import Metric, Param
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     uri, artifacts, n_runs, n_exp, history_runs, steps, repeats = sys.argv[1:8]
@@ -189,31 +209,74 @@ MLFLOW_SIDE = textwrap.dedent(
     store = SqlAlchemyStore(uri, artifacts)
     rng = random.Random(17)
     exps = [store.create_experiment(f"scale-{i}") for i in range(n_exp)]
+    # The rows create_run + log_batch write (checked on one run below), inserted in bulk: COPY on
+    # PostgreSQL, executemany on SQLite. log_batch is one transaction per run: hours at 100,000 runs.
+    pg = store.engine.dialect.name == "postgresql"
+    def bulk(table, rows):
+        columns = list(rows[0])
+        raw = store.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            if pg:
+                text = io.StringIO()
+                writer = csv.writer(text)
+                for row in rows:
+                    writer.writerow([row[c] for c in columns])
+                text.seek(0)
+                cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", text)
+            else:
+                marks = ", ".join("?" for _ in columns)
+                cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                                [tuple(row[c] for c in columns) for row in rows])
+            raw.commit()
+        finally:
+            raw.close()
+    false = "false" if pg else 0
+    base = 1_700_000_000_000
     t0 = time.perf_counter()
-    for i in range(n_runs):
-        run = store.create_run(exps[i % n_exp], "u", 1_700_000_000_000 + i * 1000, [], f"run-{i}")
-        store.log_batch(run.info.run_id,
-                        [Metric(f"m{k}", rng.random(), 1_700_000_000_000, 0) for k in range(10)],
-                        [Param(f"p{k}", f"v{rng.randrange(10)}") for k in range(10)], [])
+    for first in range(0, n_runs, 20000):
+        run_rows, param_rows, metric_rows, tag_rows = [], [], [], []
+        for i in range(first, min(first + 20000, n_runs)):
+            rid, exp = uuid.uuid4().hex, exps[i % n_exp]
+            run_rows.append({"run_uuid": rid, "name": f"run-{i}", "source_type": "UNKNOWN", "source_name": "",
+                             "entry_point_name": "", "user_id": "u", "status": "FINISHED",
+                             "start_time": base + i * 1000, "end_time": base + i * 1000 + 500,
+                             "source_version": "", "lifecycle_stage": "active",
+                             "artifact_uri": f"{artifacts}/{rid}/artifacts", "experiment_id": int(exp)})
+            tag_rows.append({"key": "mlflow.runName", "value": f"run-{i}", "run_uuid": rid})
+            for k in range(10):
+                param_rows.append({"key": f"p{k}", "value": f"v{rng.randrange(10)}", "run_uuid": rid})
+                metric_rows.append({"key": f"m{k}", "value": rng.random(), "timestamp": base, "step": 0,
+                                    "is_nan": false, "run_uuid": rid})
+        bulk("runs", run_rows)
+        bulk("tags", tag_rows)
+        bulk("params", param_rows)
+        bulk("latest_metrics", metric_rows)
+        bulk("metrics", metric_rows)
     load_runs_s = time.perf_counter() - t0
     long_ids = []
     t0 = time.perf_counter()
     points = 0
     for h in range(history_runs):
-        run = store.create_run(exps[0], "u", 1_700_000_000_000, [], f"long-{h}")
+        run = store.create_run(exps[0], "u", base, [], f"long-{h}")
         long_ids.append(run.info.run_id)
-        batch = []
-        for k in range(10):
-            for s in range(steps):
-                batch.append(Metric(f"m{k}", 1.0 / (s + 1), 1_700_000_000_000 + s, s))
-                if len(batch) == 1000:  # log_batch's limit
-                    store.log_batch(run.info.run_id, batch, [], [])
-                    points += len(batch)
-                    batch = []
-        if batch:
-            store.log_batch(run.info.run_id, batch, [], [])
-            points += len(batch)
+        rows = [{"key": f"m{k}", "value": 1.0 / (s + 1), "timestamp": base + s, "step": s, "is_nan": false,
+                 "run_uuid": run.info.run_id} for k in range(10) for s in range(steps)]
+        bulk("metrics", rows)
+        bulk("latest_metrics", [r for r in rows if r["step"] == steps - 1])
+        points += len(rows)
     history_s = time.perf_counter() - t0
+    # log_batch's own rate, on a few runs (its limit: 1,000 metrics a call)
+    t0 = time.perf_counter()
+    run = store.create_run(exps[0], "u", base, [], "log-batch-check")
+    for start in range(0, 20000, 1000):
+        store.log_batch(run.info.run_id, [Metric("m", 1.0 / (s + 1), base + s, s) for s in range(start, start + 1000)], [], [])
+    log_batch_points_per_s = round(20000 / (time.perf_counter() - t0))
+    store.log_batch(run.info.run_id, [Metric("x", 0.5, base, 0)], [Param("p0", "v1")], [])
+    assert store.get_run(run.info.run_id).data.params == {"p0": "v1"}
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     def timed(fn):
         fn()
         xs = []
@@ -222,14 +285,15 @@ MLFLOW_SIDE = textwrap.dedent(
         return {"median_ms": round(statistics.median(xs), 3), "max_ms": round(max(xs), 3)}
     exp = exps[1]
     out = {"load_runs_s": round(load_runs_s, 1), "history_points": points,
-           "history_points_per_s": round(points / history_s) if history_s else None}
+           "bulk_history_points_per_s": round(points / history_s) if history_s else None,
+           "log_batch_points_per_s": log_batch_points_per_s}
     flt = "metrics.m0 > 0.5 and params.p0 = 'v3'"
     out["search_filtered_ordered"] = timed(lambda: store.search_runs([exp], flt, 1, 100, ["metrics.m1 DESC"]))
     out["search_ordered"] = timed(lambda: store.search_runs([exp], "", 1, 100, ["metrics.m1 DESC"]))
     out["search_default_order"] = timed(lambda: store.search_runs([exp], "", 1, 100))
     first = store.search_runs([exp], "", 1, 100, ["metrics.m1 DESC"])
     token = first.token
-    out["search_ordered_page_2_token"] = timed(lambda: store.search_runs([exp], "", 1, 100, ["metrics.m1 DESC"], token))
+    out["search_ordered_page_2"] = timed(lambda: store.search_runs([exp], "", 1, 100, ["metrics.m1 DESC"], token))
     run_id = first[0].info.run_id
     out["get_run"] = timed(lambda: store.get_run(run_id))
     if long_ids:
@@ -288,17 +352,27 @@ def mlflow_side(engine: str, args: argparse.Namespace, workdir: Path) -> dict[st
 def ours(
     engine: str, n_runs: int, history_runs: int, args: argparse.Namespace, workdir: Path
 ) -> dict[str, Any]:
+    """Load (or, with ``--keep TAG``, reuse a kept load) and measure Loopwright on ``engine``."""
+    keep = args.keep
+    tag = keep or uuid.uuid4().hex[:8]
     if engine == "sqlite":
-        uri, cleanup = f"sqlite:///{workdir / f'lw-{n_runs}.db'}", None
+        folder = Path(tempfile.gettempdir()) if keep else workdir
+        uri, cleanup = f"sqlite:///{folder / f'lw-scale-{tag}-{n_runs}.db'}", None
     else:
-        schema = f"lw_scale_{uuid.uuid4().hex[:8]}"
+        schema = f"lw_scale_{tag}_{n_runs}"
         admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        uri, cleanup = f"{PG}?options=-csearch_path%3D{schema}", (admin, schema)
+            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+        uri, cleanup = f"{PG}?options=-csearch_path%3D{schema}", None if keep else (admin, schema)
+    sidecar = Path(tempfile.gettempdir()) / f"lw-scale-{tag}-{engine}-{n_runs}.json"
     store = SqlStore(uri)
     try:
-        loaded = load(store, n_runs, args.experiments, history_runs, args.steps)
+        if keep and sidecar.exists():
+            loaded = json.loads(sidecar.read_text())
+        else:
+            loaded = load(store, n_runs, args.experiments, history_runs, args.steps)
+            if keep:
+                sidecar.write_text(json.dumps(loaded))
         result = measure(store, loaded, args.repeats)
         result.update({k: v for k, v in loaded.items() if k not in ("experiments", "history_runs")})
         return result
@@ -317,11 +391,14 @@ def main() -> None:
     parser.add_argument("--experiments", type=int, default=10)
     parser.add_argument("--history-runs", type=int, default=100)
     parser.add_argument("--steps", type=int, default=10_000)
-    parser.add_argument("--mlflow-runs", type=int, default=10_000)
-    parser.add_argument("--mlflow-history-runs", type=int, default=2)
+    parser.add_argument("--mlflow-runs", type=int, default=100_000)
+    parser.add_argument("--mlflow-history-runs", type=int, default=100)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--keep", default=None, help="keep the loaded stores under TAG; reuse them when run again"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
     args = parser.parse_args()
     report: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
@@ -337,7 +414,12 @@ def main() -> None:
                 flush=True,
             )
             if not args.skip_mlflow:
-                side["same_size"] = ours(engine, args.mlflow_runs, args.mlflow_history_runs, args, workdir)
+                same = (args.mlflow_runs, args.mlflow_history_runs) == (args.runs, args.history_runs)
+                side["same_size"] = (
+                    side["full"]
+                    if same
+                    else ours(engine, args.mlflow_runs, args.mlflow_history_runs, args, workdir)
+                )
                 side["mlflow"] = mlflow_side(engine, args, workdir)
                 print(engine, "mlflow", json.dumps(side["mlflow"]), flush=True)
                 side["ratios"] = {
@@ -346,6 +428,7 @@ def main() -> None:
                         "search_filtered_ordered",
                         "search_ordered",
                         "search_default_order",
+                        "search_ordered_page_2",
                         "get_run",
                         "history_list",
                     )
