@@ -83,7 +83,7 @@ def test_score_matches_load_model(
         "manifest_digest": lw.load_model("models:/churn/1").manifest_digest,
     }
     scored.explain()
-    assert capsys.readouterr().out.count("ArrowEvalPython [") == 1  # labels and probabilities: one UDF pass
+    assert capsys.readouterr().out.count("MapInArrow ") == 1  # labels and probabilities: one Python pass
     got = scored.toPandas().sort_values(["tenure", "spend"]).reset_index(drop=True)
     expected = data.sort_values(["tenure", "spend"]).reset_index(drop=True)
     model = lw.load_model("models:/churn/1")

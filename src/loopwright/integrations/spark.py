@@ -6,7 +6,10 @@
   changes nothing. The prediction column's Spark metadata records what scored it
   (``df.schema["prediction"].metadata["loopwright"]``: ``model_uri``, ``model_version``,
   ``manifest_digest``); Parquet output keeps it.
-* :func:`predict_udf` is the pandas UDF behind :func:`score`, for use in your own ``select``.
+* :func:`score` runs as one ``mapInArrow`` pass: each Arrow batch comes back with the prediction
+  columns appended and every other column passed through as it came, so Spark does not buffer the
+  input rows in the JVM to join a UDF's output back to them.
+* :func:`predict_udf` is the same prediction as a pandas UDF, for use in your own ``select``.
 * :func:`profile_spark` profiles a Spark DataFrame partition by partition (``mapInPandas``: one
   :class:`~loopwright.monitoring.profile.Profile` per partition, sent to the driver as JSON and merged
   there); ``lw.profile`` and ``lw.drift`` accept Spark DataFrames through it.
@@ -205,27 +208,32 @@ def score(
         scored = score(spark_df, "models:/churn@champion")
         scored.write.parquet("preds.parquet")
     """
-    from pyspark.sql import functions as F
-
     resolved, model = _resolve(model_uri, allow_pickle)
     if output_col in df.columns:
         raise InvalidInput(f"the data already has a column {output_col!r}; choose another output_col")
     columns = _check_schema(df.schema, model, resolved.columns)
     if proba and not resolved.has_proba:
         raise InvalidInput(f"{resolved.uri} has no predict_proba; leave out proba")
-    udf = _udf(resolved, result_type, proba, allow_pickle, columns)
-    call = udf(*[F.col(_quoted(c)) for c in columns])
-    if not proba:
-        return df.withColumn(output_col, call.alias(output_col, metadata=resolved.metadata()))
-    scratch = f"__loopwright_{output_col}"
-    staged = df.withColumn(scratch, call)
-    labels = resolved.classes or []
-    extra = [
-        F.col(scratch)[PROBA_FIELD].getItem(index).alias(f"proba_{label}")
-        for index, label in enumerate(labels)
-    ]
-    prediction = F.col(scratch)["prediction"].alias(output_col, metadata=resolved.metadata())
-    return staged.select(*[F.col(_quoted(c)) for c in df.columns], prediction, *extra)
+    from pyspark.sql.pandas.types import to_arrow_type
+    from pyspark.sql.types import DataType, DoubleType, StructField, StructType, _parse_datatype_string
+
+    wanted = result_type or resolved.prediction_type
+    spark_type = wanted if isinstance(wanted, DataType) else _parse_datatype_string(wanted)
+    extra = [f"proba_{label}" for label in resolved.classes or []] if proba else []
+    schema = StructType(
+        [
+            *df.schema.fields,
+            StructField(output_col, spark_type, True, resolved.metadata()),
+            *[StructField(name, DoubleType(), True) for name in extra],
+        ]
+    )
+    # mapInArrow, not a pandas UDF in withColumn: each Arrow batch comes back with its prediction
+    # column appended (the other columns pass through untouched), so Spark neither buffers every input
+    # row in the JVM to join the UDF's output back nor converts the untouched columns to pandas
+    per_partition = _arrow_scorer(
+        resolved, columns, output_col, to_arrow_type(spark_type), extra, allow_pickle
+    )
+    return df.mapInArrow(per_partition, schema)
 
 
 def _string_dtype(arrow_type: Any) -> Any:
@@ -478,6 +486,43 @@ def _udf(
         udf = pandas_udf(predict, prediction_type)
     udf.model = resolved
     return udf
+
+
+def _arrow_scorer(
+    resolved: ResolvedModel,
+    columns: Sequence[str],
+    output_col: str,
+    arrow_type: Any,
+    proba_columns: Sequence[str],
+    allow_pickle: bool | None,
+) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """The ``mapInArrow`` function of :func:`score`: every batch with its predictions appended."""
+    import pyarrow as pa
+
+    settings = get_settings()
+    store_uri, artifact_uri = settings.store_uri, settings.artifact_uri
+    permitted = settings.allow_pickle if allow_pickle is None else allow_pickle
+    uri, digest, names = resolved.uri, resolved.manifest_digest, list(columns)
+    added_names = [output_col, *proba_columns]
+
+    def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            added: list[Any] = []
+            if batch.num_rows == 0:  # the model refuses empty input; an empty batch needs no model
+                added = [pa.array([], arrow_type), *[pa.array([], pa.float64()) for _ in proba_columns]]
+            else:
+                model = load_cached(uri, digest, store_uri, artifact_uri, permitted)
+                data = batch.select(names).to_pandas()
+                prepared = model.signature.validate(data) if model.signature is not None else data
+                added = [pa.array(_flat(model.predict(prepared, validate=False)), arrow_type)]
+                if proba_columns:
+                    probabilities = np.asarray(model.predict_proba(prepared, validate=False), np.float64)
+                    added += [pa.array(probabilities[:, i]) for i in range(len(proba_columns))]
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, *added], names=[*batch.schema.names, *added_names]
+            )
+
+    return per_partition
 
 
 def _flat(predicted: Any) -> np.ndarray:
