@@ -55,6 +55,7 @@ from typing import Any, TypeVar, overload
 
 from loopwright.errors import InvalidInput
 from loopwright.store.entities import SPAN_KINDS, SpanStatus, Trace, TraceSpan
+from loopwright.tracking.client import _reset_hooks, get_client
 
 log = logging.getLogger(__name__)
 
@@ -475,8 +476,6 @@ class _TraceBuffer:
                 log.warning("trace flush failed; will retry", exc_info=True)
 
     def flush(self) -> None:
-        from loopwright.tracking.client import get_client
-
         with self._lock:
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), 500))]
@@ -512,6 +511,19 @@ def flush_traces() -> None:
     'ask'
     """
     _buffer.flush()
+
+
+def _flush_before_reset() -> None:
+    """``lw.reset_clients()`` closes the clients queued traces still need: write those first, while the
+    environment that chose their store is still in force (a trace without ``client=`` goes to the
+    store :func:`get_client` names when it is written)."""
+    try:
+        _buffer.flush()
+    except Exception:
+        log.warning("could not write traces before the clients were reset", exc_info=True)
+
+
+_reset_hooks.append(_flush_before_reset)
 
 
 @atexit.register

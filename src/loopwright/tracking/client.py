@@ -682,10 +682,10 @@ def reset_clients() -> None:
     (False, None)
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
+    for hook in _reset_hooks:  # first: a hook may still write through the clients (queued traces)
+        hook()
     with _default_lock:
         clients = list(_default_clients.values())
         _default_clients.clear()
-    for hook in _reset_hooks:
-        hook()
     for client in clients:
         client.close()
