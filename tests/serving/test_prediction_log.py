@@ -9,12 +9,15 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+from openai_models import CharEmbeddings
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LinearRegression
 
 import loopwright as lw
 from conftest import FEATURES, records, register, training_data
 from loopwright.serving import ServerHandle
+from loopwright.serving.inputs import ModelInput
+from loopwright.serving.prediction_log import PredictionLog
 
 
 def test_predictions_and_feedback_round_trip(lw_env: Path, serve: Callable[..., ServerHandle]) -> None:
@@ -99,3 +102,59 @@ def test_regressor_log_has_no_score_and_survives_restart(
     assert refs and all(f.n_rows == 2 for f in refs)
     # every log file is referenced from `artifacts`, so gc keeps it
     assert {f.digest for f in refs} <= lw.get_client().store.referenced_digests()
+
+
+def test_predict_and_embeddings_rows_in_one_tick_are_all_logged(
+    lw_env: Path, serve: Callable[..., ServerHandle]
+) -> None:
+    # /predict sends an embedding endpoint records (a frame of texts), /v1/embeddings a list of texts:
+    # rows of two shapes in one spool tick once made one table that could not be built, losing both
+    with lw.start_run(name="embedder"):
+        info = lw.log_model(CharEmbeddings(), "model", metadata={"task": "embeddings"})
+    lw.register_model(info.uri, "chars")
+    server = serve("models:/chars/1")
+    log = server.app.prediction_log
+    log.spool_interval = 3600.0  # both requests wait for the flush below: one tick holds them
+    lost: list[int] = []
+    log.on_rows = lambda event, endpoint, rows: lost.append(rows) if event == "lost" else None
+    with httpx.Client(timeout=30) as http:
+        predicted = http.post(
+            f"{server.url}/endpoints/chars/predict", json={"instances": [{"text": "a b"}, {"text": "xyz"}]}
+        )
+        embedded = http.post(f"{server.url}/v1/embeddings", json={"model": "chars", "input": ["hello world"]})
+    assert predicted.status_code == embedded.status_code == 200, (predicted.text, embedded.text)
+    assert log.flush() and lost == []
+
+    rows = lw.list_predictions("chars").sort_values(["request_id", "row"], ignore_index=True)
+    mine, theirs = rows[rows["request_id"] == predicted.headers["x-request-id"]], rows.drop(columns="text")
+    assert mine["text"].tolist() == ["a b", "xyz"] and mine["input"].isna().all()
+    assert [list(p)[:2] for p in mine["prediction"]] == [[3, 1], [3, 0]]
+    [embedding] = theirs[theirs["request_id"] == embedded.headers["x-request-id"]].to_dict("records")
+    assert embedding["input"] == "hello world" and embedding["prediction"][:2] == [11, 1]
+    # one file per row shape, each readable alone as the monitor reads it
+    files = lw.get_client().store.list_prediction_log_files("chars")
+    assert sorted(f.n_rows for f in files) == [1, 2]
+
+
+def test_an_unencodable_answer_loses_only_its_own_request(tmp_path: Path) -> None:
+    # three requests of one shape in one tick; the middle one's answer has two values for one row
+    client = lw.Client(f"sqlite:///{tmp_path}/lw.db", f"{tmp_path}/artifacts")
+    lost: list[tuple[str, int]] = []
+    log = PredictionLog(
+        lambda: client,
+        spool_dir=tmp_path / "spool",
+        spool_interval=3600.0,
+        on_rows=lambda event, endpoint, rows: lost.append((endpoint, rows)) if event == "lost" else None,
+    )
+    for i, answer in enumerate([np.array([1]), np.array([1, 0]), np.array([0])]):
+        data = ModelInput(np.array([[float(i), 2.0]]), 1, ("a", "b"))
+        log.record("churn", f"r{i}", 1_700_000_000_000 + i, None, "churn", 1, 1.0, data, answer)
+    assert log.flush()
+    log.close()
+    rows = lw.list_predictions("churn", client=client)
+    assert rows[["request_id", "a", "prediction"]].to_dict("records") == [
+        {"request_id": "r0", "a": 0.0, "prediction": 1},
+        {"request_id": "r2", "a": 2.0, "prediction": 0},
+    ]
+    assert lost == [("churn", 1)]
+    client.close()

@@ -303,8 +303,7 @@ class PredictionLog:
             for (endpoint, _, name, version, shadow, hour), group in groups.items():
                 key = Group(endpoint, name, version, shadow, hour)
                 active.add(key)
-                if not self._spool_group(key, group):
-                    failed.update(e[1] for e in group)
+                failed.update(self._spool_group(key, group))
             self._seal_and_bound(active)
         finally:  # sync mode: the answers wait for this, whatever happened
             if tick is not None:
@@ -327,14 +326,26 @@ class PredictionLog:
         if sealed and self._store_error is None:  # while the store is down the backoff decides
             self._upload_wake.set()
 
-    def _spool_group(self, key: Group, group: list[_Entry]) -> bool:
-        """Spool one group's rows (else write them straight to the store); False if they are lost."""
-        rows = sum(e[7].rows for e in group)
-        try:
-            table = _table(group)
-        except Exception as error:  # an answer the log cannot encode: the requests were answered
+    def _spool_group(self, key: Group, group: list[_Entry]) -> set[str]:
+        """Spool one group's rows (else write them straight to the store); returns the request ids lost.
+
+        Rows of different shapes (``/predict`` records and ``/v1/embeddings`` texts on one endpoint)
+        make one table each, so each becomes its own segment and file; a request whose rows cannot
+        be encoded at all is the only one lost.
+        """
+        lost: set[str] = set()
+        tables, bad = _tables(group)
+        for entries, error in bad:
+            rows = sum(e[7].rows for e in entries)
             self._lose(key.endpoint, rows, f"their table could not be built: {_reason(error)}")
-            return False
+            lost.update(e[1] for e in entries)
+        for entries, table in tables:
+            if not self._spool_table(key, table):
+                lost.update(e[1] for e in entries)
+        return lost
+
+    def _spool_table(self, key: Group, table: pa.Table) -> bool:
+        rows = table.num_rows
         try:
             self.spool.append(key, table)
         except Exception as error:  # a full disk, an unwritable LOOPWRIGHT_HOME
@@ -485,6 +496,43 @@ def _reason(error: BaseException) -> str:
     """One short line: a database driver's own message, not SQLAlchemy's statement and parameters."""
     cause = getattr(error, "orig", None) or error
     return f"{type(cause).__name__}: {' '.join(str(cause).split())}"[:300]
+
+
+def _tables(
+    group: list[_Entry],
+) -> tuple[list[tuple[list[_Entry], pa.Table]], list[tuple[list[_Entry], Exception]]]:
+    """One group's requests as tables, one per row shape, and the requests no table can hold.
+
+    Requests are split by the kind of their input and answer (array and its width, frame, list):
+    those cannot be concatenated into one table. A shape whose table still fails (an answer the
+    log cannot encode) is retried request by request, so only the requests that fail alone are lost.
+    """
+    shapes: dict[tuple[Any, ...], list[_Entry]] = {}
+    for e in group:
+        shapes.setdefault((_kind(e[7].data), e[7].columns, _kind(e[8])), []).append(e)
+    tables: list[tuple[list[_Entry], pa.Table]] = []
+    bad: list[tuple[list[_Entry], Exception]] = []
+    for entries in shapes.values():
+        try:
+            tables.append((entries, _table(entries)))
+            continue
+        except Exception as error:
+            if len(entries) == 1:
+                bad.append((entries, error))
+                continue
+        for e in entries:
+            try:
+                tables.append(([e], _table([e])))
+            except Exception as error:
+                bad.append(([e], error))
+    return tables, bad
+
+
+def _kind(value: Any) -> tuple[Any, ...]:
+    """What decides whether values concatenate: an array's trailing shape, a frame (columns union), a list."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.shape[1:])
+    return (type(value).__name__,)
 
 
 def _table(group: list[_Entry]) -> pa.Table:

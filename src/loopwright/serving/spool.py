@@ -3,8 +3,8 @@
 Layout: ``ROOT/ENDPOINT/MS-ID.arrow``, where ``ROOT`` is ``LOOPWRIGHT_HOME/spool/predictions/STORE``
 (``STORE`` a digest of the store and artifact URIs: a spool is replayed only into the store it was
 written for). A *segment* is an Arrow IPC stream holding the rows of one group (endpoint, model
-version, shadow, hour) with the group in its schema metadata; one process appends a record batch
-to it every spool tick and seals it after ``flush_interval`` seconds.
+version, shadow, hour) and one column set, with the group in its schema metadata; one process
+appends a record batch to it every spool tick and seals it after ``flush_interval`` seconds.
 
 Who may touch a segment is decided by ``flock``: its writer holds an exclusive lock from creation
 (under a ``.tmp`` name, renamed once locked, so nobody sees it unlocked) until it seals it. Any
@@ -96,7 +96,6 @@ class _Writer:
         folder.mkdir(parents=True, exist_ok=True)
         self.created_ms = time.time_ns() // 1_000_000
         self.opened = time.monotonic()
-        self.schema = schema
         name = f"{self.created_ms:013d}-{uuid.uuid4().hex}"
         temporary = folder / f"{name}.tmp"
         self.path = folder / f"{name}{SUFFIX}"
@@ -141,40 +140,41 @@ class Spool:
         self.root = root
         self.max_bytes = max_bytes
         self.sync = sync
-        self._open: dict[Group, _Writer] = {}
+        # one open segment per group and column set: an endpoint answering rows of two shapes
+        # (``/predict`` records, ``/v1/embeddings`` texts) appends each to its own, not resealing
+        # one every tick; a column that was all missing so far (null-typed) also opens another
+        self._open: dict[tuple[Group, pa.Schema], _Writer] = {}
 
     def append(self, group: Group, table: pa.Table) -> None:
-        """Append rows to the group's open segment (a new one if none is open or the columns changed)."""
-        writer = self._open.get(group)
-        if writer is not None and not writer.schema.equals(table.schema):
-            self._seal(group)  # e.g. a column that was all missing so far: a new segment
-            writer = None
+        """Append rows to the open segment of the group and the table's columns (new if none is open)."""
+        key = (group, table.schema)
+        writer = self._open.get(key)
         if writer is None:
-            writer = self._open[group] = _Writer(self.root / group.endpoint, group, table.schema)
+            writer = self._open[key] = _Writer(self.root / group.endpoint, group, table.schema)
         try:
             writer.append(table, self.sync)
         except BaseException:
-            self._seal(group)  # a half-written batch ends this segment; the next append starts another
+            self._seal(key)  # a half-written batch ends this segment; the next append starts another
             raise
 
     def seal(self) -> int:
         """Seal every open segment (each becomes uploadable); returns how many."""
-        groups = list(self._open)
-        for group in groups:
-            self._seal(group)
-        return len(groups)
+        keys = list(self._open)
+        for key in keys:
+            self._seal(key)
+        return len(keys)
 
     def seal_idle(self, max_age: float, active: set[Group]) -> int:
         """Seal the segments opened ``max_age`` seconds ago or more, and those not in ``active``
         (not appended this tick: an idle group holds no file open); returns how many."""
         now = time.monotonic()
-        done = [g for g, w in self._open.items() if g not in active or now - w.opened >= max_age]
-        for group in done:
-            self._seal(group)
+        done = [k for k, w in self._open.items() if k[0] not in active or now - w.opened >= max_age]
+        for key in done:
+            self._seal(key)
         return len(done)
 
-    def _seal(self, group: Group) -> None:
-        writer = self._open.pop(group, None)
+    def _seal(self, key: tuple[Group, pa.Schema]) -> None:
+        writer = self._open.pop(key, None)
         if writer is not None:
             writer.seal()
 
