@@ -20,6 +20,8 @@ from traffic import HOUR, T0, Traffic, give_feedback, register_classifier, sampl
 import loopwright as lw
 from cli_process import run_cli_here
 from loopwright.errors import InvalidInput, NotFound
+from loopwright.serving.inputs import ModelInput
+from loopwright.serving.prediction_log import PredictionLog
 from loopwright.store import PredictionLogFile
 
 
@@ -164,3 +166,37 @@ def test_deleted_older_than_purges_only_old_deletions(lw_env: Path, store_uri: s
     lw.restore_run(recent.id)  # deleted 0 days ago: still there, restorable
     with pytest.raises(NotFound):
         lw.get_run(old.id)
+
+
+def test_compaction_merges_each_row_shape_of_a_mixed_endpoint(lw_env: Path) -> None:
+    # an endpoint answering records and embedding texts logs one file per shape each flush
+    log = PredictionLog(lw.get_client, spool_interval=3600.0)
+    vector = np.array([[0.5, 1.0]], dtype=np.float32)
+    for k in range(2):
+        ts = T0 + k * 60_000
+        log.record(
+            "chars",
+            f"t{k}",
+            ts,
+            None,
+            "chars",
+            1,
+            1.0,
+            ModelInput(np.array([[k, 2.0]]), 1, ("a", "b")),
+            np.array([k]),
+        )
+        texts = np.array([[f"text {k}"]], dtype=object)  # what /v1/embeddings logs
+        log.record("chars", f"e{k}", ts, None, "chars", 1, 1.0, ModelInput(texts, 1, ("input",)), vector)
+        assert log.flush()
+    log.close()
+    store = lw.get_client().store
+    assert len(store.list_prediction_log_files("chars")) == 4
+    before = lw.list_predictions("chars").sort_values("request_id", ignore_index=True)
+
+    report = lw.gc(grace_seconds=0, compact_predictions="1h")
+
+    assert report.details["freed"]["compacted_predictions"]["files"] == 4
+    assert sorted(f.n_rows for f in store.list_prediction_log_files("chars")) == [2, 2]
+    after = lw.list_predictions("chars").sort_values("request_id", ignore_index=True)
+    pd.testing.assert_frame_equal(after, before, check_like=True)  # shapes in another file order
+    assert after["input"].tolist()[:2] == ["text 0", "text 1"] and after["a"].tolist()[2:] == [0.0, 1.0]

@@ -16,9 +16,10 @@ still to be computed or relabelled are safe to drop. Endpoints never monitored a
 cutoff alone.
 
 **Compaction** (``gc --compact-predictions 1h``) merges the small files of one endpoint, model
-version and shadow flag whose rows all fall into the same bucket (an hour, a day) into one Parquet
-file, replacing them in the index in one transaction; ``list_predictions`` (and so monitoring)
-returns the same rows. Only buckets that ended ``settle_ms`` ago are touched, so the serving log's
+version, shadow flag and column set whose rows all fall into the same bucket (an hour, a day) into
+one Parquet file, replacing them in the index in one transaction (an endpoint logging rows of two
+shapes, such as ``/predict`` records and ``/v1/embeddings`` texts, keeps one file per shape);
+``list_predictions`` (and so monitoring) returns the same rows. Only buckets that ended ``settle_ms`` ago are touched, so the serving log's
 own writes are not raced; a late file in a compacted bucket is merged by the next compaction.
 
 Examples
@@ -129,27 +130,33 @@ def compact_predictions(
             if f.max_ts_ms // bucket_ms != bucket or (bucket + 1) * bucket_ms > now_ms - settle_ms:
                 continue  # spans buckets (written before compaction by another width) or still filling
             groups.setdefault((f.model_name, f.model_version, f.shadow, bucket), []).append(f)
-        for (_, _, _, bucket), files in groups.items():
-            if len(files) < 2:
+        for (_, _, _, bucket), bucket_files in groups.items():
+            if len(bucket_files) < 2:
                 continue
-            tables = [pq.read_table(pa.BufferReader(blobs.get_bytes(f.digest))) for f in files]
-            try:
-                table = pa.concat_tables(tables)
-            except pa.ArrowInvalid:  # the columns changed type within the bucket: leave it as logged
-                out.kept["schema"] += len(files)
-                continue
-            # list_predictions sorts by time (stable) over files ordered by (min_ts, id): same order
-            table = table.take(pc.sort_indices(table, [("timestamp_ms", "ascending")]))
-            merged = _write(blobs, files[0], table, bucket * bucket_ms, bucket_ms)
-            try:
-                store.replace_prediction_log_files(endpoint, [f.id for f in files], merged)
-            except Conflict:  # a concurrent gc compacted or expired some of them: its result stands
-                out.kept["concurrent"] += len(files)
-                continue
-            out.files += len(files)
-            out.rows += sum(f.n_rows for f in files)
-            out.written += 1
-            out.digests.update(f.digest for f in files)
+            # files of one column set merge together: an endpoint logging rows of two shapes (records
+            # and embedding texts) keeps two files a bucket, each as list_predictions reads it
+            by_schema: dict[pa.Schema, list[tuple[PredictionLogFile, pa.Table]]] = {}
+            for f in bucket_files:
+                table = pq.read_table(pa.BufferReader(blobs.get_bytes(f.digest)))
+                by_schema.setdefault(table.schema, []).append((f, table))
+            for pairs in by_schema.values():
+                if len(pairs) < 2:
+                    out.kept["schema"] += len(pairs)  # the only file of its columns in the bucket
+                    continue
+                files = [f for f, _ in pairs]
+                table = pa.concat_tables([t for _, t in pairs])
+                # list_predictions sorts by time (stable) over files ordered by (min_ts, id): same order
+                table = table.take(pc.sort_indices(table, [("timestamp_ms", "ascending")]))
+                merged = _write(blobs, files[0], table, bucket * bucket_ms, bucket_ms)
+                try:
+                    store.replace_prediction_log_files(endpoint, [f.id for f in files], merged)
+                except Conflict:  # a concurrent gc compacted or expired some of them: its result stands
+                    out.kept["concurrent"] += len(files)
+                    continue
+                out.files += len(files)
+                out.rows += sum(f.n_rows for f in files)
+                out.written += 1
+                out.digests.update(f.digest for f in files)
     return out
 
 
