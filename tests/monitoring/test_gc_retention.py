@@ -200,3 +200,49 @@ def test_compaction_merges_each_row_shape_of_a_mixed_endpoint(lw_env: Path) -> N
     after = lw.list_predictions("chars").sort_values("request_id", ignore_index=True)
     pd.testing.assert_frame_equal(after, before, check_like=True)  # shapes in another file order
     assert after["input"].tolist()[:2] == ["text 0", "text 1"] and after["a"].tolist()[2:] == [0.0, 1.0]
+
+
+def test_expiry_keeps_the_rows_an_ongoing_canary_is_judged_on(lw_env: Path) -> None:
+    # an unmonitored endpoint serving two models: only the cutoff and the canary decide
+    traffic = Traffic()
+    rng = np.random.default_rng(5)
+    for h in range(4):
+        for name in ("churn", "other"):
+            traffic.send(
+                sample(50, rng), T0 + h * HOUR, None, 1, predictions=np.zeros(50, dtype=int), name=name
+            )
+        traffic.flush()
+    traffic.close()
+    store = lw.get_client().store
+    assert len(_files()) == 8
+    # churn's loop put v2 on canary at hour 2 (the details Loop stores when it starts a canary)
+    started = T0 + 2 * HOUR
+    canary = {"canary_started_ms": started, "canary_alias": "challenger"}
+    store.transition_loop(
+        "churn",
+        "canary",
+        expect=["idle"],
+        cycle=1,
+        version=2,
+        reason="gate passed",
+        details=canary,
+        time_ms=started,
+    )
+
+    first = lw.gc(grace_seconds=0, predictions_older_than="30d")
+    assert first.details["kept_prediction_files"] == {"canary": 2}
+    assert first.details["freed"]["expired_predictions"]["files"] == 6
+    kept = _files()
+    assert {(f.model_name, f.min_ts_ms) for f in kept} == {("churn", started), ("churn", started + HOUR)}
+    assert not any(_gone(f.digest) for f in kept)
+    # judge_canary still sees every row of the canary period
+    assert len(lw.list_predictions("churn", since=started)) == 100
+
+    # the verdict is recorded with its report: nothing reads those rows again
+    store.transition_loop(
+        "churn", "promoted", expect=["canary"], cycle=1, version=2, reason="canary held",
+        details={**canary, "canary": {"verdict": "pass", "n_rows": 100}}, time_ms=T0 + 4 * HOUR,
+    )  # fmt: skip
+    second = lw.gc(grace_seconds=0, predictions_older_than="30d")
+    assert second.details["freed"]["expired_predictions"]["files"] == 2 and _files() == []
+    assert all(_gone(f.digest) for f in kept)

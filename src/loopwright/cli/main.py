@@ -189,7 +189,7 @@ def gc(
         None,
         "--predictions-older-than",
         help="Expire prediction-log files whose rows are all older (30d); monitor windows, "
-        "pending labels, registered versions and lineage keep theirs.",
+        "pending labels, ongoing canaries, registered versions and lineage keep theirs.",
     ),
     compact_predictions: str | None = typer.Option(
         None,

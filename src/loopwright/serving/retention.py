@@ -8,11 +8,15 @@ it is older than the cutoff, unless something still reads it:
 * ``labels``: the file overlaps a closed, non-empty window whose labels are incomplete and that
   starts within ``label_horizon`` (the monitor's ``label_lookback``, default 7 days) -- returning
   labels are joined to these rows;
+* ``canary``: a loop's canary is under way (state ``canary``, paused or not) and the file holds
+  rows of its model at or after the canary started -- ``judge_canary`` reads the model's rows (the
+  candidate's and the champion's) since then at every step until the verdict;
 * ``run`` / ``model_version`` / ``pipeline_step`` / ``lineage``: the file's blob is also an artifact
   of a run or a registered version, a pipeline step's input or output, or named by a lineage edge.
 
 A monitor window keeps its verdicts and metrics once computed, so rows older than every window
-still to be computed or relabelled are safe to drop. Endpoints never monitored are kept by the
+still to be computed or relabelled are safe to drop; so does a finished canary: its report (counts,
+metrics, checks) is stored with the loop's transition and is never recomputed from rows. Endpoints never monitored are kept by the
 cutoff alone.
 
 **Compaction** (``gc --compact-predictions 1h``) merges the small files of one endpoint, model
@@ -82,6 +86,12 @@ def expire_predictions(
     """Unindex every prediction-log file whose rows are all older than ``cutoff_ms`` and that
     nothing still needs (see the module docstring); returns what went and why the rest stayed."""
     out = LogPurge()
+    # model -> when its ongoing canary started: its rows from then on are still to be judged
+    canaries = {
+        s.model: int(s.details.get("canary_started_ms", s.since_ms))
+        for s in store.list_loop_states()
+        if s.state == "canary"
+    }
     for endpoint in store.list_endpoints():
         old = [
             f
@@ -106,6 +116,8 @@ def expire_predictions(
                 out.kept["monitor"] += 1
             elif any(f.min_ts_ms < e and f.max_ts_ms >= s for s, e in pending):
                 out.kept["labels"] += 1
+            elif f.model_name in canaries and f.max_ts_ms >= canaries[f.model_name]:
+                out.kept["canary"] += 1
             elif f.digest in holders:
                 out.kept[holders[f.digest][0]] += 1
             else:

@@ -430,8 +430,8 @@ class Client:
         Blobs of purged records go at once; blobs no record ever pointed to (a write in
         flight, a crashed upload) are removed only when older than ``grace_seconds``.
         ``predictions_older_than`` ("30d") unindexes prediction-log files whose rows are all older,
-        unless a monitor window, a label join within ``label_horizon``, a registered version, a run
-        or lineage still needs them; ``compact_predictions`` ("1h", "1d") merges each bucket's
+        unless a monitor window, a label join within ``label_horizon``, an ongoing canary, a
+        registered version, a run or lineage still needs them; ``compact_predictions`` ("1h", "1d") merges each bucket's
         small files into one. ``deleted_older_than`` ("7d") purges only runs and experiments deleted
         that long ago (restorable until then). ``details["freed"]`` says files, rows and bytes per kind.
         """
