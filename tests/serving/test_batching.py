@@ -69,6 +69,63 @@ def test_batches_count_rows_not_requests() -> None:
     batcher.close()
 
 
+class FirstCallGate(Gate):
+    """A :class:`Gate` that holds only the very first call, however many threads call it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        with self.lock:
+            self.calls += 1
+            first = self.calls == 1
+        if first:
+            self.entered.set()
+            assert self.release.wait(10), "the test never released the gate"
+        self.batches.append(len(x))
+        return x[:, 0] * 2
+
+
+def test_with_concurrency_two_a_request_starts_while_a_batch_is_blocked() -> None:
+    gate = FirstCallGate()
+    batcher = Batcher(gate, max_batch_size=64, concurrency=2)
+
+    async def main() -> list[Any]:
+        first = batcher.submit(_rows(1, 1.0), 1)
+        await _inside(gate)  # the first batch holds one worker thread
+        second = batcher.submit(_rows(2, 2.0), 2)
+        # answered while the first batch is still blocked: it ran on the second thread
+        answered = await asyncio.wait_for(second, 10)
+        assert not first.done() and not batcher.idle
+        gate.release.set()
+        return [await asyncio.wait_for(first, 10), answered]
+
+    first, second = asyncio.run(main())
+    assert first.tolist() == [2.0] and second.tolist() == [4.0, 4.0]
+    assert sorted(gate.batches) == [1, 2] and batcher.idle
+    batcher.close()
+
+
+def test_concurrency_one_keeps_batches_one_at_a_time() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, max_batch_size=64)
+
+    async def main() -> None:
+        first = batcher.submit(_rows(1, 1.0), 1)
+        await _inside(gate)
+        second = batcher.submit(_rows(2, 2.0), 2)
+        await asyncio.sleep(0.2)  # time enough for a wrongly started second batch to finish
+        assert not second.done() and gate.batches == []
+        gate.release.set()
+        await asyncio.gather(first, second)
+
+    asyncio.run(main())
+    assert gate.batches == [1, 2]
+    batcher.close()
+
+
 def test_lone_request_is_dispatched_without_waiting() -> None:
     seen: list[str] = []
     called = threading.Event()

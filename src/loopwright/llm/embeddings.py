@@ -158,6 +158,7 @@ class _MiniLM:
             self.runner = _TorchRunner(weights, config)
             self.passes = 1
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         encoded = self.tokenizer.encode_batch(texts)
@@ -178,9 +179,11 @@ class _MiniLM:
         if len(parts) == 1 or self.passes == 1:
             results = map(forward, parts)
         else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.passes, thread_name_prefix="lw-minilm")
-            results = self._pool.map(forward, parts)
+            with self._pool_lock:  # a server may run two batches at once (BundledEmbeddings)
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.passes, thread_name_prefix="lw-minilm")
+                pool = self._pool
+            results = pool.map(forward, parts)
         for rows, vectors in zip(parts, results, strict=True):
             out[rows] = vectors
         return out

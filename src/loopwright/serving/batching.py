@@ -86,6 +86,10 @@ class Batcher:
         Called with ``(rows, reason)`` for every batch (metrics).
     arriving:
         Returns how many requests for this model are being read right now (worth waiting for).
+    concurrency:
+        Batches in flight at once (each on its own worker thread). 1 unless the model says its
+        ``predict`` is thread-safe and gains from it: a request that arrives while a batch runs
+        then starts on the next free thread instead of waiting for that batch to end.
     """
 
     def __init__(
@@ -98,9 +102,12 @@ class Batcher:
         observe: BatchObserver | None = None,
         arriving: Callable[[], int] | None = None,
         name: str = "model",
+        concurrency: int = 1,
     ):
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.predict = predict
         self.max_batch_size = max_batch_size
         self.max_latency = max_latency_ms / 1000.0
@@ -109,17 +116,18 @@ class Batcher:
         self.arriving = arriving
         self.queued_rows = 0
         self._queue: deque[_Pending] = deque()
-        self._busy = False
+        self.concurrency = concurrency
+        self._running = 0  # batches in flight (changed on the event loop only)
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"lw-predict-{name}")
+        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix=f"lw-predict-{name}")
         self._closed = False
         self._small_call_s = float("inf")  # running estimate; unknown until one small call ran
 
     @property
     def idle(self) -> bool:
         """Nothing queued and no batch running."""
-        return not self._busy and not self._queue
+        return self._running == 0 and not self._queue
 
     def submit(self, data: Any, rows: int) -> asyncio.Future[Any]:
         """Queue one request's input; the future resolves to its slice of the model output."""
@@ -129,7 +137,7 @@ class Batcher:
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append(_Pending(data, rows, future, loop))
         self.queued_rows += rows
-        if not self._busy and not self._scheduled:
+        if self._running < self.concurrency and not self._scheduled:
             # call_soon, not a direct call: requests parsed in this same loop turn join the batch
             self._scheduled = True
             loop.call_soon(self._dispatch)
@@ -139,7 +147,7 @@ class Batcher:
         self._scheduled = False
         if force:
             self._timer = None
-        if self._busy or not self._queue:
+        if self._running >= self.concurrency or not self._queue:
             return
         queue = self._queue
         if (
@@ -171,18 +179,24 @@ class Batcher:
         self.queued_rows -= rows
         if self.observe is not None:
             self.observe(rows, reason)
-        if len(batch) == 1 and not queue and rows <= INLINE_MAX_ROWS and self._small_call_s < INLINE_MAX_S:
+        if (
+            len(batch) == 1
+            and not queue
+            and not self._running
+            and rows <= INLINE_MAX_ROWS
+            and self._small_call_s < INLINE_MAX_S
+        ):
             # a lone small request to a fast model: calling it here saves two thread wake-ups,
             # and nothing else is waiting for the loop meanwhile
             self._settle(batch, [self._timed_call(batch[0].data, rows)])
             return
-        self._busy = True
+        self._running += 1
         done = batch[0].loop.run_in_executor(self._executor, self._run, batch)
         done.add_done_callback(lambda f: self._finished(batch, f))
 
     def poke(self) -> None:
         """A request that was being read is queued or gone: re-check whether to release."""
-        if self._queue and not self._busy and not self._scheduled:
+        if self._queue and self._running < self.concurrency and not self._scheduled:
             self._scheduled = True
             self._queue[0].loop.call_soon(self._dispatch)
 
@@ -225,7 +239,7 @@ class Batcher:
         return output
 
     def _finished(self, batch: list[_Pending], done: asyncio.Future[list[Any]]) -> None:
-        self._busy = False
+        self._running -= 1
         error = done.exception()
         self._settle(batch, done.result() if error is None else [_Failed(error)] * len(batch))
         if self._queue:

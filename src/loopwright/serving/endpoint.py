@@ -106,6 +106,7 @@ class Slot:
             observe=self._observe,
             arriving=arriving,
             name=f"{endpoint}-{self.label}",
+            concurrency=getattr(model, "batch_concurrency", 1),
         )
 
     # -- lifecycle: serving → retired (a swap replaced it) → closed once its requests are answered --
