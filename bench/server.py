@@ -103,14 +103,21 @@ def copy(cursor: Any, table: str, rows: list[dict[str, Any]]) -> None:
             load.write_row([row[c] for c in columns])
 
 
-def populate_loopwright(store_uri: str, experiment: str, runs: int, seed: int) -> float:
-    """Insert ``runs`` finished runs (10 params, 10 metrics) in bulk: setup, not measured."""
+def populate_loopwright(
+    store_uri: str, experiment: str, runs: int, seed: int, source: str = "bench/server.py"
+) -> float:
+    """COPY ``runs`` finished runs (10 params, 10 metrics) into our tables; seconds taken (setup, not timed).
+
+    The rows ``create_run`` + ``log_params`` + ``log_metrics`` write, ``experiment_id`` copied onto
+    params and latest metrics as the store does (its run search is scoped by it); no store call
+    takes 100,000 runs at once, and 100,000 transactions would take most of an hour here.
+    """
     from loopwright.store.entities import now_ms
     from loopwright.store.sql import SqlStore
     from loopwright.store.sql import tables as t
 
     store = SqlStore(store_uri)
-    experiment_id = store.create_experiment(experiment).id
+    eid = store.create_experiment(experiment).id
     rng = random.Random(seed)  # the same values, in the same order, as MLflow's side
     base = now_ms()
     start = time.perf_counter()
@@ -121,7 +128,7 @@ def populate_loopwright(store_uri: str, experiment: str, runs: int, seed: int) -
             run_rows = [
                 {
                     "id": rid,
-                    "experiment_id": experiment_id,
+                    "experiment_id": eid,
                     "name": f"r{chunk + i}",
                     "status": "finished",
                     "start_ms": base + chunk + i,
@@ -131,21 +138,30 @@ def populate_loopwright(store_uri: str, experiment: str, runs: int, seed: int) -
                 for i, rid in enumerate(ids)
             ]
             copy(cursor, t.runs.name, run_rows)
-            param_rows = [
-                {"run_id": rid, "key": f"p{k}", "value": f"v{rng.randrange(3)}"}
+            params = [
+                {"run_id": rid, "key": f"p{k}", "value": f"v{rng.randrange(3)}", "experiment_id": eid}
                 for rid in ids
                 for k in range(10)
             ]
-            copy(cursor, t.params.name, param_rows)
-            rows = [
+            copy(cursor, t.params.name, params)
+            tags = [  # the system tags lw.start_run writes on every run
+                {"run_id": rid, "key": key, "value": value, "experiment_id": eid}
+                for rid in ids
+                for key, value in (
+                    ("loopwright.source.name", source),
+                    ("loopwright.source.git_commit", "0" * 40),
+                )
+            ]
+            copy(cursor, t.run_tags.name, tags)
+            latest = [
                 {"run_id": rid, "key": f"m{k}", "value": rng.random(), "step": 0, "timestamp_ms": base}
                 for rid in ids
                 for k in range(10)
             ]
-            copy(cursor, t.metrics.name, rows)
-            copy(cursor, t.latest_metrics.name, rows)
+            copy(cursor, t.metrics.name, latest)
+            copy(cursor, t.latest_metrics.name, [{**row, "experiment_id": eid} for row in latest])
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("ANALYZE runs, params, metrics, latest_metrics")
+        conn.exec_driver_sql("ANALYZE runs, params, run_tags, metrics, latest_metrics")
     store.close()
     return time.perf_counter() - start
 

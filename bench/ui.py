@@ -4,7 +4,7 @@ Both servers are real subprocesses on PostgreSQL (ours in a schema of db ``test`
 of its own), each with one experiment of ``--runs`` finished runs of 10 params and 10 metrics (the same
 seeded values on both sides), plus one run with a ``--steps``-step metric ``loss`` logged through each
 tool's own client. The runs are loaded by PostgreSQL's COPY on both sides, the rows each tool's own
-writes would leave (:func:`populate_ours` here; ``_mlflow_server.py populate`` for MLflow: its
+writes would leave (:func:`server.populate_loopwright`; ``_mlflow_server.py populate`` for MLflow: its
 ``log_batch`` is one request per run, hours at 100,000 runs), then ANALYZEd. MLflow is 3.17.2 from
 ``bench/refenv.py`` (the full ``mlflow`` package: ``mlflow server`` serves its React UI).
 
@@ -36,7 +36,6 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import re
 import shutil
 import statistics
@@ -54,7 +53,7 @@ sys.path.insert(0, str(HERE))
 import _compare  # noqa: E402
 import refenv  # noqa: E402
 
-from server import LOOPWRIGHT, PG_URI, copy, server  # noqa: E402
+from server import LOOPWRIGHT, PG_URI, populate_loopwright, server  # noqa: E402
 
 RUN_NAME = re.compile(r"^r\d+$")
 
@@ -77,67 +76,6 @@ else:
 ids = [r.info.run_id for r in client.search_runs([experiment_id], max_results=20, order_by=["attributes.start_time DESC"])]
 print(json.dumps({"long_run": run.info.run_id, "compare": ids}))
 """
-
-
-def populate_ours(store_uri: str, experiment: str, runs: int, seed: int) -> float:
-    """COPY ``runs`` finished runs (10 params, 10 metrics) into our tables; seconds taken (setup, not timed).
-
-    The rows ``create_run`` + ``log_params`` + ``log_metrics`` write, ``experiment_id`` copied onto
-    params and latest metrics as the store does (its run search is scoped by it); no store call
-    takes 100,000 runs at once, and 100,000 transactions would take most of an hour here.
-    """
-    from loopwright.store.entities import now_ms
-    from loopwright.store.sql import SqlStore
-    from loopwright.store.sql import tables as t
-
-    store = SqlStore(store_uri)
-    eid = store.create_experiment(experiment).id
-    rng = random.Random(seed)  # the same values, in the same order, as MLflow's side
-    base = now_ms()
-    start = time.perf_counter()
-    with store.engine.begin() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        for chunk in range(0, runs, 5000):
-            ids = [uuid.uuid4().hex for _ in range(min(5000, runs - chunk))]
-            run_rows = [
-                {
-                    "id": rid,
-                    "experiment_id": eid,
-                    "name": f"r{chunk + i}",
-                    "status": "finished",
-                    "start_ms": base + chunk + i,
-                    "end_ms": base + chunk + i + 1,
-                    "lifecycle": "active",
-                }
-                for i, rid in enumerate(ids)
-            ]
-            copy(cursor, t.runs.name, run_rows)
-            params = [
-                {"run_id": rid, "key": f"p{k}", "value": f"v{rng.randrange(3)}", "experiment_id": eid}
-                for rid in ids
-                for k in range(10)
-            ]
-            copy(cursor, t.params.name, params)
-            tags = [  # the system tags lw.start_run writes on every run
-                {"run_id": rid, "key": key, "value": value, "experiment_id": eid}
-                for rid in ids
-                for key, value in (
-                    ("loopwright.source.name", "bench/ui.py"),
-                    ("loopwright.source.git_commit", "0" * 40),
-                )
-            ]
-            copy(cursor, t.run_tags.name, tags)
-            latest = [
-                {"run_id": rid, "key": f"m{k}", "value": rng.random(), "step": 0, "timestamp_ms": base}
-                for rid in ids
-                for k in range(10)
-            ]
-            copy(cursor, t.metrics.name, latest)
-            copy(cursor, t.latest_metrics.name, [{**row, "experiment_id": eid} for row in latest])
-    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("ANALYZE runs, params, run_tags, metrics, latest_metrics")
-    store.close()
-    return time.perf_counter() - start
 
 
 def loopwright_setup(url: str, experiment: str, steps: int) -> dict[str, Any]:
@@ -277,7 +215,9 @@ def main() -> None:
             store.close()
             populated: dict[str, Any] = {"kept_from_an_earlier_run": found is not None}
             if found is None:
-                populated["loopwright_s"] = round(populate_ours(ours_uri, experiment, args.runs, 7), 1)
+                populated["loopwright_s"] = round(
+                    populate_loopwright(ours_uri, experiment, args.runs, 7, source="bench/ui.py"), 1
+                )
                 command: list[str | Path] = [
                     refenv.ensure("mlflow"),
                     HERE / "_mlflow_server.py",
