@@ -201,7 +201,8 @@ def measure(store: SqlStore, loaded: dict[str, Any], repeats: int) -> dict[str, 
 
 MLFLOW_SIDE = textwrap.dedent(
     """
-    import csv, io, json, random, statistics, sys, time, uuid
+    import json, random, statistics, sys, time, uuid
+    from _mlflow_server import copy  # bench/ is the working directory: `-c` puts it on sys.path
     from mlflow.entities import Metric, Param
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     uri, artifacts, n_runs, n_exp, history_runs, steps, repeats = sys.argv[1:8]
@@ -218,12 +219,7 @@ MLFLOW_SIDE = textwrap.dedent(
         try:
             cur = raw.cursor()
             if pg:
-                text = io.StringIO()
-                writer = csv.writer(text)
-                for row in rows:
-                    writer.writerow([row[c] for c in columns])
-                text.seek(0)
-                cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", text)
+                copy(cur, table, rows)
             else:
                 marks = ", ".join("?" for _ in columns)
                 cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
@@ -337,6 +333,7 @@ def mlflow_side(engine: str, args: argparse.Namespace, workdir: Path) -> dict[st
             capture_output=True,
             text=True,
             check=False,
+            cwd=HERE,
         )
         if done.returncode:
             return {"error": done.stderr[-2000:]}
