@@ -85,10 +85,16 @@ class LLMEvaluationResult:
     >>> import os, tempfile
     >>> import loopwright as lw
     >>> os.environ["LOOPWRIGHT_HOME"] = tempfile.mkdtemp()
-    >>> data = [{"inputs": "2+2", "expected": "4"}, {"inputs": "3+3", "expected": "7"}]
-    >>> result = lw.evaluate_llm(lambda question: str(eval(question)), data, ["exact_match"])
-    >>> result.metrics["exact_match"], list(result.rows["exact_match"])
-    (0.5, [1.0, 0.0])
+    >>> def answer(question: str) -> str:
+    ...     if question == "?":
+    ...         raise ValueError("no question")
+    ...     return "4"
+    >>> data = [{"inputs": "2+2", "expected": "4"}, {"inputs": "?", "expected": "1"}]
+    >>> result = lw.evaluate_llm(answer, data, ["exact_match"])
+    >>> result.metrics["error_rate"], result.rows["error"].iloc[1]
+    (0.5, 'ValueError: no question')
+    >>> lw.get_run(result.run_id).status
+    'finished'
     >>> del os.environ["LOOPWRIGHT_HOME"]; lw.reset_clients()
     """
 
