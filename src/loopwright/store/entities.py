@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
-
-import numpy as np
-import pydantic
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopwright.errors import NotFound
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RunStatus = Literal["running", "finished", "failed"]
 Lifecycle = Literal["active", "deleted"]
@@ -696,20 +696,6 @@ class Trace(ToDict):
         return datetime.fromtimestamp(self.start_us / 1_000_000, tz=UTC)
 
 
-# ndarray fields a REST answer (JSON lists, NaN included) validates back into arrays
-# (and the OpenAPI document describes as arrays of numbers: pydantic cannot describe an ndarray itself)
-_IntArray = Annotated[
-    np.ndarray,
-    pydantic.PlainValidator(lambda v: np.asarray(v, dtype=np.int64)),
-    pydantic.WithJsonSchema({"type": "array", "items": {"type": "integer"}}),
-]
-_FloatArray = Annotated[
-    np.ndarray,
-    pydantic.PlainValidator(lambda v: np.asarray(v, dtype=np.float64)),
-    pydantic.WithJsonSchema({"type": "array", "items": {"type": "number"}}),
-]
-
-
 @dataclass(frozen=True)
 class MetricHistoryArrays:
     """One metric's history, column by column (``Store.get_metric_history_arrays``): three numpy
@@ -728,6 +714,32 @@ class MetricHistoryArrays:
     >>> store.close()
     """
 
-    steps: _IntArray
-    values: _FloatArray
-    timestamps: _IntArray
+    steps: np.ndarray
+    values: np.ndarray
+    timestamps: np.ndarray
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """How the REST wire builds one from JSON lists (NaN kept) and describes it in OpenAPI: pydantic
+        cannot describe an ndarray itself. Imported here, so opening a store does not load pydantic."""
+        import numpy as np
+        from pydantic_core import core_schema as cs
+
+        def column(item: Any) -> Any:
+            return cs.typed_dict_field(cs.list_schema(item))
+
+        lists = cs.typed_dict_schema(
+            {
+                "steps": column(cs.int_schema()),
+                "values": column(cs.float_schema(allow_inf_nan=True)),
+                "timestamps": column(cs.int_schema()),
+            }
+        )
+        return cs.no_info_after_validator_function(
+            lambda d: cls(
+                np.asarray(d["steps"], dtype=np.int64),
+                np.asarray(d["values"], dtype=np.float64),
+                np.asarray(d["timestamps"], dtype=np.int64),
+            ),
+            lists,
+        )
