@@ -48,7 +48,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -455,10 +455,7 @@ def _udf(
 
     # pyspark's overloads cannot express a variadic UDF whose return type is known only at run time
     pandas_udf: Any = _pandas_udf
-    settings = get_settings()
-    store_uri, artifact_uri = settings.store_uri, settings.artifact_uri
-    permitted = settings.allow_pickle if allow_pickle is None else allow_pickle
-    uri, digest = resolved.uri, resolved.manifest_digest
+    load = _loader(resolved, allow_pickle)
     prediction_type = result_type or resolved.prediction_type
 
     def frame(series: tuple[pd.Series, ...]) -> pd.DataFrame:
@@ -468,11 +465,7 @@ def _udf(
     if proba:
 
         def predict_with_proba(*series: pd.Series) -> pd.DataFrame:
-            model = load_cached(uri, digest, store_uri, artifact_uri, permitted)
-            data = frame(series)
-            prepared = model.signature.validate(data) if model.signature is not None else data
-            labels = _flat(model.predict(prepared, validate=False))
-            probabilities = np.asarray(model.predict_proba(prepared, validate=False), dtype=np.float64)
+            labels, probabilities = _predicted(load(), frame(series), proba=True)
             return pd.DataFrame({"prediction": labels, PROBA_FIELD: list(probabilities)})
 
         type_ddl = prediction_type if isinstance(prediction_type, str) else prediction_type.simpleString()
@@ -480,8 +473,7 @@ def _udf(
     else:
 
         def predict(*series: pd.Series) -> pd.Series:
-            model = load_cached(uri, digest, store_uri, artifact_uri, permitted)
-            return pd.Series(_flat(model.predict(frame(series))))
+            return pd.Series(_flat(load().predict(frame(series))))
 
         udf = pandas_udf(predict, prediction_type)
     udf.model = resolved
@@ -499,11 +491,8 @@ def _arrow_scorer(
     """The ``mapInArrow`` function of :func:`score`: every batch with its predictions appended."""
     import pyarrow as pa
 
-    settings = get_settings()
-    store_uri, artifact_uri = settings.store_uri, settings.artifact_uri
-    permitted = settings.allow_pickle if allow_pickle is None else allow_pickle
-    uri, digest, names = resolved.uri, resolved.manifest_digest, list(columns)
-    added_names = [output_col, *proba_columns]
+    load = _loader(resolved, allow_pickle)
+    names, added_names = list(columns), [output_col, *proba_columns]
 
     def per_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -511,18 +500,39 @@ def _arrow_scorer(
             if batch.num_rows == 0:  # the model refuses empty input; an empty batch needs no model
                 added = [pa.array([], arrow_type), *[pa.array([], pa.float64()) for _ in proba_columns]]
             else:
-                model = load_cached(uri, digest, store_uri, artifact_uri, permitted)
-                data = batch.select(names).to_pandas()
-                prepared = model.signature.validate(data) if model.signature is not None else data
-                added = [pa.array(_flat(model.predict(prepared, validate=False)), arrow_type)]
-                if proba_columns:
-                    probabilities = np.asarray(model.predict_proba(prepared, validate=False), np.float64)
+                labels, probabilities = _predicted(
+                    load(), batch.select(names).to_pandas(), bool(proba_columns)
+                )
+                added = [pa.array(labels, arrow_type)]
+                if probabilities is not None:
                     added += [pa.array(probabilities[:, i]) for i in range(len(proba_columns))]
             yield pa.RecordBatch.from_arrays(
                 [*batch.columns, *added], names=[*batch.schema.names, *added_names]
             )
 
     return per_partition
+
+
+def _loader(resolved: ResolvedModel, allow_pickle: bool | None) -> Callable[[], Any]:
+    """Loads the model on an executor (once per Python worker) with the driver's store settings."""
+    settings = get_settings()
+    permitted = settings.allow_pickle if allow_pickle is None else allow_pickle
+    where = (resolved.uri, resolved.manifest_digest, settings.store_uri, settings.artifact_uri, permitted)
+    return lambda: load_cached(*where)
+
+
+@overload
+def _predicted(model: Any, data: pd.DataFrame, proba: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def _predicted(model: Any, data: pd.DataFrame, proba: bool) -> tuple[np.ndarray, np.ndarray | None]: ...
+def _predicted(model: Any, data: pd.DataFrame, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's predictions for ``data`` (validated once against its signature), and its class
+    probabilities when asked."""
+    prepared = model.signature.validate(data) if model.signature is not None else data
+    labels = _flat(model.predict(prepared, validate=False))
+    if not proba:
+        return labels, None
+    return labels, np.asarray(model.predict_proba(prepared, validate=False), dtype=np.float64)
 
 
 def _flat(predicted: Any) -> np.ndarray:
